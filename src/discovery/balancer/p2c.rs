@@ -1,0 +1,52 @@
+//! Power of two choices (Mitzenmacher 2001; Finagle's P2C): draw two
+//! distinct backends uniformly, send to the one with fewer requests in
+//! flight (the first drawn on ties). O(1) per pick.
+
+use super::{Loads, Pick};
+use crate::rng::{Stream, below};
+use crate::time::Instant;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PowerOfTwo;
+
+impl Pick for PowerOfTwo {
+    #[inline]
+    fn pick(&mut self, _now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize> {
+        let n = loads.len() as u64;
+        if n == 1 {
+            return Some(0);
+        }
+        let a = below(rng, n) as usize;
+        // A second draw among the other n - 1, so the two are distinct.
+        let mut b = below(rng, n - 1) as usize;
+        if b >= a {
+            b += 1;
+        }
+        Some(if loads.get(b) < loads.get(a) { b } else { a })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Seed;
+
+    #[test]
+    fn never_picks_the_busier_of_its_two_draws() {
+        // With one idle backend among busy ones, p2c picks it exactly when
+        // it is among the two draws: probability 2/n.
+        let n = 10;
+        let mut loads = Loads::new(n);
+        for i in 1..n {
+            loads.set(i, 5);
+        }
+        let mut rng = Seed(9).stream("t");
+        let trials = 100_000;
+        let hits = (0..trials)
+            .filter(|_| PowerOfTwo.pick(Instant::ZERO, &loads, &mut rng) == Some(0))
+            .count();
+        let p = hits as f64 / trials as f64;
+        // Expected 0.2; sd = sqrt(0.2*0.8/1e5) = 0.00126; 5 sd.
+        assert!((p - 0.2).abs() < 0.0065, "p = {p}");
+    }
+}

@@ -1,0 +1,460 @@
+//! Metrics: what a run records as it goes, in memory independent of the
+//! number of tasks (hdrhistograms, counters, one row per time bucket), and
+//! the [`RunResult`] that reports are written from.
+//!
+//! Latency is end to end (arrival → final outcome), wait is arrival → first
+//! service start; both over completed tasks that arrived after warm-up, in
+//! nanoseconds with 3 significant digits (HdrHistogram, Tene). Means are
+//! exact sums, not histogram estimates. Little's law `L = λW` is checkable:
+//! the time-average number of tasks in the system over the measurement
+//! window [warm-up, duration) is recorded alongside λ and W.
+
+use hdrhistogram::Histogram;
+
+use crate::time::{Duration, Instant, NS_PER_MS};
+
+/// Largest latency a histogram tracks exactly: 100,000 s (about 28 h).
+/// Larger values are recorded as this and counted in `histogram_overflow`.
+pub const HIGHEST_NS: u64 = 100_000 * 1_000_000_000;
+/// Per-agent latency histograms count microseconds with 2 significant digits.
+const AGENT_HIGHEST_US: u64 = HIGHEST_NS / 1_000;
+
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_NS, 3).expect("static histogram bounds are valid")
+}
+
+/// Per-bucket p99: 2 significant digits keep the per-bucket reset cheap.
+fn bucket_histogram() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, HIGHEST_NS, 2).expect("static histogram bounds are valid")
+}
+
+fn agent_histogram() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, AGENT_HIGHEST_US, 2).expect("static histogram bounds are valid")
+}
+
+/// How a task ended. Every task ends in exactly one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed,
+    Rejected,
+    Cancelled,
+}
+
+/// One row of `timeseries.csv` before it is labelled with variant and
+/// replication.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bucket {
+    /// Start of the bucket.
+    pub start: Instant,
+    pub arrivals: u64,
+    pub completions: u64,
+    pub failures: u64,
+    /// Requests dispatched and not finished, at the end of the bucket.
+    pub in_flight: u64,
+    /// Central queue length at the end of the bucket.
+    pub queue_len: u64,
+    /// p99 latency of the tasks that completed in this bucket (0 if none).
+    pub latency_p99_ms: f64,
+    pub healthy_agents: u64,
+    pub open_breakers: u64,
+}
+
+/// Gauges sampled at bucket boundaries.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gauges {
+    pub in_flight: u64,
+    pub queue_len: u64,
+    pub healthy_agents: u64,
+    pub open_breakers: u64,
+}
+
+/// Streaming recorder for one run.
+pub struct Recorder {
+    warmup: Instant,
+    end_of_arrivals: Instant,
+    pub submitted: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    latency: Histogram<u64>,
+    wait: Histogram<u64>,
+    latency_sum: u128,
+    latency_max: u64,
+    wait_sum: u128,
+    waits: u64,
+    attempts_sum: u64,
+    attempts_n: u64,
+    histogram_overflow: u64,
+    // Little's law over [warmup, end_of_arrivals).
+    in_system: u64,
+    last_change: Instant,
+    area: u128,
+    window_arrivals: u64,
+    // Per agent.
+    agent_latency: Vec<Histogram<u32>>,
+    agent_latency_sum: Vec<u128>,
+    // Time series.
+    bucket: Duration,
+    bucket_start: Instant,
+    current: Bucket,
+    bucket_latency: Histogram<u32>,
+    buckets: Vec<Bucket>,
+}
+
+impl Recorder {
+    pub fn new(agents: usize, warmup: Duration, duration: Duration, bucket: Duration) -> Recorder {
+        Recorder {
+            warmup: Instant(warmup.as_nanos()),
+            end_of_arrivals: Instant(duration.as_nanos()),
+            submitted: 0,
+            completed: 0,
+            failed: 0,
+            rejected: 0,
+            cancelled: 0,
+            latency: latency_histogram(),
+            wait: latency_histogram(),
+            latency_sum: 0,
+            latency_max: 0,
+            wait_sum: 0,
+            waits: 0,
+            attempts_sum: 0,
+            attempts_n: 0,
+            histogram_overflow: 0,
+            in_system: 0,
+            last_change: Instant::ZERO,
+            area: 0,
+            window_arrivals: 0,
+            agent_latency: (0..agents).map(|_| agent_histogram()).collect(),
+            agent_latency_sum: vec![0; agents],
+            bucket,
+            bucket_start: Instant::ZERO,
+            current: empty_bucket(Instant::ZERO),
+            bucket_latency: bucket_histogram(),
+            buckets: Vec::new(),
+        }
+    }
+
+    /// Is a task that arrived at `arrival` in the statistics?
+    #[inline]
+    pub fn measured(&self, arrival: Instant) -> bool {
+        arrival >= self.warmup
+    }
+
+    /// Close every bucket that ends at or before `now`; `gauges` is the
+    /// state of the world just before `now`'s event, i.e. at the boundary.
+    #[inline]
+    pub fn advance(&mut self, now: Instant, gauges: Gauges) {
+        while now >= self.bucket_start + self.bucket {
+            self.close_bucket(gauges);
+        }
+    }
+
+    fn close_bucket(&mut self, g: Gauges) {
+        let next = self.bucket_start + self.bucket;
+        let mut b = std::mem::replace(&mut self.current, empty_bucket(next));
+        b.in_flight = g.in_flight;
+        b.queue_len = g.queue_len;
+        b.healthy_agents = g.healthy_agents;
+        b.open_breakers = g.open_breakers;
+        if !self.bucket_latency.is_empty() {
+            b.latency_p99_ms =
+                self.bucket_latency.value_at_quantile(0.99) as f64 / NS_PER_MS as f64;
+            self.bucket_latency.reset();
+        }
+        self.buckets.push(b);
+        self.bucket_start = next;
+    }
+
+    fn change_in_system(&mut self, now: Instant, up: bool) {
+        let clip = |t: Instant| t.clamp(self.warmup, self.end_of_arrivals);
+        let (a, b) = (clip(self.last_change), clip(now));
+        self.area += u128::from(self.in_system) * u128::from(b.0 - a.0);
+        self.last_change = now;
+        if up {
+            self.in_system += 1;
+        } else {
+            self.in_system -= 1;
+        }
+    }
+
+    /// A task arrived.
+    #[inline]
+    pub fn on_arrival(&mut self, now: Instant) {
+        self.submitted += 1;
+        self.current.arrivals += 1;
+        if now >= self.warmup && now < self.end_of_arrivals {
+            self.window_arrivals += 1;
+        }
+        self.change_in_system(now, true);
+    }
+
+    /// A task started its first service at `now`.
+    #[inline]
+    pub fn on_first_start(&mut self, now: Instant, arrival: Instant) {
+        if self.measured(arrival) {
+            let w = (now - arrival).as_nanos();
+            self.wait_sum += u128::from(w);
+            self.waits += 1;
+            self.record(w, Which::Wait);
+        }
+    }
+
+    /// An agent finished serving a request it received at `received`.
+    #[inline]
+    pub fn on_served(&mut self, now: Instant, agent: usize, received: Instant) {
+        let us = (now - received).as_nanos() / 1_000;
+        self.agent_latency_sum[agent] += u128::from(now.0 - received.0);
+        self.agent_latency[agent].saturating_record(us.max(1));
+    }
+
+    /// A task ended.
+    #[inline]
+    pub fn on_outcome(&mut self, now: Instant, arrival: Instant, outcome: Outcome, attempts: u32) {
+        self.change_in_system(now, false);
+        match outcome {
+            Outcome::Completed => {
+                self.completed += 1;
+                self.current.completions += 1;
+                if self.measured(arrival) {
+                    let l = (now - arrival).as_nanos();
+                    self.latency_sum += u128::from(l);
+                    self.latency_max = self.latency_max.max(l);
+                    self.record(l, Which::Latency);
+                    self.bucket_latency.saturating_record(l);
+                }
+            }
+            Outcome::Failed => {
+                self.failed += 1;
+                self.current.failures += 1;
+            }
+            Outcome::Rejected => self.rejected += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+        }
+        if outcome != Outcome::Rejected {
+            self.attempts_sum += u64::from(attempts);
+            self.attempts_n += 1;
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, v: u64, which: Which) {
+        if v > HIGHEST_NS {
+            self.histogram_overflow += 1;
+        }
+        match which {
+            Which::Latency => self.latency.saturating_record(v),
+            Which::Wait => self.wait.saturating_record(v),
+        }
+    }
+
+    /// Tasks that arrived and have not ended.
+    pub fn in_system(&self) -> u64 {
+        self.in_system
+    }
+
+    /// Finish at `end`: close the last buckets and compute the results.
+    pub fn finish(
+        mut self,
+        end: Instant,
+        gauges: Gauges,
+        agents: &[crate::fleet::Agent],
+        events: u64,
+    ) -> RunResult {
+        // Account the in-system area up to the end of the window.
+        let clip = |t: Instant| t.clamp(self.warmup, self.end_of_arrivals);
+        let (a, b) = (clip(self.last_change), clip(end));
+        self.area += u128::from(self.in_system) * u128::from(b.0 - a.0);
+        self.advance(end, gauges);
+        if self.current.arrivals + self.current.completions + self.current.failures > 0
+            || self.buckets.is_empty()
+        {
+            self.close_bucket(gauges);
+        }
+        let ms = |ns: f64| ns / NS_PER_MS as f64;
+        let pct = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                ms(h.value_at_quantile(q) as f64)
+            }
+        };
+        let measured_completed = self.latency.len();
+        let window = (self.end_of_arrivals.0 - self.warmup.0) as f64;
+        let end_s = end.as_secs_f64();
+        let agents_out = agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let h = &self.agent_latency[i];
+                let served = a.served;
+                AgentResult {
+                    tasks: served,
+                    failures: a.failures,
+                    utilization: if end.0 == 0 {
+                        0.0
+                    } else {
+                        a.busy_time.as_nanos() as f64 / (f64::from(a.concurrency) * end.0 as f64)
+                    },
+                    latency_mean_ms: if served == 0 {
+                        0.0
+                    } else {
+                        ms(self.agent_latency_sum[i] as f64 / served as f64)
+                    },
+                    latency_p99_ms: if h.is_empty() {
+                        0.0
+                    } else {
+                        h.value_at_quantile(0.99) as f64 / 1_000.0
+                    },
+                    breaker_trips: 0,
+                    unhealthy_s: 0.0,
+                }
+            })
+            .collect();
+        RunResult {
+            submitted: self.submitted,
+            completed: self.completed,
+            failed: self.failed,
+            rejected: self.rejected,
+            cancelled: self.cancelled,
+            success_rate: if self.submitted == 0 {
+                0.0
+            } else {
+                self.completed as f64 / self.submitted as f64
+            },
+            throughput_per_s: self.completed as f64 / (self.end_of_arrivals.as_secs_f64()),
+            latency_mean_ms: if measured_completed == 0 {
+                0.0
+            } else {
+                ms(self.latency_sum as f64 / measured_completed as f64)
+            },
+            latency_p50_ms: pct(&self.latency, 0.50),
+            latency_p95_ms: pct(&self.latency, 0.95),
+            latency_p99_ms: pct(&self.latency, 0.99),
+            latency_p999_ms: pct(&self.latency, 0.999),
+            latency_max_ms: ms(self.latency_max as f64),
+            wait_mean_ms: if self.waits == 0 {
+                0.0
+            } else {
+                ms(self.wait_sum as f64 / self.waits as f64)
+            },
+            attempts_mean: if self.attempts_n == 0 {
+                0.0
+            } else {
+                self.attempts_sum as f64 / self.attempts_n as f64
+            },
+            breaker_trips: 0,
+            events,
+            in_system_mean: if window > 0.0 {
+                self.area as f64 / window
+            } else {
+                0.0
+            },
+            arrival_rate_per_s: if window > 0.0 {
+                self.window_arrivals as f64 / (window / 1e9)
+            } else {
+                0.0
+            },
+            histogram_overflow: self.histogram_overflow,
+            simulated_s: end_s,
+            latency: self.latency,
+            agents: agents_out,
+            buckets: self.buckets,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Latency,
+    Wait,
+}
+
+fn empty_bucket(start: Instant) -> Bucket {
+    Bucket {
+        start,
+        arrivals: 0,
+        completions: 0,
+        failures: 0,
+        in_flight: 0,
+        queue_len: 0,
+        latency_p99_ms: 0.0,
+        healthy_agents: 0,
+        open_breakers: 0,
+    }
+}
+
+/// One agent's figures for a run (a row of `agents.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentResult {
+    pub tasks: u64,
+    pub failures: u64,
+    pub utilization: f64,
+    pub latency_mean_ms: f64,
+    pub latency_p99_ms: f64,
+    pub breaker_trips: u64,
+    pub unhealthy_s: f64,
+}
+
+/// Everything a run produces, deterministic (no wall-clock figures).
+#[derive(Clone)]
+pub struct RunResult {
+    pub submitted: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub rejected: u64,
+    pub cancelled: u64,
+    pub success_rate: f64,
+    pub throughput_per_s: f64,
+    pub latency_mean_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
+    pub latency_p999_ms: f64,
+    pub latency_max_ms: f64,
+    pub wait_mean_ms: f64,
+    pub attempts_mean: f64,
+    pub breaker_trips: u64,
+    pub events: u64,
+    /// Time-average number of tasks in the system over [warm-up, duration).
+    pub in_system_mean: f64,
+    /// Arrivals per second over [warm-up, duration).
+    pub arrival_rate_per_s: f64,
+    /// Latencies above the histogram's range (recorded at its top).
+    pub histogram_overflow: u64,
+    /// Virtual time at which the run ended.
+    pub simulated_s: f64,
+    /// The latency histogram (measured completed tasks), for CDFs.
+    pub latency: Histogram<u64>,
+    pub agents: Vec<AgentResult>,
+    pub buckets: Vec<Bucket>,
+}
+
+impl std::fmt::Debug for RunResult {
+    /// The headline figures only: the histogram, agents and buckets would
+    /// bury them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunResult")
+            .field("submitted", &self.submitted)
+            .field("completed", &self.completed)
+            .field("failed", &self.failed)
+            .field("rejected", &self.rejected)
+            .field("cancelled", &self.cancelled)
+            .field("latency_mean_ms", &self.latency_mean_ms)
+            .field("latency_p99_ms", &self.latency_p99_ms)
+            .field("wait_mean_ms", &self.wait_mean_ms)
+            .field("events", &self.events)
+            .field("simulated_s", &self.simulated_s)
+            .field("agents", &self.agents.len())
+            .field("buckets", &self.buckets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunResult {
+    /// `submitted = completed + failed + rejected + cancelled`.
+    pub fn conserved(&self) -> bool {
+        self.submitted == self.completed + self.failed + self.rejected + self.cancelled
+    }
+}

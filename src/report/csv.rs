@@ -1,0 +1,199 @@
+//! The CSV reports of DESIGN.md: `summary.csv`, `agents.csv`,
+//! `timeseries.csv` and `perf.csv`, with the contract's columns first, in
+//! order. Floats have fixed decimals; rows come in run order (variant, then
+//! replication), agents in id order, buckets in time order.
+
+use super::fixed;
+use crate::harness::RunRecord;
+use crate::scenario::Scenario;
+
+/// The contract columns of `summary.csv`, then the extra ones.
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "scenario",
+    "variant",
+    "seed",
+    "replication",
+    "tasks_submitted",
+    "tasks_completed",
+    "tasks_failed",
+    "tasks_rejected",
+    "tasks_cancelled",
+    "success_rate",
+    "throughput_per_s",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "latency_p999_ms",
+    "latency_max_ms",
+    "wait_mean_ms",
+    "attempts_mean",
+    "breaker_trips",
+    "events",
+    "in_system_mean",
+    "arrival_rate_per_s",
+    "simulated_s",
+    "histogram_overflow",
+];
+
+pub const AGENT_COLUMNS: &[&str] = &[
+    "variant",
+    "replication",
+    "agent",
+    "tier",
+    "tasks",
+    "failures",
+    "utilization",
+    "latency_mean_ms",
+    "latency_p99_ms",
+    "breaker_trips",
+    "unhealthy_s",
+];
+
+pub const TIMESERIES_COLUMNS: &[&str] = &[
+    "variant",
+    "replication",
+    "t_s",
+    "arrivals",
+    "completions",
+    "failures",
+    "in_flight",
+    "queue_len",
+    "latency_p99_ms",
+    "healthy_agents",
+    "open_breakers",
+];
+
+pub const PERF_COLUMNS: &[&str] = &[
+    "variant",
+    "replication",
+    "events",
+    "wall_ms",
+    "events_per_s",
+    "speedup",
+];
+
+fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record(header)
+        .expect("writing to memory cannot fail");
+    for row in rows {
+        debug_assert_eq!(row.len(), header.len());
+        w.write_record(&row).expect("writing to memory cannot fail");
+    }
+    w.into_inner().expect("writing to memory cannot fail")
+}
+
+/// Milliseconds with microsecond resolution.
+fn ms(x: f64) -> String {
+    fixed(x, 3)
+}
+
+/// One row per run.
+pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
+    table(
+        SUMMARY_COLUMNS,
+        runs.iter().map(|r| {
+            let s = &r.result;
+            vec![
+                r.scenario.clone(),
+                r.variant.clone(),
+                r.seed.to_string(),
+                r.replication.to_string(),
+                s.submitted.to_string(),
+                s.completed.to_string(),
+                s.failed.to_string(),
+                s.rejected.to_string(),
+                s.cancelled.to_string(),
+                fixed(s.success_rate, 6),
+                fixed(s.throughput_per_s, 3),
+                ms(s.latency_mean_ms),
+                ms(s.latency_p50_ms),
+                ms(s.latency_p95_ms),
+                ms(s.latency_p99_ms),
+                ms(s.latency_p999_ms),
+                ms(s.latency_max_ms),
+                ms(s.wait_mean_ms),
+                fixed(s.attempts_mean, 4),
+                s.breaker_trips.to_string(),
+                s.events.to_string(),
+                fixed(s.in_system_mean, 4),
+                fixed(s.arrival_rate_per_s, 4),
+                fixed(s.simulated_s, 3),
+                s.histogram_overflow.to_string(),
+            ]
+        }),
+    )
+}
+
+/// One row per agent per run.
+pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
+    let tier_of: Vec<&str> = sc
+        .tiers
+        .iter()
+        .flat_map(|t| std::iter::repeat_n(t.name.as_str(), t.count as usize))
+        .collect();
+    table(
+        AGENT_COLUMNS,
+        runs.iter().flat_map(|r| {
+            r.result.agents.iter().enumerate().map(|(i, a)| {
+                vec![
+                    r.variant.clone(),
+                    r.replication.to_string(),
+                    crate::fleet::agent_id(i),
+                    tier_of[i].to_string(),
+                    a.tasks.to_string(),
+                    a.failures.to_string(),
+                    fixed(a.utilization, 6),
+                    ms(a.latency_mean_ms),
+                    ms(a.latency_p99_ms),
+                    a.breaker_trips.to_string(),
+                    fixed(a.unhealthy_s, 3),
+                ]
+            })
+        }),
+    )
+}
+
+/// One row per time bucket per run.
+pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
+    table(
+        TIMESERIES_COLUMNS,
+        runs.iter().flat_map(|r| {
+            r.result.buckets.iter().map(|b| {
+                vec![
+                    r.variant.clone(),
+                    r.replication.to_string(),
+                    fixed(b.start.as_secs_f64(), 3),
+                    b.arrivals.to_string(),
+                    b.completions.to_string(),
+                    b.failures.to_string(),
+                    b.in_flight.to_string(),
+                    b.queue_len.to_string(),
+                    ms(b.latency_p99_ms),
+                    b.healthy_agents.to_string(),
+                    b.open_breakers.to_string(),
+                ]
+            })
+        }),
+    )
+}
+
+/// One row per run: the only report with wall-clock figures.
+pub fn perf(runs: &[RunRecord]) -> Vec<u8> {
+    table(
+        PERF_COLUMNS,
+        runs.iter().map(|r| {
+            let wall_s = r.wall.as_secs_f64();
+            let per_s = |x: f64| if wall_s > 0.0 { x / wall_s } else { 0.0 };
+            vec![
+                r.variant.clone(),
+                r.replication.to_string(),
+                r.result.events.to_string(),
+                fixed(wall_s * 1e3, 3),
+                fixed(per_s(r.result.events as f64), 0),
+                fixed(per_s(r.result.simulated_s), 1),
+            ]
+        }),
+    )
+}

@@ -1,0 +1,279 @@
+//! Scenario files: the TOML format of DESIGN.md, parsed into a serde mirror
+//! (`raw`), then validated into a [`Scenario`] that cannot be invalid.
+//!
+//! Why two steps (ripgrep's low-level → high-level args): every check lives
+//! in `validate`, which knows each key path, so a user always learns the
+//! file, the line:column and the key that is wrong, and what is allowed.
+//! Nothing downstream re-checks a scenario.
+
+pub mod raw;
+pub mod source;
+pub mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::discovery::balancer::Strategy;
+use crate::orchestration::task_queue::Priority;
+use crate::rng::{Dist, Seed, Weighted};
+use crate::time::Duration;
+use crate::workload::Arrivals;
+
+pub use source::{KeyPath, Override};
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: Seed,
+    /// Arrivals stop at this time.
+    pub duration: Duration,
+    /// Tasks arriving earlier are excluded from latency and wait statistics.
+    pub warmup: Duration,
+    /// After `duration`, in-flight work may finish for at most this long.
+    pub drain: Duration,
+    pub tiers: Vec<Tier>,
+    pub workload: Workload,
+    pub dispatch: Dispatch,
+    pub balancer: BalancerConfig,
+    pub network: Network,
+    pub report: ReportConfig,
+    pub origin: Origin,
+}
+
+/// Where a scenario came from, for messages and baselines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The file path, or `builtin:NAME`.
+    pub file: String,
+    /// FNV-1a of the text and the overrides: changes when the scenario does.
+    pub hash: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tier {
+    pub name: String,
+    pub count: u32,
+    pub weight: f64,
+    pub concurrency: u32,
+    pub service_time: Dist,
+    pub error_rate: f64,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub arrivals: Arrivals,
+    /// Weights of CRITICAL, HIGH, NORMAL, LOW, in that order.
+    pub priorities: [f64; 4],
+    pub capability: Option<String>,
+}
+
+impl Workload {
+    /// The priority sampler (weights validated to have a positive sum).
+    pub fn priority_sampler(&self) -> Weighted {
+        Weighted::new(&self.priorities).expect("validated: priority weights sum to more than 0")
+    }
+
+    /// The priority at quantile `q`.
+    pub fn priority_at(sampler: &Weighted, q: f64) -> Priority {
+        Priority::ALL[sampler.pick_at(q)]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dispatch {
+    /// Tasks in flight at most; 0 = unlimited (route on arrival).
+    pub workers: u32,
+    /// Central queue bound; 0 = unbounded.
+    pub queue_capacity: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BalancerConfig {
+    pub strategy: Strategy,
+    pub healthy_only: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// One-way latency of each message between dispatcher and agent.
+    pub latency: Dist,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportConfig {
+    /// Width of a `timeseries.csv` bucket.
+    pub bucket: Duration,
+}
+
+impl Scenario {
+    /// Total number of agents.
+    pub fn agent_count(&self) -> u32 {
+        self.tiers.iter().map(|t| t.count).sum()
+    }
+}
+
+/// One thing wrong with a scenario, located.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    /// `line:column` in the file, or the `--set` argument that set the key.
+    pub location: String,
+    /// The key path, e.g. `fleet.tiers[0].count`; empty for syntax errors.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.location.starts_with("--set") {
+            write!(f, "{} ({})", self.file, self.location)?;
+        } else {
+            write!(f, "{}:{}", self.file, self.location)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read the scenario: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", problems_text(.0))]
+    Invalid(Vec<Problem>),
+    #[error(
+        "`{0}` is neither a scenario file nor a built-in scenario; built-ins: {list}",
+        list = builtin_names().join(", ")
+    )]
+    NotFound(String),
+}
+
+fn problems_text(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl From<Problem> for ScenarioError {
+    fn from(p: Problem) -> Self {
+        ScenarioError::Invalid(vec![p])
+    }
+}
+
+/// The reference scenarios, embedded so the binary runs without the repo.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("steady_load", include_str!("../scenarios/steady_load.toml")),
+    ("mm1", include_str!("../scenarios/theory/mm1.toml")),
+    ("mmc", include_str!("../scenarios/theory/mmc.toml")),
+];
+
+/// The built-in scenario names, in order.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+/// The text of a built-in scenario.
+pub fn builtin(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Load a scenario by path, or by built-in name when no such file exists.
+pub fn load(spec: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+    let path = PathBuf::from(spec);
+    if path.exists() {
+        return load_file(&path, overrides);
+    }
+    match builtin(spec) {
+        Some(text) => load_str(&format!("builtin:{spec}"), spec, text, overrides),
+        None => Err(ScenarioError::NotFound(spec.to_string())),
+    }
+}
+
+/// Load and validate a scenario file.
+pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    load_str(&file, &stem, &text, overrides)
+}
+
+/// Load and validate scenario text; `file` names it in messages and
+/// `default_name` is its name when the text sets none.
+pub fn load_str(
+    file: &str,
+    default_name: &str,
+    text: &str,
+    overrides: &[Override],
+) -> Result<Scenario, ScenarioError> {
+    let src = source::Source::parse(file, text, overrides)?;
+    let de = toml::de::Deserializer::from(src.table.clone());
+    let raw: raw::RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = friendly_serde_message(inner.message());
+        let path = if path == "." { String::new() } else { path };
+        let mut problem = match inner.span() {
+            Some(span) => src.problem_at(span, &path, message),
+            None => match KeyPath::parse(&path) {
+                Some(p) => src.problem(&p, message),
+                None => src.problem_at(0..0, &path, message),
+            },
+        };
+        // An unknown key: point the path at the key itself.
+        if let Some(key) = unknown_field(&problem.message)
+            && !problem.path.ends_with(&key)
+        {
+            problem.path = if problem.path.is_empty() {
+                key
+            } else {
+                format!("{}.{key}", problem.path)
+            };
+        }
+        ScenarioError::from(problem)
+    })?;
+    let mut hash_input = text.to_string();
+    for ov in overrides {
+        hash_input.push_str(&format!("\n#{ov}"));
+    }
+    let origin = Origin {
+        file: file.to_string(),
+        hash: crate::rng::fnv1a64(hash_input.as_bytes()),
+    };
+    validate::validate(raw, &src, default_name, origin)
+}
+
+/// serde's messages, made to speak of TOML rather than Rust types.
+fn friendly_serde_message(msg: &str) -> String {
+    let msg = msg.trim();
+    msg.replace("u32", "a whole number from 0 to 4294967295")
+        .replace("u64", "a whole number from 0 to 18446744073709551615")
+        .replace("f64", "a number")
+        .replace("a sequence", "an array")
+        .replace("a map", "a table")
+        .replace("struct ", "table ")
+}
+
+/// The key of an "unknown field `x`" message.
+fn unknown_field(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}

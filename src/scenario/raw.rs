@@ -1,0 +1,142 @@
+//! The serde mirror of the scenario file: every table of DESIGN.md as plain
+//! data with `deny_unknown_fields`, nothing checked yet beyond types.
+//! `validate` turns it into a [`crate::scenario::Scenario`].
+//!
+//! Keys that belong to the file format but to a layer this version does not
+//! simulate yet are accepted here as [`Unsupported`], so that validation can
+//! say so plainly instead of calling them unknown.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+/// A key of the format that this version parses but does not simulate.
+pub type Unsupported = Option<IgnoredAny>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    pub duration: Option<String>,
+    pub warmup: Option<String>,
+    pub drain: Option<String>,
+    pub fleet: Option<RawFleet>,
+    pub workload: Option<RawWorkload>,
+    pub dispatch: Option<RawDispatch>,
+    pub balancer: Option<RawBalancer>,
+    pub network: Option<RawNetwork>,
+    pub report: Option<RawReport>,
+    pub health: Unsupported,
+    pub breaker: Unsupported,
+    pub retry: Unsupported,
+    pub request: Unsupported,
+    pub faults: Unsupported,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFleet {
+    pub tiers: Option<Vec<RawTier>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    pub name: Option<String>,
+    pub count: Option<u32>,
+    pub weight: Option<f64>,
+    pub concurrency: Option<u32>,
+    pub service_time: Option<RawDist>,
+    pub error_rate: Option<f64>,
+    pub capabilities: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    pub uptime: Unsupported,
+    pub mttr: Unsupported,
+}
+
+/// `{ dist = "...", ... }`: which fields apply depends on `dist`, so they are
+/// all optional here and `validate` says which one is missing or misplaced.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDist {
+    pub dist: Option<String>,
+    pub value: Option<String>,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub mean: Option<String>,
+    pub median: Option<String>,
+    pub p99: Option<String>,
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub arrivals: Option<RawArrivals>,
+    pub priorities: Option<RawPriorities>,
+    pub capability: Option<String>,
+    pub deadline: Unsupported,
+    pub jobs: Unsupported,
+}
+
+/// `{ process = "...", ... }`, all fields optional as for [`RawDist`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArrivals {
+    pub process: Option<String>,
+    pub rate: Option<f64>,
+    pub count: Option<u32>,
+    pub size: Option<u32>,
+    pub every: Option<String>,
+    pub start: Option<String>,
+    pub spread: Option<String>,
+    // Later processes (ramp, diurnal, trace): named so validation can say
+    // they are not simulated yet rather than unknown.
+    pub from: Unsupported,
+    pub to: Unsupported,
+    pub mean: Unsupported,
+    pub amplitude: Unsupported,
+    pub period: Unsupported,
+    pub file: Unsupported,
+    pub time_column: Unsupported,
+    pub work_column: Unsupported,
+    pub speedup: Unsupported,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPriorities {
+    pub critical: Option<f64>,
+    pub high: Option<f64>,
+    pub normal: Option<f64>,
+    pub low: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDispatch {
+    pub workers: Option<u32>,
+    pub queue_capacity: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBalancer {
+    pub strategy: Option<String>,
+    pub healthy_only: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    pub latency: Option<RawDist>,
+    pub loss: Unsupported,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// Width of a `timeseries.csv` bucket.
+    pub bucket: Option<String>,
+}

@@ -1,0 +1,7 @@
+//! Integration tests: one binary, files by topic.
+
+mod cli;
+mod determinism;
+mod scenario_errors;
+mod support;
+mod theory;

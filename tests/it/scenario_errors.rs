@@ -1,0 +1,484 @@
+//! Every validation error path: each bad scenario gives an error that names
+//! the file, the line:column and the key path, and says what is allowed.
+
+use fleetsim::scenario::{self, Override, Problem, ScenarioError};
+
+const BASE: &str = r#"name = "base"
+duration = "10s"
+
+[[fleet.tiers]]
+name = "a"
+count = 2
+service_time = { dist = "constant", value = "5ms" }
+capabilities = ["compute"]
+
+[workload]
+arrivals = { process = "poisson", rate = 10.0 }
+"#;
+
+fn problems(text: &str, sets: &[&str]) -> Vec<Problem> {
+    let overrides: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+    match scenario::load_str("t.toml", "t", text, &overrides) {
+        Ok(_) => panic!("expected an error for:\n{text}\n{sets:?}"),
+        Err(ScenarioError::Invalid(p)) => p,
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+/// The single problem of `text`, checked for its path, a message fragment
+/// and (when given) its location.
+fn expect(text: &str, path: &str, fragment: &str, location: Option<&str>) {
+    let ps = problems(text, &[]);
+    let p = ps
+        .iter()
+        .find(|p| p.path == path)
+        .unwrap_or_else(|| panic!("no problem at `{path}`; got {ps:#?}"));
+    assert!(
+        p.message.contains(fragment),
+        "`{path}`: {:?} lacks {fragment:?}",
+        p.message
+    );
+    assert_eq!(p.file, "t.toml");
+    if let Some(loc) = location {
+        assert_eq!(p.location, loc, "{p}");
+    }
+    // Every location is a real line:column.
+    for p in &ps {
+        let (l, c) = p.location.split_once(':').expect("line:column");
+        assert!(
+            l.parse::<usize>().unwrap() >= 1 && c.parse::<usize>().unwrap() >= 1,
+            "{p}"
+        );
+    }
+}
+
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+#[test]
+fn the_base_scenario_is_valid() {
+    scenario::load_str("t.toml", "t", BASE, &[]).unwrap();
+}
+
+#[test]
+fn syntax_errors_have_a_location() {
+    let ps = problems("a = [1,\n b = 2\n", &[]);
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0].location, "2:4");
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key_and_the_choices() {
+    expect(
+        &with("colour = 1\n"),
+        "workload.colour",
+        "expected one of `arrivals`",
+        Some("12:1"),
+    );
+    expect(
+        &BASE.replace("count = 2", "count = 2\nspeed = 3"),
+        "fleet.tiers[0].speed",
+        "unknown field",
+        Some("7:1"),
+    );
+    expect(
+        &with("[dispatch]\nworker = 3\n"),
+        "dispatch.worker",
+        "`workers`",
+        None,
+    );
+}
+
+#[test]
+fn wrong_types_are_errors() {
+    expect(
+        &BASE.replace("count = 2", "count = \"two\""),
+        "fleet.tiers[0].count",
+        "whole number",
+        Some("6:9"),
+    );
+    expect(
+        &BASE.replace("count = 2", "count = -2"),
+        "fleet.tiers[0].count",
+        "whole number",
+        None,
+    );
+    expect(
+        &BASE.replace("rate = 10.0", "rate = \"fast\""),
+        "workload.arrivals.rate",
+        "a number",
+        None,
+    );
+}
+
+#[test]
+fn rates_must_be_positive() {
+    expect(
+        &BASE.replace("rate = 10.0", "rate = -1.0"),
+        "workload.arrivals.rate",
+        "greater than 0",
+        Some("11:42"),
+    );
+    expect(
+        &BASE.replace("rate = 10.0", "rate = 0"),
+        "workload.arrivals.rate",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &BASE.replace("rate = 10.0", "rate = nan"),
+        "workload.arrivals.rate",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &BASE.replace(", rate = 10.0", ""),
+        "workload.arrivals.rate",
+        "missing",
+        None,
+    );
+}
+
+#[test]
+fn the_fleet_cannot_be_empty() {
+    let no_fleet =
+        "duration = \"1s\"\n[workload]\narrivals = { process = \"poisson\", rate = 1.0 }\n";
+    expect(no_fleet, "fleet.tiers", "the fleet is empty", None);
+    expect(
+        &BASE.replace("count = 2", "count = 0"),
+        "fleet.tiers",
+        "at least one agent",
+        None,
+    );
+}
+
+#[test]
+fn distributions_are_checked() {
+    let st = |d: &str| BASE.replace("{ dist = \"constant\", value = \"5ms\" }", d);
+    expect(
+        &st("{ dist = \"uniform\", min = \"9ms\", max = \"3ms\" }"),
+        "fleet.tiers[0].service_time.min",
+        "greater than max",
+        Some("7:42"),
+    );
+    expect(
+        &st("{ dist = \"uniform\", min = \"9ms\" }"),
+        "fleet.tiers[0].service_time.max",
+        "missing",
+        None,
+    );
+    expect(
+        &st("{ dist = \"exponential\", mean = \"0s\" }"),
+        "fleet.tiers[0].service_time.mean",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &st("{ dist = \"lognormal\", median = \"9ms\", p99 = \"9ms\" }"),
+        "fleet.tiers[0].service_time.p99",
+        "greater than median",
+        None,
+    );
+    expect(
+        &st("{ dist = \"gamma\", mean = \"9ms\" }"),
+        "fleet.tiers[0].service_time.dist",
+        "one of constant, uniform",
+        None,
+    );
+    expect(
+        &st("{ value = \"9ms\" }"),
+        "fleet.tiers[0].service_time.dist",
+        "missing",
+        None,
+    );
+    expect(
+        &st("{ dist = \"constant\", value = \"5ms\", mean = \"1ms\" }"),
+        "fleet.tiers[0].service_time.mean",
+        "does not apply",
+        None,
+    );
+    expect(
+        &st("{ dist = \"empirical\", file = \"x.csv\" }"),
+        "fleet.tiers[0].service_time.dist",
+        "not simulated by this version",
+        None,
+    );
+    expect(
+        &BASE.replace(
+            "service_time = { dist = \"constant\", value = \"5ms\" }\n",
+            "",
+        ),
+        "fleet.tiers[0].service_time",
+        "missing",
+        None,
+    );
+}
+
+#[test]
+fn durations_are_checked() {
+    expect(
+        &BASE.replace("\"10s\"", "\"10\""),
+        "duration",
+        "has no unit",
+        Some("2:12"),
+    );
+    expect(
+        &BASE.replace("\"10s\"", "\"ten seconds\""),
+        "duration",
+        "not a number",
+        None,
+    );
+    expect(
+        &BASE.replace("\"10s\"", "\"0s\""),
+        "duration",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &BASE.replace("\"5ms\"", "\"-5ms\""),
+        "fleet.tiers[0].service_time.value",
+        "negative",
+        None,
+    );
+    expect(
+        &with("").replace("duration = \"10s\"", "duration = \"10s\"\nwarmup = \"10s\""),
+        "warmup",
+        "shorter than duration",
+        None,
+    );
+}
+
+#[test]
+fn tiers_are_checked() {
+    expect(
+        &BASE.replace("count = 2", "count = 2\nweight = 0"),
+        "fleet.tiers[0].weight",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &BASE.replace("count = 2", "count = 2\nconcurrency = 0"),
+        "fleet.tiers[0].concurrency",
+        "at least 1",
+        None,
+    );
+    expect(
+        &BASE.replace("count = 2", "count = 2\nerror_rate = 1.5"),
+        "fleet.tiers[0].error_rate",
+        "from 0 to 1",
+        None,
+    );
+    expect(
+        &BASE.replace("name = \"a\"", "name = \"a b\""),
+        "fleet.tiers[0].name",
+        "not a usable tier name",
+        None,
+    );
+    let twice = BASE.replace("[workload]", "[[fleet.tiers]]\nname = \"a\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[workload]");
+    expect(&twice, "fleet.tiers[1].name", "used twice", None);
+    expect(
+        &BASE.replace("[\"compute\"]", "[\"\"]"),
+        "fleet.tiers[0].capabilities[0]",
+        "is empty",
+        None,
+    );
+}
+
+#[test]
+fn the_workload_is_checked() {
+    expect(
+        &with("capability = \"gpu\"\n"),
+        "workload.capability",
+        "capabilities in the fleet: compute",
+        None,
+    );
+    expect(
+        &with("priorities = { normal = 0.0 }\n"),
+        "workload.priorities",
+        "add up to 0",
+        None,
+    );
+    expect(
+        &with("priorities = { high = -1.0 }\n"),
+        "workload.priorities.high",
+        "0 or more",
+        None,
+    );
+    expect(
+        &BASE.replace("\"poisson\"", "\"steady\""),
+        "workload.arrivals.process",
+        "one of poisson, constant, bursts",
+        None,
+    );
+    expect(
+        &BASE.replace("\"poisson\"", "\"trace\""),
+        "workload.arrivals.process",
+        "not simulated by this version",
+        None,
+    );
+    expect(
+        &BASE.replace("process = \"poisson\", ", ""),
+        "workload.arrivals.process",
+        "missing",
+        None,
+    );
+    let bursts = |b: &str| BASE.replace("{ process = \"poisson\", rate = 10.0 }", b);
+    expect(
+        &bursts("{ process = \"bursts\", count = 3, size = 10 }"),
+        "workload.arrivals.every",
+        "missing",
+        None,
+    );
+    expect(
+        &bursts("{ process = \"bursts\", count = 3, size = 10, every = \"5s\" }"),
+        "workload.arrivals",
+        "not before duration",
+        None,
+    );
+    expect(
+        &bursts("{ process = \"bursts\", count = 1, size = 0 }"),
+        "workload.arrivals.size",
+        "at least 1",
+        None,
+    );
+    expect(
+        &bursts("{ process = \"bursts\", size = 5, rate = 2.0 }"),
+        "workload.arrivals.rate",
+        "does not apply",
+        None,
+    );
+    let no_arrivals = BASE.replace("arrivals = { process = \"poisson\", rate = 10.0 }\n", "");
+    expect(&no_arrivals, "workload.arrivals", "missing", None);
+}
+
+#[test]
+fn dispatch_balancer_network_and_report_are_checked() {
+    expect(
+        &with("[dispatch]\nqueue_capacity = 5\n"),
+        "dispatch.queue_capacity",
+        "no effect with workers = 0",
+        None,
+    );
+    expect(
+        &with("[balancer]\nstrategy = \"fastest\"\n"),
+        "balancer.strategy",
+        "one of round_robin, least_connections",
+        Some("13:12"),
+    );
+    expect(
+        &with("[balancer]\nstrategy = \"peak_ewma\"\n"),
+        "balancer.strategy",
+        "not simulated by this version",
+        None,
+    );
+    expect(
+        &with("[network]\nlatency = { dist = \"uniform\", min = \"2ms\", max = \"1ms\" }\n"),
+        "network.latency.min",
+        "greater than max",
+        None,
+    );
+    expect(
+        &with("[network]\nloss = 0.1\n"),
+        "network.loss",
+        "not simulated by this version",
+        None,
+    );
+    expect(
+        &with("[report]\nbucket = \"0s\"\n"),
+        "report.bucket",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &with("[breaker]\nfailure_threshold = 3\n"),
+        "breaker",
+        "not simulated by this version",
+        None,
+    );
+    expect(
+        &BASE.replace("name = \"base\"", "name = \"../up\""),
+        "name",
+        "not a usable name",
+        None,
+    );
+}
+
+#[test]
+fn all_problems_are_reported_in_file_order() {
+    let text = BASE
+        .replace("\"10s\"", "\"10\"")
+        .replace("count = 2", "count = 2\nconcurrency = 0")
+        .replace("rate = 10.0", "rate = -1.0");
+    let ps = problems(&text, &[]);
+    let paths: Vec<&str> = ps.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "duration",
+            "fleet.tiers[0].concurrency",
+            "workload.arrivals.rate"
+        ]
+    );
+}
+
+#[test]
+fn override_errors_point_at_the_argument() {
+    let ps = problems(BASE, &["workload.arrivals.rate=-4"]);
+    assert_eq!(ps[0].location, "--set workload.arrivals.rate=-4");
+    assert_eq!(ps[0].path, "workload.arrivals.rate");
+    assert!(
+        ps[0]
+            .to_string()
+            .starts_with("t.toml (--set workload.arrivals.rate=-4): workload.arrivals.rate: is -4"),
+        "{}",
+        ps[0]
+    );
+    let ps = problems(BASE, &["fleet.tiers[4].count=1"]);
+    assert!(ps[0].message.contains("index 4 is out of range"), "{ps:?}");
+    let ps = problems(BASE, &["duration.x=1"]);
+    assert!(ps[0].message.contains("not a table"), "{ps:?}");
+    let ps = problems(BASE, &["dispatch.workerz=3"]);
+    assert_eq!(ps[0].path, "dispatch.workerz");
+    assert!(ps[0].location.starts_with("--set"), "{ps:?}");
+}
+
+#[test]
+fn overrides_apply_to_nested_keys_and_create_tables() {
+    let sc = scenario::load_str(
+        "t.toml",
+        "t",
+        BASE,
+        &[
+            "fleet.tiers[0].count=7".parse().unwrap(),
+            "fleet.tiers.0.weight=2.5".parse().unwrap(),
+            "balancer.strategy=p2c".parse().unwrap(),
+            "dispatch.workers=3".parse().unwrap(),
+            "workload.arrivals={process=\"constant\",rate=4}"
+                .parse()
+                .unwrap(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(sc.tiers[0].count, 7);
+    assert_eq!(sc.tiers[0].weight, 2.5);
+    assert_eq!(sc.balancer.strategy.as_str(), "p2c");
+    assert_eq!(sc.dispatch.workers, 3);
+    assert_eq!(
+        sc.workload.arrivals,
+        fleetsim::workload::Arrivals::Constant { rate: 4.0 }
+    );
+    assert!("no-equals-sign".parse::<Override>().is_err());
+    assert!("a..b=1".parse::<Override>().is_err());
+}
+
+#[test]
+fn defaults_make_a_small_file_useful() {
+    let tiny = "[[fleet.tiers]]\nservice_time = { dist = \"constant\", value = \"1ms\" }\n[workload]\narrivals = { process = \"poisson\", rate = 5.0 }\n";
+    let sc = scenario::load_str("tiny.toml", "tiny", tiny, &[]).unwrap();
+    assert_eq!(sc.name, "tiny");
+    assert_eq!(sc.agent_count(), 1);
+    assert_eq!(sc.duration, fleetsim::time::Duration::from_secs(60));
+    let r = fleetsim::world::run(&sc, sc.seed);
+    assert!(r.completed > 200);
+}
