@@ -12,17 +12,21 @@
 //! determinism contract).
 //!
 //! **How.** The queue is a radix heap (Ahuja, Mehlhorn, Orlin & Tarjan 1990;
-//! see [`radix`]) over the 128-bit key `time << 64 | seq`. A radix heap is a
-//! *monotone* priority queue — it requires every new key to be above the last
-//! popped one — and a simulator guarantees exactly that: nothing may be
-//! scheduled before `now` ([`EngineError::InPast`]), and a new `seq` exceeds
-//! every earlier one. Push is O(1), pop O(128) amortised whatever the size.
+//! details in `engine/radix.rs`) keyed by time, with `seq` breaking ties. A
+//! radix heap is a *monotone* priority queue — every new key must be at least
+//! the last popped one — and a simulator guarantees exactly that: nothing may
+//! be scheduled before `now` ([`EngineError::InPast`]). In exchange, push is
+//! O(1) and pop amortised O(number of digits in a time), whatever the queue
+//! size, in plain `Vec`s whose capacity is reused.
 //!
-//! *Why not `std::collections::BinaryHeap`:* it is as fast with a small queue
+//! *Why not `std::collections::BinaryHeap`:* it does well with a small queue
 //! but degrades with size, because each pop sifts through `log2 n` levels of
-//! cache misses. On the hold model (`cargo bench --bench engine`) a binary
-//! heap does ~20 M events/s at 1k pending events but only 1.3–1.8 M/s at 1M,
-//! where the radix heap keeps 12–14 M/s (figures in `benches/engine.rs`).
+//! cache misses. Hold model, `cargo bench --bench engine` on the 2-core dev
+//! machine: `BinaryHeap<Reverse<(time, seq, E)>>` 16.7 M events/s at 10k
+//! pending events and 1.5 M/s at 1M; this engine 40 M/s and 25 M/s. (DESIGN
+//! notes had ~20 M/s vs 1.3–1.8 M/s for a binary heap at 1k vs 1M, and
+//! 12.6–14.2 M/s at 1M for a single-bit radix heap over `time << 64 | seq`;
+//! the 6-bit digits in `radix.rs` are what lifted 10k from ~20 to ~40 M/s.)
 //!
 //! **Cancellation** is lazy: [`Engine::cancel`] records the key, and the entry
 //! is dropped when it reaches the head. An [`EventId`] carries its key, so an
@@ -38,7 +42,7 @@ use std::collections::{BinaryHeap, HashSet};
 use std::fmt;
 
 use crate::time::{Duration, Instant};
-use radix::{Loc, RadixHeap, key};
+use radix::{Head, RadixHeap};
 
 /// Identifies one scheduled event: its `(time, seq)` key. Returned by
 /// [`Engine::schedule`] and used by [`Engine::cancel`]. Ordering follows pop
@@ -60,6 +64,12 @@ impl EventId {
     fn key(self) -> u128 {
         key(self.time, self.seq)
     }
+}
+
+/// The total order of events as one number: `time << 64 | seq`.
+#[inline(always)]
+fn key(time: u64, seq: u64) -> u128 {
+    (u128::from(time) << 64) | u128::from(seq)
 }
 
 /// Why an event could not be scheduled.
@@ -95,14 +105,16 @@ impl std::error::Error for EngineError {}
 pub struct Engine<E> {
     heap: RadixHeap<E>,
     now: Instant,
+    /// Key of the last popped live event (0 before the first).
+    last_popped: u128,
     /// `seq` of the next scheduled event; starts at 1 so that every key is
-    /// above the radix heap's initial `last` of 0.
+    /// above the initial `last_popped` of 0.
     next_seq: u64,
     processed: u64,
-    /// Keys of cancelled events that were not yet popped past: those still
-    /// stored, plus those already dropped from the head by a peek while
-    /// still ahead of the last popped key (kept so that a second `cancel`
-    /// of them returns `false`).
+    /// Keys of cancelled events above `last_popped`: those still stored, and
+    /// those already dropped from the head (by a peek, or a step that found
+    /// nothing live) but not yet passed by a pop; kept so that a second
+    /// `cancel` of them returns `false`.
     cancelled: HashSet<u128>,
     /// The same keys as `cancelled`, smallest first, to forget them once the
     /// last popped key has passed them.
@@ -123,6 +135,7 @@ impl<E> Engine<E> {
         Engine {
             heap: RadixHeap::new(),
             now: Instant::ZERO,
+            last_popped: 0,
             next_seq: 1,
             processed: 0,
             cancelled: HashSet::new(),
@@ -131,12 +144,13 @@ impl<E> Engine<E> {
         }
     }
 
-    /// An empty queue with buffers pre-grown for about `n` pending events.
-    /// Only a hint: entries move between the heap's buckets, so some
-    /// reallocation may still happen while the queue warms up.
+    /// An empty queue with room for `n` events scheduled at the current
+    /// instant (e.g. an initial batch at time 0) without reallocating. The
+    /// buckets for later times grow on demand, since which ones a workload
+    /// uses depends on its times; after warm-up nothing reallocates.
     pub fn with_capacity(n: usize) -> Self {
         let mut e = Self::new();
-        e.heap.reserve_time_buckets(n);
+        e.heap.reserve_now(n);
         e
     }
 
@@ -179,7 +193,7 @@ impl<E> Engine<E> {
     /// nothing.
     pub fn cancel(&mut self, id: EventId) -> bool {
         let k = id.key();
-        if k <= self.heap.last() || id.seq >= self.next_seq {
+        if k <= self.last_popped || id.seq >= self.next_seq {
             return false; // already popped (or never issued by this engine)
         }
         if !self.cancelled.insert(k) {
@@ -190,29 +204,31 @@ impl<E> Engine<E> {
         true
     }
 
-    /// Location and key of the earliest live event, dropping cancelled
+    /// Location, time and seq of the earliest live event, dropping cancelled
     /// entries found at the head on the way. Never advances the heap's floor,
     /// so scheduling at `now` stays valid after a peek.
     #[inline(always)]
-    fn live_head(&mut self) -> Option<(Loc, u128)> {
+    fn live_head(&mut self) -> Option<(Head, u64, u64)> {
         loop {
-            let (loc, k) = self.heap.min()?;
-            if self.cancelled_stored == 0 || !self.cancelled.contains(&k) {
-                return Some((loc, k));
+            let (head, time, seq) = self.heap.head()?;
+            if self.cancelled_stored == 0 || !self.cancelled.contains(&key(time, seq)) {
+                return Some((head, time, seq));
             }
-            self.heap.remove_at(loc);
+            self.heap.remove(head);
             self.cancelled_stored -= 1;
         }
     }
 
     /// Pop the live head found by `live_head` and make its time `now`.
     #[inline(always)]
-    fn pop_live(&mut self, loc: Loc) -> (Instant, E) {
-        let e = self.heap.pop_at(loc);
+    fn pop_live(&mut self, head: Head) -> (Instant, E) {
+        let e = self.heap.pop(head);
+        let k = key(e.time, e.seq);
+        self.last_popped = k;
         if !self.cancelled_order.is_empty() {
-            self.forget_cancelled_below(e.key());
+            self.forget_cancelled_below(k);
         }
-        self.now = Instant(e.hi);
+        self.now = Instant(e.time);
         self.processed += 1;
         (self.now, e.value)
     }
@@ -237,14 +253,14 @@ impl<E> Engine<E> {
     /// Time of the next live (not cancelled) event, if any.
     #[inline]
     pub fn peek_time(&mut self) -> Option<Instant> {
-        self.live_head().map(|(_, k)| Instant((k >> 64) as u64))
+        self.live_head().map(|(_, time, _)| Instant(time))
     }
 
     /// Pop the next live event and advance `now` to its time.
     #[inline]
     pub fn step(&mut self) -> Option<(Instant, E)> {
-        let (loc, _) = self.live_head()?;
-        Some(self.pop_live(loc))
+        let (head, _, _) = self.live_head()?;
+        Some(self.pop_live(head))
     }
 
     /// Pop the next live event only if it is due at or before `limit`;
@@ -252,11 +268,11 @@ impl<E> Engine<E> {
     /// were.
     #[inline]
     pub fn step_until(&mut self, limit: Instant) -> Option<(Instant, E)> {
-        let (loc, k) = self.live_head()?;
-        if (k >> 64) as u64 > limit.0 {
+        let (head, time, _) = self.live_head()?;
+        if time > limit.0 {
             return None;
         }
-        Some(self.pop_live(loc))
+        Some(self.pop_live(head))
     }
 
     /// Handle every event due at or before `limit`, in order, including those
