@@ -32,9 +32,19 @@ pub struct RunRecord {
 
 /// Run replication `replication` of `sc`.
 pub fn run_one(sc: &Scenario, variant: &str, replication: u32) -> RunRecord {
+    run_one_with_progress(sc, variant, replication, &mut |_| {})
+}
+
+/// [`run_one`], reporting the fraction of simulated time done.
+pub fn run_one_with_progress(
+    sc: &Scenario,
+    variant: &str,
+    replication: u32,
+    progress: &mut dyn FnMut(f64),
+) -> RunRecord {
     let seed = sc.seed.replication(replication);
     let started = WallClock::now();
-    let result = world::run(sc, seed);
+    let result = world::World::new(sc, seed).run_with_progress(progress);
     RunRecord {
         scenario: sc.name.clone(),
         variant: variant.to_string(),
@@ -58,6 +68,25 @@ pub fn run_replications(
     replications: u32,
     progress: bool,
 ) -> Vec<RunRecord> {
+    if progress && replications == 1 {
+        // One run: a bar over simulated time.
+        const STEPS: u64 = 1000;
+        let bar = ProgressBar::new(STEPS);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {percent}% of simulated time ({eta})",
+            )
+            .expect("static template is valid")
+            .progress_chars("=> "),
+        );
+        bar.set_message(sc.name.clone());
+        let rec = run_one_with_progress(sc, variant, 0, &mut |f| {
+            bar.set_position((f * STEPS as f64) as u64)
+        });
+        bar.finish_and_clear();
+        return vec![rec];
+    }
+    // Several runs: a bar over finished runs.
     let bar = if progress && replications > 1 {
         let b = ProgressBar::new(u64::from(replications));
         b.set_style(

@@ -103,6 +103,9 @@ pub fn run(sc: &Scenario, seed: Seed) -> RunResult {
     World::new(sc, seed).run()
 }
 
+/// Events between two progress reports.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
 impl<'s> World<'s> {
     pub fn new(sc: &'s Scenario, seed: Seed) -> World<'s> {
         let agents = fleet::build(&sc.tiers);
@@ -141,10 +144,23 @@ impl<'s> World<'s> {
     }
 
     /// Run to the end of the drain and return the results.
-    pub fn run(mut self) -> RunResult {
+    pub fn run(self) -> RunResult {
+        self.run_with_progress(&mut |_| {})
+    }
+
+    /// Run, reporting progress (the fraction of `duration + drain` reached,
+    /// from 0 to 1) every 65,536 events. Progress never affects results.
+    pub fn run_with_progress(mut self, progress: &mut dyn FnMut(f64)) -> RunResult {
         self.schedule_next_arrival();
         let limit = self.end_of_arrivals + self.sc.drain;
         while let Some((now, event)) = self.engine.step_until(limit) {
+            if self
+                .engine
+                .events_processed()
+                .is_multiple_of(PROGRESS_EVERY)
+            {
+                progress(now.0 as f64 / limit.0.max(1) as f64);
+            }
             let gauges = self.gauges();
             self.metrics.advance(now, gauges);
             match event {
