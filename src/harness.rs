@@ -71,15 +71,7 @@ pub fn run_replications(
     if progress && replications == 1 {
         // One run: a bar over simulated time.
         const STEPS: u64 = 1000;
-        let bar = ProgressBar::new(STEPS);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:30}] {percent}% of simulated time ({eta})",
-            )
-            .expect("static template is valid")
-            .progress_chars("=> "),
-        );
-        bar.set_message(sc.name.clone());
+        let bar = progress_bar(STEPS, "{percent}% of simulated time", &sc.name);
         let rec = run_one_with_progress(sc, variant, 0, &mut |f| {
             bar.set_position((f * STEPS as f64) as u64)
         });
@@ -87,15 +79,8 @@ pub fn run_replications(
         return vec![rec];
     }
     // Several runs: a bar over finished runs.
-    let bar = if progress && replications > 1 {
-        let b = ProgressBar::new(u64::from(replications));
-        b.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} runs ({eta})")
-                .expect("static template is valid")
-                .progress_chars("=> "),
-        );
-        b.set_message(sc.name.clone());
-        b
+    let bar = if progress {
+        progress_bar(u64::from(replications), "{pos}/{len} runs", &sc.name)
     } else {
         ProgressBar::hidden()
     };
@@ -109,6 +94,20 @@ pub fn run_replications(
         .collect();
     bar.finish_and_clear();
     runs
+}
+
+/// A bar on stderr: `{spinner} name [====>   ] <what> (eta)`.
+fn progress_bar(len: u64, what: &str, name: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {{msg}} [{{bar:30}}] {what} ({{eta}})"
+        ))
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    bar.set_message(name.to_string());
+    bar
 }
 
 /// Write `summary.csv`, `agents.csv`, `timeseries.csv` and `perf.csv` into

@@ -26,19 +26,6 @@ pub enum Arrivals {
     },
 }
 
-impl Arrivals {
-    /// The expected number of arrivals before `duration`, for progress bars
-    /// and sizing.
-    pub fn expected_before(&self, duration: Duration) -> f64 {
-        match *self {
-            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => {
-                rate * duration.as_secs_f64()
-            }
-            Arrivals::Bursts { count, size, .. } => f64::from(count) * f64::from(size),
-        }
-    }
-}
-
 /// The generator of an arrival process: yields arrival times in order.
 #[derive(Clone, Debug)]
 pub struct ArrivalProcess {

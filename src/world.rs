@@ -226,7 +226,6 @@ impl<'s> World<'s> {
     }
 
     fn release(&mut self, t: u32) {
-        self.tasks[t as usize].attempts = u32::MAX;
         self.free.push(t);
     }
 
