@@ -134,3 +134,85 @@ fn littles_law_holds_with_network_latency_priorities_and_tiers() {
         );
     }
 }
+
+/// Mean sojourn over 8 replications of a strategy on the supermarket file.
+fn supermarket_w(sets: &[&str]) -> f64 {
+    let sc = load("scenarios/theory/supermarket.toml", sets);
+    let runs = harness::run_replications(&sc, "theory", 8, false);
+    mean(&runs, |r| r.result.latency_mean_ms / 1e3)
+}
+
+/// Supermarket model, N → ∞: Σ_{i≥1} λ^(2^i − 1) / λ (d = 2).
+fn p2c_mean_field(lambda: f64) -> f64 {
+    (1..30)
+        .map(|i| lambda.powf(2f64.powi(i) - 1.0))
+        .sum::<f64>()
+        / lambda
+}
+
+/// E_k/M/1 mean sojourn: σ solves σ = (kλ / (kλ + μ(1 − σ)))^k; W = 1/(μ(1 − σ)).
+/// Round robin over N servers gives each an Erlang-N arrival stream.
+fn ek_m1_w(k: u32, lambda: f64, mu: f64) -> f64 {
+    let kl = f64::from(k) * lambda;
+    let mut s = 0.5;
+    for _ in 0..500 {
+        s = (kl / (kl + mu * (1.0 - s))).powi(k as i32);
+    }
+    1.0 / (mu * (1.0 - s))
+}
+
+#[test]
+fn power_of_two_choices_matches_the_supermarket_model() {
+    // Per-run sd at N = 100 (about 1.8M tasks): p2c 0.4 %, random 0.7 %;
+    // over 8 replications the tolerances below are over 7 sd wide.
+    let mf = p2c_mean_field(0.9);
+    assert!((mf - 2.614).abs() < 0.001, "mean-field value {mf}");
+    let w = supermarket_w(&[]);
+    // Finite N sits just above the N → ∞ value: about 2.64 at N = 100.
+    assert!(w > mf && w < mf * 1.03, "p2c W = {w}, mean-field {mf}");
+    let w = supermarket_w(&["balancer.strategy=random"]);
+    assert!(
+        rel(w, 10.0) < 0.02,
+        "random W = {w}, M/M/1 at ρ = 0.9 gives 10"
+    );
+}
+
+#[test]
+fn strategies_rank_as_theory_says_at_n_10() {
+    let n10 = |strategy: &str| {
+        let s = format!("balancer.strategy={strategy}");
+        supermarket_w(&[
+            &s,
+            "fleet.tiers[0].count=10",
+            "workload.arrivals.rate=8",
+            "duration=\"125000s\"",
+        ])
+    };
+    let (jsq, p2c, rr, random) = (
+        n10("least_connections"),
+        n10("p2c"),
+        n10("round_robin"),
+        n10("random"),
+    );
+    // Random: ten independent M/M/1 queues at ρ = 0.8.
+    assert!(rel(random, 5.0) < 0.02, "random W = {random}, theory 5");
+    // Round robin: each server sees Erlang-10 interarrivals (E10/M/1).
+    let rr_theory = ek_m1_w(10, 0.8, 1.0);
+    assert!((rr_theory - 2.9223).abs() < 1e-3);
+    assert!(
+        rel(rr, rr_theory) < 0.02,
+        "round robin W = {rr}, E10/M/1 gives {rr_theory}"
+    );
+    // p2c at finite N lies above its mean-field value and below round robin.
+    let mf = p2c_mean_field(0.8);
+    assert!(
+        p2c > mf && p2c < rr,
+        "p2c W = {p2c}, mean-field {mf}, round robin {rr}"
+    );
+    // Joining the shortest queue cannot beat one central queue (M/M/10).
+    let mmc = erlang_c_wq(8.0, 1.0, 10) + 1.0;
+    assert!(
+        jsq > mmc && jsq < p2c,
+        "least_connections W = {jsq}, M/M/10 {mmc}, p2c {p2c}"
+    );
+}
