@@ -3,3 +3,4 @@
 //! component: `now` is an argument and randomness is passed in (DESIGN.md).
 
 pub mod balancer;
+pub mod breaker;

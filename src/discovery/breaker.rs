@@ -1,0 +1,451 @@
+//! A circuit breaker: CLOSED → OPEN after too many failures, OPEN →
+//! HALF_OPEN after `open_for`, HALF_OPEN → CLOSED when every probe succeeds,
+//! → OPEN again when one fails (Nygard, *Release It!*; DESIGN.md).
+//!
+//! Two trip rules, either enough: `failure_threshold` consecutive failures,
+//! or (optional, as resilience4j's count-based sliding window) a failure rate
+//! at or above `rate` over the last `size` calls once at least `min_calls`
+//! have been seen. `open_for` may grow by `backoff` on each consecutive trip
+//! without a successful close, up to `max_open_for`.
+//!
+//! Sans-IO: `now` is an argument; decisions are `allow`, outcomes `on_*`, the
+//! OPEN timer is `poll_timeout` / `handle_timeout` (early or repeated calls
+//! are harmless). Every state change goes through one `transition`, which
+//! keeps the counters reports need (trips, time open, transitions).
+
+use std::collections::VecDeque;
+
+use crate::time::{Duration, Instant};
+
+/// A count-based sliding window rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    /// Calls remembered.
+    pub size: u32,
+    /// Calls needed before the rate is judged.
+    pub min_calls: u32,
+    /// Failure rate (0–1] at or above which the breaker trips.
+    pub rate: f64,
+}
+
+/// Breaker settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker (≥ 1).
+    pub failure_threshold: u32,
+    pub window: Option<Window>,
+    pub open_for: Duration,
+    /// Multiplier of `open_for` per consecutive trip (1.0 = none).
+    pub backoff: f64,
+    pub max_open_for: Duration,
+    /// Calls let through while HALF_OPEN; all must succeed to close (≥ 1).
+    pub half_open_probes: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_threshold: 5,
+            window: None,
+            open_for: Duration::from_secs(30),
+            backoff: 1.0,
+            max_open_for: Duration::from_secs(30),
+            half_open_probes: 1,
+        }
+    }
+}
+
+/// The breaker's state, with the data each state needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { in_flight: u32, successes: u32 },
+}
+
+/// The kind of a state, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl State {
+    pub fn kind(self) -> Kind {
+        match self {
+            State::Closed { .. } => Kind::Closed,
+            State::Open { .. } => Kind::Open,
+            State::HalfOpen { .. } => Kind::HalfOpen,
+        }
+    }
+}
+
+/// A recorded state change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub at: Instant,
+    pub from: Kind,
+    pub to: Kind,
+}
+
+/// One circuit breaker.
+#[derive(Clone, Debug)]
+pub struct Breaker {
+    cfg: BreakerConfig,
+    state: State,
+    /// Last calls' outcomes (true = failure), for the window rule.
+    recent: VecDeque<bool>,
+    recent_failures: u32,
+    /// Trips since the breaker last closed (drives the backoff).
+    streak: u32,
+    trips: u64,
+    opened_at: Instant,
+    time_open: Duration,
+    /// Undrained transitions (the owner drains them with `poll_transition`).
+    transitions: VecDeque<Transition>,
+}
+
+impl Breaker {
+    pub fn new(cfg: BreakerConfig) -> Breaker {
+        assert!(
+            cfg.failure_threshold >= 1 && cfg.half_open_probes >= 1,
+            "validated: threshold and probes are at least 1, got {cfg:?}"
+        );
+        Breaker {
+            cfg,
+            state: State::Closed { failures: 0 },
+            recent: VecDeque::new(),
+            recent_failures: 0,
+            streak: 0,
+            trips: 0,
+            opened_at: Instant::ZERO,
+            time_open: Duration::ZERO,
+            transitions: VecDeque::new(),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Times the breaker opened.
+    pub fn trips(&self) -> u64 {
+        self.trips
+    }
+
+    /// Total time spent OPEN up to `now`.
+    pub fn time_open(&self, now: Instant) -> Duration {
+        match self.state {
+            State::Open { .. } => self.time_open + now.saturating_since(self.opened_at),
+            _ => self.time_open,
+        }
+    }
+
+    /// Drain the recorded transitions, oldest first.
+    pub fn poll_transition(&mut self) -> Option<Transition> {
+        self.transitions.pop_front()
+    }
+
+    /// May a call go through now? A `true` in HALF_OPEN takes a probe slot,
+    /// which the call's `on_success` or `on_failure` gives back.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        self.handle_timeout(now);
+        match &mut self.state {
+            State::Closed { .. } => true,
+            State::Open { .. } => false,
+            State::HalfOpen {
+                in_flight,
+                successes,
+            } => {
+                if *in_flight + *successes < self.cfg.half_open_probes {
+                    *in_flight += 1;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    /// When the OPEN period ends, if OPEN.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Open { until } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// OPEN → HALF_OPEN once `open_for` has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let State::Open { until } = self.state
+            && now >= until
+        {
+            self.transition(
+                now,
+                State::HalfOpen {
+                    in_flight: 0,
+                    successes: 0,
+                },
+            );
+        }
+    }
+
+    /// A call that `allow` let through succeeded.
+    pub fn on_success(&mut self, now: Instant) {
+        self.remember(false);
+        match &mut self.state {
+            State::Closed { failures } => *failures = 0,
+            State::Open { .. } => {}
+            State::HalfOpen {
+                in_flight,
+                successes,
+            } => {
+                *in_flight = in_flight.saturating_sub(1);
+                *successes += 1;
+                if *successes >= self.cfg.half_open_probes {
+                    self.streak = 0;
+                    self.transition(now, State::Closed { failures: 0 });
+                }
+            }
+        }
+    }
+
+    /// A call that `allow` let through failed.
+    pub fn on_failure(&mut self, now: Instant) {
+        self.remember(true);
+        match &mut self.state {
+            State::Closed { failures } => {
+                *failures += 1;
+                let consecutive = *failures >= self.cfg.failure_threshold;
+                if consecutive || self.window_trips() {
+                    self.trip(now);
+                }
+            }
+            State::Open { .. } => {}
+            State::HalfOpen { .. } => self.trip(now),
+        }
+    }
+
+    fn remember(&mut self, failed: bool) {
+        let Some(w) = self.cfg.window else { return };
+        self.recent.push_back(failed);
+        self.recent_failures += u32::from(failed);
+        while self.recent.len() > w.size as usize {
+            if self.recent.pop_front() == Some(true) {
+                self.recent_failures -= 1;
+            }
+        }
+    }
+
+    fn window_trips(&self) -> bool {
+        let Some(w) = self.cfg.window else {
+            return false;
+        };
+        let calls = self.recent.len() as u32;
+        calls >= w.min_calls.max(1) && f64::from(self.recent_failures) >= w.rate * f64::from(calls)
+    }
+
+    fn trip(&mut self, now: Instant) {
+        let factor = self.cfg.backoff.max(1.0).powi(self.streak.min(64) as i32);
+        let open_for = Duration::from_secs_f64(self.cfg.open_for.as_secs_f64() * factor)
+            .min(self.cfg.max_open_for.max(self.cfg.open_for));
+        self.streak += 1;
+        self.trips += 1;
+        self.transition(
+            now,
+            State::Open {
+                until: now + open_for,
+            },
+        );
+    }
+
+    /// The one place the state changes: counters and the record follow it.
+    fn transition(&mut self, now: Instant, to: State) {
+        let from = self.state.kind();
+        if from == Kind::Open {
+            self.time_open = self.time_open + now.saturating_since(self.opened_at);
+        }
+        if to.kind() == Kind::Open {
+            self.opened_at = now;
+            self.recent.clear();
+            self.recent_failures = 0;
+        }
+        self.state = to;
+        self.transitions.push_back(Transition {
+            at: now,
+            from,
+            to: to.kind(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::{prop_assert, proptest};
+
+    fn t(s: u64) -> Instant {
+        Instant(s * 1_000_000_000)
+    }
+
+    fn breaker(threshold: u32, probes: u32) -> Breaker {
+        Breaker::new(BreakerConfig {
+            failure_threshold: threshold,
+            open_for: Duration::from_secs(30),
+            max_open_for: Duration::from_secs(30),
+            half_open_probes: probes,
+            ..BreakerConfig::default()
+        })
+    }
+
+    #[test]
+    fn the_transition_table() {
+        let mut b = breaker(5, 1);
+        // threshold − 1 failures stay CLOSED.
+        for _ in 0..4 {
+            assert!(b.allow(t(0)));
+            b.on_failure(t(0));
+        }
+        assert_eq!(b.state(), State::Closed { failures: 4 });
+        // The threshold opens.
+        b.on_failure(t(1));
+        assert_eq!(b.state(), State::Open { until: t(31) });
+        assert!(!b.allow(t(30)), "still open just before open_for");
+        assert_eq!(b.poll_timeout(), Some(t(31)));
+        // open_for later: HALF_OPEN, one probe.
+        assert!(b.allow(t(31)));
+        assert_eq!(b.state().kind(), Kind::HalfOpen);
+        assert!(!b.allow(t(31)), "only half_open_probes calls");
+        // Probe failure reopens.
+        b.on_failure(t(32));
+        assert_eq!(b.state(), State::Open { until: t(62) });
+        // Probe success closes.
+        b.handle_timeout(t(62));
+        assert!(b.allow(t(62)));
+        b.on_success(t(63));
+        assert_eq!(b.state(), State::Closed { failures: 0 });
+        assert_eq!(b.trips(), 2);
+        assert_eq!(b.time_open(t(100)), Duration::from_secs(30 + 30));
+        let kinds: Vec<(Kind, Kind)> = std::iter::from_fn(|| b.poll_transition())
+            .map(|x| (x.from, x.to))
+            .collect();
+        use Kind::*;
+        assert_eq!(
+            kinds,
+            vec![
+                (Closed, Open),
+                (Open, HalfOpen),
+                (HalfOpen, Open),
+                (Open, HalfOpen),
+                (HalfOpen, Closed)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_success_resets_the_consecutive_count() {
+        let mut b = breaker(3, 1);
+        b.on_failure(t(0));
+        b.on_failure(t(0));
+        b.on_success(t(0));
+        b.on_failure(t(0));
+        b.on_failure(t(0));
+        assert_eq!(b.state(), State::Closed { failures: 2 });
+    }
+
+    #[test]
+    fn every_probe_must_succeed_to_close() {
+        let mut b = breaker(1, 3);
+        b.on_failure(t(0));
+        for _ in 0..3 {
+            assert!(b.allow(t(30)));
+        }
+        assert!(!b.allow(t(30)));
+        b.on_success(t(30));
+        b.on_success(t(30));
+        assert_eq!(b.state().kind(), Kind::HalfOpen);
+        b.on_success(t(30));
+        assert_eq!(b.state().kind(), Kind::Closed);
+    }
+
+    #[test]
+    fn the_window_trips_on_a_failure_rate() {
+        let mut b = Breaker::new(BreakerConfig {
+            failure_threshold: 100,
+            window: Some(Window {
+                size: 10,
+                min_calls: 10,
+                rate: 0.5,
+            }),
+            ..BreakerConfig::default()
+        });
+        // Alternating outcomes: 50 % failures, but only judged from 10 calls.
+        for i in 0..9 {
+            if i % 2 == 0 {
+                b.on_failure(t(0));
+            } else {
+                b.on_success(t(0));
+            }
+        }
+        assert_eq!(b.state().kind(), Kind::Closed, "fewer than min_calls");
+        b.on_success(t(0));
+        b.on_failure(t(0)); // last 10: 5 failures of 10
+        assert_eq!(b.state().kind(), Kind::Open);
+    }
+
+    #[test]
+    fn open_for_backs_off_and_is_capped() {
+        let mut b = Breaker::new(BreakerConfig {
+            failure_threshold: 1,
+            open_for: Duration::from_secs(10),
+            backoff: 2.0,
+            max_open_for: Duration::from_secs(35),
+            half_open_probes: 1,
+            window: None,
+        });
+        let mut now = t(0);
+        let mut periods = Vec::new();
+        for _ in 0..4 {
+            b.on_failure(now);
+            let until = b.poll_timeout().unwrap();
+            periods.push((until - now).as_secs_f64());
+            now = until;
+            assert!(b.allow(now));
+        }
+        assert_eq!(periods, vec![10.0, 20.0, 35.0, 35.0]);
+        b.on_success(now);
+        b.on_failure(now);
+        assert_eq!(
+            b.poll_timeout(),
+            Some(now + Duration::from_secs(10)),
+            "closing resets the backoff"
+        );
+    }
+
+    proptest! {
+        /// HALF_OPEN never has more than `half_open_probes` calls admitted
+        /// and unanswered, whatever happens.
+        #[test]
+        fn half_open_admits_at_most_the_probes(
+            probes in 1u32..5,
+            ops in proptest::collection::vec(0u8..4, 1..300),
+        ) {
+            let mut b = breaker(2, probes);
+            let mut now = t(0);
+            let mut outstanding = 0u32;
+            for op in ops {
+                match op {
+                    0 => if b.allow(now) { outstanding += 1 },
+                    1 if outstanding > 0 => { outstanding -= 1; b.on_success(now) }
+                    2 if outstanding > 0 => { outstanding -= 1; b.on_failure(now) }
+                    _ => now += Duration::from_secs(7),
+                }
+                if let State::HalfOpen { in_flight, successes } = b.state() {
+                    prop_assert!(in_flight + successes <= probes);
+                    prop_assert!(in_flight <= outstanding);
+                }
+            }
+        }
+    }
+}
