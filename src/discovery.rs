@@ -4,3 +4,4 @@
 
 pub mod balancer;
 pub mod breaker;
+pub mod health;

@@ -1,0 +1,311 @@
+//! Health monitoring of one agent: periodic probes, an exponential moving
+//! average (EMA) of their response times, and a status.
+//!
+//! UNKNOWN until the first probe answers or fails; then HEALTHY, DEGRADED
+//! while the EMA is above `degraded_threshold`, UNHEALTHY after
+//! `unhealthy_after` consecutive failures (a probe that is not answered
+//! within `timeout` has failed); a success recovers at once. The EMA is
+//! `ema ← α·sample + (1 − α)·ema`, seeded by the first sample.
+//!
+//! The classification is a [`Rule`], a small trait, so a user can plug in
+//! their own (say, "DEGRADED when the last sample is above 2 s").
+//! Sans-IO: `poll_probe(now)` says when to send a probe; the owner reports
+//! `on_probe_success(now, rtt)` or `on_probe_failure(now)`.
+
+use crate::time::{Duration, Instant};
+
+/// An agent's health as the monitor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Unknown,
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unknown => "unknown",
+            Status::Healthy => "healthy",
+            Status::Degraded => "degraded",
+            Status::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// Monitor settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HealthConfig {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub degraded_threshold: Duration,
+    pub ema_alpha: f64,
+    pub unhealthy_after: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            degraded_threshold: Duration::from_millis(500),
+            ema_alpha: 0.3,
+            unhealthy_after: 3,
+        }
+    }
+}
+
+/// What a rule sees after each probe.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Observation {
+    /// The EMA of answered probes, in nanoseconds (`None` before any).
+    pub ema_nanos: Option<f64>,
+    /// The latest probe's response time (`None` if it failed).
+    pub last: Option<Duration>,
+    pub consecutive_failures: u32,
+    /// The status before this probe.
+    pub previous: Status,
+}
+
+/// A health rule: the status that follows an observation.
+pub trait Rule {
+    fn classify(&self, cfg: &HealthConfig, obs: &Observation) -> Status;
+}
+
+/// The rule of DESIGN.md: UNHEALTHY after `unhealthy_after` consecutive
+/// failures (earlier failures keep the previous status), otherwise DEGRADED
+/// while the EMA is above the threshold, else HEALTHY.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThresholdRule;
+
+impl Rule for ThresholdRule {
+    fn classify(&self, cfg: &HealthConfig, obs: &Observation) -> Status {
+        if obs.last.is_none() {
+            return if obs.consecutive_failures >= cfg.unhealthy_after {
+                Status::Unhealthy
+            } else {
+                obs.previous
+            };
+        }
+        match obs.ema_nanos {
+            Some(ema) if ema > cfg.degraded_threshold.as_nanos() as f64 => Status::Degraded,
+            _ => Status::Healthy,
+        }
+    }
+}
+
+/// The monitor of one agent.
+#[derive(Clone, Debug)]
+pub struct HealthMonitor<R: Rule = ThresholdRule> {
+    cfg: HealthConfig,
+    rule: R,
+    status: Status,
+    ema: Option<f64>,
+    consecutive_failures: u32,
+    next_probe: Instant,
+    /// Time the monitor has spent UNHEALTHY, and since when it is.
+    unhealthy_since: Option<Instant>,
+    unhealthy_total: Duration,
+}
+
+impl HealthMonitor<ThresholdRule> {
+    pub fn new(cfg: HealthConfig, first_probe: Instant) -> Self {
+        HealthMonitor::with_rule(cfg, first_probe, ThresholdRule)
+    }
+}
+
+impl<R: Rule> HealthMonitor<R> {
+    pub fn with_rule(cfg: HealthConfig, first_probe: Instant, rule: R) -> Self {
+        HealthMonitor {
+            cfg,
+            rule,
+            status: Status::Unknown,
+            ema: None,
+            consecutive_failures: 0,
+            next_probe: first_probe,
+            unhealthy_since: None,
+            unhealthy_total: Duration::ZERO,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The EMA of answered probes' response times.
+    pub fn ema(&self) -> Option<Duration> {
+        self.ema.map(|e| Duration(e.round() as u64))
+    }
+
+    /// Time spent UNHEALTHY up to `now`.
+    pub fn unhealthy_time(&self, now: Instant) -> Duration {
+        match self.unhealthy_since {
+            Some(since) => self.unhealthy_total + now.saturating_since(since),
+            None => self.unhealthy_total,
+        }
+    }
+
+    /// When the next probe is due.
+    pub fn poll_timeout(&self) -> Instant {
+        self.next_probe
+    }
+
+    /// Is a probe due at `now`? If so, the next one is scheduled an
+    /// `interval` later; repeated calls at one instant answer `true` once.
+    pub fn poll_probe(&mut self, now: Instant) -> bool {
+        if now < self.next_probe {
+            return false;
+        }
+        while self.next_probe <= now {
+            self.next_probe += self.cfg.interval.max(Duration(1));
+        }
+        true
+    }
+
+    /// A probe was answered after `rtt`; beyond `timeout` it counts as a failure.
+    pub fn on_probe_success(&mut self, now: Instant, rtt: Duration) -> Status {
+        if rtt > self.cfg.timeout {
+            return self.on_probe_failure(now);
+        }
+        let sample = rtt.as_nanos() as f64;
+        let a = self.cfg.ema_alpha;
+        self.ema = Some(match self.ema {
+            None => sample,
+            Some(e) => a * sample + (1.0 - a) * e,
+        });
+        self.consecutive_failures = 0;
+        self.observe(now, Some(rtt))
+    }
+
+    /// A probe failed or timed out.
+    pub fn on_probe_failure(&mut self, now: Instant) -> Status {
+        self.consecutive_failures += 1;
+        self.observe(now, None)
+    }
+
+    fn observe(&mut self, now: Instant, last: Option<Duration>) -> Status {
+        let obs = Observation {
+            ema_nanos: self.ema,
+            last,
+            consecutive_failures: self.consecutive_failures,
+            previous: self.status,
+        };
+        let next = self.rule.classify(&self.cfg, &obs);
+        match (self.status == Status::Unhealthy, next == Status::Unhealthy) {
+            (false, true) => self.unhealthy_since = Some(now),
+            (true, false) => {
+                if let Some(since) = self.unhealthy_since.take() {
+                    self.unhealthy_total = self.unhealthy_total + now.saturating_since(since);
+                }
+            }
+            _ => {}
+        }
+        self.status = next;
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    fn monitor() -> HealthMonitor {
+        HealthMonitor::new(
+            HealthConfig {
+                timeout: ms(2000),
+                ..HealthConfig::default()
+            },
+            Instant::ZERO,
+        )
+    }
+
+    #[test]
+    fn unknown_until_the_first_probe() {
+        let mut m = monitor();
+        assert_eq!(m.status(), Status::Unknown);
+        assert_eq!(m.on_probe_success(Instant::ZERO, ms(20)), Status::Healthy);
+    }
+
+    #[test]
+    fn the_ema_crosses_500ms_on_the_predicted_sample() {
+        // Seeded at 100 ms, then 1000 ms samples with α = 0.3:
+        // ema_n = 1000 − 900·0.7^n > 500 first when n > ln(5/9)/ln(0.7) ≈ 1.65.
+        let predicted = ((5.0f64 / 9.0).ln() / 0.7f64.ln()).floor() as usize + 1;
+        assert_eq!(predicted, 2);
+        let mut m = monitor();
+        m.on_probe_success(Instant::ZERO, ms(100));
+        let statuses: Vec<Status> = (0..4)
+            .map(|_| m.on_probe_success(Instant::ZERO, ms(1000)))
+            .collect();
+        let first_degraded = statuses
+            .iter()
+            .position(|s| *s == Status::Degraded)
+            .unwrap()
+            + 1;
+        assert_eq!(first_degraded, predicted);
+        // After four 1000 ms samples: 1000 − 900·0.7⁴ = 783.91 ms.
+        let ema = m.ema().unwrap().as_nanos() as i64;
+        assert!((ema - 783_910_000).abs() <= 1, "ema {ema} ns");
+        // Recovery: fast samples bring the EMA back under the threshold.
+        let mut n = 0;
+        while m.on_probe_success(Instant::ZERO, ms(10)) == Status::Degraded {
+            n += 1;
+        }
+        assert!(n > 0 && m.status() == Status::Healthy);
+    }
+
+    #[test]
+    fn unhealthy_after_consecutive_failures_and_back_on_success() {
+        let mut m = monitor();
+        m.on_probe_success(Instant(0), ms(10));
+        assert_eq!(m.on_probe_failure(Instant(1)), Status::Healthy);
+        assert_eq!(m.on_probe_failure(Instant(2)), Status::Healthy);
+        assert_eq!(m.on_probe_failure(Instant(10)), Status::Unhealthy);
+        assert_eq!(m.on_probe_failure(Instant(20)), Status::Unhealthy);
+        assert_eq!(m.on_probe_success(Instant(40), ms(10)), Status::Healthy);
+        assert_eq!(m.unhealthy_time(Instant(100)), Duration(30));
+        // A late answer is a failure.
+        let mut m = HealthMonitor::new(HealthConfig::default(), Instant::ZERO);
+        for _ in 0..3 {
+            m.on_probe_success(Instant::ZERO, ms(501));
+        }
+        assert_eq!(m.status(), Status::Unhealthy);
+    }
+
+    #[test]
+    fn probes_are_due_every_interval() {
+        let mut m = monitor();
+        let s = Duration::from_secs(1);
+        assert!(m.poll_probe(Instant::ZERO));
+        assert!(!m.poll_probe(Instant::ZERO), "once per instant");
+        assert_eq!(m.poll_timeout(), Instant::ZERO + s);
+        assert!(!m.poll_probe(Instant(999_999_999)));
+        // A late call catches up without a burst of probes.
+        assert!(m.poll_probe(Instant::ZERO + Duration::from_secs(5)));
+        assert_eq!(m.poll_timeout(), Instant::ZERO + Duration::from_secs(6));
+    }
+
+    #[test]
+    fn a_custom_rule_plugs_in() {
+        struct LastSampleRule;
+        impl Rule for LastSampleRule {
+            fn classify(&self, _: &HealthConfig, obs: &Observation) -> Status {
+                match obs.last {
+                    Some(d) if d > Duration::from_millis(200) => Status::Degraded,
+                    Some(_) => Status::Healthy,
+                    None => Status::Unhealthy,
+                }
+            }
+        }
+        let mut m =
+            HealthMonitor::with_rule(HealthConfig::default(), Instant::ZERO, LastSampleRule);
+        assert_eq!(m.on_probe_success(Instant::ZERO, ms(300)), Status::Degraded);
+        assert_eq!(m.on_probe_success(Instant::ZERO, ms(100)), Status::Healthy);
+        assert_eq!(m.on_probe_failure(Instant::ZERO), Status::Unhealthy);
+    }
+}
