@@ -1,0 +1,277 @@
+//! The service registry: agents register with a name, capabilities, tags
+//! and metadata, and hold a lease of `ttl` that each heartbeat renews. An
+//! agent that stops heartbeating (crashed, cut off) expires when its lease
+//! ends; a later heartbeat brings it back; deregistration is final until the
+//! agent registers again (Consul's TTL checks, Eureka's lease renewal).
+//!
+//! Sans-IO: `now` is an argument; expiry is `poll_timeout` (the earliest
+//! lease end) / `handle_timeout(now)`, and expired agents are drained with
+//! `poll_expired`. Lease ends are kept in a `BTreeSet` so renewals and
+//! expiry are O(log n). Queries answer in agent-id order, deterministically.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::time::{Duration, Instant};
+
+/// What an agent declares when it registers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registration {
+    pub name: String,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The state of an agent's registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// Registered, lease running until the given time.
+    Live { until: Instant },
+    /// The lease ran out at the given time.
+    Expired { at: Instant },
+    /// The agent deregistered.
+    Deregistered,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    reg: Registration,
+    lease: Lease,
+}
+
+/// The registry of a fleet. Agents are identified by a dense `u32` id.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    ttl: Duration,
+    entries: Vec<Option<Entry>>,
+    /// Live lease ends, (until, id).
+    leases: BTreeSet<(Instant, u32)>,
+    by_capability: BTreeMap<String, BTreeSet<u32>>,
+    by_tag: BTreeMap<String, BTreeSet<u32>>,
+    expired: VecDeque<u32>,
+}
+
+impl Registry {
+    pub fn new(ttl: Duration) -> Registry {
+        Registry {
+            ttl,
+            entries: Vec::new(),
+            leases: BTreeSet::new(),
+            by_capability: BTreeMap::new(),
+            by_tag: BTreeMap::new(),
+            expired: VecDeque::new(),
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Register (or re-register) agent `id`; the lease starts now.
+    pub fn register(&mut self, now: Instant, id: u32, reg: Registration) {
+        self.remove_indexes(id);
+        let i = id as usize;
+        if self.entries.len() <= i {
+            self.entries.resize(i + 1, None);
+        }
+        for c in &reg.capabilities {
+            self.by_capability.entry(c.clone()).or_default().insert(id);
+        }
+        for t in &reg.tags {
+            self.by_tag.entry(t.clone()).or_default().insert(id);
+        }
+        let until = now + self.ttl;
+        self.leases.insert((until, id));
+        self.entries[i] = Some(Entry {
+            reg,
+            lease: Lease::Live { until },
+        });
+    }
+
+    /// Renew agent `id`'s lease. An expired agent comes back; a
+    /// deregistered or unknown one does not (returns false).
+    pub fn heartbeat(&mut self, now: Instant, id: u32) -> bool {
+        let ttl = self.ttl;
+        let Some(Some(e)) = self.entries.get_mut(id as usize) else {
+            return false;
+        };
+        match e.lease {
+            Lease::Deregistered => false,
+            Lease::Live { until } => {
+                self.leases.remove(&(until, id));
+                let until = now + ttl;
+                e.lease = Lease::Live { until };
+                self.leases.insert((until, id));
+                true
+            }
+            Lease::Expired { .. } => {
+                let until = now + ttl;
+                e.lease = Lease::Live { until };
+                self.leases.insert((until, id));
+                true
+            }
+        }
+    }
+
+    /// Agent `id` leaves the registry.
+    pub fn deregister(&mut self, _now: Instant, id: u32) {
+        if let Some(Some(e)) = self.entries.get_mut(id as usize) {
+            if let Lease::Live { until } = e.lease {
+                self.leases.remove(&(until, id));
+            }
+            e.lease = Lease::Deregistered;
+        }
+    }
+
+    /// The earliest lease end, if any lease is running.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.leases.first().map(|(t, _)| *t)
+    }
+
+    /// Expire every lease that ended at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(until, id)) = self.leases.first() {
+            if until > now {
+                break;
+            }
+            self.leases.pop_first();
+            if let Some(Some(e)) = self.entries.get_mut(id as usize) {
+                e.lease = Lease::Expired { at: until };
+            }
+            self.expired.push_back(id);
+        }
+    }
+
+    /// Agents whose lease expired, in expiry order.
+    pub fn poll_expired(&mut self) -> Option<u32> {
+        self.expired.pop_front()
+    }
+
+    /// The lease of agent `id`.
+    pub fn lease(&self, id: u32) -> Option<Lease> {
+        self.entries.get(id as usize)?.as_ref().map(|e| e.lease)
+    }
+
+    /// Is agent `id` registered with a running lease?
+    pub fn is_live(&self, id: u32) -> bool {
+        matches!(self.lease(id), Some(Lease::Live { .. }))
+    }
+
+    /// What agent `id` registered with.
+    pub fn registration(&self, id: u32) -> Option<&Registration> {
+        self.entries.get(id as usize)?.as_ref().map(|e| &e.reg)
+    }
+
+    /// Live agents with capability `cap`, in id order.
+    pub fn with_capability(&self, cap: &str) -> Vec<u32> {
+        self.live_in(self.by_capability.get(cap))
+    }
+
+    /// Live agents with tag `tag`, in id order.
+    pub fn with_tag(&self, tag: &str) -> Vec<u32> {
+        self.live_in(self.by_tag.get(tag))
+    }
+
+    fn live_in(&self, ids: Option<&BTreeSet<u32>>) -> Vec<u32> {
+        ids.into_iter()
+            .flatten()
+            .copied()
+            .filter(|&id| self.is_live(id))
+            .collect()
+    }
+
+    fn remove_indexes(&mut self, id: u32) {
+        let Some(Some(old)) = self.entries.get(id as usize) else {
+            return;
+        };
+        if let Lease::Live { until } = old.lease {
+            self.leases.remove(&(until, id));
+        }
+        for c in &old.reg.capabilities {
+            if let Some(s) = self.by_capability.get_mut(c) {
+                s.remove(&id);
+            }
+        }
+        for t in &old.reg.tags {
+            if let Some(s) = self.by_tag.get_mut(t) {
+                s.remove(&id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(name: &str, caps: &[&str], tags: &[&str]) -> Registration {
+        Registration {
+            name: name.into(),
+            capabilities: caps.iter().map(|s| s.to_string()).collect(),
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            metadata: BTreeMap::from([("zone".to_string(), "a".to_string())]),
+        }
+    }
+
+    fn s(x: u64) -> Instant {
+        Instant(x * 1_000_000_000)
+    }
+
+    #[test]
+    fn a_lease_expires_exactly_at_the_ttl() {
+        let mut r = Registry::new(Duration::from_secs(10));
+        r.register(s(0), 0, reg("a", &["compute"], &[]));
+        assert_eq!(r.poll_timeout(), Some(s(10)));
+        r.handle_timeout(Instant(s(10).0 - 1));
+        assert!(r.is_live(0), "alive 1 ns before the TTL");
+        r.handle_timeout(s(10));
+        assert_eq!(r.lease(0), Some(Lease::Expired { at: s(10) }));
+        assert_eq!(r.poll_expired(), Some(0));
+        assert_eq!(r.poll_expired(), None);
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn heartbeats_renew_and_revive() {
+        let mut r = Registry::new(Duration::from_secs(10));
+        r.register(s(0), 3, reg("a", &[], &[]));
+        assert!(r.heartbeat(s(7), 3));
+        r.handle_timeout(s(16));
+        assert!(r.is_live(3), "renewed at 7: lease until 17");
+        r.handle_timeout(s(17));
+        assert!(!r.is_live(3));
+        assert!(
+            r.heartbeat(s(20), 3),
+            "a heartbeat brings an expired agent back"
+        );
+        assert_eq!(r.lease(3), Some(Lease::Live { until: s(30) }));
+        r.deregister(s(21), 3);
+        assert!(!r.heartbeat(s(22), 3), "deregistered agents stay out");
+        assert!(!r.heartbeat(s(22), 9), "unknown agents are ignored");
+        r.handle_timeout(s(100));
+        assert_eq!(r.poll_expired(), Some(3), "only the one real expiry");
+        assert_eq!(r.poll_expired(), None);
+    }
+
+    #[test]
+    fn queries_by_capability_and_tag_return_live_agents_in_id_order() {
+        let mut r = Registry::new(Duration::from_secs(5));
+        r.register(s(0), 2, reg("c", &["etl", "compute"], &["premium"]));
+        r.register(s(0), 0, reg("a", &["compute"], &["budget"]));
+        r.register(s(3), 1, reg("b", &["compute"], &["premium"]));
+        assert_eq!(r.with_capability("compute"), vec![0, 1, 2]);
+        assert_eq!(r.with_tag("premium"), vec![1, 2]);
+        assert_eq!(r.with_capability("gpu"), Vec::<u32>::new());
+        r.handle_timeout(s(5));
+        assert_eq!(
+            r.with_capability("compute"),
+            vec![1],
+            "0 and 2 expired at 5"
+        );
+        // Re-registering replaces the old declaration.
+        r.register(s(6), 1, reg("b", &["etl"], &[]));
+        assert_eq!(r.with_capability("compute"), Vec::<u32>::new());
+        assert_eq!(r.with_capability("etl"), vec![1]);
+        assert_eq!(r.registration(1).unwrap().metadata["zone"], "a");
+    }
+}
