@@ -9,6 +9,7 @@
 
 mod least_connections;
 mod p2c;
+mod peak_ewma;
 mod random;
 mod round_robin;
 mod smooth_wrr;
@@ -22,6 +23,7 @@ use crate::time::{Duration, Instant};
 
 pub use least_connections::LeastConnections;
 pub use p2c::PowerOfTwo;
+pub use peak_ewma::PeakEwma;
 pub use random::UniformRandom;
 pub use round_robin::RoundRobin;
 pub use smooth_wrr::SmoothWeighted;
@@ -36,16 +38,18 @@ pub enum Strategy {
     Random,
     WeightedRandom,
     P2c,
+    PeakEwma,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 6] = [
+    pub const ALL: [Strategy; 7] = [
         Strategy::RoundRobin,
         Strategy::LeastConnections,
         Strategy::Weighted,
         Strategy::Random,
         Strategy::WeightedRandom,
         Strategy::P2c,
+        Strategy::PeakEwma,
     ];
 
     /// The name used in scenario files and reports.
@@ -57,6 +61,7 @@ impl Strategy {
             Strategy::Random => "random",
             Strategy::WeightedRandom => "weighted_random",
             Strategy::P2c => "p2c",
+            Strategy::PeakEwma => "peak_ewma",
         }
     }
 
@@ -72,6 +77,9 @@ impl Strategy {
             Strategy::WeightedRandom => "at random, in proportion to tier weights",
             Strategy::P2c => {
                 "power of two choices: two distinct random agents, the less loaded one"
+            }
+            Strategy::PeakEwma => {
+                "peak-EWMA (Finagle, tower): p2c on RTT estimate x (in flight + 1)"
             }
         }
     }
@@ -89,12 +97,11 @@ impl FromStr for Strategy {
         Strategy::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| match s {
-                "peak_ewma" => "`peak_ewma` is part of the scenario format but not simulated by this version; use one of round_robin, least_connections, weighted, random, weighted_random, p2c".to_string(),
-                _ => format!(
+            .ok_or_else(|| {
+                format!(
                     "unknown strategy `{s}`; one of {}",
                     Strategy::ALL.map(Strategy::as_str).join(", ")
-                ),
+                )
             })
     }
 }
@@ -161,7 +168,14 @@ impl Loads {
 /// One balancing strategy: choose a backend in `0..loads.len()`.
 pub trait Pick {
     fn pick(&mut self, now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize>;
+
+    /// Backend `i` answered after `rtt` (for strategies that learn).
+    fn on_complete(&mut self, _now: Instant, _i: usize, _rtt: Duration) {}
 }
+
+/// Peak-EWMA's settings (tower's defaults: a 30 ms first guess, τ = 10 s).
+pub const PEAK_EWMA_DEFAULT_RTT: Duration = Duration::from_millis(30);
+pub const PEAK_EWMA_DECAY: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 enum Policy {
@@ -171,6 +185,7 @@ enum Policy {
     Random(UniformRandom),
     WeightedRandom(WeightedRandom),
     P2c(PowerOfTwo),
+    PeakEwma(PeakEwma),
 }
 
 /// A balancer over a pool of `n` backends (indices `0..n`).
@@ -193,6 +208,9 @@ impl Balancer {
             Strategy::Random => Policy::Random(UniformRandom),
             Strategy::WeightedRandom => Policy::WeightedRandom(WeightedRandom::new(weights)),
             Strategy::P2c => Policy::P2c(PowerOfTwo),
+            Strategy::PeakEwma => {
+                Policy::PeakEwma(PeakEwma::new(n, PEAK_EWMA_DEFAULT_RTT, PEAK_EWMA_DECAY))
+            }
         };
         Balancer {
             strategy,
@@ -224,6 +242,7 @@ impl Balancer {
             Policy::Random(p) => p.pick(now, loads, rng),
             Policy::WeightedRandom(p) => p.pick(now, loads, rng),
             Policy::P2c(p) => p.pick(now, loads, rng),
+            Policy::PeakEwma(p) => p.pick(now, loads, rng),
         }
     }
 
@@ -236,10 +255,13 @@ impl Balancer {
 
     /// Backend `i` answered a request after `rtt`.
     #[inline]
-    pub fn on_complete(&mut self, _now: Instant, i: usize, _rtt: Duration) {
+    pub fn on_complete(&mut self, now: Instant, i: usize, rtt: Duration) {
         let l = self.loads.get(i);
         debug_assert!(l > 0, "backend {i} completed a request it did not have");
         self.loads.set(i, l.saturating_sub(1));
+        if let Policy::PeakEwma(p) = &mut self.policy {
+            p.on_complete(now, i, rtt);
+        }
     }
 }
 

@@ -367,12 +367,6 @@ fn dispatch_balancer_network_and_report_are_checked() {
         Some("13:12"),
     );
     expect(
-        &with("[balancer]\nstrategy = \"peak_ewma\"\n"),
-        "balancer.strategy",
-        "not simulated by this version",
-        None,
-    );
-    expect(
         &with("[network]\nlatency = { dist = \"uniform\", min = \"2ms\", max = \"1ms\" }\n"),
         "network.latency.min",
         "greater than max",
