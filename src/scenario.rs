@@ -176,6 +176,10 @@ impl From<Problem> for ScenarioError {
 /// The reference scenarios, embedded so the binary runs without the repo.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("steady_load", include_str!("../scenarios/steady_load.toml")),
+    (
+        "burst_traffic",
+        include_str!("../scenarios/burst_traffic.toml"),
+    ),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
 ];
