@@ -12,18 +12,24 @@ pub struct PowerOfTwo;
 impl Pick for PowerOfTwo {
     #[inline]
     fn pick(&mut self, _now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize> {
-        let n = loads.len() as u64;
-        if n == 1 {
-            return Some(0);
-        }
-        let a = below(rng, n) as usize;
-        // A second draw among the other n - 1, so the two are distinct.
-        let mut b = below(rng, n - 1) as usize;
-        if b >= a {
-            b += 1;
-        }
+        let (a, b) = two_choices(rng, loads.len());
         Some(if loads.get(b) < loads.get(a) { b } else { a })
     }
+}
+
+/// Two distinct backends drawn uniformly from `0..n` (the same one twice
+/// only when `n == 1`): the second draw is among the other `n − 1`.
+#[inline]
+pub(super) fn two_choices(rng: &mut Stream, n: usize) -> (usize, usize) {
+    if n == 1 {
+        return (0, 0);
+    }
+    let a = below(rng, n as u64) as usize;
+    let mut b = below(rng, n as u64 - 1) as usize;
+    if b >= a {
+        b += 1;
+    }
+    (a, b)
 }
 
 #[cfg(test)]

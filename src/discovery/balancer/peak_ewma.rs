@@ -9,7 +9,7 @@
 //! `default_rtt`.
 
 use super::{Loads, Pick};
-use crate::rng::{Stream, below};
+use crate::rng::Stream;
 use crate::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
@@ -57,15 +57,7 @@ impl PeakEwma {
 impl Pick for PeakEwma {
     #[inline]
     fn pick(&mut self, now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize> {
-        let n = loads.len() as u64;
-        if n == 1 {
-            return Some(0);
-        }
-        let a = below(rng, n) as usize;
-        let mut b = below(rng, n - 1) as usize;
-        if b >= a {
-            b += 1;
-        }
+        let (a, b) = super::p2c::two_choices(rng, loads.len());
         Some(if self.cost(now, loads, b) < self.cost(now, loads, a) {
             b
         } else {
