@@ -1,11 +1,33 @@
 //! The load balancer: picks which agent of a pool serves the next request.
 //!
 //! Why one struct with a strategy inside: the balancer tracks what every
-//! strategy may need (requests in flight per backend, in an argmin tree so
-//! that least-connections is O(1) per pick and O(log n) per update) and
+//! strategy may need — requests in flight per backend, in an argmin tree so
+//! that least-connections is O(1) per pick and O(log n) per update, and which
+//! backends are eligible, both in that tree (an ineligible leaf holds a
+//! sentinel) and as a dense list for the random strategies ([`Loads`]) — and
 //! delegates the choice to a small [`Pick`] implementation, one per sibling
 //! file. Strategies follow their sources: nginx smooth weighted round robin,
 //! Mitzenmacher's power of two choices (Finagle's P2C), tower's balancers.
+//!
+//! Eligibility: the simulator marks a backend ineligible while it is
+//! unhealthy, its circuit breaker is open or its registry lease has expired
+//! ([`Balancer::set_eligible`], O(log n)); `pick` never returns an ineligible
+//! backend and returns `None` when none is eligible. Envoy's panic threshold
+//! ([`Balancer::set_panic_threshold`]): while fewer than that fraction of the
+//! backends are eligible, the balancer ignores eligibility and picks among
+//! all of them. Entering or leaving panic rebuilds the strategy's view of
+//! eligibility, O(n log n), which is rare.
+//!
+//! [`Balancer::set_strategy`] switches strategy mid-run, keeping in-flight
+//! counts and eligibility; the new strategy starts fresh.
+//!
+//! With every backend eligible, each strategy picks exactly as it did before
+//! eligibility existed (same picks, same random draws), except
+//! `weighted_random`: it now draws an integer below the total of the integer
+//! weights (thousandths) instead of a float, which picks the same backend
+//! unless the draw falls within rounding of a boundary between two backends,
+//! `below`'s rare rejection fires, or a weight is not a whole number of
+//! thousandths.
 
 mod least_connections;
 mod p2c;
@@ -106,21 +128,47 @@ impl FromStr for Strategy {
     }
 }
 
-/// Requests in flight per backend, with an argmin tree over them.
+/// Sentinel leaf of the argmin tree: an ineligible backend, or padding.
+const NONE_LEAF: u64 = u64::MAX;
+/// Position-map value of a backend that is not in the eligible list.
+const ABSENT: u32 = u32::MAX;
+
+/// Requests in flight per backend, with an argmin tree over the eligible
+/// ones, and the eligible backends as a dense list.
+///
+/// The tree packs `(load, index)` into one `u64` per node (`load << 32 |
+/// index`), so that the minimum of two nodes is one integer comparison and
+/// ties go to the lowest index; an ineligible backend's leaf holds
+/// [`NONE_LEAF`] and the root is [`NONE_LEAF`] when no backend is eligible.
+/// The dense list (`members`, with the position of each backend in it) lets
+/// the random strategies draw among the eligible backends in O(1); removal
+/// swaps the last member into the hole. While no backend was ever made
+/// ineligible, `members` is `0, 1, .., n − 1`, so a draw `j` picks backend `j`.
 #[derive(Clone, Debug)]
 pub struct Loads {
     inflight: Vec<u32>,
-    /// Segment tree of (load, index) minima; leaves at `size..size + n`.
-    tree: Vec<(u32, u32)>,
+    /// Segment tree of packed `(load, index)` minima; leaves at `size..size + n`.
+    tree: Vec<u64>,
     size: usize,
+    /// The eligible backends, in no particular order.
+    members: Vec<u32>,
+    /// `position[i]`: where backend `i` is in `members`, or [`ABSENT`].
+    position: Vec<u32>,
+}
+
+#[inline]
+fn pack(load: u32, i: usize) -> u64 {
+    (u64::from(load) << 32) | i as u64
 }
 
 impl Loads {
+    /// `n` backends, all eligible, none loaded.
     pub fn new(n: usize) -> Loads {
+        assert!(n < ABSENT as usize, "at most {} backends", ABSENT - 1);
         let size = n.max(1).next_power_of_two();
-        let mut tree = vec![(u32::MAX, u32::MAX); 2 * size];
+        let mut tree = vec![NONE_LEAF; 2 * size];
         for i in 0..n {
-            tree[size + i] = (0, i as u32);
+            tree[size + i] = pack(0, i);
         }
         for i in (1..size).rev() {
             tree[i] = tree[2 * i].min(tree[2 * i + 1]);
@@ -129,6 +177,8 @@ impl Loads {
             inflight: vec![0; n],
             tree,
             size,
+            members: (0..n as u32).collect(),
+            position: (0..n as u32).collect(),
         }
     }
 
@@ -146,37 +196,128 @@ impl Loads {
         self.inflight[i]
     }
 
-    /// The least-loaded backend, lowest index on ties. O(1).
+    /// Whether the strategies may pick backend `i` (in panic, every backend).
     #[inline]
-    pub fn argmin(&self) -> Option<usize> {
-        let (load, i) = self.tree[1];
-        (load != u32::MAX).then_some(i as usize)
+    pub fn is_eligible(&self, i: usize) -> bool {
+        self.position[i] != ABSENT
     }
 
+    /// The eligible backends, in no particular order (`0..n` in order while
+    /// none was ever made ineligible).
+    #[inline]
+    pub fn members(&self) -> &[u32] {
+        &self.members
+    }
+
+    /// The least-loaded eligible backend, lowest index on ties. O(1).
+    #[inline]
+    pub fn argmin(&self) -> Option<usize> {
+        let root = self.tree[1];
+        (root != NONE_LEAF).then_some(root as u32 as usize)
+    }
+
+    /// The first eligible backend at or after `from`, wrapping around past
+    /// the last one; `None` if none is eligible. O(log n): climbs from the
+    /// leaf to the first subtree on the right holding an eligible backend,
+    /// then descends to its leftmost eligible leaf.
+    #[inline]
+    pub fn next_eligible(&self, from: usize) -> Option<usize> {
+        let mut node = self.size + from;
+        if self.tree[node] != NONE_LEAF {
+            return Some(from);
+        }
+        loop {
+            // Climb while `node` is a right child (the root, 1, is odd too).
+            while node & 1 == 1 {
+                node >>= 1;
+            }
+            if node == 0 {
+                // Nothing at or after `from`: wrap around to the first one.
+                node = 1;
+                break;
+            }
+            node += 1;
+            if self.tree[node] != NONE_LEAF {
+                break;
+            }
+        }
+        if self.tree[node] == NONE_LEAF {
+            return None;
+        }
+        while node < self.size {
+            node *= 2;
+            if self.tree[node] == NONE_LEAF {
+                node += 1;
+            }
+        }
+        Some(node - self.size)
+    }
+
+    /// Sets backend `i`'s load.
     #[inline]
     fn set(&mut self, i: usize, load: u32) {
         self.inflight[i] = load;
+        if self.position[i] != ABSENT {
+            self.set_leaf(i, pack(load, i));
+        }
+    }
+
+    /// Makes backend `i` eligible or not; the caller changes it only when it
+    /// differs. O(log n).
+    fn set_eligible(&mut self, i: usize, eligible: bool) {
+        debug_assert_ne!(self.is_eligible(i), eligible);
+        if eligible {
+            self.position[i] = self.members.len() as u32;
+            self.members.push(i as u32);
+            self.set_leaf(i, pack(self.inflight[i], i));
+        } else {
+            let at = self.position[i] as usize;
+            let last = self.members.pop().expect("backend i is a member");
+            if last as usize != i {
+                self.members[at] = last;
+                self.position[last as usize] = at as u32;
+            }
+            self.position[i] = ABSENT;
+            self.set_leaf(i, NONE_LEAF);
+        }
+    }
+
+    /// Writes a leaf and restores the minima above it, stopping as soon as
+    /// an ancestor keeps its value (those above it cannot change then).
+    #[inline]
+    fn set_leaf(&mut self, i: usize, value: u64) {
         let mut node = self.size + i;
-        self.tree[node] = (load, i as u32);
+        self.tree[node] = value;
         while node > 1 {
-            node /= 2;
-            self.tree[node] = self.tree[2 * node].min(self.tree[2 * node + 1]);
+            let m = self.tree[node].min(self.tree[node ^ 1]);
+            node >>= 1;
+            if self.tree[node] == m {
+                break;
+            }
+            self.tree[node] = m;
         }
     }
 }
 
-/// One balancing strategy: choose a backend in `0..loads.len()`.
+/// One balancing strategy: choose an eligible backend (see
+/// [`Loads::is_eligible`]), `None` if none is.
 pub trait Pick {
     fn pick(&mut self, now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize>;
 
     /// Backend `i` answered after `rtt` (for strategies that learn).
     fn on_complete(&mut self, _now: Instant, _i: usize, _rtt: Duration) {}
+
+    /// Backend `i` became eligible or ineligible (for strategies that keep
+    /// their own structures over the eligible backends). Called only on a
+    /// change, after [`Loads`] has been updated.
+    fn on_eligibility(&mut self, _i: usize, _eligible: bool) {}
 }
 
 /// Peak-EWMA's settings (tower's defaults: a 30 ms first guess, τ = 10 s).
 pub const PEAK_EWMA_DEFAULT_RTT: Duration = Duration::from_millis(30);
 pub const PEAK_EWMA_DECAY: Duration = Duration::from_secs(10);
 
+/// The strategies, dispatched by `match` (a `dyn Pick` cost 20–30 % per pick).
 #[derive(Clone, Debug)]
 enum Policy {
     RoundRobin(RoundRobin),
@@ -188,34 +329,74 @@ enum Policy {
     PeakEwma(PeakEwma),
 }
 
+impl Policy {
+    /// A fresh `strategy` over the backends `loads` marks eligible.
+    fn new(strategy: Strategy, weights: &[f64], now: Instant, loads: &Loads) -> Policy {
+        let n = weights.len();
+        let eligible = |i: usize| loads.is_eligible(i);
+        match strategy {
+            Strategy::RoundRobin => Policy::RoundRobin(RoundRobin::new(n)),
+            Strategy::LeastConnections => Policy::LeastConnections(LeastConnections),
+            Strategy::Weighted => Policy::Weighted(SmoothWeighted::new(weights, eligible)),
+            Strategy::Random => Policy::Random(UniformRandom),
+            Strategy::WeightedRandom => {
+                Policy::WeightedRandom(WeightedRandom::new(weights, eligible))
+            }
+            Strategy::P2c => Policy::P2c(PowerOfTwo),
+            Strategy::PeakEwma => Policy::PeakEwma(PeakEwma::new(
+                n,
+                PEAK_EWMA_DEFAULT_RTT,
+                PEAK_EWMA_DECAY,
+                now,
+            )),
+        }
+    }
+
+    fn on_eligibility(&mut self, i: usize, eligible: bool) {
+        match self {
+            Policy::RoundRobin(p) => p.on_eligibility(i, eligible),
+            Policy::LeastConnections(p) => p.on_eligibility(i, eligible),
+            Policy::Weighted(p) => p.on_eligibility(i, eligible),
+            Policy::Random(p) => p.on_eligibility(i, eligible),
+            Policy::WeightedRandom(p) => p.on_eligibility(i, eligible),
+            Policy::P2c(p) => p.on_eligibility(i, eligible),
+            Policy::PeakEwma(p) => p.on_eligibility(i, eligible),
+        }
+    }
+}
+
 /// A balancer over a pool of `n` backends (indices `0..n`).
 #[derive(Clone, Debug)]
 pub struct Balancer {
     strategy: Strategy,
     policy: Policy,
+    /// In-flight counts and the eligibility the strategies see: `wanted`,
+    /// or every backend while in panic.
     loads: Loads,
+    /// The weights given to [`Balancer::new`], to rebuild a strategy.
+    weights: Vec<f64>,
+    /// The eligibility set by [`Balancer::set_eligible`].
+    wanted: Vec<bool>,
+    wanted_count: usize,
+    panic_threshold: f64,
+    panic: bool,
 }
 
 impl Balancer {
     /// A balancer for backends with the given weights (used by the weighted
-    /// strategies; must be positive).
+    /// strategies; must be positive). Every backend starts eligible.
     pub fn new(strategy: Strategy, weights: &[f64]) -> Balancer {
         let n = weights.len();
-        let policy = match strategy {
-            Strategy::RoundRobin => Policy::RoundRobin(RoundRobin::new(n)),
-            Strategy::LeastConnections => Policy::LeastConnections(LeastConnections),
-            Strategy::Weighted => Policy::Weighted(SmoothWeighted::new(weights)),
-            Strategy::Random => Policy::Random(UniformRandom),
-            Strategy::WeightedRandom => Policy::WeightedRandom(WeightedRandom::new(weights)),
-            Strategy::P2c => Policy::P2c(PowerOfTwo),
-            Strategy::PeakEwma => {
-                Policy::PeakEwma(PeakEwma::new(n, PEAK_EWMA_DEFAULT_RTT, PEAK_EWMA_DECAY))
-            }
-        };
+        let loads = Loads::new(n);
         Balancer {
             strategy,
-            policy,
-            loads: Loads::new(n),
+            policy: Policy::new(strategy, weights, Instant::ZERO, &loads),
+            loads,
+            weights: weights.to_vec(),
+            wanted: vec![true; n],
+            wanted_count: n,
+            panic_threshold: 0.0,
+            panic: false,
         }
     }
 
@@ -223,12 +404,107 @@ impl Balancer {
         self.strategy
     }
 
+    /// Switches to `strategy`, keeping the in-flight counts, eligibility and
+    /// panic threshold. The new strategy starts fresh: round robin at backend
+    /// 0, smooth weighted round robin with every current value 0, peak-EWMA
+    /// with every estimate at its default as of `now`. O(n).
+    pub fn set_strategy(&mut self, now: Instant, strategy: Strategy) {
+        self.strategy = strategy;
+        self.policy = Policy::new(strategy, &self.weights, now, &self.loads);
+    }
+
+    /// The number of backends, eligible or not.
+    pub fn len(&self) -> usize {
+        self.wanted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.wanted.is_empty()
+    }
+
     /// Requests in flight at backend `i`, as the balancer counts them.
     pub fn inflight(&self, i: usize) -> u32 {
         self.loads.get(i)
     }
 
-    /// Choose the backend for the next request; `None` if the pool is empty.
+    /// Whether backend `i` is marked eligible (whatever the panic state).
+    pub fn is_eligible(&self, i: usize) -> bool {
+        self.wanted[i]
+    }
+
+    /// How many backends are marked eligible.
+    pub fn eligible_count(&self) -> usize {
+        self.wanted_count
+    }
+
+    /// Marks backend `i` eligible or not. O(log n); setting the value it
+    /// already has does nothing; entering or leaving panic costs O(n log n).
+    pub fn set_eligible(&mut self, i: usize, eligible: bool) {
+        if self.wanted[i] == eligible {
+            return;
+        }
+        self.wanted[i] = eligible;
+        if eligible {
+            self.wanted_count += 1;
+        } else {
+            self.wanted_count -= 1;
+        }
+        if self.should_panic() != self.panic {
+            self.refresh_panic();
+        } else if !self.panic {
+            self.apply(i, eligible);
+        }
+    }
+
+    /// Envoy's panic threshold, a fraction of the pool in `0.0..=1.0`
+    /// (default 0.0, never): while fewer than `fraction × len` backends are
+    /// eligible, picks ignore eligibility. Panics if `fraction` is outside
+    /// `0.0..=1.0` (or NaN).
+    pub fn set_panic_threshold(&mut self, fraction: f64) {
+        assert!(
+            (0.0..=1.0).contains(&fraction),
+            "panic threshold {fraction} is not in 0.0..=1.0"
+        );
+        self.panic_threshold = fraction;
+        if self.should_panic() != self.panic {
+            self.refresh_panic();
+        }
+    }
+
+    /// The panic threshold set by [`Balancer::set_panic_threshold`].
+    pub fn panic_threshold(&self) -> f64 {
+        self.panic_threshold
+    }
+
+    /// True while too few backends are eligible, so picks ignore eligibility.
+    pub fn in_panic(&self) -> bool {
+        self.panic
+    }
+
+    fn should_panic(&self) -> bool {
+        (self.wanted_count as f64) < self.panic_threshold * self.len() as f64
+    }
+
+    /// Enters or leaves panic: applies either every backend or `wanted` to
+    /// what the strategies see. O(n log n).
+    fn refresh_panic(&mut self) {
+        self.panic = self.should_panic();
+        for i in 0..self.len() {
+            let e = self.panic || self.wanted[i];
+            if self.loads.is_eligible(i) != e {
+                self.apply(i, e);
+            }
+        }
+    }
+
+    /// Changes backend `i`'s eligibility as the strategies see it.
+    fn apply(&mut self, i: usize, eligible: bool) {
+        self.loads.set_eligible(i, eligible);
+        self.policy.on_eligibility(i, eligible);
+    }
+
+    /// Chooses the backend for the next request; `None` if no backend is
+    /// eligible (never an ineligible one, unless in panic).
     #[inline]
     pub fn pick(&mut self, now: Instant, rng: &mut Stream) -> Option<usize> {
         if self.loads.is_empty() {
@@ -294,6 +570,160 @@ mod tests {
         assert_eq!(Loads::new(0).argmin(), None);
     }
 
+    #[test]
+    fn set_strategy_keeps_the_loads_and_eligibility() {
+        let mut b = Balancer::new(Strategy::RoundRobin, &[1.0; 4]);
+        let mut rng = Seed(0).stream("t");
+        let t = Instant::ZERO;
+        // Round robin loads backends 0..4 with 3, 3, 2, 2 requests.
+        for _ in 0..10 {
+            let i = b.pick(t, &mut rng).unwrap();
+            b.on_dispatch(t, i);
+        }
+        b.set_eligible(2, false);
+        b.set_strategy(t, Strategy::LeastConnections);
+        assert_eq!(b.strategy(), Strategy::LeastConnections);
+        let loads = |b: &Balancer| (0..4).map(|i| b.inflight(i)).collect::<Vec<_>>();
+        assert_eq!(loads(&b), [3, 3, 2, 2]);
+        assert!(!b.is_eligible(2));
+        // Backend 2 is the least loaded but ineligible: 3 it is.
+        assert_eq!(b.pick(t, &mut rng), Some(3));
+        b.on_dispatch(t, 3);
+        assert_eq!(b.pick(t, &mut rng), Some(0), "all at 3: the lowest index");
+        b.on_complete(t, 1, Duration::ZERO);
+        assert_eq!(b.pick(t, &mut rng), Some(1));
+        assert_eq!(loads(&b), [3, 2, 2, 3]);
+        // Back to round robin: a fresh cursor, still skipping backend 2.
+        b.set_strategy(t, Strategy::RoundRobin);
+        let got: Vec<_> = (0..4).map(|_| b.pick(t, &mut rng).unwrap()).collect();
+        assert_eq!(got, [0, 1, 3, 0]);
+    }
+
+    #[test]
+    fn set_strategy_starts_peak_ewma_at_now() {
+        let mut b = Balancer::new(Strategy::RoundRobin, &[1.0; 2]);
+        let later = Instant::ZERO + Duration::from_secs(100);
+        b.set_strategy(later, Strategy::PeakEwma);
+        let Policy::PeakEwma(p) = &b.policy else {
+            panic!("peak_ewma expected")
+        };
+        // Not decayed: the estimate is the default as of `later`.
+        assert_eq!(
+            p.rtt_estimate(later, 0),
+            PEAK_EWMA_DEFAULT_RTT.as_nanos() as f64
+        );
+    }
+
+    #[test]
+    fn panic_threshold_ignores_eligibility_below_it() {
+        let n = 10;
+        let mut b = Balancer::new(Strategy::RoundRobin, &[1.0; 10]);
+        b.set_panic_threshold(0.5);
+        let mut rng = Seed(0).stream("t");
+        let t = Instant::ZERO;
+        for i in 0..6 {
+            b.set_eligible(i, false);
+        }
+        assert_eq!(b.eligible_count(), 4);
+        assert!(b.in_panic(), "4 < 0.5 × 10");
+        let mut seen = [false; 10];
+        for _ in 0..2 * n {
+            seen[b.pick(t, &mut rng).unwrap()] = true;
+        }
+        assert!(seen.iter().all(|&s| s), "in panic every backend is picked");
+        b.set_eligible(0, true);
+        assert!(!b.in_panic(), "5 is not < 5");
+        b.set_eligible(1, true);
+        assert!(!b.in_panic());
+        for s in Strategy::ALL {
+            b.set_strategy(t, s);
+            for _ in 0..3 * n {
+                let i = b.pick(t, &mut rng).unwrap();
+                assert!(b.is_eligible(i), "{s}: picked ineligible {i}");
+            }
+        }
+        // Lowering the threshold, or raising it, takes effect at once.
+        b.set_panic_threshold(0.7);
+        assert!(b.in_panic());
+        b.set_panic_threshold(0.0);
+        assert!(!b.in_panic());
+    }
+
+    #[test]
+    fn none_when_no_backend_is_eligible() {
+        let mut rng = Seed(0).stream("t");
+        for s in Strategy::ALL {
+            let mut b = Balancer::new(s, &[1.0, 2.0, 3.0]);
+            for i in 0..3 {
+                b.set_eligible(i, false);
+            }
+            assert_eq!(b.pick(Instant::ZERO, &mut rng), None, "{s}");
+            b.set_eligible(2, true);
+            assert_eq!(b.pick(Instant::ZERO, &mut rng), Some(2), "{s}");
+            assert_eq!(Balancer::new(s, &[]).pick(Instant::ZERO, &mut rng), None);
+        }
+    }
+
+    #[test]
+    fn all_eligible_draws_are_the_plain_ones() {
+        // While nothing was ever ineligible, random and p2c draw backend `j`
+        // exactly as they did without eligibility: `below(n)` and
+        // `two_choices(n)` over `0..n`.
+        let n = 37;
+        let mut rng = Seed(3).stream("t");
+        let mut twin = rng.clone();
+        let mut b = Balancer::new(Strategy::Random, &vec![1.0; n]);
+        for _ in 0..1_000 {
+            let want = crate::rng::below(&mut twin, n as u64) as usize;
+            assert_eq!(b.pick(Instant::ZERO, &mut rng), Some(want));
+        }
+        let mut b = Balancer::new(Strategy::P2c, &vec![1.0; n]);
+        for k in 0..1_000 {
+            let (a, c) = p2c::two_choices(&mut twin, n);
+            let want = if b.inflight(c) < b.inflight(a) { c } else { a };
+            assert_eq!(b.pick(Instant::ZERO, &mut rng), Some(want));
+            b.on_dispatch(Instant::ZERO, want);
+            if k % 3 == 0 {
+                b.on_complete(Instant::ZERO, want, Duration::ZERO);
+            }
+        }
+    }
+
+    /// Whether `loads` is consistent: members and positions agree, and every
+    /// tree node is the minimum of its children.
+    fn check_loads(l: &Loads, eligible: &[bool]) {
+        assert_eq!(l.len(), eligible.len());
+        assert_eq!(l.members.len(), eligible.iter().filter(|&&e| e).count());
+        for (p, &m) in l.members.iter().enumerate() {
+            assert_eq!(l.position[m as usize] as usize, p);
+        }
+        for (i, &e) in eligible.iter().enumerate() {
+            assert_eq!(l.is_eligible(i), e);
+            let leaf = l.tree[l.size + i];
+            assert_eq!(leaf, if e { pack(l.get(i), i) } else { NONE_LEAF });
+        }
+        for node in 1..l.size {
+            assert_eq!(l.tree[node], l.tree[2 * node].min(l.tree[2 * node + 1]));
+        }
+    }
+
+    /// One step of the eligibility property test.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Toggle(usize, bool),
+        Pick,
+        Complete(usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::Strategy as _;
+        proptest::prop_oneof![
+            1 => (0usize..30, any::<bool>()).prop_map(|(i, e)| Op::Toggle(i, e)),
+            2 => proptest::strategy::Just(Op::Pick),
+            1 => any::<usize>().prop_map(Op::Complete),
+        ]
+    }
+
     proptest! {
         /// The argmin tree agrees with a linear scan after any updates.
         #[test]
@@ -303,6 +733,32 @@ mod tests {
                 l.set(i % n, v);
                 let scan = (0..n).min_by_key(|&j| (l.get(j), j));
                 prop_assert_eq!(l.argmin(), scan);
+            }
+        }
+
+        /// With eligibility toggled, the tree, the member list and
+        /// `next_eligible` agree with scans.
+        #[test]
+        fn eligibility_structures_match_scans(
+            n in 1usize..40,
+            ops in proptest::collection::vec((0usize..40, 0u32..5, any::<bool>()), 0..200),
+        ) {
+            let mut l = Loads::new(n);
+            let mut eligible = vec![true; n];
+            for (i, v, e) in ops {
+                let i = i % n;
+                l.set(i, v);
+                if eligible[i] != e {
+                    eligible[i] = e;
+                    l.set_eligible(i, e);
+                }
+                check_loads(&l, &eligible);
+                let scan = (0..n).filter(|&j| eligible[j]).min_by_key(|&j| (l.get(j), j));
+                prop_assert_eq!(l.argmin(), scan);
+                for from in 0..n {
+                    let next = (from..n).chain(0..from).find(|&j| eligible[j]);
+                    prop_assert_eq!(l.next_eligible(from), next);
+                }
             }
         }
 
@@ -318,6 +774,64 @@ mod tests {
                     prop_assert!(i < n);
                     b.on_dispatch(Instant::ZERO, i);
                 }
+            }
+        }
+
+        /// Under any eligibility masks and toggles interleaved with picks,
+        /// dispatches and completions, no strategy picks an ineligible
+        /// backend; `pick` is `None` exactly when none is eligible (threshold
+        /// 0); in panic it picks some backend; in-flight counts stay right.
+        #[test]
+        fn never_picks_an_ineligible_backend(
+            n in 1usize..30,
+            seed in any::<u64>(),
+            mask in proptest::collection::vec(any::<bool>(), 30),
+            threshold in proptest::prop_oneof![proptest::strategy::Just(0.0), 0.0..=1.0],
+            ops in proptest::collection::vec(op(), 0..150),
+        ) {
+            let weights: Vec<f64> = (0..n).map(|i| [10.0, 1.0, 0.3][i % 3]).collect();
+            let mut rng = Seed(seed).stream("lb");
+            for s in Strategy::ALL {
+                let mut b = Balancer::new(s, &weights);
+                b.set_panic_threshold(threshold);
+                for (i, &e) in mask.iter().take(n).enumerate() {
+                    b.set_eligible(i, e);
+                }
+                let mut inflight: Vec<usize> = Vec::new();
+                let mut now = Instant::ZERO;
+                for op in &ops {
+                    now += Duration::from_millis(1);
+                    match *op {
+                        Op::Toggle(i, e) => b.set_eligible(i % n, e),
+                        Op::Pick => {
+                            let count = (0..n).filter(|&j| b.is_eligible(j)).count();
+                            prop_assert_eq!(b.eligible_count(), count);
+                            let panic = (count as f64) < threshold * n as f64;
+                            prop_assert_eq!(b.in_panic(), panic);
+                            match b.pick(now, &mut rng) {
+                                Some(i) => {
+                                    prop_assert!(i < n);
+                                    prop_assert!(panic || b.is_eligible(i), "{} picked {}", s, i);
+                                    b.on_dispatch(now, i);
+                                    inflight.push(i);
+                                }
+                                None => prop_assert!(!panic && count == 0, "{}: None", s),
+                            }
+                        }
+                        Op::Complete(k) => {
+                            if !inflight.is_empty() {
+                                let i = inflight.swap_remove(k % inflight.len());
+                                b.on_complete(now, i, Duration::from_millis(5));
+                            }
+                        }
+                    }
+                }
+                for i in 0..n {
+                    let want = inflight.iter().filter(|&&j| j == i).count() as u32;
+                    prop_assert_eq!(b.inflight(i), want);
+                }
+                let wanted: Vec<bool> = (0..n).map(|i| b.in_panic() || b.is_eligible(i)).collect();
+                check_loads(&b.loads, &wanted);
             }
         }
     }

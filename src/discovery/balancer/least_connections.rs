@@ -1,5 +1,7 @@
-//! Least connections: the backend with the fewest requests in flight, the
-//! lowest index on ties. O(1) per pick: [`Loads`] keeps an argmin tree.
+//! Least connections: the eligible backend with the fewest requests in
+//! flight, the lowest index on ties. O(1) per pick: [`Loads`] keeps an argmin
+//! tree over packed `(load, index)` words in which ineligible backends hold a
+//! sentinel (O(log n) per dispatch, completion or eligibility change).
 
 use super::{Loads, Pick};
 use crate::rng::Stream;
@@ -35,5 +37,25 @@ mod tests {
         assert_eq!(got, vec![0, 1, 2, 0]);
         b.on_complete(t, 2, Duration::ZERO);
         assert_eq!(b.pick(t, &mut rng), Some(2));
+    }
+
+    #[test]
+    fn skips_the_ineligible_however_idle() {
+        let mut b = Balancer::new(Strategy::LeastConnections, &[1.0; 3]);
+        let mut rng = Seed(0).stream("t");
+        let t = Instant::ZERO;
+        b.on_dispatch(t, 1);
+        b.on_dispatch(t, 2);
+        b.set_eligible(0, false);
+        assert_eq!(b.pick(t, &mut rng), Some(1));
+        // Its load still counts while it is out, and when it is back.
+        b.on_dispatch(t, 0);
+        b.on_dispatch(t, 0);
+        b.set_eligible(0, true);
+        assert_eq!(b.inflight(0), 2);
+        assert_eq!(b.pick(t, &mut rng), Some(1));
+        b.on_complete(t, 0, Duration::ZERO);
+        b.on_complete(t, 0, Duration::ZERO);
+        assert_eq!(b.pick(t, &mut rng), Some(0));
     }
 }

@@ -1,6 +1,7 @@
 //! Power of two choices (Mitzenmacher 2001; Finagle's P2C): draw two
-//! distinct backends uniformly, send to the one with fewer requests in
-//! flight (the first drawn on ties). O(1) per pick.
+//! distinct eligible backends uniformly, send to the one with fewer requests
+//! in flight (the first drawn on ties). O(1) per pick: the draws index the
+//! dense list of eligible backends, [`Loads::members`].
 
 use super::{Loads, Pick};
 use crate::rng::{Stream, below};
@@ -12,7 +13,7 @@ pub struct PowerOfTwo;
 impl Pick for PowerOfTwo {
     #[inline]
     fn pick(&mut self, _now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize> {
-        let (a, b) = two_choices(rng, loads.len());
+        let (a, b) = two_members(rng, loads)?;
         Some(if loads.get(b) < loads.get(a) { b } else { a })
     }
 }
@@ -30,6 +31,18 @@ pub(super) fn two_choices(rng: &mut Stream, n: usize) -> (usize, usize) {
         b += 1;
     }
     (a, b)
+}
+
+/// Two distinct eligible backends drawn uniformly (the same one twice only
+/// when a single backend is eligible); `None` if none is.
+#[inline]
+pub(super) fn two_members(rng: &mut Stream, loads: &Loads) -> Option<(usize, usize)> {
+    let members = loads.members();
+    if members.is_empty() {
+        return None;
+    }
+    let (a, b) = two_choices(rng, members.len());
+    Some((members[a] as usize, members[b] as usize))
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! Peak-EWMA (Finagle; tower's `PeakEwma`): each backend's cost is its
 //! round-trip-time estimate × (requests in flight + 1), and the request goes
-//! to the cheaper of two distinct random backends (power of two choices).
+//! to the cheaper of two distinct random eligible backends (power of two
+//! choices, drawn from [`Loads::members`]). O(1) per pick and per completion.
 //!
 //! The estimate is peak-sensitive: a sample above it replaces it at once; a
 //! lower one is blended in with weight `1 − e^(−Δt/τ)`, Δt being the time
 //! since the last update; and between samples the estimate decays towards
 //! zero as `e^(−Δt/τ)`, so an idle backend is tried again. Backends start at
-//! `default_rtt`.
+//! `default_rtt`, as of the time the strategy is created. An ineligible
+//! backend keeps its estimate.
 
 use super::{Loads, Pick};
 use crate::rng::Stream;
@@ -25,13 +27,14 @@ pub struct PeakEwma {
 }
 
 impl PeakEwma {
-    pub fn new(n: usize, default_rtt: Duration, decay: Duration) -> Self {
+    /// `n` backends, each estimated at `default_rtt` as of `now`.
+    pub fn new(n: usize, default_rtt: Duration, decay: Duration, now: Instant) -> Self {
         PeakEwma {
             tau_ns: decay.as_nanos().max(1) as f64,
             estimates: vec![
                 Estimate {
                     rtt_ns: default_rtt.as_nanos() as f64,
-                    at: Instant::ZERO,
+                    at: now,
                 };
                 n
             ],
@@ -57,7 +60,7 @@ impl PeakEwma {
 impl Pick for PeakEwma {
     #[inline]
     fn pick(&mut self, now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize> {
-        let (a, b) = super::p2c::two_choices(rng, loads.len());
+        let (a, b) = super::p2c::two_members(rng, loads)?;
         Some(if self.cost(now, loads, b) < self.cost(now, loads, a) {
             b
         } else {
@@ -87,7 +90,7 @@ mod tests {
     #[test]
     fn a_peak_replaces_the_estimate_and_a_dip_blends_in() {
         let tau = Duration::from_secs(10);
-        let mut p = PeakEwma::new(1, Duration::from_millis(30), tau);
+        let mut p = PeakEwma::new(1, Duration::from_millis(30), tau, Instant::ZERO);
         let t1 = Instant::ZERO + Duration::from_secs(1);
         p.on_complete(t1, 0, Duration::from_millis(100));
         assert_eq!(
@@ -112,7 +115,12 @@ mod tests {
     #[test]
     fn the_slow_backend_loses_traffic() {
         use crate::rng::Seed;
-        let mut p = PeakEwma::new(2, Duration::from_millis(30), Duration::from_secs(10));
+        let mut p = PeakEwma::new(
+            2,
+            Duration::from_millis(30),
+            Duration::from_secs(10),
+            Instant::ZERO,
+        );
         let now = Instant::ZERO + Duration::from_secs(1);
         p.on_complete(now, 0, Duration::from_millis(10));
         p.on_complete(now, 1, Duration::from_millis(500));

@@ -1,4 +1,5 @@
-//! Uniform random choice.
+//! Uniform random choice among the eligible backends: one draw below their
+//! number, mapped through [`Loads::members`]. O(1).
 
 use super::{Loads, Pick};
 use crate::rng::{Stream, below};
@@ -10,6 +11,10 @@ pub struct UniformRandom;
 impl Pick for UniformRandom {
     #[inline]
     fn pick(&mut self, _now: Instant, loads: &Loads, rng: &mut Stream) -> Option<usize> {
-        Some(below(rng, loads.len() as u64) as usize)
+        let members = loads.members();
+        if members.is_empty() {
+            return None;
+        }
+        Some(members[below(rng, members.len() as u64) as usize] as usize)
     }
 }
