@@ -18,7 +18,7 @@
 //!
 //! ## Module map
 //! `time`, `rng` → components (`orchestration`, `discovery`, `fleet`,
-//! `workload`) → `world` (the only scheduler, on `engine`) → `metrics` →
+//! `workload`, `faults`) → `world` (the only scheduler, on `engine`) → `metrics` →
 //! `report` → `harness` → `cli`. Scenarios are parsed and validated in
 //! `scenario` before anything runs. Components never import `engine` or
 //! `world`: they take `now` as an argument and randomness as a parameter.
@@ -27,6 +27,7 @@
 pub mod cli;
 pub mod discovery;
 pub mod engine;
+pub mod faults;
 pub mod fleet;
 pub mod harness;
 pub mod metrics;

@@ -168,6 +168,19 @@ impl Breaker {
         }
     }
 
+    /// Would `allow` let a call through now (without taking a probe slot)?
+    /// OPEN says no even when its period is over: `handle_timeout` first.
+    pub fn admits(&self) -> bool {
+        match self.state {
+            State::Closed { .. } => true,
+            State::Open { .. } => false,
+            State::HalfOpen {
+                in_flight,
+                successes,
+            } => in_flight + successes < self.cfg.half_open_probes,
+        }
+    }
+
     /// When the OPEN period ends, if OPEN.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
@@ -283,7 +296,7 @@ impl Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::{prop_assert, proptest};
+    use proptest::prelude::{prop_assert, prop_assert_eq, proptest};
 
     fn t(s: u64) -> Instant {
         Instant(s * 1_000_000_000)
@@ -435,6 +448,10 @@ mod tests {
             let mut now = t(0);
             let mut outstanding = 0u32;
             for op in ops {
+                // `admits` answers what `allow` would, without the side effect.
+                let mut probe = b.clone();
+                probe.handle_timeout(now);
+                prop_assert_eq!(probe.admits(), probe.clone().allow(now));
                 match op {
                     0 => if b.allow(now) { outstanding += 1 },
                     1 if outstanding > 0 => { outstanding -= 1; b.on_success(now) }
