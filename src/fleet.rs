@@ -2,13 +2,17 @@
 //! `concurrency` service slots and a local FIFO for requests that find every
 //! slot busy.
 //!
+//! An agent's health is ground truth here (down, cut off, slowed by
+//! `faults`); what the dispatcher *believes* lives in the discovery
+//! components the world keeps beside it.
+//!
 //! Agents are numbered tier by tier in scenario order (`agent-0` is the first
 //! agent of the first tier), so ids are stable for a given scenario.
 
 use std::collections::VecDeque;
 
 use crate::scenario::Tier;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 /// One agent's state in a run.
 #[derive(Clone, Debug)]
@@ -18,8 +22,17 @@ pub struct Agent {
     pub concurrency: u32,
     /// Slots in use.
     pub busy: u32,
-    /// Requests waiting for a slot, oldest first (task slots in the world).
+    /// Requests waiting for a slot, oldest first (request slots in the world).
     pub queue: VecDeque<u32>,
+    /// Requests in service (at most `concurrency`).
+    pub in_service: Vec<u32>,
+    /// Down in the availability model.
+    pub unavailable: bool,
+    /// Scheduled faults in effect, by fault index (a handful at most).
+    pub faults: Vec<(u32, FaultEffect)>,
+    /// Since when the agent is down or cut off, if it is.
+    silent_since: Option<Instant>,
+    silent_total: Duration,
     /// Requests served (successfully or not) and failed.
     pub served: u64,
     pub failures: u64,
@@ -27,9 +40,63 @@ pub struct Agent {
     pub busy_time: Duration,
 }
 
+/// What a fault in effect does to an agent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultEffect {
+    Crash,
+    Partition,
+    Slow(f64),
+}
+
 impl Agent {
     pub fn has_free_slot(&self) -> bool {
         self.busy < self.concurrency
+    }
+
+    /// The process is gone: requests are refused, probes fail at once.
+    pub fn is_down(&self) -> bool {
+        self.unavailable || self.faults.iter().any(|f| f.1 == FaultEffect::Crash)
+    }
+
+    /// Nothing reaches the agent or leaves it.
+    pub fn is_cut_off(&self) -> bool {
+        self.faults.iter().any(|f| f.1 == FaultEffect::Partition)
+    }
+
+    /// Down or cut off: no heartbeats, no answers.
+    pub fn is_silent(&self) -> bool {
+        self.is_down() || self.is_cut_off()
+    }
+
+    /// How many times longer service takes now (1 = normal).
+    pub fn slowdown(&self) -> f64 {
+        self.faults
+            .iter()
+            .filter_map(|f| match f.1 {
+                FaultEffect::Slow(x) => Some(x),
+                _ => None,
+            })
+            .product()
+    }
+
+    /// Account silent time after a change of state at `now`.
+    pub fn note_state(&mut self, now: Instant) {
+        match (self.silent_since, self.is_silent()) {
+            (None, true) => self.silent_since = Some(now),
+            (Some(since), false) => {
+                self.silent_total = self.silent_total + now.saturating_since(since);
+                self.silent_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Time spent down or cut off up to `now`.
+    pub fn silent_time(&self, now: Instant) -> Duration {
+        match self.silent_since {
+            Some(since) => self.silent_total + now.saturating_since(since),
+            None => self.silent_total,
+        }
     }
 }
 
@@ -44,6 +111,11 @@ pub fn build(tiers: &[Tier]) -> Vec<Agent> {
                 concurrency: t.concurrency,
                 busy: 0,
                 queue: VecDeque::new(),
+                in_service: Vec::with_capacity(t.concurrency.min(1024) as usize),
+                unavailable: false,
+                faults: Vec::new(),
+                silent_since: None,
+                silent_total: Duration::ZERO,
                 served: 0,
                 failures: 0,
                 busy_time: Duration::ZERO,

@@ -36,9 +36,26 @@ fn agent_histogram() -> Histogram<u32> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Completed,
-    Failed,
+    Failed(Cause),
     Rejected,
     Cancelled,
+}
+
+/// Why a task failed (the extra `failed_*` columns of `summary.csv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    /// The agent served it and answered with an error (`error_rate`).
+    Error,
+    /// The agent was down: the request was refused or reset.
+    Refused,
+    /// No answer within the request timeout.
+    Timeout,
+    /// No eligible agent to send it to (fail fast).
+    NoAgent,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 4] = [Cause::Error, Cause::Refused, Cause::Timeout, Cause::NoAgent];
 }
 
 /// One row of `timeseries.csv` before it is labelled with variant and
@@ -58,6 +75,9 @@ pub struct Bucket {
     pub latency_p99_ms: f64,
     pub healthy_agents: u64,
     pub open_breakers: u64,
+    /// Agents actually down or cut off (the ground truth that health,
+    /// breakers and the registry try to detect).
+    pub agents_down: u64,
 }
 
 /// Gauges sampled at bucket boundaries.
@@ -65,8 +85,10 @@ pub struct Bucket {
 pub struct Gauges {
     pub in_flight: u64,
     pub queue_len: u64,
+    /// Agents registered and not UNHEALTHY.
     pub healthy_agents: u64,
     pub open_breakers: u64,
+    pub agents_down: u64,
 }
 
 /// Streaming recorder for one run.
@@ -78,6 +100,7 @@ pub struct Recorder {
     pub failed: u64,
     pub rejected: u64,
     pub cancelled: u64,
+    failed_by: [u64; 4],
     latency: Histogram<u64>,
     wait: Histogram<u64>,
     latency_sum: u128,
@@ -113,6 +136,7 @@ impl Recorder {
             failed: 0,
             rejected: 0,
             cancelled: 0,
+            failed_by: [0; 4],
             latency: latency_histogram(),
             wait: latency_histogram(),
             latency_sum: 0,
@@ -158,6 +182,7 @@ impl Recorder {
         b.queue_len = g.queue_len;
         b.healthy_agents = g.healthy_agents;
         b.open_breakers = g.open_breakers;
+        b.agents_down = g.agents_down;
         if !self.bucket_latency.is_empty() {
             b.latency_p99_ms =
                 self.bucket_latency.value_at_quantile(0.99) as f64 / NS_PER_MS as f64;
@@ -225,8 +250,9 @@ impl Recorder {
                     self.bucket_latency.saturating_record(l);
                 }
             }
-            Outcome::Failed => {
+            Outcome::Failed(cause) => {
                 self.failed += 1;
+                self.failed_by[cause as usize] += 1;
                 self.current.failures += 1;
             }
             Outcome::Rejected => self.rejected += 1,
@@ -309,6 +335,7 @@ impl Recorder {
                     },
                     breaker_trips: 0,
                     unhealthy_s: 0.0,
+                    down_s: 0.0,
                 }
             })
             .collect();
@@ -318,6 +345,7 @@ impl Recorder {
             failed: self.failed,
             rejected: self.rejected,
             cancelled: self.cancelled,
+            failed_by: self.failed_by,
             success_rate: if self.submitted == 0 {
                 0.0
             } else {
@@ -382,6 +410,7 @@ fn empty_bucket(start: Instant) -> Bucket {
         latency_p99_ms: 0.0,
         healthy_agents: 0,
         open_breakers: 0,
+        agents_down: 0,
     }
 }
 
@@ -395,6 +424,8 @@ pub struct AgentResult {
     pub latency_p99_ms: f64,
     pub breaker_trips: u64,
     pub unhealthy_s: f64,
+    /// Time the agent was actually down or cut off.
+    pub down_s: f64,
 }
 
 /// Everything a run produces, deterministic (no wall-clock figures).
@@ -405,6 +436,8 @@ pub struct RunResult {
     pub failed: u64,
     pub rejected: u64,
     pub cancelled: u64,
+    /// Failed tasks by [`Cause`], in `Cause::ALL` order.
+    pub failed_by: [u64; 4],
     pub success_rate: f64,
     pub throughput_per_s: f64,
     pub latency_mean_ms: f64,

@@ -14,6 +14,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::discovery::balancer::Strategy;
+use crate::discovery::breaker::BreakerConfig;
+use crate::discovery::health::HealthConfig;
+use crate::faults::Fault;
 use crate::orchestration::task_queue::Priority;
 use crate::rng::{Dist, Seed, Weighted};
 use crate::time::Duration;
@@ -37,6 +40,14 @@ pub struct Scenario {
     pub workload: Workload,
     pub dispatch: Dispatch,
     pub balancer: BalancerConfig,
+    /// Health probes; `None` (no `[health]` table) = no monitor, every
+    /// agent counts as healthy.
+    pub health: Option<HealthConfig>,
+    /// One breaker per agent; `None` = no breakers.
+    pub breaker: Option<BreakerConfig>,
+    pub request: RequestConfig,
+    pub registry: RegistryConfig,
+    pub faults: Vec<Fault>,
     pub network: Network,
     pub report: ReportConfig,
     pub origin: Origin,
@@ -61,6 +72,18 @@ pub struct Tier {
     pub error_rate: f64,
     pub capabilities: Vec<String>,
     pub tags: Vec<String>,
+    /// Long-run fraction of time an agent is up (1.0 = never fails).
+    pub uptime: f64,
+    /// Mean down period (exponential); the mean up period follows from
+    /// `uptime`: `mttr · uptime / (1 − uptime)`.
+    pub mttr: Duration,
+}
+
+impl Tier {
+    /// Do this tier's agents go down on their own?
+    pub fn fails(&self) -> bool {
+        self.uptime < 1.0
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -91,10 +114,38 @@ pub struct Dispatch {
     pub queue_capacity: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BalancerConfig {
     pub strategy: Strategy,
+    /// Route only to agents that are registered, not UNHEALTHY and whose
+    /// breaker admits calls.
     pub healthy_only: bool,
+    /// Envoy's panic threshold: below this fraction of eligible agents,
+    /// route to all of them. 0 = never: with none eligible a task fails fast.
+    pub panic_threshold: f64,
+    /// Strategy changes during the run, in time order.
+    pub changes: Vec<StrategyChange>,
+}
+
+/// `[[balancer.changes]]`: from `at` on, route with `strategy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrategyChange {
+    pub at: Duration,
+    pub strategy: Strategy,
+}
+
+/// `[request]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestConfig {
+    /// A request not answered within this fails (its late reply is ignored).
+    pub timeout: Option<Duration>,
+}
+
+/// `[registry]`: TTL leases renewed by heartbeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegistryConfig {
+    pub ttl: Duration,
+    pub heartbeat: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -113,6 +164,13 @@ impl Scenario {
     /// Total number of agents.
     pub fn agent_count(&self) -> u32 {
         self.tiers.iter().map(|t| t.count).sum()
+    }
+
+    /// Can an agent stop answering (an availability model, a crash or a
+    /// partition)? Only then do heartbeats and lease expiry matter.
+    pub fn agents_can_go_silent(&self) -> bool {
+        self.tiers.iter().any(|t| t.count > 0 && t.fails())
+            || self.faults.iter().any(|f| f.kind.silences())
     }
 }
 
@@ -179,6 +237,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "burst_traffic",
         include_str!("../scenarios/burst_traffic.toml"),
+    ),
+    (
+        "agent_failures",
+        include_str!("../scenarios/agent_failures.toml"),
+    ),
+    (
+        "fault_tolerant_service",
+        include_str!("../scenarios/fault_tolerant_service.toml"),
     ),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),

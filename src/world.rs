@@ -1,38 +1,103 @@
 //! The world: the closed [`Event`] enum and its handlers, the only place that
 //! schedules events. It wires the sans-IO components (task queue, balancer,
-//! arrival process, agents) to the engine's virtual clock.
+//! registry, health monitors, breakers, arrival process, agents) to the
+//! engine's virtual clock.
 //!
 //! A task's life: it arrives (drawing its priority, its size as a quantile
 //! and its failure draw from named streams, so every strategy compared on a
 //! seed sees the same tasks); with `workers = 0` it is routed at once,
 //! otherwise it waits in the central priority queue until fewer than
 //! `workers` requests are in flight (a full queue rejects it). The balancer
-//! picks an agent of the pool; the request crosses the network, waits in the
-//! agent's FIFO for a slot, is served, and the reply crosses back. At
-//! `duration` arrivals stop; after `drain` whatever is left is cancelled.
-//! Every task ends in exactly one outcome, checked at the end of every run.
+//! picks an eligible agent of the pool (none eligible: the task fails fast);
+//! the request crosses the network, waits in the agent's FIFO for a slot, is
+//! served, and the reply crosses back. A request timeout fails it if the
+//! reply is late; the agent still finishes the work and the late reply is
+//! dropped. At `duration` arrivals stop; the run ends when every task has
+//! ended, or after `drain`, when whatever is left is cancelled. Every task
+//! ends in exactly one outcome, checked at the end of every run.
+//!
+//! Requests (one per attempt) live in their own slab: a timed-out request
+//! may still be at its agent when its task has already ended. Events name a
+//! request by slot and generation, so an event for a recycled slot is
+//! recognised and ignored. The discovery side (registry leases, health
+//! probes, breakers, eligibility) is in `world/discovery.rs`; agent failures
+//! (availability, scheduled faults) in `world/faults.rs`.
+
+mod discovery;
+mod faults;
 
 use crate::discovery::balancer::Balancer;
+use crate::discovery::breaker::Breaker;
+use crate::discovery::health::HealthMonitor;
+use crate::discovery::registry::Registry;
 use crate::engine::Engine;
 use crate::fleet::{self, Agent};
-use crate::metrics::{Gauges, Outcome, Recorder, RunResult};
+use crate::metrics::{Cause, Gauges, Outcome, Recorder, RunResult};
 use crate::orchestration::task_queue::TaskQueue;
 use crate::rng::{Seed, Stream, Weighted, unit};
 use crate::scenario::{Scenario, Workload};
 use crate::time::{Duration, Instant};
 use crate::workload::ArrivalProcess;
 
-/// Everything that can happen. Payloads are task slots: small and `Copy`.
+/// Everything that can happen. Payloads are small and `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The next task of the workload arrives.
     Arrival,
     /// A request reaches its agent.
-    Deliver { task: u32 },
+    Deliver {
+        req: u32,
+        epoch: u32,
+    },
     /// An agent finishes serving a request.
-    Done { task: u32 },
-    /// A reply reaches the dispatcher.
-    Reply { task: u32 },
+    Done {
+        req: u32,
+        epoch: u32,
+    },
+    /// A reply (an answer, or a refusal) reaches the dispatcher.
+    Reply {
+        req: u32,
+        epoch: u32,
+    },
+    /// A request's timeout expires.
+    Timeout {
+        req: u32,
+        epoch: u32,
+    },
+    /// The health monitor probes an agent.
+    Probe {
+        agent: u32,
+    },
+    /// A probe is answered (`ok`) or fails.
+    ProbeResult {
+        agent: u32,
+        ok: bool,
+    },
+    /// An agent renews its registry lease.
+    Heartbeat {
+        agent: u32,
+    },
+    /// Registry leases may have run out.
+    LeaseCheck,
+    /// An agent's breaker may leave OPEN.
+    BreakerTimer {
+        agent: u32,
+    },
+    /// An agent's availability model goes down or comes back up.
+    Availability {
+        agent: u32,
+    },
+    /// Scheduled fault `fault` starts, or ends.
+    FaultStart {
+        fault: u32,
+    },
+    FaultEnd {
+        fault: u32,
+    },
+    /// `[[balancer.changes]]` entry `change` takes effect.
+    SetStrategy {
+        change: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -43,11 +108,41 @@ struct Task {
     /// Fails on an agent whose tier error rate exceeds this draw.
     fail_u: f64,
     started: bool,
-    failed: bool,
     attempts: u32,
+}
+
+/// Where a request is on its agent's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    ToAgent,
+    Queued,
+    Serving,
+    /// The reply (or refusal) is on its way back.
+    ToDispatcher,
+    /// Lost to a partition: nothing will come back.
+    Lost,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    task: u32,
+    /// The task's size and failure draw, copied: a request can outlive its
+    /// task (timed out, still being served) and the task slot be reused.
+    work_q: f64,
+    fail_u: f64,
     agent: u32,
     /// Index of the agent in the balancer's pool.
     slot: u32,
+    /// Bumped when the slot is freed: events carry it to detect reuse.
+    epoch: u32,
+    phase: Phase,
+    /// The dispatcher has settled it (reply or timeout).
+    answered: bool,
+    /// Why it failed, once known on the agent side.
+    cause: Option<Cause>,
+    /// The agent's breaker admitted it, with the breaker's trip count then
+    /// (`None`: no breakers, or routed in panic mode).
+    admitted: Option<u64>,
     dispatched: Instant,
     received: Instant,
     service_start: Instant,
@@ -61,6 +156,9 @@ struct Streams {
     failures: Stream,
     network: Stream,
     lb: Stream,
+    /// Network delays of health probes (apart, so that turning probes on
+    /// does not change what the tasks see).
+    probes: Stream,
 }
 
 impl Streams {
@@ -72,8 +170,22 @@ impl Streams {
             failures: seed.stream("failures"),
             network: seed.stream("network"),
             lb: seed.stream("lb"),
+            probes: seed.stream("probes"),
         }
     }
+}
+
+/// What the dispatcher believes about one agent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct View {
+    /// Registered with a running lease.
+    live: bool,
+    /// Not UNHEALTHY (or no health monitor).
+    healthy: bool,
+    /// Its breaker is OPEN.
+    open: bool,
+    /// Its breaker would admit a call (or no breaker).
+    admits: bool,
 }
 
 /// One run of a scenario.
@@ -82,20 +194,43 @@ pub struct World<'s> {
     engine: Engine<Event>,
     tasks: Vec<Task>,
     free: Vec<u32>,
+    reqs: Vec<Request>,
+    free_reqs: Vec<u32>,
     agents: Vec<Agent>,
     /// Agents that serve the workload, by pool index.
     pool: Vec<u32>,
+    /// Pool index of each agent (`u32::MAX`: not in the pool).
+    slot_of: Vec<u32>,
     balancer: Balancer,
     queue: TaskQueue<u32>,
-    /// Requests dispatched to agents and not yet answered.
+    /// Requests dispatched to agents and not yet settled.
     outstanding: u32,
     workers: u32,
+    pumping: bool,
     arrivals: ArrivalProcess,
+    arrivals_done: bool,
     end_of_arrivals: Instant,
+    last_outcome: Instant,
     priorities: Weighted,
     zero_latency: bool,
     rng: Streams,
     metrics: Recorder,
+    // Discovery.
+    registry: Registry,
+    /// Heartbeats and lease expiry are simulated (some agent can go silent).
+    leases: bool,
+    lease_check_at: Option<Instant>,
+    monitors: Vec<HealthMonitor>,
+    /// When each agent's outstanding probe was sent.
+    probe_sent: Vec<Instant>,
+    breakers: Vec<Breaker>,
+    views: Vec<View>,
+    healthy_count: u64,
+    open_count: u64,
+    down_count: u64,
+    // Failures.
+    availability: Vec<Option<(crate::faults::Availability, Stream)>>,
+    fault_targets: Vec<Vec<u32>>,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -118,32 +253,68 @@ impl<'s> World<'s> {
             })
             .map(|(i, _)| i as u32)
             .collect();
+        let mut slot_of = vec![u32::MAX; agents.len()];
+        for (s, &a) in pool.iter().enumerate() {
+            slot_of[a as usize] = s as u32;
+        }
         let weights: Vec<f64> = pool
             .iter()
             .map(|&i| sc.tiers[agents[i as usize].tier as usize].weight)
             .collect();
+        let mut balancer = Balancer::new(sc.balancer.strategy, &weights);
+        balancer.set_panic_threshold(sc.balancer.panic_threshold);
         let metrics = Recorder::new(agents.len(), sc.warmup, sc.duration, sc.report.bucket);
-        World {
+        let n = agents.len();
+        let mut world = World {
             sc,
             engine: Engine::with_capacity(1024),
             tasks: Vec::new(),
             free: Vec::new(),
-            balancer: Balancer::new(sc.balancer.strategy, &weights),
+            reqs: Vec::new(),
+            free_reqs: Vec::new(),
+            balancer,
             pool,
+            slot_of,
             agents,
             queue: TaskQueue::new(sc.dispatch.queue_capacity as usize),
             outstanding: 0,
             workers: sc.dispatch.workers,
+            pumping: false,
             arrivals: ArrivalProcess::new(sc.workload.arrivals.clone()),
+            arrivals_done: false,
             end_of_arrivals: Instant(sc.duration.as_nanos()),
+            last_outcome: Instant::ZERO,
             priorities: sc.workload.priority_sampler(),
             zero_latency: sc.network.latency.is_zero(),
             rng: Streams::new(seed),
             metrics,
-        }
+            registry: Registry::new(sc.registry.ttl),
+            leases: sc.agents_can_go_silent(),
+            lease_check_at: None,
+            monitors: Vec::new(),
+            probe_sent: Vec::new(),
+            breakers: Vec::new(),
+            views: vec![
+                View {
+                    live: true,
+                    healthy: true,
+                    open: false,
+                    admits: true,
+                };
+                n
+            ],
+            healthy_count: n as u64,
+            open_count: 0,
+            down_count: 0,
+            availability: Vec::new(),
+            fault_targets: Vec::new(),
+        };
+        world.start_failures(seed);
+        world.start_discovery();
+        world
     }
 
-    /// Run to the end of the drain and return the results.
+    /// Run to the end and return the results.
     pub fn run(self) -> RunResult {
         self.run_with_progress(&mut |_| {})
     }
@@ -153,7 +324,20 @@ impl<'s> World<'s> {
     pub fn run_with_progress(mut self, progress: &mut dyn FnMut(f64)) -> RunResult {
         self.schedule_next_arrival();
         let limit = self.end_of_arrivals + self.sc.drain;
-        while let Some((now, event)) = self.engine.step_until(limit) {
+        // The run ends when every task has ended (but not before arrivals
+        // stop), or at the end of the drain. Background events (probes,
+        // heartbeats, failures) do not keep it going.
+        let end = loop {
+            if self.arrivals_done && self.metrics.in_system() == 0 {
+                break self.last_outcome.max(self.end_of_arrivals);
+            }
+            let Some((now, event)) = self.engine.step_until(limit) else {
+                break if self.engine.is_empty() {
+                    self.engine.now().max(self.end_of_arrivals)
+                } else {
+                    limit
+                };
+            };
             if self
                 .engine
                 .events_processed()
@@ -165,22 +349,54 @@ impl<'s> World<'s> {
             self.metrics.advance(now, gauges);
             match event {
                 Event::Arrival => self.on_arrival(now),
-                Event::Deliver { task } => self.on_deliver(now, task),
-                Event::Done { task } => self.on_done(now, task),
-                Event::Reply { task } => self.on_reply(now, task),
+                Event::Deliver { req, epoch } => {
+                    if self.current(req, epoch) {
+                        self.on_deliver(now, req);
+                    }
+                }
+                Event::Done { req, epoch } => {
+                    if self.current(req, epoch) && self.reqs[req as usize].phase == Phase::Serving {
+                        self.on_done(now, req);
+                    }
+                }
+                Event::Reply { req, epoch } => {
+                    if self.current(req, epoch) {
+                        self.on_reply(now, req);
+                    }
+                }
+                Event::Timeout { req, epoch } => {
+                    if self.current(req, epoch) {
+                        self.on_timeout(now, req);
+                    }
+                }
+                Event::Probe { agent } => self.on_probe(now, agent),
+                Event::ProbeResult { agent, ok } => self.on_probe_result(now, agent, ok),
+                Event::Heartbeat { agent } => self.on_heartbeat(now, agent),
+                Event::LeaseCheck => self.on_lease_check(now),
+                Event::BreakerTimer { agent } => self.on_breaker_timer(now, agent),
+                Event::Availability { agent } => self.on_availability(now, agent),
+                Event::FaultStart { fault } => self.on_fault(now, fault, true),
+                Event::FaultEnd { fault } => self.on_fault(now, fault, false),
+                Event::SetStrategy { change } => {
+                    let s = self.sc.balancer.changes[change as usize].strategy;
+                    self.balancer.set_strategy(now, s);
+                }
             }
-        }
-        // The run ends when nothing is left to happen (but not before
-        // arrivals stop), or at the end of the drain.
-        let end = if self.engine.is_empty() {
-            self.engine.now().max(self.end_of_arrivals)
-        } else {
-            limit
         };
         self.cancel_everything_left(end);
         let events = self.engine.events_processed();
         let gauges = self.gauges();
-        let result = self.metrics.finish(end, gauges, &self.agents, events);
+        let mut result = self.metrics.finish(end, gauges, &self.agents, events);
+        for (i, a) in result.agents.iter_mut().enumerate() {
+            a.down_s = self.agents[i].silent_time(end).as_secs_f64();
+            if let Some(m) = self.monitors.get(i) {
+                a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
+            }
+            if let Some(b) = self.breakers.get(i) {
+                a.breaker_trips = b.trips();
+            }
+        }
+        result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
         assert!(
             result.conserved(),
             "task conservation broken: submitted {} != completed {} + failed {} + rejected {} + cancelled {}",
@@ -193,22 +409,30 @@ impl<'s> World<'s> {
         result
     }
 
+    /// Is `(req, epoch)` still the request the event was scheduled for?
+    #[inline]
+    fn current(&self, req: u32, epoch: u32) -> bool {
+        self.reqs[req as usize].epoch == epoch
+    }
+
     fn gauges(&self) -> Gauges {
         Gauges {
             in_flight: u64::from(self.outstanding),
             queue_len: self.queue.len() as u64,
-            healthy_agents: self.agents.len() as u64,
-            open_breakers: 0,
+            healthy_agents: self.healthy_count,
+            open_breakers: self.open_count,
+            agents_down: self.down_count,
         }
     }
 
     fn schedule_next_arrival(&mut self) {
-        if let Some(t) = self.arrivals.next_arrival(&mut self.rng.arrivals)
-            && t < self.end_of_arrivals
-        {
-            self.engine
-                .schedule(t, Event::Arrival)
-                .expect("arrival processes move forward in time");
+        match self.arrivals.next_arrival(&mut self.rng.arrivals) {
+            Some(t) if t < self.end_of_arrivals => {
+                self.engine
+                    .schedule(t, Event::Arrival)
+                    .expect("arrival processes move forward in time");
+            }
+            _ => self.arrivals_done = true,
         }
     }
 
@@ -229,6 +453,27 @@ impl<'s> World<'s> {
         self.free.push(t);
     }
 
+    fn alloc_req(&mut self, mut r: Request) -> u32 {
+        match self.free_reqs.pop() {
+            Some(i) => {
+                r.epoch = self.reqs[i as usize].epoch;
+                self.reqs[i as usize] = r;
+                i
+            }
+            None => {
+                self.reqs.push(r);
+                (self.reqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Free a request slot: pending events for it become stale.
+    fn release_req(&mut self, r: u32) {
+        let req = &mut self.reqs[r as usize];
+        req.epoch = req.epoch.wrapping_add(1);
+        self.free_reqs.push(r);
+    }
+
     fn on_arrival(&mut self, now: Instant) {
         let priority = Workload::priority_at(&self.priorities, unit(&mut self.rng.priority));
         let work_q = unit(&mut self.rng.work);
@@ -238,13 +483,7 @@ impl<'s> World<'s> {
             work_q,
             fail_u,
             started: false,
-            failed: false,
             attempts: 0,
-            agent: 0,
-            slot: 0,
-            dispatched: now,
-            received: now,
-            service_start: now,
         });
         self.metrics.on_arrival(now);
         if self.workers == 0 {
@@ -253,41 +492,70 @@ impl<'s> World<'s> {
             match self.queue.push(priority, t) {
                 Ok(()) => self.pump(now),
                 Err(t) => {
-                    self.metrics.on_outcome(now, now, Outcome::Rejected, 0);
-                    self.release(t);
+                    self.end_task(now, t, Outcome::Rejected);
                 }
             }
         }
         self.schedule_next_arrival();
     }
 
-    /// Dispatch queued tasks while fewer than `workers` are in flight.
+    /// Dispatch queued tasks while fewer than `workers` are in flight. Not
+    /// re-entered: a request settled inline (zero latency, refused) frees
+    /// its place for this same loop instead of recursing.
     fn pump(&mut self, now: Instant) {
+        if self.pumping {
+            return;
+        }
+        self.pumping = true;
         while self.outstanding < self.workers {
             let Some((_, t)) = self.queue.pop() else {
                 break;
             };
             self.route(now, t);
         }
+        self.pumping = false;
     }
 
-    /// Ask the balancer for an agent and send the request.
+    /// Ask the balancer for an agent and send the request; with no eligible
+    /// agent the task fails at once.
     fn route(&mut self, now: Instant, t: u32) {
-        let slot = self
-            .balancer
-            .pick(now, &mut self.rng.lb)
-            .expect("validated: the pool has at least one agent");
+        let Some(slot) = self.balancer.pick(now, &mut self.rng.lb) else {
+            self.end_task(now, t, Outcome::Failed(Cause::NoAgent));
+            return;
+        };
+        let agent = self.pool[slot];
+        let admitted = self.admit(now, agent);
         self.balancer.on_dispatch(now, slot);
         self.outstanding += 1;
         let task = &mut self.tasks[t as usize];
-        task.slot = slot as u32;
-        task.agent = self.pool[slot];
         task.attempts += 1;
-        task.dispatched = now;
+        let (work_q, fail_u) = (task.work_q, task.fail_u);
+        let r = self.alloc_req(Request {
+            task: t,
+            work_q,
+            fail_u,
+            agent,
+            slot: slot as u32,
+            epoch: 0,
+            phase: Phase::ToAgent,
+            answered: false,
+            cause: None,
+            admitted,
+            dispatched: now,
+            received: now,
+            service_start: now,
+        });
+        if let Some(timeout) = self.sc.request.timeout {
+            let epoch = self.reqs[r as usize].epoch;
+            self.engine
+                .schedule_after(timeout, Event::Timeout { req: r, epoch });
+        }
         match self.network_delay() {
-            None => self.on_deliver(now, t),
+            None => self.on_deliver(now, r),
             Some(d) => {
-                self.engine.schedule_after(d, Event::Deliver { task: t });
+                let epoch = self.reqs[r as usize].epoch;
+                self.engine
+                    .schedule_after(d, Event::Deliver { req: r, epoch });
             }
         }
     }
@@ -302,71 +570,143 @@ impl<'s> World<'s> {
         }
     }
 
-    fn on_deliver(&mut self, now: Instant, t: u32) {
-        let task = &mut self.tasks[t as usize];
-        task.received = now;
-        let a = task.agent as usize;
-        if self.agents[a].has_free_slot() {
-            self.start(now, t);
+    fn on_deliver(&mut self, now: Instant, r: u32) {
+        let a = self.reqs[r as usize].agent as usize;
+        self.reqs[r as usize].received = now;
+        if self.agents[a].is_cut_off() {
+            self.lose(r);
+        } else if self.agents[a].is_down() {
+            self.reqs[r as usize].cause = Some(Cause::Refused);
+            self.send_back(now, r);
+        } else if self.agents[a].has_free_slot() {
+            self.start(now, r);
         } else {
-            self.agents[a].queue.push_back(t);
+            self.reqs[r as usize].phase = Phase::Queued;
+            self.agents[a].queue.push_back(r);
         }
     }
 
-    fn start(&mut self, now: Instant, t: u32) {
-        let task = &mut self.tasks[t as usize];
-        let agent = &mut self.agents[task.agent as usize];
+    fn start(&mut self, now: Instant, r: u32) {
+        let req = &mut self.reqs[r as usize];
+        req.phase = Phase::Serving;
+        req.service_start = now;
+        let req = *req;
+        if !req.answered {
+            let task = &mut self.tasks[req.task as usize];
+            if !task.started {
+                task.started = true;
+                self.metrics.on_first_start(now, task.arrival);
+            }
+        }
+        let agent = &mut self.agents[req.agent as usize];
         agent.busy += 1;
-        if !task.started {
-            task.started = true;
-            self.metrics.on_first_start(now, task.arrival);
-        }
-        task.service_start = now;
-        let service = self.sc.tiers[agent.tier as usize]
+        agent.in_service.push(r);
+        let mut service = self.sc.tiers[agent.tier as usize]
             .service_time
-            .quantile(task.work_q);
-        self.engine.schedule_after(service, Event::Done { task: t });
+            .quantile(req.work_q);
+        if !agent.faults.is_empty() {
+            let f = agent.slowdown();
+            service = Duration::from_secs_f64(service.as_secs_f64() * f);
+        }
+        self.engine.schedule_after(
+            service,
+            Event::Done {
+                req: r,
+                epoch: req.epoch,
+            },
+        );
     }
 
-    fn on_done(&mut self, now: Instant, t: u32) {
-        let task = &mut self.tasks[t as usize];
-        let a = task.agent as usize;
+    fn on_done(&mut self, now: Instant, r: u32) {
+        let req = self.reqs[r as usize];
+        let a = req.agent as usize;
         let agent = &mut self.agents[a];
         agent.busy -= 1;
-        agent.served += 1;
-        agent.busy_time = agent.busy_time + (now - task.service_start);
-        task.failed = task.fail_u < self.sc.tiers[agent.tier as usize].error_rate;
-        if task.failed {
-            agent.failures += 1;
+        if let Some(i) = agent.in_service.iter().position(|&x| x == r) {
+            agent.in_service.swap_remove(i);
         }
-        self.metrics.on_served(now, a, task.received);
+        agent.served += 1;
+        agent.busy_time = agent.busy_time + (now - req.service_start);
+        let failed = req.fail_u < self.sc.tiers[agent.tier as usize].error_rate;
+        if failed {
+            agent.failures += 1;
+            self.reqs[r as usize].cause = Some(Cause::Error);
+        }
+        self.metrics.on_served(now, a, req.received);
         if let Some(next) = self.agents[a].queue.pop_front() {
             self.start(now, next);
         }
+        if self.agents[a].is_cut_off() {
+            self.lose(r);
+        } else {
+            self.send_back(now, r);
+        }
+    }
+
+    /// The agent side is over and the answer travels back.
+    fn send_back(&mut self, now: Instant, r: u32) {
+        self.reqs[r as usize].phase = Phase::ToDispatcher;
         match self.network_delay() {
-            None => self.on_reply(now, t),
+            None => self.on_reply(now, r),
             Some(d) => {
-                self.engine.schedule_after(d, Event::Reply { task: t });
+                let epoch = self.reqs[r as usize].epoch;
+                self.engine
+                    .schedule_after(d, Event::Reply { req: r, epoch });
             }
         }
     }
 
-    fn on_reply(&mut self, now: Instant, t: u32) {
-        let task = self.tasks[t as usize];
+    /// Lost to a partition: only the timeout (if any) settles it.
+    fn lose(&mut self, r: u32) {
+        self.reqs[r as usize].phase = Phase::Lost;
+        if self.reqs[r as usize].answered {
+            self.release_req(r);
+        }
+    }
+
+    fn on_reply(&mut self, now: Instant, r: u32) {
+        if !self.reqs[r as usize].answered {
+            let cause = self.reqs[r as usize].cause;
+            self.settle(now, r, cause);
+        }
+        self.release_req(r);
+    }
+
+    fn on_timeout(&mut self, now: Instant, r: u32) {
+        if self.reqs[r as usize].answered {
+            return;
+        }
+        self.settle(now, r, Some(Cause::Timeout));
+        if self.reqs[r as usize].phase == Phase::Lost {
+            self.release_req(r);
+        }
+    }
+
+    /// The dispatcher learns a request's outcome (once per request).
+    fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
+        let req = &mut self.reqs[r as usize];
+        req.answered = true;
+        let req = *req;
         self.balancer
-            .on_complete(now, task.slot as usize, now - task.dispatched);
+            .on_complete(now, req.slot as usize, now - req.dispatched);
         self.outstanding -= 1;
-        let outcome = if task.failed {
-            Outcome::Failed
-        } else {
-            Outcome::Completed
+        self.on_call_outcome(now, req.agent, req.admitted, cause.is_none());
+        let outcome = match cause {
+            None => Outcome::Completed,
+            Some(c) => Outcome::Failed(c),
         };
-        self.metrics
-            .on_outcome(now, task.arrival, outcome, task.attempts);
-        self.release(t);
+        self.end_task(now, req.task, outcome);
         if self.workers > 0 {
             self.pump(now);
         }
+    }
+
+    fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
+        let task = self.tasks[t as usize];
+        self.metrics
+            .on_outcome(now, task.arrival, outcome, task.attempts);
+        self.last_outcome = now;
+        self.release(t);
     }
 
     /// At the end of the drain: every task still queued, travelling or in

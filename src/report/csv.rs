@@ -34,6 +34,10 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "arrival_rate_per_s",
     "simulated_s",
     "histogram_overflow",
+    "failed_error",
+    "failed_refused",
+    "failed_timeout",
+    "failed_no_agent",
 ];
 
 pub const AGENT_COLUMNS: &[&str] = &[
@@ -48,6 +52,7 @@ pub const AGENT_COLUMNS: &[&str] = &[
     "latency_p99_ms",
     "breaker_trips",
     "unhealthy_s",
+    "down_s",
 ];
 
 pub const TIMESERIES_COLUMNS: &[&str] = &[
@@ -62,6 +67,7 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "latency_p99_ms",
     "healthy_agents",
     "open_breakers",
+    "agents_down",
 ];
 
 pub const PERF_COLUMNS: &[&str] = &[
@@ -121,6 +127,10 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 fixed(s.arrival_rate_per_s, 4),
                 fixed(s.simulated_s, 3),
                 s.histogram_overflow.to_string(),
+                s.failed_by[0].to_string(),
+                s.failed_by[1].to_string(),
+                s.failed_by[2].to_string(),
+                s.failed_by[3].to_string(),
             ]
         }),
     )
@@ -149,6 +159,7 @@ pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
                     ms(a.latency_p99_ms),
                     a.breaker_trips.to_string(),
                     fixed(a.unhealthy_s, 3),
+                    fixed(a.down_s, 3),
                 ]
             })
         }),
@@ -173,6 +184,7 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
                     ms(b.latency_p99_ms),
                     b.healthy_agents.to_string(),
                     b.open_breakers.to_string(),
+                    b.agents_down.to_string(),
                 ]
             })
         }),

@@ -27,11 +27,12 @@ pub struct RawScenario {
     pub balancer: Option<RawBalancer>,
     pub network: Option<RawNetwork>,
     pub report: Option<RawReport>,
-    pub health: Unsupported,
-    pub breaker: Unsupported,
+    pub health: Option<RawHealth>,
+    pub breaker: Option<RawBreaker>,
     pub retry: Unsupported,
-    pub request: Unsupported,
-    pub faults: Unsupported,
+    pub request: Option<RawRequest>,
+    pub registry: Option<RawRegistry>,
+    pub faults: Option<Vec<RawFault>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,8 +52,8 @@ pub struct RawTier {
     pub error_rate: Option<f64>,
     pub capabilities: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
-    pub uptime: Unsupported,
-    pub mttr: Unsupported,
+    pub uptime: Option<f64>,
+    pub mttr: Option<String>,
 }
 
 /// `{ dist = "...", ... }`: which fields apply depends on `dist`, so they are
@@ -125,6 +126,80 @@ pub struct RawDispatch {
 pub struct RawBalancer {
     pub strategy: Option<String>,
     pub healthy_only: Option<bool>,
+    pub panic_threshold: Option<f64>,
+    pub changes: Option<Vec<RawStrategyChange>>,
+}
+
+/// `[[balancer.changes]]`: switch strategy at a time.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStrategyChange {
+    pub at: Option<String>,
+    pub strategy: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub degraded_threshold: Option<String>,
+    pub ema_alpha: Option<f64>,
+    pub unhealthy_after: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub failure_threshold: Option<u32>,
+    pub window: Option<RawWindow>,
+    pub open_for: Option<String>,
+    pub backoff: Option<f64>,
+    pub max_open_for: Option<String>,
+    pub half_open_probes: Option<u32>,
+}
+
+/// `window = { size, min_calls, rate }`: the count-based failure-rate rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub size: Option<u32>,
+    pub min_calls: Option<u32>,
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegistry {
+    pub ttl: Option<String>,
+    pub heartbeat: Option<String>,
+}
+
+/// `[[faults]]`: one scheduled fault.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub at: Option<String>,
+    pub kind: Option<String>,
+    pub factor: Option<f64>,
+    pub target: Option<RawTarget>,
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+}
+
+/// `target = { tier?, fraction?, agents? }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub tier: Option<String>,
+    pub fraction: Option<f64>,
+    pub agents: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

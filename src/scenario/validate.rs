@@ -4,13 +4,19 @@
 
 use std::collections::BTreeSet;
 
-use super::raw::{RawArrivals, RawDist, RawScenario, RawTier, Unsupported};
+use super::raw::{
+    RawArrivals, RawBalancer, RawBreaker, RawDist, RawFault, RawHealth, RawRegistry, RawScenario,
+    RawTier, Unsupported,
+};
 use super::source::{KeyPath, Source};
 use super::{
-    BalancerConfig, Dispatch, Network, Origin, Problem, ReportConfig, Scenario, ScenarioError,
-    Tier, Workload,
+    BalancerConfig, Dispatch, Network, Origin, Problem, RegistryConfig, ReportConfig,
+    RequestConfig, Scenario, ScenarioError, StrategyChange, Tier, Workload,
 };
 use crate::discovery::balancer::Strategy;
+use crate::discovery::breaker::{BreakerConfig, Window};
+use crate::discovery::health::HealthConfig;
+use crate::faults::{Fault, FaultKind, Target, fraction_count};
 use crate::rng::{Dist, Seed};
 use crate::time::{Duration, parse_duration};
 use crate::workload::Arrivals;
@@ -19,6 +25,9 @@ use crate::workload::Arrivals;
 pub const DEFAULT_SEED: u64 = 1;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(60);
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
+pub const DEFAULT_MTTR: Duration = Duration::from_secs(5);
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3);
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
 
 const NAME_CHARS: &str = "letters, digits, `_`, `-` and `.`";
 
@@ -61,6 +70,49 @@ impl Checker<'_, '_> {
                 path,
                 format!("is part of the scenario format but not simulated by this version ({what}); remove it"),
             );
+        }
+    }
+
+    fn positive_duration(
+        &mut self,
+        path: &KeyPath,
+        raw: Option<&str>,
+        default: Duration,
+    ) -> Duration {
+        match self.duration(path, raw) {
+            Some(d) if d.is_zero() => {
+                self.fail(path, "must be greater than 0");
+                default
+            }
+            Some(d) => d,
+            None => default,
+        }
+    }
+
+    /// A number in `lo..=hi` (or `(lo, hi]` when `open_low`).
+    fn fraction(&mut self, path: &KeyPath, v: Option<f64>, default: f64, open_low: bool) -> f64 {
+        let Some(v) = v else { return default };
+        let ok = v.is_finite() && v <= 1.0 && if open_low { v > 0.0 } else { v >= 0.0 };
+        if !ok {
+            let range = if open_low {
+                "greater than 0 and at most 1"
+            } else {
+                "from 0 to 1"
+            };
+            self.fail(path, format!("is {v}; must be a number {range}"));
+            return default;
+        }
+        v
+    }
+
+    fn at_least_one(&mut self, path: &KeyPath, v: Option<u32>, default: u32, what: &str) -> u32 {
+        match v {
+            Some(0) => {
+                self.fail(path, format!("must be at least 1 ({what})"));
+                default
+            }
+            Some(v) => v,
+            None => default,
         }
     }
 
@@ -230,35 +282,11 @@ pub fn validate(
     let drain = c
         .duration(&root.key("drain"), raw.drain.as_deref())
         .unwrap_or(DEFAULT_DRAIN);
-    for (key, field, what) in [
-        (
-            "health",
-            &raw.health,
-            "health monitoring arrives with the discovery layer",
-        ),
-        (
-            "breaker",
-            &raw.breaker,
-            "circuit breakers arrive with the discovery layer",
-        ),
-        (
-            "retry",
-            &raw.retry,
-            "retries arrive with the orchestration layer",
-        ),
-        (
-            "request",
-            &raw.request,
-            "request timeouts arrive with the discovery layer",
-        ),
-        (
-            "faults",
-            &raw.faults,
-            "fault schedules arrive with the discovery layer",
-        ),
-    ] {
-        c.unsupported(&root.key(key), field, what);
-    }
+    c.unsupported(
+        &root.key("retry"),
+        &raw.retry,
+        "retries arrive with the orchestration layer",
+    );
 
     // Fleet.
     let tiers_path = root.key("fleet").key("tiers");
@@ -371,22 +399,39 @@ pub fn validate(
         );
     }
 
-    // Balancer.
-    let b = raw.balancer.unwrap_or_default();
-    let strategy = match b.strategy.as_deref() {
-        None => Some(Strategy::RoundRobin),
-        Some(s) => match s.parse::<Strategy>() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                c.fail(&root.key("balancer").key("strategy"), e);
-                None
+    // Discovery.
+    let end = duration + drain;
+    let balancer = check_balancer(&mut c, &root.key("balancer"), raw.balancer, end);
+    let health = raw
+        .health
+        .as_ref()
+        .map(|h| check_health(&mut c, &root.key("health"), h));
+    let breaker = raw
+        .breaker
+        .as_ref()
+        .map(|b| check_breaker(&mut c, &root.key("breaker"), b));
+    let request = RequestConfig {
+        timeout: raw.request.as_ref().and_then(|r| {
+            let path = root.key("request").key("timeout");
+            let t = c.duration(&path, r.timeout.as_deref());
+            if t.is_some_and(Duration::is_zero) {
+                c.fail(
+                    &path,
+                    "must be greater than 0 (leave [request] out for no timeout)",
+                );
             }
-        },
+            t
+        }),
     };
-    let balancer = strategy.map(|strategy| BalancerConfig {
-        strategy,
-        healthy_only: b.healthy_only.unwrap_or(true),
-    });
+    let registry = check_registry(&mut c, &root.key("registry"), raw.registry.as_ref());
+    let faults: Vec<Fault> = raw
+        .faults
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| check_fault(&mut c, &root.key("faults").index(i), f, &tiers, end))
+        .collect();
 
     // Network.
     let n = raw.network.unwrap_or_default();
@@ -441,6 +486,11 @@ pub fn validate(
         },
         dispatch,
         balancer: balancer.expect("no problems, so the strategy is valid"),
+        health,
+        breaker,
+        request,
+        registry,
+        faults,
         network: Network {
             latency: latency.expect("no problems, so the latency is valid"),
         },
@@ -499,16 +549,8 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
             format!("is {error_rate}; a probability must be from 0 to 1"),
         );
     }
-    c.unsupported(
-        &path.key("uptime"),
-        &t.uptime,
-        "agent failure models arrive with the discovery layer",
-    );
-    c.unsupported(
-        &path.key("mttr"),
-        &t.mttr,
-        "agent failure models arrive with the discovery layer",
-    );
+    let uptime = c.fraction(&path.key("uptime"), t.uptime, 1.0, true);
+    let mttr = c.positive_duration(&path.key("mttr"), t.mttr.as_deref(), DEFAULT_MTTR);
     let capabilities = t.capabilities.clone().unwrap_or_default();
     let tags = t.tags.clone().unwrap_or_default();
     for (key, list) in [("capabilities", &capabilities), ("tags", &tags)] {
@@ -540,6 +582,339 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
         error_rate,
         capabilities,
         tags,
+        uptime,
+        mttr,
+    })
+}
+
+fn check_balancer(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    b: Option<RawBalancer>,
+    end: Duration,
+) -> Option<BalancerConfig> {
+    let b = b.unwrap_or_default();
+    let strategy = |c: &mut Checker<'_, '_>, p: &KeyPath, s: Option<&str>| match s {
+        None => None,
+        Some(s) => match s.parse::<Strategy>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                c.fail(p, e);
+                None
+            }
+        },
+    };
+    let first = match b.strategy.as_deref() {
+        None => Some(Strategy::RoundRobin),
+        s => strategy(c, &path.key("strategy"), s),
+    };
+    let panic_threshold = c.fraction(&path.key("panic_threshold"), b.panic_threshold, 0.0, false);
+    let mut changes = Vec::new();
+    let mut last = Duration::ZERO;
+    for (i, ch) in b.changes.unwrap_or_default().iter().enumerate() {
+        let p = path.key("changes").index(i);
+        let at = c.required_duration(
+            &p.key("at"),
+            ch.at.as_deref(),
+            "the time of the change, e.g. at = \"30s\"",
+        );
+        if ch.strategy.is_none() {
+            c.fail(
+                &p.key("strategy"),
+                format!(
+                    "missing; one of {}",
+                    Strategy::ALL.map(Strategy::as_str).join(", ")
+                ),
+            );
+        }
+        let s = strategy(c, &p.key("strategy"), ch.strategy.as_deref());
+        if let Some(at) = at {
+            if at < last {
+                c.fail(
+                    &p.key("at"),
+                    format!(
+                        "{at} is before the previous change ({last}); list changes in time order"
+                    ),
+                );
+            }
+            if at >= end {
+                c.fail(&p.key("at"), format!("{at} is not before the end of the run (duration + drain = {end}), so it would never happen"));
+            }
+            last = last.max(at);
+        }
+        if let (Some(at), Some(strategy)) = (at, s) {
+            changes.push(StrategyChange { at, strategy });
+        }
+    }
+    Some(BalancerConfig {
+        strategy: first?,
+        healthy_only: b.healthy_only.unwrap_or(true),
+        panic_threshold,
+        changes,
+    })
+}
+
+fn check_health(c: &mut Checker<'_, '_>, path: &KeyPath, h: &RawHealth) -> HealthConfig {
+    let d = HealthConfig::default();
+    let interval = c.positive_duration(&path.key("interval"), h.interval.as_deref(), d.interval);
+    let timeout = c.positive_duration(
+        &path.key("timeout"),
+        h.timeout.as_deref(),
+        d.timeout.min(interval),
+    );
+    if timeout > interval {
+        c.fail(
+            &path.key("timeout"),
+            format!("{timeout} is longer than the probe interval ({interval}); a probe must end before the next one starts"),
+        );
+    }
+    let degraded_threshold = c
+        .duration(
+            &path.key("degraded_threshold"),
+            h.degraded_threshold.as_deref(),
+        )
+        .unwrap_or(d.degraded_threshold);
+    let ema_alpha = c.fraction(&path.key("ema_alpha"), h.ema_alpha, d.ema_alpha, true);
+    let unhealthy_after = c.at_least_one(
+        &path.key("unhealthy_after"),
+        h.unhealthy_after,
+        d.unhealthy_after,
+        "consecutive failed probes before UNHEALTHY",
+    );
+    HealthConfig {
+        interval,
+        timeout,
+        degraded_threshold,
+        ema_alpha,
+        unhealthy_after,
+    }
+}
+
+fn check_breaker(c: &mut Checker<'_, '_>, path: &KeyPath, b: &RawBreaker) -> BreakerConfig {
+    let d = BreakerConfig::default();
+    let failure_threshold = c.at_least_one(
+        &path.key("failure_threshold"),
+        b.failure_threshold,
+        d.failure_threshold,
+        "consecutive failures that open the breaker",
+    );
+    let open_for = c.positive_duration(&path.key("open_for"), b.open_for.as_deref(), d.open_for);
+    let backoff = match b.backoff {
+        None => 1.0,
+        Some(x) if x.is_finite() && x >= 1.0 => x,
+        Some(x) => {
+            c.fail(
+                &path.key("backoff"),
+                format!(
+                    "is {x}; the growth of open_for per consecutive trip must be 1 (none) or more"
+                ),
+            );
+            1.0
+        }
+    };
+    let max_open_for = match c.duration(&path.key("max_open_for"), b.max_open_for.as_deref()) {
+        Some(m) if m < open_for => {
+            c.fail(
+                &path.key("max_open_for"),
+                format!("{m} is shorter than open_for ({open_for})"),
+            );
+            open_for
+        }
+        Some(m) => m,
+        None if backoff > 1.0 => Duration(open_for.as_nanos().saturating_mul(10)),
+        None => open_for,
+    };
+    let half_open_probes = c.at_least_one(
+        &path.key("half_open_probes"),
+        b.half_open_probes,
+        d.half_open_probes,
+        "calls let through while HALF_OPEN",
+    );
+    let window = b.window.as_ref().map(|w| {
+        let wp = path.key("window");
+        let size = c.at_least_one(&wp.key("size"), w.size, 1, "calls remembered");
+        let min_calls = w.min_calls.unwrap_or(size);
+        if min_calls > size {
+            c.fail(&wp.key("min_calls"), format!("{min_calls} is more than the window size ({size}), so the rate would never be judged"));
+        }
+        if w.rate.is_none() {
+            c.fail(&wp.key("rate"), "missing; the failure rate (0–1] that opens the breaker, e.g. 0.5");
+        }
+        let rate = c.fraction(&wp.key("rate"), w.rate, 1.0, true);
+        Window { size, min_calls, rate }
+    });
+    BreakerConfig {
+        failure_threshold,
+        window,
+        open_for,
+        backoff,
+        max_open_for,
+        half_open_probes,
+    }
+}
+
+fn check_registry(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    r: Option<&RawRegistry>,
+) -> RegistryConfig {
+    let (ttl, heartbeat) = match r {
+        None => (DEFAULT_TTL, DEFAULT_HEARTBEAT),
+        Some(r) => (
+            c.positive_duration(&path.key("ttl"), r.ttl.as_deref(), DEFAULT_TTL),
+            c.positive_duration(
+                &path.key("heartbeat"),
+                r.heartbeat.as_deref(),
+                DEFAULT_HEARTBEAT,
+            ),
+        ),
+    };
+    if heartbeat >= ttl {
+        c.fail(
+            &path.key("heartbeat"),
+            format!("{heartbeat} is not shorter than the lease ttl ({ttl}); live agents would expire between heartbeats"),
+        );
+    }
+    RegistryConfig { ttl, heartbeat }
+}
+
+fn check_fault(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    f: &RawFault,
+    tiers: &[Tier],
+    end: Duration,
+) -> Option<Fault> {
+    let at = c.required_duration(
+        &path.key("at"),
+        f.at.as_deref(),
+        "when the fault happens, e.g. at = \"10s\"",
+    );
+    if let Some(at) = at
+        && at >= end
+    {
+        c.fail(&path.key("at"), format!("{at} is not before the end of the run (duration + drain = {end}), so it would never happen"));
+    }
+    let kind = match f.kind.as_deref() {
+        None => {
+            c.fail(
+                &path.key("kind"),
+                format!("missing; one of {}", FaultKind::NAMES),
+            );
+            None
+        }
+        Some("crash") => Some(FaultKind::Crash),
+        Some("recover") => Some(FaultKind::Recover),
+        Some("partition") => Some(FaultKind::Partition),
+        Some("slow") => match f.factor {
+            None => {
+                c.fail(&path.key("factor"), "missing; kind = \"slow\" takes factor, how many times longer service takes (e.g. 5.0)");
+                None
+            }
+            Some(x) if !x.is_finite() || x <= 0.0 => {
+                c.fail(
+                    &path.key("factor"),
+                    format!("is {x}; must be a number greater than 0"),
+                );
+                None
+            }
+            Some(factor) => Some(FaultKind::Slow { factor }),
+        },
+        Some(other) => {
+            c.fail(
+                &path.key("kind"),
+                format!("unknown fault kind `{other}`; one of {}", FaultKind::NAMES),
+            );
+            None
+        }
+    };
+    if f.factor.is_some() && !matches!(f.kind.as_deref(), Some("slow") | None) {
+        c.fail(&path.key("factor"), "applies only to kind = \"slow\"");
+    }
+    let lasts = c.duration(&path.key("for"), f.for_.as_deref());
+    if lasts.is_some_and(Duration::is_zero) {
+        c.fail(
+            &path.key("for"),
+            "must be greater than 0 (leave it out for a fault that lasts to the end)",
+        );
+    }
+    if lasts.is_some() && kind == Some(FaultKind::Recover) {
+        c.fail(
+            &path.key("for"),
+            "does not apply to kind = \"recover\", which is instantaneous",
+        );
+    }
+    let tp = path.key("target");
+    let Some(t) = &f.target else {
+        c.fail(&tp, "missing; e.g. target = { tier = \"standard\", fraction = 0.1 } or target = { agents = [\"agent-3\"] }");
+        return None;
+    };
+    let fleet: u32 = tiers.iter().map(|t| t.count).sum();
+    let target = if let Some(ids) = &t.agents {
+        if t.tier.is_some() || t.fraction.is_some() {
+            c.fail(&tp, "give either agents, or tier and/or fraction, not both");
+        }
+        if ids.is_empty() {
+            c.fail(
+                &tp.key("agents"),
+                "is empty; name at least one agent, e.g. \"agent-0\"",
+            );
+        }
+        let mut out = Vec::new();
+        for (j, id) in ids.iter().enumerate() {
+            match id
+                .strip_prefix("agent-")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(n) if n < fleet => out.push(n),
+                _ => c.fail(
+                    &tp.key("agents").index(j),
+                    format!(
+                        "`{id}` is not an agent of this fleet; ids run from agent-0 to agent-{}",
+                        fleet.saturating_sub(1)
+                    ),
+                ),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Target::Agents(out)
+    } else {
+        let tier = match &t.tier {
+            None => None,
+            Some(name) => match tiers.iter().position(|x| &x.name == name) {
+                Some(i) => Some(i as u32),
+                None => {
+                    c.fail(
+                        &tp.key("tier"),
+                        format!(
+                            "no tier named `{name}`; tiers: {}",
+                            tiers
+                                .iter()
+                                .map(|x| x.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        let fraction = c.fraction(&tp.key("fraction"), t.fraction, 1.0, true);
+        let n = tier.map_or(fleet, |i| tiers[i as usize].count);
+        if fraction_count(fraction, n) == 0 {
+            c.fail(
+                &tp.key("fraction"),
+                format!("{fraction} of {n} agents rounds to none; raise the fraction"),
+            );
+        }
+        Target::Fraction { tier, fraction }
+    };
+    Some(Fault {
+        at: at?,
+        kind: kind?,
+        target,
+        lasts,
     })
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod determinism;
+mod discovery;
 mod scenario_errors;
 mod support;
 mod theory;

@@ -385,8 +385,8 @@ fn dispatch_balancer_network_and_report_are_checked() {
         None,
     );
     expect(
-        &with("[breaker]\nfailure_threshold = 3\n"),
-        "breaker",
+        &with("[retry]\nmax_attempts = 3\n"),
+        "retry",
         "not simulated by this version",
         None,
     );
@@ -475,4 +475,177 @@ fn defaults_make_a_small_file_useful() {
     assert_eq!(sc.duration, fleetsim::time::Duration::from_secs(60));
     let r = fleetsim::world::run(&sc, sc.seed);
     assert!(r.completed > 200);
+}
+
+#[test]
+fn discovery_and_fault_keys_are_checked() {
+    let tier = |extra: &str| {
+        BASE.replace(
+            "capabilities = [\"compute\"]\n",
+            &format!("capabilities = [\"compute\"]\n{extra}"),
+        )
+    };
+    expect(
+        &tier("uptime = 1.5\n"),
+        "fleet.tiers[0].uptime",
+        "greater than 0 and at most 1",
+        None,
+    );
+    expect(
+        &tier("uptime = 0.9\nmttr = \"0s\"\n"),
+        "fleet.tiers[0].mttr",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &with("[health]\ninterval = \"1s\"\ntimeout = \"2s\"\n"),
+        "health.timeout",
+        "longer than the probe interval",
+        None,
+    );
+    expect(
+        &with("[health]\nema_alpha = 0.0\n"),
+        "health.ema_alpha",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &with("[health]\nunhealthy_after = 0\n"),
+        "health.unhealthy_after",
+        "at least 1",
+        None,
+    );
+    expect(
+        &with("[breaker]\nfailure_threshold = 0\n"),
+        "breaker.failure_threshold",
+        "at least 1",
+        None,
+    );
+    expect(
+        &with("[breaker]\nbackoff = 0.5\n"),
+        "breaker.backoff",
+        "1 (none) or more",
+        None,
+    );
+    expect(
+        &with("[breaker]\nopen_for = \"10s\"\nmax_open_for = \"5s\"\n"),
+        "breaker.max_open_for",
+        "shorter than open_for",
+        None,
+    );
+    expect(
+        &with("[breaker]\nwindow = { size = 10, min_calls = 20, rate = 0.5 }\n"),
+        "breaker.window.min_calls",
+        "more than the window size",
+        None,
+    );
+    expect(
+        &with("[breaker]\nwindow = { size = 10 }\n"),
+        "breaker.window.rate",
+        "missing",
+        None,
+    );
+    expect(
+        &with("[request]\ntimeout = \"0s\"\n"),
+        "request.timeout",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &with("[registry]\nttl = \"1s\"\nheartbeat = \"2s\"\n"),
+        "registry.heartbeat",
+        "not shorter than the lease ttl",
+        None,
+    );
+    expect(
+        &with("[balancer]\npanic_threshold = 2.0\n"),
+        "balancer.panic_threshold",
+        "from 0 to 1",
+        None,
+    );
+    expect(
+        &with("[[balancer.changes]]\nat = \"5s\"\nstrategy = \"fastest\"\n"),
+        "balancer.changes[0].strategy",
+        "unknown strategy",
+        None,
+    );
+    expect(
+        &with("[[balancer.changes]]\nat = \"50s\"\nstrategy = \"p2c\"\n"),
+        "balancer.changes[0].at",
+        "never happen",
+        None,
+    );
+    let fault = |body: &str| with(&format!("[[faults]]\n{body}"));
+    expect(
+        &fault("kind = \"crash\"\ntarget = { tier = \"a\" }\n"),
+        "faults[0].at",
+        "missing",
+        None,
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"explode\"\ntarget = { tier = \"a\" }\n"),
+        "faults[0].kind",
+        "one of crash, recover, slow, partition",
+        Some("14:8"),
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"slow\"\ntarget = { tier = \"a\" }\n"),
+        "faults[0].factor",
+        "missing",
+        None,
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"crash\"\nfactor = 2.0\ntarget = { tier = \"a\" }\n"),
+        "faults[0].factor",
+        "only to kind = \"slow\"",
+        None,
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"crash\"\n"),
+        "faults[0].target",
+        "missing",
+        None,
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"crash\"\ntarget = { tier = \"b\" }\n"),
+        "faults[0].target.tier",
+        "no tier named `b`; tiers: a",
+        None,
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"crash\"\ntarget = { tier = \"a\", fraction = 0.1 }\n"),
+        "faults[0].target.fraction",
+        "rounds to none",
+        None,
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"crash\"\ntarget = { agents = [\"agent-7\"] }\n"),
+        "faults[0].target.agents[0]",
+        "agent-0 to agent-1",
+        None,
+    );
+    expect(
+        &fault(
+            "at = \"1s\"\nkind = \"crash\"\ntarget = { agents = [\"agent-0\"], tier = \"a\" }\n",
+        ),
+        "faults[0].target",
+        "either agents, or tier",
+        None,
+    );
+    expect(
+        &fault("at = \"1s\"\nkind = \"recover\"\nfor = \"2s\"\ntarget = { tier = \"a\" }\n"),
+        "faults[0].for",
+        "does not apply",
+        None,
+    );
+    // A valid file with every discovery key loads.
+    let ok = format!(
+        "{}\n[balancer]\nstrategy = \"p2c\"\npanic_threshold = 0.5\n[[balancer.changes]]\nat = \"5s\"\nstrategy = \"least_connections\"\n[health]\ninterval = \"1s\"\n[breaker]\nfailure_threshold = 3\nwindow = {{ size = 10, rate = 0.5 }}\n[request]\ntimeout = \"1s\"\n[registry]\nttl = \"2s\"\nheartbeat = \"500ms\"\n[[faults]]\nat = \"2s\"\nkind = \"slow\"\nfactor = 3.0\ntarget = {{ tier = \"a\", fraction = 0.5 }}\nfor = \"1s\"\n",
+        tier("uptime = 0.95\nmttr = \"2s\"\n")
+    );
+    let sc = scenario::load_str("t.toml", "t", &ok, &[]).expect("valid");
+    assert_eq!(sc.faults.len(), 1);
+    assert_eq!(sc.balancer.changes.len(), 1);
+    assert!(sc.health.is_some() && sc.breaker.is_some());
+    assert_eq!(sc.tiers[0].uptime, 0.95);
 }

@@ -1,0 +1,267 @@
+//! The discovery side of the world: registry leases and heartbeats, health
+//! probes, breakers, and the eligibility they decide for the balancer.
+//!
+//! An agent is eligible when it is registered with a running lease, not
+//! UNHEALTHY (with `healthy_only`), and its breaker admits a call. Each
+//! fact is cached in a [`View`] and pushed to the balancer only when it
+//! changes, so routing stays O(log n) per request. Heartbeats and lease
+//! expiry are simulated only when an agent can go silent (otherwise every
+//! lease stays live and the registry has nothing to decide: same results,
+//! fewer events).
+//!
+//! Probes: the monitor probes each agent every `interval` (first probes
+//! staggered over one interval). A probe crosses the network both ways
+//! (delays from the `probes` stream) and is handled in the tier's median
+//! service time, times any slowdown. A down agent refuses it (a failure
+//! after the round trip); a cut-off agent never answers (a failure at
+//! `timeout`); an answer later than `timeout` is a failure at `timeout`.
+
+use std::collections::BTreeMap;
+
+use super::{Event, View, World};
+use crate::discovery::breaker::{Breaker, Kind};
+use crate::discovery::health::{HealthMonitor, Status};
+use crate::discovery::registry::Registration;
+use crate::fleet::agent_id;
+use crate::time::{Duration, Instant};
+
+/// `n` periodic timers spread over one `period`: agent `a` starts at
+/// `period · (a + 1) / n`.
+fn stagger(period: Duration, a: usize, n: usize) -> Instant {
+    Instant((u128::from(period.as_nanos()) * (a as u128 + 1) / n.max(1) as u128) as u64)
+}
+
+impl World<'_> {
+    pub(super) fn start_discovery(&mut self) {
+        let n = self.agents.len();
+        for (i, ch) in self.sc.balancer.changes.iter().enumerate() {
+            self.engine
+                .schedule(
+                    Instant(ch.at.as_nanos()),
+                    Event::SetStrategy { change: i as u32 },
+                )
+                .expect("the run has not started");
+        }
+        if let Some(cfg) = self.sc.breaker {
+            self.breakers = vec![Breaker::new(cfg); n];
+        }
+        if let Some(cfg) = self.sc.health {
+            self.probe_sent = vec![Instant::ZERO; n];
+            self.monitors = (0..n)
+                .map(|a| {
+                    let first = stagger(cfg.interval, a, n);
+                    self.engine
+                        .schedule(first, Event::Probe { agent: a as u32 })
+                        .expect("the run has not started");
+                    HealthMonitor::new(cfg, first)
+                })
+                .collect();
+        }
+        for a in 0..n {
+            if !self.agents[a].is_silent() {
+                self.register(Instant::ZERO, a);
+            }
+            if self.leases {
+                let first = stagger(self.sc.registry.heartbeat, a, n);
+                self.engine
+                    .schedule(first, Event::Heartbeat { agent: a as u32 })
+                    .expect("the run has not started");
+            }
+        }
+        for a in 0..n {
+            self.refresh(Instant::ZERO, a);
+        }
+        self.ensure_lease_check();
+    }
+
+    fn register(&mut self, now: Instant, a: usize) {
+        let tier = &self.sc.tiers[self.agents[a].tier as usize];
+        let reg = Registration {
+            name: agent_id(a),
+            capabilities: tier.capabilities.clone(),
+            tags: tier.tags.clone(),
+            metadata: BTreeMap::from([("tier".to_string(), tier.name.clone())]),
+        };
+        self.registry.register(now, a as u32, reg);
+    }
+
+    /// Recompute what the dispatcher believes about agent `a` and tell the
+    /// balancer if its eligibility changed.
+    pub(super) fn refresh(&mut self, _now: Instant, a: usize) {
+        let old = self.views[a];
+        let (open, admits) = match self.breakers.get(a) {
+            None => (false, true),
+            Some(b) => (b.state().kind() == Kind::Open, b.admits()),
+        };
+        let new = View {
+            live: !self.leases || self.registry.is_live(a as u32),
+            healthy: self
+                .monitors
+                .get(a)
+                .is_none_or(|m| m.status() != Status::Unhealthy),
+            open,
+            admits,
+        };
+        if new == old {
+            return;
+        }
+        self.views[a] = new;
+        let counted = |v: View| u64::from(v.live && v.healthy);
+        self.healthy_count = self.healthy_count + counted(new) - counted(old);
+        self.open_count = self.open_count + u64::from(new.open) - u64::from(old.open);
+        let slot = self.slot_of[a];
+        if slot != u32::MAX {
+            let eligible =
+                new.live && (new.healthy || !self.sc.balancer.healthy_only) && new.admits;
+            self.balancer.set_eligible(slot as usize, eligible);
+        }
+    }
+
+    /// Ask agent `a`'s breaker to admit a call about to be sent. Returns the
+    /// breaker's trip count if it did (`None`: no breakers, or the balancer
+    /// is in panic and routes around them).
+    pub(super) fn admit(&mut self, now: Instant, a: u32) -> Option<u64> {
+        if self.breakers.is_empty() || self.balancer.in_panic() {
+            return None;
+        }
+        let b = &mut self.breakers[a as usize];
+        let admitted = b.allow(now).then(|| b.trips());
+        self.after_breaker(now, a as usize);
+        admitted
+    }
+
+    /// A call settled: tell the breaker that admitted it, unless the breaker
+    /// has opened since (an outcome from before a trip says nothing about
+    /// the agent now, and must not close a HALF_OPEN breaker).
+    pub(super) fn on_call_outcome(
+        &mut self,
+        now: Instant,
+        a: u32,
+        admitted: Option<u64>,
+        ok: bool,
+    ) {
+        let Some(trips) = admitted else { return };
+        let b = &mut self.breakers[a as usize];
+        if b.trips() != trips {
+            return;
+        }
+        if ok {
+            b.on_success(now);
+        } else {
+            b.on_failure(now);
+        }
+        self.after_breaker(now, a as usize);
+    }
+
+    fn after_breaker(&mut self, now: Instant, a: usize) {
+        while let Some(t) = self.breakers[a].poll_transition() {
+            if t.to == Kind::Open
+                && let Some(at) = self.breakers[a].poll_timeout()
+            {
+                self.engine
+                    .schedule(at.max(now), Event::BreakerTimer { agent: a as u32 })
+                    .expect("not in the past");
+            }
+        }
+        self.refresh(now, a);
+    }
+
+    pub(super) fn on_breaker_timer(&mut self, now: Instant, a: u32) {
+        self.breakers[a as usize].handle_timeout(now);
+        self.after_breaker(now, a as usize);
+    }
+
+    pub(super) fn on_probe(&mut self, now: Instant, a: u32) {
+        let i = a as usize;
+        let m = &mut self.monitors[i];
+        if !m.poll_probe(now) {
+            return;
+        }
+        let next = m.poll_timeout();
+        self.engine
+            .schedule(next, Event::Probe { agent: a })
+            .expect("probes move forward");
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        self.probe_sent[i] = now;
+        let agent = &self.agents[i];
+        let (delay, ok) = if agent.is_cut_off() {
+            (cfg.timeout, false)
+        } else {
+            let lat = &self.sc.network.latency;
+            let trip = lat.sample(&mut self.rng.probes) + lat.sample(&mut self.rng.probes);
+            if agent.is_down() {
+                (trip.min(cfg.timeout), false)
+            } else {
+                let median = self.sc.tiers[agent.tier as usize]
+                    .service_time
+                    .quantile(0.5);
+                let handling = Duration::from_secs_f64(median.as_secs_f64() * agent.slowdown());
+                let rtt = trip + handling;
+                if rtt > cfg.timeout {
+                    (cfg.timeout, false)
+                } else {
+                    (rtt, true)
+                }
+            }
+        };
+        self.engine
+            .schedule_after(delay, Event::ProbeResult { agent: a, ok });
+    }
+
+    pub(super) fn on_probe_result(&mut self, now: Instant, a: u32, ok: bool) {
+        let i = a as usize;
+        let m = &mut self.monitors[i];
+        if ok {
+            m.on_probe_success(now, now - self.probe_sent[i]);
+        } else {
+            m.on_probe_failure(now);
+        }
+        self.refresh(now, i);
+    }
+
+    pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
+        self.engine
+            .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
+        if !self.agents[a as usize].is_silent() {
+            self.heartbeat_now(now, a as usize);
+        }
+    }
+
+    /// Agent `a` renews its lease (registering if it never did).
+    pub(super) fn heartbeat_now(&mut self, now: Instant, a: usize) {
+        if !self.registry.heartbeat(now, a as u32) {
+            self.register(now, a);
+        }
+        self.refresh(now, a);
+        self.ensure_lease_check();
+    }
+
+    /// Keep one `LeaseCheck` at or before the earliest lease end. Renewals
+    /// only move lease ends later, so a check may fire early and find
+    /// nothing; it then moves to the new earliest end.
+    fn ensure_lease_check(&mut self) {
+        if !self.leases {
+            return;
+        }
+        if let Some(t) = self.registry.poll_timeout()
+            && self.lease_check_at.is_none_or(|c| t < c)
+        {
+            self.lease_check_at = Some(t);
+            self.engine
+                .schedule(t, Event::LeaseCheck)
+                .expect("leases end in the future");
+        }
+    }
+
+    pub(super) fn on_lease_check(&mut self, now: Instant) {
+        if self.lease_check_at != Some(now) {
+            return; // superseded by an earlier check
+        }
+        self.lease_check_at = None;
+        self.registry.handle_timeout(now);
+        while let Some(a) = self.registry.poll_expired() {
+            self.refresh(now, a as usize);
+        }
+        self.ensure_lease_check();
+    }
+}

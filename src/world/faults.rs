@@ -1,0 +1,147 @@
+//! Agent failures in the world: each failing tier's availability model
+//! (alternating up and down periods from the `availability/agent-N`
+//! streams) and the `[[faults]]` schedule (targets drawn from the
+//! `faults/N` streams when the run is set up), applied to the agents.
+//!
+//! Going down resets the agent's work: requests in service or queued come
+//! back as refused (fast failures), or are lost if the agent is also cut
+//! off. Coming back (up, or the partition healed) renews the agent's lease
+//! at once.
+
+use super::{Event, Phase, World};
+use crate::faults::{Availability, FaultKind, Target};
+use crate::fleet::{FaultEffect, agent_id};
+use crate::metrics::Cause;
+use crate::rng::Seed;
+use crate::time::Instant;
+
+impl World<'_> {
+    pub(super) fn start_failures(&mut self, seed: Seed) {
+        let n = self.agents.len();
+        self.availability = (0..n)
+            .map(|a| {
+                let tier = &self.sc.tiers[self.agents[a].tier as usize];
+                let model = Availability::new(tier.uptime, tier.mttr)?;
+                let mut rng = seed.stream(&format!("availability/{}", agent_id(a)));
+                let (up, period) = model.start(&mut rng);
+                if !up {
+                    self.agents[a].unavailable = true;
+                    self.agents[a].note_state(Instant::ZERO);
+                    self.down_count += 1;
+                }
+                self.engine
+                    .schedule(
+                        Instant::ZERO + period,
+                        Event::Availability { agent: a as u32 },
+                    )
+                    .expect("the run has not started");
+                Some((model, rng))
+            })
+            .collect();
+        let mut first = 0u32;
+        let tier_ranges: Vec<Vec<u32>> = self
+            .sc
+            .tiers
+            .iter()
+            .map(|t| {
+                let ids = (first..first + t.count).collect();
+                first += t.count;
+                ids
+            })
+            .collect();
+        let everyone: Vec<u32> = (0..n as u32).collect();
+        for (i, f) in self.sc.faults.iter().enumerate() {
+            let population = match &f.target {
+                Target::Fraction {
+                    tier: Some(t),
+                    fraction: _,
+                } => &tier_ranges[*t as usize],
+                _ => &everyone,
+            };
+            let mut rng = seed.stream(&format!("faults/{i}"));
+            self.fault_targets
+                .push(f.target.resolve(population, &mut rng));
+            self.engine
+                .schedule(
+                    Instant(f.at.as_nanos()),
+                    Event::FaultStart { fault: i as u32 },
+                )
+                .expect("the run has not started");
+        }
+    }
+
+    pub(super) fn on_availability(&mut self, now: Instant, a: u32) {
+        let i = a as usize;
+        let before = self.agents[i].is_silent();
+        let was_down = self.agents[i].is_down();
+        let up_now = self.agents[i].unavailable;
+        self.agents[i].unavailable = !up_now;
+        let (model, rng) = self.availability[i]
+            .as_mut()
+            .expect("availability events only for failing tiers");
+        let period = model.period(up_now, rng);
+        self.engine
+            .schedule_after(period, Event::Availability { agent: a });
+        self.after_change(now, i, before, was_down);
+    }
+
+    pub(super) fn on_fault(&mut self, now: Instant, fault: u32, starts: bool) {
+        let f = &self.sc.faults[fault as usize];
+        if starts && let Some(d) = f.lasts {
+            self.engine.schedule_after(d, Event::FaultEnd { fault });
+        }
+        let targets = std::mem::take(&mut self.fault_targets[fault as usize]);
+        for &a in &targets {
+            let i = a as usize;
+            let before = self.agents[i].is_silent();
+            let was_down = self.agents[i].is_down();
+            let faults = &mut self.agents[i].faults;
+            if starts {
+                match f.kind {
+                    FaultKind::Crash => faults.push((fault, FaultEffect::Crash)),
+                    FaultKind::Partition => faults.push((fault, FaultEffect::Partition)),
+                    FaultKind::Slow { factor } => faults.push((fault, FaultEffect::Slow(factor))),
+                    FaultKind::Recover => faults.clear(),
+                }
+            } else {
+                faults.retain(|&(j, _)| j != fault);
+            }
+            self.after_change(now, i, before, was_down);
+        }
+        self.fault_targets[fault as usize] = targets;
+    }
+
+    /// Apply the consequences of agent `a`'s change of state.
+    fn after_change(&mut self, now: Instant, a: usize, was_silent: bool, was_down: bool) {
+        self.agents[a].note_state(now);
+        let silent = self.agents[a].is_silent();
+        self.down_count = self.down_count + u64::from(silent) - u64::from(was_silent);
+        if self.agents[a].is_down() && !was_down {
+            self.reset(now, a);
+        }
+        if was_silent && !silent && self.leases {
+            self.heartbeat_now(now, a);
+        }
+    }
+
+    /// The agent went down: everything it held is refused (or lost).
+    fn reset(&mut self, now: Instant, a: usize) {
+        let agent = &mut self.agents[a];
+        let mut held: Vec<u32> = agent.in_service.drain(..).collect();
+        held.extend(agent.queue.drain(..));
+        agent.busy = 0;
+        for &r in &held {
+            let req = &self.reqs[r as usize];
+            if req.phase == Phase::Serving {
+                let agent = &mut self.agents[a];
+                agent.busy_time = agent.busy_time + (now - req.service_start);
+            }
+            self.reqs[r as usize].cause = Some(Cause::Refused);
+            if self.agents[a].is_cut_off() {
+                self.lose(r);
+            } else {
+                self.send_back(now, r);
+            }
+        }
+    }
+}
