@@ -336,6 +336,7 @@ impl Recorder {
                     breaker_trips: 0,
                     unhealthy_s: 0.0,
                     down_s: 0.0,
+                    breaker_open_s: 0.0,
                 }
             })
             .collect();
@@ -426,6 +427,8 @@ pub struct AgentResult {
     pub unhealthy_s: f64,
     /// Time the agent was actually down or cut off.
     pub down_s: f64,
+    /// Time its breaker spent OPEN.
+    pub breaker_open_s: f64,
 }
 
 /// Everything a run produces, deterministic (no wall-clock figures).

@@ -394,6 +394,7 @@ impl<'s> World<'s> {
             }
             if let Some(b) = self.breakers.get(i) {
                 a.breaker_trips = b.trips();
+                a.breaker_open_s = b.time_open(end).as_secs_f64();
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();

@@ -53,6 +53,7 @@ pub const AGENT_COLUMNS: &[&str] = &[
     "breaker_trips",
     "unhealthy_s",
     "down_s",
+    "breaker_open_s",
 ];
 
 pub const TIMESERIES_COLUMNS: &[&str] = &[
@@ -160,6 +161,7 @@ pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
                     a.breaker_trips.to_string(),
                     fixed(a.unhealthy_s, 3),
                     fixed(a.down_s, 3),
+                    fixed(a.breaker_open_s, 3),
                 ]
             })
         }),

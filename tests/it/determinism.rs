@@ -93,3 +93,31 @@ fn every_task_ends_in_exactly_one_outcome() {
         r.completed + r.failed + r.rejected + r.cancelled
     );
 }
+
+#[test]
+fn the_failure_scenarios_replay_byte_for_byte() {
+    // Crashes, partitions, slowdowns, the availability model, probes,
+    // breakers, leases and timeouts all draw from named streams or follow
+    // from them: two runs agree to the byte, across thread counts.
+    for file in [
+        "scenarios/agent_failures.toml",
+        "scenarios/fault_tolerant_service.toml",
+    ] {
+        let sc = load(file, &[]);
+        let with = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| harness::run_replications(&sc, "v", 3, false))
+        };
+        let one = with(1);
+        let two = with(2);
+        assert_eq!(csvs(&sc, &one), csvs(&sc, &two), "{file}");
+        let r = &one[0].result;
+        assert!(
+            r.failed > 0 && r.agents.iter().any(|a| a.down_s > 0.0),
+            "{file}: {r:?}"
+        );
+    }
+}
