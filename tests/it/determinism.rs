@@ -33,6 +33,15 @@ fn csvs(sc: &Scenario, runs: &[RunRecord]) -> [Vec<u8>; 3] {
     ]
 }
 
+/// `n` replications of `sc` on a pool of `threads` threads.
+fn replications_on(threads: usize, sc: &Scenario, n: u32) -> Vec<RunRecord> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| harness::run_replications(sc, "v", n, false))
+}
+
 #[test]
 fn the_same_seed_gives_the_same_bytes() {
     let sc = busy_scenario();
@@ -60,15 +69,8 @@ fn a_different_seed_gives_different_numbers() {
 #[test]
 fn thread_count_does_not_change_the_output() {
     let sc = busy_scenario();
-    let with = |threads| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| harness::run_replications(&sc, "v", 4, false))
-    };
-    let one = with(1);
-    let two = with(2);
+    let one = replications_on(1, &sc, 4);
+    let two = replications_on(2, &sc, 4);
     assert_eq!(csvs(&sc, &one), csvs(&sc, &two));
     // Replications differ from each other.
     assert_ne!(one[0].result.latency_mean_ms, one[1].result.latency_mean_ms);
@@ -104,15 +106,8 @@ fn the_failure_scenarios_replay_byte_for_byte() {
         "scenarios/fault_tolerant_service.toml",
     ] {
         let sc = load(file, &[]);
-        let with = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| harness::run_replications(&sc, "v", 3, false))
-        };
-        let one = with(1);
-        let two = with(2);
+        let one = replications_on(1, &sc, 3);
+        let two = replications_on(2, &sc, 3);
         assert_eq!(csvs(&sc, &one), csvs(&sc, &two), "{file}");
         let r = &one[0].result;
         assert!(
