@@ -166,6 +166,12 @@ impl Scenario {
         self.tiers.iter().map(|t| t.count).sum()
     }
 
+    /// The capabilities tasks ask for, each once, in a fixed order: the
+    /// workload's first (`None`: any agent).
+    pub fn capabilities_in_use(&self) -> Vec<Option<String>> {
+        vec![self.workload.capability.clone()]
+    }
+
     /// Can an agent stop answering (an availability model, a crash or a
     /// partition)? Only then do heartbeats and lease expiry matter.
     pub fn agents_can_go_silent(&self) -> bool {

@@ -109,6 +109,8 @@ struct Task {
     fail_u: f64,
     started: bool,
     attempts: u32,
+    /// The route (capability pool) it goes to.
+    route: u32,
 }
 
 /// Where a request is on its agent's side.
@@ -131,7 +133,8 @@ struct Request {
     work_q: f64,
     fail_u: f64,
     agent: u32,
-    /// Index of the agent in the balancer's pool.
+    /// The route it went through, and the agent's index in that pool.
+    route: u32,
     slot: u32,
     /// Bumped when the slot is freed: events carry it to detect reuse.
     epoch: u32,
@@ -188,6 +191,14 @@ struct View {
     admits: bool,
 }
 
+/// The agents that have one capability (or all of them), and the balancer
+/// that picks among them.
+struct Route {
+    /// Agent ids, by pool index.
+    pool: Vec<u32>,
+    balancer: Balancer,
+}
+
 /// One run of a scenario.
 pub struct World<'s> {
     sc: &'s Scenario,
@@ -197,11 +208,10 @@ pub struct World<'s> {
     reqs: Vec<Request>,
     free_reqs: Vec<u32>,
     agents: Vec<Agent>,
-    /// Agents that serve the workload, by pool index.
-    pool: Vec<u32>,
-    /// Pool index of each agent (`u32::MAX`: not in the pool).
-    slot_of: Vec<u32>,
-    balancer: Balancer,
+    /// One balancer per capability in use (route 0: the workload's).
+    routes: Vec<Route>,
+    /// The (route, slot) pairs of each agent.
+    memberships: Vec<Vec<(u32, u32)>>,
     queue: TaskQueue<u32>,
     /// Requests dispatched to agents and not yet settled.
     outstanding: u32,
@@ -244,25 +254,33 @@ const PROGRESS_EVERY: u64 = 1 << 16;
 impl<'s> World<'s> {
     pub fn new(sc: &'s Scenario, seed: Seed) -> World<'s> {
         let agents = fleet::build(&sc.tiers);
-        let pool: Vec<u32> = agents
+        let mut memberships = vec![Vec::new(); agents.len()];
+        let routes: Vec<Route> = sc
+            .capabilities_in_use()
             .iter()
             .enumerate()
-            .filter(|(_, a)| match &sc.workload.capability {
-                Some(cap) => sc.tiers[a.tier as usize].capabilities.contains(cap),
-                None => true,
+            .map(|(r, cap)| {
+                let pool: Vec<u32> = agents
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| match cap {
+                        Some(cap) => sc.tiers[a.tier as usize].capabilities.contains(cap),
+                        None => true,
+                    })
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                for (slot, &a) in pool.iter().enumerate() {
+                    memberships[a as usize].push((r as u32, slot as u32));
+                }
+                let weights: Vec<f64> = pool
+                    .iter()
+                    .map(|&i| sc.tiers[agents[i as usize].tier as usize].weight)
+                    .collect();
+                let mut balancer = Balancer::new(sc.balancer.strategy, &weights);
+                balancer.set_panic_threshold(sc.balancer.panic_threshold);
+                Route { pool, balancer }
             })
-            .map(|(i, _)| i as u32)
             .collect();
-        let mut slot_of = vec![u32::MAX; agents.len()];
-        for (s, &a) in pool.iter().enumerate() {
-            slot_of[a as usize] = s as u32;
-        }
-        let weights: Vec<f64> = pool
-            .iter()
-            .map(|&i| sc.tiers[agents[i as usize].tier as usize].weight)
-            .collect();
-        let mut balancer = Balancer::new(sc.balancer.strategy, &weights);
-        balancer.set_panic_threshold(sc.balancer.panic_threshold);
         let metrics = Recorder::new(agents.len(), sc.warmup, sc.duration, sc.report.bucket);
         let n = agents.len();
         let mut world = World {
@@ -272,9 +290,8 @@ impl<'s> World<'s> {
             free: Vec::new(),
             reqs: Vec::new(),
             free_reqs: Vec::new(),
-            balancer,
-            pool,
-            slot_of,
+            routes,
+            memberships,
             agents,
             queue: TaskQueue::new(sc.dispatch.queue_capacity as usize),
             outstanding: 0,
@@ -379,7 +396,9 @@ impl<'s> World<'s> {
                 Event::FaultEnd { fault } => self.on_fault(now, fault, false),
                 Event::SetStrategy { change } => {
                     let s = self.sc.balancer.changes[change as usize].strategy;
-                    self.balancer.set_strategy(now, s);
+                    for route in &mut self.routes {
+                        route.balancer.set_strategy(now, s);
+                    }
                 }
             }
         };
@@ -485,6 +504,7 @@ impl<'s> World<'s> {
             fail_u,
             started: false,
             attempts: 0,
+            route: 0,
         });
         self.metrics.on_arrival(now);
         if self.workers == 0 {
@@ -520,13 +540,16 @@ impl<'s> World<'s> {
     /// Ask the balancer for an agent and send the request; with no eligible
     /// agent the task fails at once.
     fn route(&mut self, now: Instant, t: u32) {
-        let Some(slot) = self.balancer.pick(now, &mut self.rng.lb) else {
+        let route = self.tasks[t as usize].route;
+        let r = &mut self.routes[route as usize];
+        let Some(slot) = r.balancer.pick(now, &mut self.rng.lb) else {
             self.end_task(now, t, Outcome::Failed(Cause::NoAgent));
             return;
         };
-        let agent = self.pool[slot];
-        let admitted = self.admit(now, agent);
-        self.balancer.on_dispatch(now, slot);
+        r.balancer.on_dispatch(now, slot);
+        let agent = r.pool[slot];
+        let in_panic = r.balancer.in_panic();
+        let admitted = self.admit(now, agent, in_panic);
         self.outstanding += 1;
         let task = &mut self.tasks[t as usize];
         task.attempts += 1;
@@ -536,6 +559,7 @@ impl<'s> World<'s> {
             work_q,
             fail_u,
             agent,
+            route,
             slot: slot as u32,
             epoch: 0,
             phase: Phase::ToAgent,
@@ -688,8 +712,11 @@ impl<'s> World<'s> {
         let req = &mut self.reqs[r as usize];
         req.answered = true;
         let req = *req;
-        self.balancer
-            .on_complete(now, req.slot as usize, now - req.dispatched);
+        self.routes[req.route as usize].balancer.on_complete(
+            now,
+            req.slot as usize,
+            now - req.dispatched,
+        );
         self.outstanding -= 1;
         self.on_call_outcome(now, req.agent, req.admitted, cause.is_none());
         let outcome = match cause {

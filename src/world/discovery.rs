@@ -109,19 +109,19 @@ impl World<'_> {
         let counted = |v: View| u64::from(v.live && v.healthy);
         self.healthy_count = self.healthy_count + counted(new) - counted(old);
         self.open_count = self.open_count + u64::from(new.open) - u64::from(old.open);
-        let slot = self.slot_of[a];
-        if slot != u32::MAX {
-            let eligible =
-                new.live && (new.healthy || !self.sc.balancer.healthy_only) && new.admits;
-            self.balancer.set_eligible(slot as usize, eligible);
+        let eligible = new.live && (new.healthy || !self.sc.balancer.healthy_only) && new.admits;
+        for &(route, slot) in &self.memberships[a] {
+            self.routes[route as usize]
+                .balancer
+                .set_eligible(slot as usize, eligible);
         }
     }
 
     /// Ask agent `a`'s breaker to admit a call about to be sent. Returns the
     /// breaker's trip count if it did (`None`: no breakers, or the balancer
-    /// is in panic and routes around them).
-    pub(super) fn admit(&mut self, now: Instant, a: u32) -> Option<u64> {
-        if self.breakers.is_empty() || self.balancer.in_panic() {
+    /// was in panic and routed around them).
+    pub(super) fn admit(&mut self, now: Instant, a: u32, in_panic: bool) -> Option<u64> {
+        if self.breakers.is_empty() || in_panic {
             return None;
         }
         let b = &mut self.breakers[a as usize];
