@@ -11,6 +11,7 @@
 
 use hdrhistogram::Histogram;
 
+use crate::orchestration::task_queue::Priority;
 use crate::time::{Duration, Instant, NS_PER_MS};
 
 /// Largest latency a histogram tracks exactly: 100,000 s (about 28 h).
@@ -71,6 +72,8 @@ pub struct Bucket {
     pub in_flight: u64,
     /// Central queue length at the end of the bucket.
     pub queue_len: u64,
+    /// The same per priority, CRITICAL first.
+    pub queue_by_priority: [u64; 4],
     /// p99 latency of the tasks that completed in this bucket (0 if none).
     pub latency_p99_ms: f64,
     pub healthy_agents: u64,
@@ -85,6 +88,8 @@ pub struct Bucket {
 pub struct Gauges {
     pub in_flight: u64,
     pub queue_len: u64,
+    /// Central queue length per priority, CRITICAL first.
+    pub queue_by_priority: [u64; 4],
     /// Agents registered and not UNHEALTHY.
     pub healthy_agents: u64,
     pub open_breakers: u64,
@@ -107,6 +112,8 @@ pub struct Recorder {
     latency_max: u64,
     wait_sum: u128,
     waits: u64,
+    /// Wait sums and counts per priority, CRITICAL first.
+    wait_by_priority: [(u128, u64); 4],
     attempts_sum: u64,
     attempts_n: u64,
     histogram_overflow: u64,
@@ -143,6 +150,7 @@ impl Recorder {
             latency_max: 0,
             wait_sum: 0,
             waits: 0,
+            wait_by_priority: [(0, 0); 4],
             attempts_sum: 0,
             attempts_n: 0,
             histogram_overflow: 0,
@@ -180,6 +188,7 @@ impl Recorder {
         let mut b = std::mem::replace(&mut self.current, empty_bucket(next));
         b.in_flight = g.in_flight;
         b.queue_len = g.queue_len;
+        b.queue_by_priority = g.queue_by_priority;
         b.healthy_agents = g.healthy_agents;
         b.open_breakers = g.open_breakers;
         b.agents_down = g.agents_down;
@@ -217,11 +226,14 @@ impl Recorder {
 
     /// A task started its first service at `now`.
     #[inline]
-    pub fn on_first_start(&mut self, now: Instant, arrival: Instant) {
+    pub fn on_first_start(&mut self, now: Instant, arrival: Instant, priority: Priority) {
         if self.measured(arrival) {
             let w = (now - arrival).as_nanos();
             self.wait_sum += u128::from(w);
             self.waits += 1;
+            let by = &mut self.wait_by_priority[priority as usize];
+            by.0 += u128::from(w);
+            by.1 += 1;
             self.record(w, Which::Wait);
         }
     }
@@ -368,6 +380,13 @@ impl Recorder {
             } else {
                 ms(self.wait_sum as f64 / self.waits as f64)
             },
+            wait_mean_ms_by_priority: self.wait_by_priority.map(|(sum, n)| {
+                if n == 0 {
+                    0.0
+                } else {
+                    ms(sum as f64 / n as f64)
+                }
+            }),
             attempts_mean: if self.attempts_n == 0 {
                 0.0
             } else {
@@ -408,6 +427,7 @@ fn empty_bucket(start: Instant) -> Bucket {
         failures: 0,
         in_flight: 0,
         queue_len: 0,
+        queue_by_priority: [0; 4],
         latency_p99_ms: 0.0,
         healthy_agents: 0,
         open_breakers: 0,
@@ -450,6 +470,8 @@ pub struct RunResult {
     pub latency_p999_ms: f64,
     pub latency_max_ms: f64,
     pub wait_mean_ms: f64,
+    /// Mean wait per priority, CRITICAL first (0 when none).
+    pub wait_mean_ms_by_priority: [f64; 4],
     pub attempts_mean: f64,
     pub breaker_trips: u64,
     pub events: u64,

@@ -92,6 +92,8 @@ pub struct Workload {
     /// Weights of CRITICAL, HIGH, NORMAL, LOW, in that order.
     pub priorities: [f64; 4],
     pub capability: Option<String>,
+    /// A task not done this long after it arrived is cancelled.
+    pub deadline: Option<Duration>,
 }
 
 impl Workload {
@@ -112,6 +114,8 @@ pub struct Dispatch {
     pub workers: u32,
     /// Central queue bound; 0 = unbounded.
     pub queue_capacity: u32,
+    /// Promote a queued task one priority level per `aging` waited.
+    pub aging: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

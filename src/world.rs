@@ -33,7 +33,7 @@ use crate::discovery::registry::Registry;
 use crate::engine::Engine;
 use crate::fleet::{self, Agent};
 use crate::metrics::{Cause, Gauges, Outcome, Recorder, RunResult};
-use crate::orchestration::task_queue::TaskQueue;
+use crate::orchestration::task_queue::{Priority, TaskQueue};
 use crate::rng::{Seed, Stream, Weighted, unit};
 use crate::scenario::{Scenario, Workload};
 use crate::time::{Duration, Instant};
@@ -98,10 +98,26 @@ pub enum Event {
     SetStrategy {
         change: u32,
     },
+    /// A task's deadline: cancel it if it has not ended.
+    Deadline {
+        task: u32,
+        epoch: u32,
+    },
+}
+
+/// Where a live task is (PENDING: queued; RUNNING: a request in flight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Queued,
+    InFlight { req: u32 },
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Task {
+    /// Bumped when the slot is freed: events carry it to detect reuse.
+    epoch: u32,
+    place: Place,
+    priority: Priority,
     arrival: Instant,
     /// The task's size as a quantile of any tier's service-time distribution.
     work_q: f64,
@@ -293,7 +309,8 @@ impl<'s> World<'s> {
             routes,
             memberships,
             agents,
-            queue: TaskQueue::new(sc.dispatch.queue_capacity as usize),
+            queue: TaskQueue::new(sc.dispatch.queue_capacity as usize)
+                .with_aging(sc.dispatch.aging),
             outstanding: 0,
             workers: sc.dispatch.workers,
             pumping: false,
@@ -394,6 +411,11 @@ impl<'s> World<'s> {
                 Event::Availability { agent } => self.on_availability(now, agent),
                 Event::FaultStart { fault } => self.on_fault(now, fault, true),
                 Event::FaultEnd { fault } => self.on_fault(now, fault, false),
+                Event::Deadline { task, epoch } => {
+                    if self.tasks[task as usize].epoch == epoch {
+                        self.on_deadline(now, task);
+                    }
+                }
                 Event::SetStrategy { change } => {
                     let s = self.sc.balancer.changes[change as usize].strategy;
                     for route in &mut self.routes {
@@ -439,6 +461,7 @@ impl<'s> World<'s> {
         Gauges {
             in_flight: u64::from(self.outstanding),
             queue_len: self.queue.len() as u64,
+            queue_by_priority: Priority::ALL.map(|p| self.queue.len_at(p) as u64),
             healthy_agents: self.healthy_count,
             open_breakers: self.open_count,
             agents_down: self.down_count,
@@ -456,9 +479,10 @@ impl<'s> World<'s> {
         }
     }
 
-    fn alloc(&mut self, task: Task) -> u32 {
+    fn alloc(&mut self, mut task: Task) -> u32 {
         match self.free.pop() {
             Some(i) => {
+                task.epoch = self.tasks[i as usize].epoch;
                 self.tasks[i as usize] = task;
                 i
             }
@@ -469,7 +493,10 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Free a task slot: pending events for it become stale.
     fn release(&mut self, t: u32) {
+        let task = &mut self.tasks[t as usize];
+        task.epoch = task.epoch.wrapping_add(1);
         self.free.push(t);
     }
 
@@ -499,6 +526,9 @@ impl<'s> World<'s> {
         let work_q = unit(&mut self.rng.work);
         let fail_u = unit(&mut self.rng.failures);
         let t = self.alloc(Task {
+            epoch: 0,
+            place: Place::Queued,
+            priority,
             arrival: now,
             work_q,
             fail_u,
@@ -507,10 +537,15 @@ impl<'s> World<'s> {
             route: 0,
         });
         self.metrics.on_arrival(now);
+        if let Some(d) = self.sc.workload.deadline {
+            let epoch = self.tasks[t as usize].epoch;
+            self.engine
+                .schedule_after(d, Event::Deadline { task: t, epoch });
+        }
         if self.workers == 0 {
             self.route(now, t);
         } else {
-            match self.queue.push(priority, t) {
+            match self.queue.push(now, priority, t) {
                 Ok(()) => self.pump(now),
                 Err(t) => {
                     self.end_task(now, t, Outcome::Rejected);
@@ -529,7 +564,7 @@ impl<'s> World<'s> {
         }
         self.pumping = true;
         while self.outstanding < self.workers {
-            let Some((_, t)) = self.queue.pop() else {
+            let Some((_, t)) = self.queue.pop(now) else {
                 break;
             };
             self.route(now, t);
@@ -570,6 +605,7 @@ impl<'s> World<'s> {
             received: now,
             service_start: now,
         });
+        self.tasks[t as usize].place = Place::InFlight { req: r };
         if let Some(timeout) = self.sc.request.timeout {
             let epoch = self.reqs[r as usize].epoch;
             self.engine
@@ -620,7 +656,8 @@ impl<'s> World<'s> {
             let task = &mut self.tasks[req.task as usize];
             if !task.started {
                 task.started = true;
-                self.metrics.on_first_start(now, task.arrival);
+                self.metrics
+                    .on_first_start(now, task.arrival, task.priority);
             }
         }
         let agent = &mut self.agents[req.agent as usize];
@@ -707,8 +744,9 @@ impl<'s> World<'s> {
         }
     }
 
-    /// The dispatcher learns a request's outcome (once per request).
-    fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
+    /// The dispatcher stops waiting for request `r`: it no longer counts
+    /// as in flight, and its reply (if any) will be ignored.
+    fn abandon(&mut self, now: Instant, r: u32) -> Request {
         let req = &mut self.reqs[r as usize];
         req.answered = true;
         let req = *req;
@@ -718,6 +756,33 @@ impl<'s> World<'s> {
             now - req.dispatched,
         );
         self.outstanding -= 1;
+        req
+    }
+
+    /// The task's deadline passed: cancel it wherever it is.
+    fn on_deadline(&mut self, now: Instant, t: u32) {
+        let task = self.tasks[t as usize];
+        match task.place {
+            Place::Queued => {
+                let removed = self.queue.cancel(task.priority, &t);
+                debug_assert!(removed, "queued task {t} not in the queue");
+            }
+            Place::InFlight { req } => {
+                self.abandon(now, req);
+                if self.reqs[req as usize].phase == Phase::Lost {
+                    self.release_req(req);
+                }
+            }
+        }
+        self.end_task(now, t, Outcome::Cancelled);
+        if self.workers > 0 {
+            self.pump(now);
+        }
+    }
+
+    /// The dispatcher learns a request's outcome (once per request).
+    fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
+        let req = self.abandon(now, r);
         self.on_call_outcome(now, req.agent, req.admitted, cause.is_none());
         let outcome = match cause {
             None => Outcome::Completed,

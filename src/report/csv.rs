@@ -38,6 +38,10 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "failed_refused",
     "failed_timeout",
     "failed_no_agent",
+    "wait_mean_ms_critical",
+    "wait_mean_ms_high",
+    "wait_mean_ms_normal",
+    "wait_mean_ms_low",
 ];
 
 pub const AGENT_COLUMNS: &[&str] = &[
@@ -69,6 +73,10 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "healthy_agents",
     "open_breakers",
     "agents_down",
+    "queue_critical",
+    "queue_high",
+    "queue_normal",
+    "queue_low",
 ];
 
 pub const PERF_COLUMNS: &[&str] = &[
@@ -132,6 +140,10 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 s.failed_by[1].to_string(),
                 s.failed_by[2].to_string(),
                 s.failed_by[3].to_string(),
+                ms(s.wait_mean_ms_by_priority[0]),
+                ms(s.wait_mean_ms_by_priority[1]),
+                ms(s.wait_mean_ms_by_priority[2]),
+                ms(s.wait_mean_ms_by_priority[3]),
             ]
         }),
     )
@@ -187,6 +199,10 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
                     b.healthy_agents.to_string(),
                     b.open_breakers.to_string(),
                     b.agents_down.to_string(),
+                    b.queue_by_priority[0].to_string(),
+                    b.queue_by_priority[1].to_string(),
+                    b.queue_by_priority[2].to_string(),
+                    b.queue_by_priority[3].to_string(),
                 ]
             })
         }),

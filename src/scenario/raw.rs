@@ -77,7 +77,7 @@ pub struct RawWorkload {
     pub arrivals: Option<RawArrivals>,
     pub priorities: Option<RawPriorities>,
     pub capability: Option<String>,
-    pub deadline: Unsupported,
+    pub deadline: Option<String>,
     pub jobs: Unsupported,
 }
 
@@ -119,6 +119,7 @@ pub struct RawPriorities {
 pub struct RawDispatch {
     pub workers: Option<u32>,
     pub queue_capacity: Option<u32>,
+    pub aging: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -320,11 +320,13 @@ pub fn validate(
     // Workload.
     let wl_path = root.key("workload");
     let raw_wl = raw.workload.unwrap_or_default();
-    c.unsupported(
-        &wl_path.key("deadline"),
-        &raw_wl.deadline,
-        "deadlines arrive with the orchestration layer",
-    );
+    let deadline = c.duration(&wl_path.key("deadline"), raw_wl.deadline.as_deref());
+    if deadline.is_some_and(Duration::is_zero) {
+        c.fail(
+            &wl_path.key("deadline"),
+            "must be greater than 0 (leave it out for no deadline)",
+        );
+    }
     c.unsupported(
         &wl_path.key("jobs"),
         &raw_wl.jobs,
@@ -391,7 +393,20 @@ pub fn validate(
     let dispatch = Dispatch {
         workers: d.workers.unwrap_or(0),
         queue_capacity: d.queue_capacity.unwrap_or(0),
+        aging: c.duration(&root.key("dispatch").key("aging"), d.aging.as_deref()),
     };
+    if dispatch.aging.is_some_and(Duration::is_zero) {
+        c.fail(
+            &root.key("dispatch").key("aging"),
+            "must be greater than 0 (leave it out for no aging)",
+        );
+    }
+    if dispatch.workers == 0 && dispatch.aging.is_some() {
+        c.fail(
+            &root.key("dispatch").key("aging"),
+            "has no effect with workers = 0 (nothing waits in the central queue); set dispatch.workers, or remove aging",
+        );
+    }
     if dispatch.workers == 0 && dispatch.queue_capacity > 0 {
         c.fail(
             &root.key("dispatch").key("queue_capacity"),
@@ -483,6 +498,7 @@ pub fn validate(
             arrivals: arrivals.expect("no problems, so arrivals are valid"),
             priorities,
             capability,
+            deadline,
         },
         dispatch,
         balancer: balancer.expect("no problems, so the strategy is valid"),

@@ -63,7 +63,7 @@ fn the_default_run_writes_the_reports_and_a_summary() {
     let perf = fs::read_to_string(reports.join("perf.csv")).unwrap();
     assert!(perf.starts_with("variant,replication,events,wall_ms,events_per_s,speedup\n"));
     let ts = fs::read_to_string(reports.join("timeseries.csv")).unwrap();
-    assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down\n"));
+    assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down,queue_critical,queue_high,queue_normal,queue_low\n"));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod discovery;
+mod orchestration;
 mod scenario_errors;
 mod support;
 mod theory;
