@@ -1,5 +1,8 @@
-//! Orchestration: the central priority task queue and, as the layer grows,
-//! the dependency graph, worker pool, retry policy and saga. Each is a
-//! sans-IO component: no clock, no RNG of its own (DESIGN.md).
+//! Orchestration: the central priority task queue, the retry policy and
+//! budget, dependency-graph jobs and sagas. Each is a sans-IO component: no
+//! clock, no RNG of its own (DESIGN.md).
 
+pub mod dag;
+pub mod retry;
+pub mod saga;
 pub mod task_queue;
