@@ -117,12 +117,15 @@ pub fn write_run_reports(
     sc: &Scenario,
     runs: &[RunRecord],
 ) -> io::Result<Vec<PathBuf>> {
-    let files: [(&str, Vec<u8>); 4] = [
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("summary.csv", report::csv::summary(runs)),
         ("agents.csv", report::csv::agents(sc, runs)),
         ("timeseries.csv", report::csv::timeseries(runs)),
         ("perf.csv", report::csv::perf(runs)),
     ];
+    if !sc.workload.jobs.is_empty() {
+        files.push(("jobs.csv", report::csv::jobs(sc, runs)));
+    }
     let mut written = Vec::new();
     for (name, bytes) in files {
         let p = dir.join(name);

@@ -105,6 +105,8 @@ pub struct Recorder {
     pub failed: u64,
     pub rejected: u64,
     pub cancelled: u64,
+    /// Attempts that were retried (each retry counts once).
+    pub retries: u64,
     failed_by: [u64; 4],
     latency: Histogram<u64>,
     wait: Histogram<u64>,
@@ -143,6 +145,7 @@ impl Recorder {
             failed: 0,
             rejected: 0,
             cancelled: 0,
+            retries: 0,
             failed_by: [0; 4],
             latency: latency_histogram(),
             wait: latency_histogram(),
@@ -359,6 +362,8 @@ impl Recorder {
             rejected: self.rejected,
             cancelled: self.cancelled,
             failed_by: self.failed_by,
+            retries: self.retries,
+            retry_budget_exhausted: 0,
             success_rate: if self.submitted == 0 {
                 0.0
             } else {
@@ -409,6 +414,7 @@ impl Recorder {
             latency: self.latency,
             agents: agents_out,
             buckets: self.buckets,
+            jobs: Vec::new(),
         }
     }
 }
@@ -461,6 +467,9 @@ pub struct RunResult {
     pub cancelled: u64,
     /// Failed tasks by [`Cause`], in `Cause::ALL` order.
     pub failed_by: [u64; 4],
+    /// Retries sent, and retries the budget refused.
+    pub retries: u64,
+    pub retry_budget_exhausted: u64,
     pub success_rate: f64,
     pub throughput_per_s: f64,
     pub latency_mean_ms: f64,
@@ -487,6 +496,50 @@ pub struct RunResult {
     pub latency: Histogram<u64>,
     pub agents: Vec<AgentResult>,
     pub buckets: Vec<Bucket>,
+    /// One record per job, in arrival order.
+    pub jobs: Vec<JobRecord>,
+}
+
+/// How a job ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum JobOutcome {
+    Completed,
+    Failed,
+    /// A saga that undid its completed stages.
+    Compensated,
+    /// Still running at the end of the drain.
+    Cancelled,
+}
+
+impl JobOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobOutcome::Completed => "completed",
+            JobOutcome::Failed => "failed",
+            JobOutcome::Compensated => "compensated",
+            JobOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One row of `jobs.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRecord {
+    /// Job number in arrival order (over all kinds).
+    pub id: u64,
+    /// Index of the job kind in the scenario.
+    pub kind: u32,
+    pub arrival: Instant,
+    pub end: Instant,
+    pub outcome: JobOutcome,
+    pub stages_completed: u32,
+    pub compensations: u32,
+}
+
+impl JobRecord {
+    pub fn makespan(&self) -> Duration {
+        self.end - self.arrival
+    }
 }
 
 impl std::fmt::Debug for RunResult {

@@ -81,6 +81,16 @@ pub fn unit(rng: &mut impl Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
+/// The `k`-th of a family of uniform draws in `[0, 1)` named by one
+/// `u64` (SplitMix64 of `seed + k·γ`): a task draws its seed once and each
+/// attempt reads its own draw, so attempt `k` of a task sees the same draw
+/// whatever happened to other tasks.
+#[inline]
+pub fn unit_at(seed: u64, k: u32) -> f64 {
+    let mut state = seed.wrapping_add(u64::from(k).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    (splitmix64(&mut state) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// A uniform integer in `[0, n)` (Lemire's multiply-shift with rejection, so
 /// it is unbiased). `n` must be positive.
 #[inline]

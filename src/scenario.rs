@@ -17,6 +17,8 @@ use crate::discovery::balancer::Strategy;
 use crate::discovery::breaker::BreakerConfig;
 use crate::discovery::health::HealthConfig;
 use crate::faults::Fault;
+use crate::orchestration::dag::Graph;
+use crate::orchestration::retry::RetryPolicy;
 use crate::orchestration::task_queue::Priority;
 use crate::rng::{Dist, Seed, Weighted};
 use crate::time::Duration;
@@ -46,6 +48,8 @@ pub struct Scenario {
     /// One breaker per agent; `None` = no breakers.
     pub breaker: Option<BreakerConfig>,
     pub request: RequestConfig,
+    /// Retries of failed tasks; `None` = no retries.
+    pub retry: Option<RetryConfig>,
     pub registry: RegistryConfig,
     pub faults: Vec<Fault>,
     pub network: Network,
@@ -88,12 +92,62 @@ impl Tier {
 
 #[derive(Clone, Debug)]
 pub struct Workload {
-    pub arrivals: Arrivals,
+    /// Plain tasks; `None` when the workload is only jobs.
+    pub arrivals: Option<Arrivals>,
     /// Weights of CRITICAL, HIGH, NORMAL, LOW, in that order.
     pub priorities: [f64; 4],
     pub capability: Option<String>,
     /// A task not done this long after it arrived is cancelled.
     pub deadline: Option<Duration>,
+    pub jobs: Vec<Job>,
+}
+
+/// `[[workload.jobs]]`: a dependency graph of stages, one job per arrival.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub name: String,
+    pub arrivals: Arrivals,
+    /// On failure, compensate the completed stages in reverse order.
+    pub saga: bool,
+    pub stages: Vec<Stage>,
+    pub graph: Graph,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stage {
+    pub name: String,
+    /// Agents that run its tasks (`None`: any).
+    pub capability: Option<String>,
+    /// Fan-out: tasks run in parallel in this stage.
+    pub tasks: u32,
+    /// Saga only: the capability that runs this stage's compensation
+    /// (`None`: nothing to undo).
+    pub compensate: Option<String>,
+}
+
+/// `[retry]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryConfig {
+    pub policy: RetryPolicy,
+    pub budget: BudgetConfig,
+}
+
+/// `[retry] budget = { ratio, min_per_s, window }` (defaults: tower's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BudgetConfig {
+    pub ratio: f64,
+    pub min_per_s: u32,
+    pub window: Duration,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        BudgetConfig {
+            ratio: 0.2,
+            min_per_s: 10,
+            window: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Workload {
@@ -173,7 +227,26 @@ impl Scenario {
     /// The capabilities tasks ask for, each once, in a fixed order: the
     /// workload's first (`None`: any agent).
     pub fn capabilities_in_use(&self) -> Vec<Option<String>> {
-        vec![self.workload.capability.clone()]
+        let mut caps = vec![self.workload.capability.clone()];
+        for job in &self.workload.jobs {
+            for st in &job.stages {
+                let comp = st.compensate.clone().map(Some);
+                for cap in std::iter::once(st.capability.clone()).chain(comp) {
+                    if !caps.contains(&cap) {
+                        caps.push(cap);
+                    }
+                }
+            }
+        }
+        caps
+    }
+
+    /// The route (index into [`Scenario::capabilities_in_use`]) of tasks
+    /// asking for `cap`.
+    pub fn route_of(caps: &[Option<String>], cap: &Option<String>) -> u32 {
+        caps.iter()
+            .position(|c| c == cap)
+            .expect("every capability in use has a route") as u32
     }
 
     /// Can an agent stop answering (an availability model, a crash or a

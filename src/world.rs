@@ -12,7 +12,10 @@
 //! the request crosses the network, waits in the agent's FIFO for a slot, is
 //! served, and the reply crosses back. A request timeout fails it if the
 //! reply is late; the agent still finishes the work and the late reply is
-//! dropped. At `duration` arrivals stop; the run ends when every task has
+//! dropped. A failed attempt is retried after a backoff when the retry
+//! policy and budget allow; a deadline cancels the task wherever it is. Jobs
+//! (`world/jobs.rs`) submit their stages' tasks as their dependencies
+//! complete. At `duration` arrivals stop; the run ends when every task has
 //! ended, or after `drain`, when whatever is left is cancelled. Every task
 //! ends in exactly one outcome, checked at the end of every run.
 //!
@@ -25,6 +28,7 @@
 
 mod discovery;
 mod faults;
+mod jobs;
 
 use crate::discovery::balancer::Balancer;
 use crate::discovery::breaker::Breaker;
@@ -33,8 +37,11 @@ use crate::discovery::registry::Registry;
 use crate::engine::Engine;
 use crate::fleet::{self, Agent};
 use crate::metrics::{Cause, Gauges, Outcome, Recorder, RunResult};
+use crate::orchestration::retry::RetryBudget;
 use crate::orchestration::task_queue::{Priority, TaskQueue};
-use crate::rng::{Seed, Stream, Weighted, unit};
+use rand::Rng;
+
+use crate::rng::{Seed, Stream, Weighted, unit, unit_at};
 use crate::scenario::{Scenario, Workload};
 use crate::time::{Duration, Instant};
 use crate::workload::ArrivalProcess;
@@ -42,8 +49,15 @@ use crate::workload::ArrivalProcess;
 /// Everything that can happen. Payloads are small and `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// The next task of the workload arrives.
-    Arrival,
+    /// The next arrival of a source: a plain task (source 0) or a job.
+    Arrival {
+        source: u32,
+    },
+    /// A failed task's backoff is over: try it again.
+    Retry {
+        task: u32,
+        epoch: u32,
+    },
     /// A request reaches its agent.
     Deliver {
         req: u32,
@@ -109,8 +123,15 @@ pub enum Event {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
     Queued,
-    InFlight { req: u32 },
+    InFlight {
+        req: u32,
+    },
+    /// Waiting out a retry backoff.
+    Backoff,
 }
+
+/// No job: a plain task.
+const NO_JOB: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct Task {
@@ -121,12 +142,21 @@ struct Task {
     arrival: Instant,
     /// The task's size as a quantile of any tier's service-time distribution.
     work_q: f64,
-    /// Fails on an agent whose tier error rate exceeds this draw.
-    fail_u: f64,
+    /// Names this task's failure draws: attempt `k` fails on an agent
+    /// whose tier error rate exceeds `unit_at(fail_seed, k)`.
+    fail_seed: u64,
     started: bool,
     attempts: u32,
     /// The route (capability pool) it goes to.
     route: u32,
+    /// The job instance, stage and role of a job's task (`NO_JOB`: none).
+    job: u32,
+    stage: u16,
+    compensation: bool,
+    /// The previous retry delay (decorrelated jitter needs it).
+    last_delay: Option<Duration>,
+    /// Why the last attempt failed (the outcome if no retry follows).
+    last_cause: Cause,
 }
 
 /// Where a request is on its agent's side.
@@ -169,7 +199,6 @@ struct Request {
 
 /// The named random streams of a run.
 struct Streams {
-    arrivals: Stream,
     work: Stream,
     priority: Stream,
     failures: Stream,
@@ -178,18 +207,20 @@ struct Streams {
     /// Network delays of health probes (apart, so that turning probes on
     /// does not change what the tasks see).
     probes: Stream,
+    /// Retry jitter.
+    retry: Stream,
 }
 
 impl Streams {
     fn new(seed: Seed) -> Streams {
         Streams {
-            arrivals: seed.stream("arrivals"),
             work: seed.stream("work"),
             priority: seed.stream("priority"),
             failures: seed.stream("failures"),
             network: seed.stream("network"),
             lb: seed.stream("lb"),
             probes: seed.stream("probes"),
+            retry: seed.stream("retry"),
         }
     }
 }
@@ -215,6 +246,14 @@ struct Route {
     balancer: Balancer,
 }
 
+/// An arrival process and its stream.
+struct Source {
+    process: ArrivalProcess,
+    rng: Stream,
+    /// `None`: plain tasks; `Some(k)`: jobs of kind `k`.
+    job: Option<u32>,
+}
+
 /// One run of a scenario.
 pub struct World<'s> {
     sc: &'s Scenario,
@@ -233,8 +272,10 @@ pub struct World<'s> {
     outstanding: u32,
     workers: u32,
     pumping: bool,
-    arrivals: ArrivalProcess,
-    arrivals_done: bool,
+    /// Arrival processes: plain tasks, then one per job kind.
+    sources: Vec<Source>,
+    /// Sources whose arrivals have not ended.
+    sources_live: u32,
     end_of_arrivals: Instant,
     last_outcome: Instant,
     priorities: Weighted,
@@ -257,6 +298,11 @@ pub struct World<'s> {
     // Failures.
     availability: Vec<Option<(crate::faults::Availability, Stream)>>,
     fault_targets: Vec<Vec<u32>>,
+    // Orchestration.
+    budget: Option<RetryBudget>,
+    /// The capability of each route (stage tasks pick theirs by it).
+    route_caps: Vec<Option<String>>,
+    jobs: jobs::Jobs,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -314,8 +360,8 @@ impl<'s> World<'s> {
             outstanding: 0,
             workers: sc.dispatch.workers,
             pumping: false,
-            arrivals: ArrivalProcess::new(sc.workload.arrivals.clone()),
-            arrivals_done: false,
+            sources: Vec::new(),
+            sources_live: 0,
             end_of_arrivals: Instant(sc.duration.as_nanos()),
             last_outcome: Instant::ZERO,
             priorities: sc.workload.priority_sampler(),
@@ -342,7 +388,27 @@ impl<'s> World<'s> {
             down_count: 0,
             availability: Vec::new(),
             fault_targets: Vec::new(),
+            budget: sc
+                .retry
+                .map(|r| RetryBudget::new(r.budget.window, r.budget.min_per_s, r.budget.ratio)),
+            route_caps: sc.capabilities_in_use(),
+            jobs: jobs::Jobs::default(),
         };
+        if let Some(a) = &sc.workload.arrivals {
+            world.sources.push(Source {
+                process: ArrivalProcess::new(a.clone()),
+                rng: seed.stream("arrivals"),
+                job: None,
+            });
+        }
+        for (k, job) in sc.workload.jobs.iter().enumerate() {
+            world.sources.push(Source {
+                process: ArrivalProcess::new(job.arrivals.clone()),
+                rng: seed.stream(&format!("jobs/{}", job.name)),
+                job: Some(k as u32),
+            });
+        }
+        world.sources_live = world.sources.len() as u32;
         world.start_failures(seed);
         world.start_discovery();
         world
@@ -356,13 +422,15 @@ impl<'s> World<'s> {
     /// Run, reporting progress (the fraction of `duration + drain` reached,
     /// from 0 to 1) every 65,536 events. Progress never affects results.
     pub fn run_with_progress(mut self, progress: &mut dyn FnMut(f64)) -> RunResult {
-        self.schedule_next_arrival();
+        for i in 0..self.sources.len() {
+            self.schedule_next_arrival(i as u32);
+        }
         let limit = self.end_of_arrivals + self.sc.drain;
         // The run ends when every task has ended (but not before arrivals
         // stop), or at the end of the drain. Background events (probes,
         // heartbeats, failures) do not keep it going.
         let end = loop {
-            if self.arrivals_done && self.metrics.in_system() == 0 {
+            if self.sources_live == 0 && self.metrics.in_system() == 0 {
                 break self.last_outcome.max(self.end_of_arrivals);
             }
             let Some((now, event)) = self.engine.step_until(limit) else {
@@ -382,7 +450,12 @@ impl<'s> World<'s> {
             let gauges = self.gauges();
             self.metrics.advance(now, gauges);
             match event {
-                Event::Arrival => self.on_arrival(now),
+                Event::Arrival { source } => self.on_arrival(now, source),
+                Event::Retry { task, epoch } => {
+                    if self.tasks[task as usize].epoch == epoch {
+                        self.on_retry(now, task);
+                    }
+                }
                 Event::Deliver { req, epoch } => {
                     if self.current(req, epoch) {
                         self.on_deliver(now, req);
@@ -425,6 +498,7 @@ impl<'s> World<'s> {
             }
         };
         self.cancel_everything_left(end);
+        let jobs = self.jobs.finish(end);
         let events = self.engine.events_processed();
         let gauges = self.gauges();
         let mut result = self.metrics.finish(end, gauges, &self.agents, events);
@@ -439,6 +513,8 @@ impl<'s> World<'s> {
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
+        result.retry_budget_exhausted = self.budget.as_ref().map_or(0, |b| b.exhausted());
+        result.jobs = jobs;
         assert!(
             result.conserved(),
             "task conservation broken: submitted {} != completed {} + failed {} + rejected {} + cancelled {}",
@@ -468,14 +544,15 @@ impl<'s> World<'s> {
         }
     }
 
-    fn schedule_next_arrival(&mut self) {
-        match self.arrivals.next_arrival(&mut self.rng.arrivals) {
+    fn schedule_next_arrival(&mut self, source: u32) {
+        let src = &mut self.sources[source as usize];
+        match src.process.next_arrival(&mut src.rng) {
             Some(t) if t < self.end_of_arrivals => {
                 self.engine
-                    .schedule(t, Event::Arrival)
+                    .schedule(t, Event::Arrival { source })
                     .expect("arrival processes move forward in time");
             }
-            _ => self.arrivals_done = true,
+            _ => self.sources_live -= 1,
         }
     }
 
@@ -521,20 +598,35 @@ impl<'s> World<'s> {
         self.free_reqs.push(r);
     }
 
-    fn on_arrival(&mut self, now: Instant) {
+    fn on_arrival(&mut self, now: Instant, source: u32) {
+        match self.sources[source as usize].job {
+            None => self.submit(now, 0, NO_JOB, 0, false),
+            Some(kind) => self.start_job(now, kind),
+        }
+        self.schedule_next_arrival(source);
+    }
+
+    /// A new task arrives at the dispatcher (a plain task, or one of a
+    /// job's stage or compensation tasks).
+    fn submit(&mut self, now: Instant, route: u32, job: u32, stage: u16, compensation: bool) {
         let priority = Workload::priority_at(&self.priorities, unit(&mut self.rng.priority));
         let work_q = unit(&mut self.rng.work);
-        let fail_u = unit(&mut self.rng.failures);
+        let fail_seed = self.rng.failures.next_u64();
         let t = self.alloc(Task {
             epoch: 0,
             place: Place::Queued,
             priority,
             arrival: now,
             work_q,
-            fail_u,
+            fail_seed,
             started: false,
             attempts: 0,
-            route: 0,
+            route,
+            job,
+            stage,
+            compensation,
+            last_delay: None,
+            last_cause: Cause::Error,
         });
         self.metrics.on_arrival(now);
         if let Some(d) = self.sc.workload.deadline {
@@ -542,17 +634,55 @@ impl<'s> World<'s> {
             self.engine
                 .schedule_after(d, Event::Deadline { task: t, epoch });
         }
+        self.dispatch(now, t, Outcome::Rejected);
+    }
+
+    /// Route a task now (`workers = 0`) or queue it; a full queue ends it
+    /// with `when_full`.
+    fn dispatch(&mut self, now: Instant, t: u32, when_full: Outcome) {
+        self.tasks[t as usize].place = Place::Queued;
         if self.workers == 0 {
             self.route(now, t);
         } else {
+            let priority = self.tasks[t as usize].priority;
             match self.queue.push(now, priority, t) {
                 Ok(()) => self.pump(now),
-                Err(t) => {
-                    self.end_task(now, t, Outcome::Rejected);
+                Err(t) => self.end_task(now, t, when_full),
+            }
+        }
+    }
+
+    /// A task's attempt failed with `cause`: retry it after a backoff if
+    /// the policy and the budget allow, else it fails.
+    fn fail_or_retry(&mut self, now: Instant, t: u32, cause: Cause) {
+        if let Some(rc) = &self.sc.retry {
+            let task = self.tasks[t as usize];
+            if let Some(delay) =
+                rc.policy
+                    .next_delay(task.attempts.max(1), task.last_delay, &mut self.rng.retry)
+            {
+                let budget = self
+                    .budget
+                    .as_mut()
+                    .expect("a budget with every retry policy");
+                if budget.withdraw(now) {
+                    let task = &mut self.tasks[t as usize];
+                    task.place = Place::Backoff;
+                    task.last_delay = Some(delay);
+                    let epoch = task.epoch;
+                    self.metrics.retries += 1;
+                    self.engine
+                        .schedule_after(delay, Event::Retry { task: t, epoch });
+                    return;
                 }
             }
         }
-        self.schedule_next_arrival();
+        self.end_task(now, t, Outcome::Failed(cause));
+    }
+
+    fn on_retry(&mut self, now: Instant, t: u32) {
+        let cause = self.tasks[t as usize].last_cause;
+        self.dispatch(now, t, Outcome::Failed(cause));
     }
 
     /// Dispatch queued tasks while fewer than `workers` are in flight. Not
@@ -575,10 +705,18 @@ impl<'s> World<'s> {
     /// Ask the balancer for an agent and send the request; with no eligible
     /// agent the task fails at once.
     fn route(&mut self, now: Instant, t: u32) {
-        let route = self.tasks[t as usize].route;
+        let task = &mut self.tasks[t as usize];
+        task.attempts += 1;
+        let route = task.route;
+        if task.attempts == 1
+            && let Some(b) = &mut self.budget
+        {
+            b.deposit(now);
+        }
         let r = &mut self.routes[route as usize];
         let Some(slot) = r.balancer.pick(now, &mut self.rng.lb) else {
-            self.end_task(now, t, Outcome::Failed(Cause::NoAgent));
+            self.tasks[t as usize].last_cause = Cause::NoAgent;
+            self.fail_or_retry(now, t, Cause::NoAgent);
             return;
         };
         r.balancer.on_dispatch(now, slot);
@@ -586,9 +724,8 @@ impl<'s> World<'s> {
         let in_panic = r.balancer.in_panic();
         let admitted = self.admit(now, agent, in_panic);
         self.outstanding += 1;
-        let task = &mut self.tasks[t as usize];
-        task.attempts += 1;
-        let (work_q, fail_u) = (task.work_q, task.fail_u);
+        let task = &self.tasks[t as usize];
+        let (work_q, fail_u) = (task.work_q, unit_at(task.fail_seed, task.attempts));
         let r = self.alloc_req(Request {
             task: t,
             work_q,
@@ -773,6 +910,7 @@ impl<'s> World<'s> {
                     self.release_req(req);
                 }
             }
+            Place::Backoff => {}
         }
         self.end_task(now, t, Outcome::Cancelled);
         if self.workers > 0 {
@@ -784,11 +922,13 @@ impl<'s> World<'s> {
     fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
         let req = self.abandon(now, r);
         self.on_call_outcome(now, req.agent, req.admitted, cause.is_none());
-        let outcome = match cause {
-            None => Outcome::Completed,
-            Some(c) => Outcome::Failed(c),
-        };
-        self.end_task(now, req.task, outcome);
+        match cause {
+            None => self.end_task(now, req.task, Outcome::Completed),
+            Some(c) => {
+                self.tasks[req.task as usize].last_cause = c;
+                self.fail_or_retry(now, req.task, c);
+            }
+        }
         if self.workers > 0 {
             self.pump(now);
         }
@@ -800,6 +940,9 @@ impl<'s> World<'s> {
             .on_outcome(now, task.arrival, outcome, task.attempts);
         self.last_outcome = now;
         self.release(t);
+        if task.job != NO_JOB {
+            self.job_task_ended(now, task.job, task.stage, task.compensation, outcome);
+        }
     }
 
     /// At the end of the drain: every task still queued, travelling or in

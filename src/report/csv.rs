@@ -5,6 +5,7 @@
 
 use super::fixed;
 use crate::harness::RunRecord;
+use crate::metrics::{JobOutcome, RunResult};
 use crate::scenario::Scenario;
 
 /// The contract columns of `summary.csv`, then the extra ones.
@@ -42,6 +43,27 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "wait_mean_ms_high",
     "wait_mean_ms_normal",
     "wait_mean_ms_low",
+    "retries",
+    "retry_budget_exhausted",
+    "jobs",
+    "jobs_completed",
+    "jobs_failed",
+    "jobs_compensated",
+    "jobs_cancelled",
+    "job_makespan_mean_ms",
+];
+
+pub const JOB_COLUMNS: &[&str] = &[
+    "variant",
+    "replication",
+    "job",
+    "kind",
+    "arrival_s",
+    "outcome",
+    "makespan_ms",
+    "stages_completed",
+    "stages",
+    "compensations",
 ];
 
 pub const AGENT_COLUMNS: &[&str] = &[
@@ -144,7 +166,51 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 ms(s.wait_mean_ms_by_priority[1]),
                 ms(s.wait_mean_ms_by_priority[2]),
                 ms(s.wait_mean_ms_by_priority[3]),
+                s.retries.to_string(),
+                s.retry_budget_exhausted.to_string(),
+                s.jobs.len().to_string(),
+                job_count(s, JobOutcome::Completed),
+                job_count(s, JobOutcome::Failed),
+                job_count(s, JobOutcome::Compensated),
+                job_count(s, JobOutcome::Cancelled),
+                ms(if s.jobs.is_empty() {
+                    0.0
+                } else {
+                    s.jobs
+                        .iter()
+                        .map(|j| j.makespan().as_millis_f64())
+                        .sum::<f64>()
+                        / s.jobs.len() as f64
+                }),
             ]
+        }),
+    )
+}
+
+fn job_count(s: &RunResult, o: JobOutcome) -> String {
+    s.jobs.iter().filter(|j| j.outcome == o).count().to_string()
+}
+
+/// One row per job per run, in arrival order.
+pub fn jobs(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
+    table(
+        JOB_COLUMNS,
+        runs.iter().flat_map(|r| {
+            r.result.jobs.iter().map(|j| {
+                let kind = &sc.workload.jobs[j.kind as usize];
+                vec![
+                    r.variant.clone(),
+                    r.replication.to_string(),
+                    j.id.to_string(),
+                    kind.name.clone(),
+                    fixed(j.arrival.as_secs_f64(), 6),
+                    j.outcome.as_str().to_string(),
+                    ms(j.makespan().as_millis_f64()),
+                    j.stages_completed.to_string(),
+                    kind.stages.len().to_string(),
+                    j.compensations.to_string(),
+                ]
+            })
         }),
     )
 }

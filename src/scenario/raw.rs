@@ -29,7 +29,7 @@ pub struct RawScenario {
     pub report: Option<RawReport>,
     pub health: Option<RawHealth>,
     pub breaker: Option<RawBreaker>,
-    pub retry: Unsupported,
+    pub retry: Option<RawRetry>,
     pub request: Option<RawRequest>,
     pub registry: Option<RawRegistry>,
     pub faults: Option<Vec<RawFault>>,
@@ -78,7 +78,7 @@ pub struct RawWorkload {
     pub priorities: Option<RawPriorities>,
     pub capability: Option<String>,
     pub deadline: Option<String>,
-    pub jobs: Unsupported,
+    pub jobs: Option<Vec<RawJob>>,
 }
 
 /// `{ process = "...", ... }`, all fields optional as for [`RawDist`].
@@ -167,6 +167,47 @@ pub struct RawWindow {
     pub size: Option<u32>,
     pub min_calls: Option<u32>,
     pub rate: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub strategy: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub base: Option<String>,
+    pub multiplier: Option<f64>,
+    pub max_delay: Option<String>,
+    pub jitter: Option<String>,
+    pub budget: Option<RawBudget>,
+}
+
+/// `budget = { ratio, min_per_s, window }`: the retry budget (an extension).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub ratio: Option<f64>,
+    pub min_per_s: Option<u32>,
+    pub window: Option<String>,
+}
+
+/// `[[workload.jobs]]`: a dependency graph of stages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    pub name: Option<String>,
+    pub arrivals: Option<RawArrivals>,
+    pub saga: Option<bool>,
+    pub stages: Option<Vec<RawStage>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub name: Option<String>,
+    pub capability: Option<String>,
+    pub tasks: Option<u32>,
+    pub after: Option<Vec<String>>,
+    pub compensate: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,18 +5,21 @@
 use std::collections::BTreeSet;
 
 use super::raw::{
-    RawArrivals, RawBalancer, RawBreaker, RawDist, RawFault, RawHealth, RawRegistry, RawScenario,
-    RawTier, Unsupported,
+    RawArrivals, RawBalancer, RawBreaker, RawDist, RawFault, RawHealth, RawJob, RawRegistry,
+    RawRetry, RawScenario, RawTier, Unsupported,
 };
 use super::source::{KeyPath, Source};
 use super::{
-    BalancerConfig, Dispatch, Network, Origin, Problem, RegistryConfig, ReportConfig,
-    RequestConfig, Scenario, ScenarioError, StrategyChange, Tier, Workload,
+    BalancerConfig, BudgetConfig, Dispatch, Job, Network, Origin, Problem, RegistryConfig,
+    ReportConfig, RequestConfig, RetryConfig, Scenario, ScenarioError, Stage, StrategyChange, Tier,
+    Workload,
 };
 use crate::discovery::balancer::Strategy;
 use crate::discovery::breaker::{BreakerConfig, Window};
 use crate::discovery::health::HealthConfig;
 use crate::faults::{Fault, FaultKind, Target, fraction_count};
+use crate::orchestration::dag::{Graph, GraphError};
+use crate::orchestration::retry::{Backoff, Jitter, RetryPolicy};
 use crate::rng::{Dist, Seed};
 use crate::time::{Duration, parse_duration};
 use crate::workload::Arrivals;
@@ -282,11 +285,6 @@ pub fn validate(
     let drain = c
         .duration(&root.key("drain"), raw.drain.as_deref())
         .unwrap_or(DEFAULT_DRAIN);
-    c.unsupported(
-        &root.key("retry"),
-        &raw.retry,
-        "retries arrive with the orchestration layer",
-    );
 
     // Fleet.
     let tiers_path = root.key("fleet").key("tiers");
@@ -327,20 +325,45 @@ pub fn validate(
             "must be greater than 0 (leave it out for no deadline)",
         );
     }
-    c.unsupported(
-        &wl_path.key("jobs"),
-        &raw_wl.jobs,
-        "dependency-graph jobs arrive with the orchestration layer",
-    );
+    let jobs: Vec<Job> = raw_wl
+        .jobs
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| {
+            check_job(
+                &mut c,
+                &wl_path.key("jobs").index(i),
+                i,
+                j,
+                &tiers,
+                duration,
+            )
+        })
+        .collect();
+    let mut job_names = BTreeSet::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if !job_names.insert(j.name.clone()) {
+            c.fail(
+                &wl_path.key("jobs").index(i).key("name"),
+                format!(
+                    "job name `{}` is used twice; job names must be unique",
+                    j.name
+                ),
+            );
+        }
+    }
     let arrivals = match &raw_wl.arrivals {
+        None if raw_wl.jobs.as_ref().is_some_and(|j| !j.is_empty()) => Some(None),
         None => {
             c.fail(
                 &wl_path.key("arrivals"),
-                "missing; e.g. arrivals = { process = \"poisson\", rate = 20.0 }",
+                "missing; e.g. arrivals = { process = \"poisson\", rate = 20.0 } (or give [[workload.jobs]])",
             );
             None
         }
-        Some(a) => check_arrivals(&mut c, &wl_path.key("arrivals"), a, duration),
+        Some(a) => check_arrivals(&mut c, &wl_path.key("arrivals"), a, duration).map(Some),
     };
     let mut priorities = [0.0, 0.0, 1.0, 0.0];
     if let Some(p) = &raw_wl.priorities {
@@ -365,27 +388,7 @@ pub fn validate(
     }
     let capability = raw_wl.capability.clone();
     if let Some(cap) = &capability {
-        let all: BTreeSet<&str> = tiers
-            .iter()
-            .flat_map(|t| t.capabilities.iter().map(String::as_str))
-            .collect();
-        let served = tiers
-            .iter()
-            .any(|t| t.count > 0 && t.capabilities.contains(cap));
-        if !served && !tiers.is_empty() {
-            let list = if all.is_empty() {
-                "no tier declares any capabilities".to_string()
-            } else {
-                format!(
-                    "capabilities in the fleet: {}",
-                    all.into_iter().collect::<Vec<_>>().join(", ")
-                )
-            };
-            c.fail(
-                &wl_path.key("capability"),
-                format!("no agent has capability `{cap}`; {list}"),
-            );
-        }
+        check_served(&mut c, &wl_path.key("capability"), cap, &tiers);
     }
 
     // Dispatch.
@@ -438,6 +441,10 @@ pub fn validate(
             t
         }),
     };
+    let retry = raw
+        .retry
+        .as_ref()
+        .map(|r| check_retry(&mut c, &root.key("retry"), r));
     let registry = check_registry(&mut c, &root.key("registry"), raw.registry.as_ref());
     let faults: Vec<Fault> = raw
         .faults
@@ -499,12 +506,14 @@ pub fn validate(
             priorities,
             capability,
             deadline,
+            jobs,
         },
         dispatch,
         balancer: balancer.expect("no problems, so the strategy is valid"),
         health,
         breaker,
         request,
+        retry,
         registry,
         faults,
         network: Network {
@@ -767,6 +776,236 @@ fn check_breaker(c: &mut Checker<'_, '_>, path: &KeyPath, b: &RawBreaker) -> Bre
         max_open_for,
         half_open_probes,
     }
+}
+
+/// Some agent of the fleet has capability `cap`.
+fn check_served(c: &mut Checker<'_, '_>, path: &KeyPath, cap: &str, tiers: &[Tier]) {
+    let served = tiers
+        .iter()
+        .any(|t| t.count > 0 && t.capabilities.iter().any(|x| x == cap));
+    if served || tiers.is_empty() {
+        return;
+    }
+    let all: BTreeSet<&str> = tiers
+        .iter()
+        .flat_map(|t| t.capabilities.iter().map(String::as_str))
+        .collect();
+    let list = if all.is_empty() {
+        "no tier declares any capabilities".to_string()
+    } else {
+        format!(
+            "capabilities in the fleet: {}",
+            all.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    c.fail(path, format!("no agent has capability `{cap}`; {list}"));
+}
+
+fn check_retry(c: &mut Checker<'_, '_>, path: &KeyPath, r: &RawRetry) -> RetryConfig {
+    let d = RetryPolicy::default();
+    let backoff = match r.strategy.as_deref() {
+        None => d.backoff,
+        Some(s) => s.parse::<Backoff>().unwrap_or_else(|e| {
+            c.fail(&path.key("strategy"), e.to_string());
+            d.backoff
+        }),
+    };
+    let jitter = match r.jitter.as_deref() {
+        None => d.jitter,
+        Some(s) => s.parse::<Jitter>().unwrap_or_else(|e| {
+            c.fail(&path.key("jitter"), e.to_string());
+            d.jitter
+        }),
+    };
+    let max_attempts = c.at_least_one(
+        &path.key("max_attempts"),
+        r.max_attempts,
+        d.max_attempts,
+        "attempts in all, the first included; 1 = no retries",
+    );
+    let base = c
+        .duration(&path.key("base"), r.base.as_deref())
+        .unwrap_or(d.base);
+    let multiplier = match r.multiplier {
+        None => d.multiplier,
+        Some(m) if m.is_finite() && m >= 1.0 => m,
+        Some(m) => {
+            c.fail(
+                &path.key("multiplier"),
+                format!("is {m}; the growth per retry must be 1 or more"),
+            );
+            d.multiplier
+        }
+    };
+    if r.multiplier.is_some() && backoff != Backoff::Exponential {
+        c.fail(
+            &path.key("multiplier"),
+            format!(
+                "applies only to strategy = \"exponential\", not \"{}\"",
+                backoff.as_str()
+            ),
+        );
+    }
+    let max_delay = c
+        .duration(&path.key("max_delay"), r.max_delay.as_deref())
+        .unwrap_or(d.max_delay.max(base));
+    if max_delay < base {
+        c.fail(
+            &path.key("max_delay"),
+            format!("{max_delay} is shorter than base ({base})"),
+        );
+    }
+    let db = BudgetConfig::default();
+    let budget = match &r.budget {
+        None => db,
+        Some(b) => {
+            let bp = path.key("budget");
+            let ratio = match b.ratio {
+                None => db.ratio,
+                Some(x) if x.is_finite() && (0.0..=1e6).contains(&x) => x,
+                Some(x) => {
+                    c.fail(
+                        &bp.key("ratio"),
+                        format!(
+                            "is {x}; retries allowed per first attempt must be from 0 to 1000000"
+                        ),
+                    );
+                    db.ratio
+                }
+            };
+            let window = c.positive_duration(&bp.key("window"), b.window.as_deref(), db.window);
+            if window < Duration::from_millis(1) {
+                c.fail(
+                    &bp.key("window"),
+                    format!("{window} is too short; the budget's window must be at least 1ms"),
+                );
+            }
+            BudgetConfig {
+                ratio,
+                min_per_s: b.min_per_s.unwrap_or(db.min_per_s),
+                window: window.max(Duration::from_millis(1)),
+            }
+        }
+    };
+    RetryConfig {
+        policy: RetryPolicy {
+            backoff,
+            max_attempts,
+            base,
+            multiplier,
+            max_delay,
+            jitter,
+        },
+        budget,
+    }
+}
+
+fn check_job(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    i: usize,
+    j: &RawJob,
+    tiers: &[Tier],
+    duration: Duration,
+) -> Option<Job> {
+    let name = j.name.clone().unwrap_or_else(|| format!("job{i}"));
+    if !valid_name(&name) {
+        c.fail(
+            &path.key("name"),
+            format!("`{name}` is not a usable job name: use {NAME_CHARS}"),
+        );
+    }
+    let saga = j.saga.unwrap_or(false);
+    let arrivals = match &j.arrivals {
+        None => {
+            c.fail(&path.key("arrivals"), "missing; one job per arrival, e.g. arrivals = { process = \"poisson\", rate = 2.0 }");
+            None
+        }
+        Some(a) => check_arrivals(c, &path.key("arrivals"), a, duration),
+    };
+    let raw_stages = j.stages.as_deref().unwrap_or_default();
+    if raw_stages.is_empty() {
+        c.fail(
+            &path.key("stages"),
+            "the job has no stages; add [[workload.jobs.stages]] tables with a name",
+        );
+        return None;
+    }
+    let mut stages = Vec::new();
+    for (k, st) in raw_stages.iter().enumerate() {
+        let sp = path.key("stages").index(k);
+        let sname = match &st.name {
+            Some(n) if !n.trim().is_empty() => n.clone(),
+            _ => {
+                c.fail(
+                    &sp.key("name"),
+                    "missing; every stage needs a name (`after` lists refer to it)",
+                );
+                format!("stage{k}")
+            }
+        };
+        if let Some(cap) = &st.capability {
+            check_served(c, &sp.key("capability"), cap, tiers);
+        }
+        match (&st.compensate, saga) {
+            (Some(_), false) => c.fail(
+                &sp.key("compensate"),
+                "applies only to saga jobs; set saga = true on the job, or remove it",
+            ),
+            (Some(cap), true) => check_served(c, &sp.key("compensate"), cap, tiers),
+            _ => {}
+        }
+        let tasks = c.at_least_one(
+            &sp.key("tasks"),
+            st.tasks,
+            1,
+            "tasks run in parallel in this stage",
+        );
+        stages.push(Stage {
+            name: sname,
+            capability: st.capability.clone(),
+            tasks,
+            compensate: st.compensate.clone(),
+        });
+    }
+    let afters: Vec<Vec<&str>> = raw_stages
+        .iter()
+        .map(|st| st.after.iter().flatten().map(String::as_str).collect())
+        .collect();
+    let spec: Vec<(&str, &[&str])> = stages
+        .iter()
+        .zip(&afters)
+        .map(|(st, a)| (st.name.as_str(), a.as_slice()))
+        .collect();
+    let graph = match Graph::new(&spec) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            let at = match &e {
+                GraphError::UnknownStage { stage, .. } => stages
+                    .iter()
+                    .position(|s| &s.name == stage)
+                    .map_or(path.key("stages"), |k| {
+                        path.key("stages").index(k).key("after")
+                    }),
+                GraphError::DuplicateStage(dup) => stages
+                    .iter()
+                    .rposition(|s| &s.name == dup)
+                    .map_or(path.key("stages"), |k| {
+                        path.key("stages").index(k).key("name")
+                    }),
+                GraphError::Cycle(_) => path.key("stages"),
+            };
+            c.fail(&at, e.to_string());
+            None
+        }
+    };
+    Some(Job {
+        name,
+        arrivals: arrivals?,
+        saga,
+        stages,
+        graph: graph?,
+    })
 }
 
 fn check_registry(

@@ -225,3 +225,75 @@ fn every_shipped_scenario_validates() {
     let o = fleetsim(&root(), &args);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_stage_cycle_exits_2_naming_every_stage_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = r#"
+name = "cyclic"
+
+[[fleet.tiers]]
+count = 1
+service_time = { dist = "constant", value = "5ms" }
+
+[[workload.jobs]]
+name = "etl"
+arrivals = { process = "constant", rate = 1.0 }
+
+[[workload.jobs.stages]]
+name = "extract"
+after = ["load"]
+
+[[workload.jobs.stages]]
+name = "transform"
+after = ["extract"]
+
+[[workload.jobs.stages]]
+name = "load"
+after = ["transform"]
+"#;
+    fs::write(dir.path().join("cyclic.toml"), job).unwrap();
+    for cmd in ["validate", "run"] {
+        let o = fleetsim(dir.path(), &[cmd, "cyclic.toml"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(
+                "workload.jobs[0].stages: stages form a cycle: extract → transform → load → extract"
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn every_shipped_scenario_runs_and_ends_every_task_and_job_once() {
+    // Conservation on every file in scenarios/ (the theory ones shortened).
+    let mut files = Vec::new();
+    for dir in ["scenarios", "scenarios/theory"] {
+        for e in fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    for f in files {
+        let rel = f.strip_prefix(root()).unwrap().display().to_string();
+        let sets: &[&str] = if rel.contains("theory") {
+            &["duration=\"2000s\""]
+        } else {
+            &[]
+        };
+        let sc = crate::support::load(&rel, sets);
+        let r = fleetsim::harness::run_one(&sc, "v", 0).result;
+        assert!(r.conserved(), "{rel}: {r:?}");
+        assert!(r.submitted > 0, "{rel}");
+        // Job ids are 0..n: every job that arrived has exactly one record.
+        for (i, j) in r.jobs.iter().enumerate() {
+            assert_eq!(j.id, i as u64, "{rel}");
+        }
+        assert_eq!(sc.workload.jobs.is_empty(), r.jobs.is_empty(), "{rel}");
+    }
+}

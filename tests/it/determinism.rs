@@ -25,11 +25,12 @@ fn busy_scenario() -> Scenario {
     )
 }
 
-fn csvs(sc: &Scenario, runs: &[RunRecord]) -> [Vec<u8>; 3] {
+fn csvs(sc: &Scenario, runs: &[RunRecord]) -> [Vec<u8>; 4] {
     [
         report::csv::summary(runs),
         report::csv::agents(sc, runs),
         report::csv::timeseries(runs),
+        report::csv::jobs(sc, runs),
     ]
 }
 
@@ -104,6 +105,7 @@ fn the_failure_scenarios_replay_byte_for_byte() {
     for file in [
         "scenarios/agent_failures.toml",
         "scenarios/fault_tolerant_service.toml",
+        "scenarios/saga_orders.toml",
     ] {
         let sc = load(file, &[]);
         let one = replications_on(1, &sc, 3);
@@ -111,7 +113,7 @@ fn the_failure_scenarios_replay_byte_for_byte() {
         assert_eq!(csvs(&sc, &one), csvs(&sc, &two), "{file}");
         let r = &one[0].result;
         assert!(
-            r.failed > 0 && r.agents.iter().any(|a| a.down_s > 0.0),
+            r.failed + r.retries > 0 && r.agents.iter().any(|a| a.down_s > 0.0),
             "{file}: {r:?}"
         );
     }

@@ -385,9 +385,51 @@ fn dispatch_balancer_network_and_report_are_checked() {
         None,
     );
     expect(
-        &with("[retry]\nmax_attempts = 3\n"),
-        "retry",
-        "not simulated by this version",
+        &with("[retry]\nmax_attempts = 0\n"),
+        "retry.max_attempts",
+        "at least 1",
+        None,
+    );
+    expect(
+        &with("[retry]\njitter = \"some\"\n"),
+        "retry.jitter",
+        "none, full, equal, decorrelated",
+        None,
+    );
+    expect(
+        &with("[retry]\nbudget = { window = \"1us\" }\n"),
+        "retry.budget.window",
+        "at least 1ms",
+        None,
+    );
+    expect(
+        &with(
+            "[[workload.jobs]]\nname = \"j\"\narrivals = { process = \"constant\", rate = 1.0 }\n[[workload.jobs.stages]]\nname = \"s\"\ncompensate = \"compute\"\n",
+        ),
+        "workload.jobs[0].stages[0].compensate",
+        "only to saga jobs",
+        None,
+    );
+    expect(
+        &with(
+            "[[workload.jobs]]\nname = \"j\"\narrivals = { process = \"constant\", rate = 1.0 }\n[[workload.jobs.stages]]\nname = \"s\"\ncapability = \"gpu\"\n",
+        ),
+        "workload.jobs[0].stages[0].capability",
+        "no agent has capability `gpu`",
+        None,
+    );
+    expect(
+        &with(
+            "[[workload.jobs]]\nname = \"j\"\narrivals = { process = \"constant\", rate = 1.0 }\n[[workload.jobs.stages]]\nname = \"s\"\nafter = [\"t\"]\n",
+        ),
+        "workload.jobs[0].stages[0].after",
+        "not a stage of this job",
+        None,
+    );
+    expect(
+        &with("[retry]\nstrategy = \"linear\"\nmultiplier = 3.0\n"),
+        "retry.multiplier",
+        "only to strategy = \"exponential\"",
         None,
     );
     expect(
@@ -460,7 +502,7 @@ fn overrides_apply_to_nested_keys_and_create_tables() {
     assert_eq!(sc.dispatch.workers, 3);
     assert_eq!(
         sc.workload.arrivals,
-        fleetsim::workload::Arrivals::Constant { rate: 4.0 }
+        Some(fleetsim::workload::Arrivals::Constant { rate: 4.0 })
     );
     assert!("no-equals-sign".parse::<Override>().is_err());
     assert!("a..b=1".parse::<Override>().is_err());

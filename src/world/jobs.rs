@@ -1,0 +1,190 @@
+//! Dependency-graph jobs in the world: a job arrives, its ready stages fan
+//! out into tasks on the agents with the stage's capability, and the
+//! [`JobRun`] state machine decides what follows each stage's end — the
+//! stages that become ready, the cancellation of the dependents of a failed
+//! stage, or (sagas) the compensations, run one at a time as tasks on the
+//! agents with the stage's `compensate` capability.
+//!
+//! A stage completes when all its tasks complete; it fails when one of its
+//! tasks ends any other way (after its retries). Later outcomes of a failed
+//! stage's other tasks are recorded as tasks but do not change the job. A
+//! stage without `compensate` has nothing to undo: its compensation
+//! succeeds at once.
+
+use super::{NO_JOB, World};
+use crate::metrics::{JobOutcome, JobRecord, Outcome};
+use crate::orchestration::dag::{JobRun, JobState, StageState};
+use crate::scenario::Scenario;
+use crate::time::Instant;
+
+/// One job in progress.
+struct Live {
+    id: u64,
+    kind: u32,
+    arrival: Instant,
+    run: JobRun,
+    /// Tasks of each running stage not yet completed.
+    remaining: Vec<u32>,
+}
+
+/// Every job of a run: live ones in a slab, finished ones as records.
+#[derive(Default)]
+pub(super) struct Jobs {
+    live: Vec<Option<Live>>,
+    free: Vec<u32>,
+    next_id: u64,
+    done: Vec<JobRecord>,
+}
+
+impl Jobs {
+    /// The records of every job, in arrival order; jobs still live at `end`
+    /// are cancelled.
+    pub(super) fn finish(&mut self, end: Instant) -> Vec<JobRecord> {
+        for j in self.live.iter_mut().filter_map(Option::take) {
+            self.done.push(JobRecord {
+                id: j.id,
+                kind: j.kind,
+                arrival: j.arrival,
+                end,
+                outcome: JobOutcome::Cancelled,
+                stages_completed: j.run.stages_completed() as u32,
+                compensations: j.run.compensations_run().len() as u32,
+            });
+        }
+        let mut out = std::mem::take(&mut self.done);
+        out.sort_by_key(|r| r.id);
+        out
+    }
+}
+
+impl World<'_> {
+    pub(super) fn start_job(&mut self, now: Instant, kind: u32) {
+        let job = &self.sc.workload.jobs[kind as usize];
+        let live = Live {
+            id: self.jobs.next_id,
+            kind,
+            arrival: now,
+            run: JobRun::new(&job.graph, job.saga),
+            remaining: vec![0; job.stages.len()],
+        };
+        self.jobs.next_id += 1;
+        let j = match self.jobs.free.pop() {
+            Some(j) => {
+                self.jobs.live[j as usize] = Some(live);
+                j
+            }
+            None => {
+                self.jobs.live.push(Some(live));
+                (self.jobs.live.len() - 1) as u32
+            }
+        };
+        debug_assert_ne!(j, NO_JOB);
+        self.advance_job(now, j);
+    }
+
+    fn job(&mut self, j: u32) -> &mut Live {
+        self.jobs.live[j as usize]
+            .as_mut()
+            .expect("tasks of a finished job have all ended")
+    }
+
+    /// Start what is ready, run the next compensation, or close the job.
+    fn advance_job(&mut self, now: Instant, j: u32) {
+        let sc: &Scenario = self.sc;
+        loop {
+            let kind = self.job(j).kind as usize;
+            if let Some(stage) = self.job(j).run.poll_ready() {
+                let st = &sc.workload.jobs[kind].stages[stage];
+                let route = Scenario::route_of(&self.route_caps, &st.capability);
+                self.job(j).remaining[stage] = st.tasks;
+                for _ in 0..st.tasks {
+                    // A task failing inline (no agent) may fail the stage
+                    // while it fans out: stop spawning then.
+                    if self.jobs.live[j as usize]
+                        .as_ref()
+                        .is_none_or(|l| l.run.stage_state(stage) != StageState::Running)
+                    {
+                        break;
+                    }
+                    self.submit(now, route, j, stage as u16, false);
+                }
+                if self.jobs.live[j as usize].is_none() {
+                    return;
+                }
+                continue;
+            }
+            if let Some(stage) = self.job(j).run.poll_compensation() {
+                match &sc.workload.jobs[kind].stages[stage].compensate {
+                    None => self.job(j).run.on_compensated(stage),
+                    Some(cap) => {
+                        let route = Scenario::route_of(&self.route_caps, &Some(cap.clone()));
+                        self.submit(now, route, j, stage as u16, true);
+                        if self.jobs.live[j as usize].is_none() {
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+            break;
+        }
+        let live = self.job(j);
+        if !live.run.is_finished() {
+            return;
+        }
+        let outcome = match live.run.state() {
+            JobState::Completed => JobOutcome::Completed,
+            JobState::Compensated => JobOutcome::Compensated,
+            JobState::Failed => JobOutcome::Failed,
+            s => unreachable!("a finished job is not {s:?}"),
+        };
+        let live = self.jobs.live[j as usize].take().expect("checked above");
+        self.jobs.done.push(JobRecord {
+            id: live.id,
+            kind: live.kind,
+            arrival: live.arrival,
+            end: now,
+            outcome,
+            stages_completed: live.run.stages_completed() as u32,
+            compensations: live.run.compensations_run().len() as u32,
+        });
+        self.jobs.free.push(j);
+    }
+
+    /// A task of job `j` ended.
+    pub(super) fn job_task_ended(
+        &mut self,
+        now: Instant,
+        j: u32,
+        stage: u16,
+        compensation: bool,
+        outcome: Outcome,
+    ) {
+        let stage = stage as usize;
+        let Some(live) = self.jobs.live[j as usize].as_mut() else {
+            return;
+        };
+        let ok = outcome == Outcome::Completed;
+        if compensation {
+            if ok {
+                live.run.on_compensated(stage);
+            } else {
+                live.run.on_compensation_failed(stage);
+            }
+        } else {
+            if live.run.stage_state(stage) != StageState::Running {
+                return;
+            }
+            if ok {
+                live.remaining[stage] -= 1;
+                if live.remaining[stage] > 0 {
+                    return;
+                }
+                live.run.on_stage_completed(stage);
+            } else {
+                live.run.on_stage_failed(stage);
+            }
+        }
+        self.advance_job(now, j);
+    }
+}
