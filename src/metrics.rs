@@ -177,6 +177,13 @@ impl Recorder {
         arrival >= self.warmup
     }
 
+    /// When the current time bucket ends: before then `advance` has nothing
+    /// to do (so a caller can skip sampling the gauges).
+    #[inline]
+    pub fn bucket_end(&self) -> Instant {
+        self.bucket_start + self.bucket
+    }
+
     /// Close every bucket that ends at or before `now`; `gauges` is the
     /// state of the world just before `now`'s event, i.e. at the boundary.
     #[inline]

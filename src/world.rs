@@ -447,8 +447,10 @@ impl<'s> World<'s> {
             {
                 progress(now.0 as f64 / limit.0.max(1) as f64);
             }
-            let gauges = self.gauges();
-            self.metrics.advance(now, gauges);
+            if now >= self.metrics.bucket_end() {
+                let gauges = self.gauges();
+                self.metrics.advance(now, gauges);
+            }
             match event {
                 Event::Arrival { source } => self.on_arrival(now, source),
                 Event::Retry { task, epoch } => {
