@@ -32,6 +32,30 @@ pub enum Command {
     },
     /// List built-in scenarios, balancer strategies, distributions and arrival processes.
     List,
+    /// Compare scenarios' key metrics with committed baselines; exit 1 on a regression.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario files (or built-in names).
+    #[arg(required = true)]
+    pub scenarios: Vec<String>,
+    /// Directory of baselines (one `<scenario name>.csv` each), e.g. reports/baselines.
+    #[arg(long)]
+    pub baseline: PathBuf,
+    /// Per-metric tolerances in percent, e.g. latency_p99_ms=5%,success_rate=0.5.
+    #[arg(long, value_name = "METRIC=PCT,...")]
+    pub tolerance: Vec<String>,
+    /// Write fresh baselines instead of checking.
+    #[arg(long)]
+    pub update: bool,
+    /// Replications per scenario (their mean is compared).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub replications: u32,
+    /// Also write the markdown report to this file (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,8 @@
 //! the number of threads. Wall-clock time is measured here and reaches only
 //! `perf.csv`.
 
+pub mod check;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant as WallClock;

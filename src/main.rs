@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use fleetsim::cli::{Cli, Command, RunArgs};
+use fleetsim::cli::{CheckArgs, Cli, Command, RunArgs};
 use fleetsim::discovery::balancer::Strategy;
 use fleetsim::harness;
 use fleetsim::rng::Seed;
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             list();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check(args) => check(args),
     };
     match result {
         Ok(code) => code,
@@ -29,6 +30,61 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    use fleetsim::harness::check::{self, Baseline, Report, Tolerances};
+    let mut tol = Tolerances::default();
+    for spec in &args.tolerance {
+        tol.parse_into(spec)?;
+    }
+    // Load every scenario first: a bad one is exit 2 before anything runs.
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|s| scenario::load(s, &[]))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut verdicts = Vec::new();
+    for sc in &scenarios {
+        let runs: Vec<_> = harness::run_replications(sc, "default", args.replications, false)
+            .into_iter()
+            .map(|r| r.result)
+            .collect();
+        let path = check::baseline_path(&args.baseline, sc);
+        if args.update {
+            Baseline::new(sc, args.replications, &runs).write(&path)?;
+            println!("baseline written: {}", path.display());
+            continue;
+        }
+        let baseline = Baseline::read(&path)?;
+        let verdict = check::compare(
+            sc,
+            args.replications,
+            &check::measure(&runs),
+            baseline.as_ref(),
+            &tol,
+        );
+        verdicts.push((sc.name.clone(), verdict));
+    }
+    if args.update {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = Report(&verdicts).to_string();
+    print!("{report}");
+    if let Some(p) = &args.summary {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(report.as_bytes()))
+            .with_context(|| format!("cannot write the summary to {}", p.display()))?;
+    }
+    Ok(if verdicts.iter().all(|(_, v)| v.passed()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {

@@ -329,6 +329,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "fault_tolerant_service",
         include_str!("../scenarios/fault_tolerant_service.toml"),
     ),
+    (
+        "etl_pipeline",
+        include_str!("../scenarios/etl_pipeline.toml"),
+    ),
+    ("monte_carlo", include_str!("../scenarios/monte_carlo.toml")),
+    ("saga_orders", include_str!("../scenarios/saga_orders.toml")),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
 ];

@@ -1,0 +1,519 @@
+//! The CI regression gate: compare a scenario's key metrics with a baseline
+//! committed under `reports/baselines/`, metric by metric, each with a
+//! tolerance in the direction that hurts (latency up, success down).
+//!
+//! Why baselines hold the scenario's hash and seed: a run is deterministic,
+//! so against an unchanged scenario any difference comes from the code; a
+//! changed scenario makes the comparison meaningless, and `check` says so
+//! instead of reporting a "regression". A baseline is one small CSV per
+//! scenario (`<name>.csv`: `metric,value` rows after a header of
+//! provenance), so a diff in review shows exactly what moved.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::metrics::RunResult;
+use crate::report::{fixed, write_atomic};
+use crate::scenario::Scenario;
+
+/// Which way a metric gets worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worse {
+    Higher,
+    Lower,
+}
+
+/// A metric `check` compares: its name (a `summary.csv` column), how to read
+/// it, which way is worse, and the default tolerance (percent).
+pub struct Metric {
+    pub name: &'static str,
+    pub get: fn(&RunResult) -> f64,
+    pub worse: Worse,
+    pub tolerance_pct: f64,
+}
+
+/// The metrics `check` gates on, in report order.
+pub const METRICS: &[Metric] = &[
+    Metric {
+        name: "success_rate",
+        get: |r| r.success_rate,
+        worse: Worse::Lower,
+        tolerance_pct: 1.0,
+    },
+    Metric {
+        name: "throughput_per_s",
+        get: |r| r.throughput_per_s,
+        worse: Worse::Lower,
+        tolerance_pct: 2.0,
+    },
+    Metric {
+        name: "latency_mean_ms",
+        get: |r| r.latency_mean_ms,
+        worse: Worse::Higher,
+        tolerance_pct: 5.0,
+    },
+    Metric {
+        name: "latency_p50_ms",
+        get: |r| r.latency_p50_ms,
+        worse: Worse::Higher,
+        tolerance_pct: 5.0,
+    },
+    Metric {
+        name: "latency_p99_ms",
+        get: |r| r.latency_p99_ms,
+        worse: Worse::Higher,
+        tolerance_pct: 10.0,
+    },
+    Metric {
+        name: "wait_mean_ms",
+        get: |r| r.wait_mean_ms,
+        worse: Worse::Higher,
+        tolerance_pct: 10.0,
+    },
+];
+
+fn metric(name: &str) -> Option<&'static Metric> {
+    METRICS.iter().find(|m| m.name == name)
+}
+
+/// Why `check` could not run (exit 2), as opposed to a failed check (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(
+        "--tolerance `{0}`: not METRIC=PCT (e.g. latency_p99_ms=5%); metrics: {list}",
+        list = metric_names()
+    )]
+    BadTolerance(String),
+    #[error("--tolerance: unknown metric `{0}`; one of {list}", list = metric_names())]
+    UnknownMetric(String),
+    #[error("baseline {path}: {message}")]
+    BadBaseline { path: PathBuf, message: String },
+    #[error("cannot read or write baseline {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn metric_names() -> String {
+    METRICS
+        .iter()
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Tolerances per metric, in percent: defaults overridden by
+/// `--tolerance latency_p99_ms=5%,success_rate=0.5`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerances(BTreeMap<&'static str, f64>);
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances(METRICS.iter().map(|m| (m.name, m.tolerance_pct)).collect())
+    }
+}
+
+impl Tolerances {
+    /// Apply `METRIC=PCT[,METRIC=PCT...]` (the `%` is optional).
+    pub fn parse_into(&mut self, spec: &str) -> Result<(), CheckError> {
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, pct) = part
+                .split_once('=')
+                .ok_or_else(|| CheckError::BadTolerance(part.to_string()))?;
+            let m =
+                metric(name.trim()).ok_or_else(|| CheckError::UnknownMetric(name.to_string()))?;
+            let pct: f64 = pct
+                .trim()
+                .trim_end_matches('%')
+                .parse()
+                .ok()
+                .filter(|p: &f64| p.is_finite() && *p >= 0.0)
+                .ok_or_else(|| CheckError::BadTolerance(part.to_string()))?;
+            self.0.insert(m.name, pct);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> f64 {
+        self.0[name]
+    }
+}
+
+/// A stored baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Baseline {
+    pub scenario: String,
+    /// The scenario's hash (`Origin::hash`) when the baseline was taken.
+    pub hash: u64,
+    pub seed: u64,
+    pub replications: u32,
+    pub values: BTreeMap<String, f64>,
+}
+
+/// The file of `sc`'s baseline in `dir`.
+pub fn baseline_path(dir: &Path, sc: &Scenario) -> PathBuf {
+    dir.join(format!("{}.csv", sc.name))
+}
+
+/// The mean of each metric over the runs.
+pub fn measure(runs: &[RunResult]) -> BTreeMap<String, f64> {
+    METRICS
+        .iter()
+        .map(|m| {
+            let mean = runs.iter().map(m.get).sum::<f64>() / runs.len().max(1) as f64;
+            (m.name.to_string(), mean)
+        })
+        .collect()
+}
+
+impl Baseline {
+    pub fn new(sc: &Scenario, replications: u32, runs: &[RunResult]) -> Baseline {
+        Baseline {
+            scenario: sc.name.clone(),
+            hash: sc.origin.hash,
+            seed: sc.seed.0,
+            replications,
+            values: measure(runs),
+        }
+    }
+
+    /// The file's bytes: provenance, then one metric per row.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut out = format!(
+            "# fleetsim baseline: regenerate with `fleetsim check {} --baseline DIR --update`\n",
+            self.scenario
+        );
+        out += "key,value\n";
+        out += &format!("scenario,{}\n", self.scenario);
+        out += &format!("scenario_hash,{:016x}\n", self.hash);
+        out += &format!("seed,{}\n", self.seed);
+        out += &format!("replications,{}\n", self.replications);
+        for (k, v) in &self.values {
+            out += &format!("{k},{}\n", fixed(*v, 6));
+        }
+        out.into_bytes()
+    }
+
+    pub fn read(path: &Path) -> Result<Option<Baseline>, CheckError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(CheckError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let bad = |message: String| CheckError::BadBaseline {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut kv = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.starts_with('#') || line == "key,value" || line.trim().is_empty() {
+                continue;
+            }
+            let (k, v) = line
+                .split_once(',')
+                .ok_or_else(|| bad(format!("line {}: not KEY,VALUE", i + 1)))?;
+            kv.insert(k.to_string(), v.to_string());
+        }
+        let mut take = |k: &str| {
+            kv.remove(k)
+                .ok_or_else(|| bad(format!("no `{k}` row; regenerate it with --update")))
+        };
+        let scenario = take("scenario")?;
+        let hash = u64::from_str_radix(&take("scenario_hash")?, 16)
+            .map_err(|e| bad(format!("scenario_hash: {e}")))?;
+        let seed = take("seed")?
+            .parse()
+            .map_err(|e| bad(format!("seed: {e}")))?;
+        let replications = take("replications")?
+            .parse()
+            .map_err(|e| bad(format!("replications: {e}")))?;
+        let values = kv
+            .into_iter()
+            .map(|(k, v)| {
+                v.parse::<f64>()
+                    .map(|x| (k.clone(), x))
+                    .map_err(|e| bad(format!("{k}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Baseline {
+            scenario,
+            hash,
+            seed,
+            replications,
+            values,
+        }))
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), CheckError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| CheckError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        write_atomic(path, &self.to_csv()).map_err(|source| CheckError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// One metric's verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub metric: &'static str,
+    pub baseline: f64,
+    pub current: f64,
+    /// Relative change in percent (0 when both are 0).
+    pub change_pct: f64,
+    pub tolerance_pct: f64,
+    pub regressed: bool,
+}
+
+/// The result of checking one scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Compared metric by metric.
+    Compared(Vec<Row>),
+    /// No baseline file.
+    Missing,
+    /// The scenario (or seed, or replication count) differs from the
+    /// baseline's: the numbers are not comparable.
+    Changed { what: String },
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        match self {
+            Verdict::Compared(rows) => rows.iter().all(|r| !r.regressed),
+            _ => false,
+        }
+    }
+}
+
+/// Compare a measurement with its baseline.
+pub fn compare(
+    sc: &Scenario,
+    replications: u32,
+    current: &BTreeMap<String, f64>,
+    baseline: Option<&Baseline>,
+    tol: &Tolerances,
+) -> Verdict {
+    let Some(b) = baseline else {
+        return Verdict::Missing;
+    };
+    let mut changed = Vec::new();
+    if b.hash != sc.origin.hash {
+        changed.push(format!(
+            "the scenario changed (hash {:016x} in the baseline, {:016x} now)",
+            b.hash, sc.origin.hash
+        ));
+    }
+    if b.seed != sc.seed.0 {
+        changed.push(format!("the seed changed ({} → {})", b.seed, sc.seed.0));
+    }
+    if b.replications != replications {
+        changed.push(format!(
+            "the replications changed ({} → {replications})",
+            b.replications
+        ));
+    }
+    if !changed.is_empty() {
+        return Verdict::Changed {
+            what: changed.join("; "),
+        };
+    }
+    let rows = METRICS
+        .iter()
+        .filter_map(|m| {
+            let base = *b.values.get(m.name)?;
+            let cur = current[m.name];
+            let change_pct = if base == 0.0 {
+                if cur == 0.0 {
+                    0.0
+                } else {
+                    f64::INFINITY.copysign(cur)
+                }
+            } else {
+                (cur - base) / base.abs() * 100.0
+            };
+            let tolerance_pct = tol.get(m.name);
+            let worse_by = match m.worse {
+                Worse::Higher => change_pct,
+                Worse::Lower => -change_pct,
+            };
+            Some(Row {
+                metric: m.name,
+                baseline: base,
+                current: cur,
+                change_pct,
+                tolerance_pct,
+                regressed: worse_by > tolerance_pct,
+            })
+        })
+        .collect();
+    Verdict::Compared(rows)
+}
+
+/// A markdown report of every scenario's verdict (for a CI step summary).
+pub struct Report<'a>(pub &'a [(String, Verdict)]);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failed = self.0.iter().filter(|(_, v)| !v.passed()).count();
+        if failed == 0 {
+            writeln!(
+                f,
+                "### fleetsim check: all {} scenario(s) within tolerance\n",
+                self.0.len()
+            )?;
+        } else {
+            writeln!(
+                f,
+                "### fleetsim check: {failed} of {} scenario(s) failed\n",
+                self.0.len()
+            )?;
+        }
+        writeln!(
+            f,
+            "| scenario | metric | baseline | current | change | tolerance | |"
+        )?;
+        writeln!(f, "|---|---|---:|---:|---:|---:|---|")?;
+        for (name, v) in self.0 {
+            match v {
+                Verdict::Missing => writeln!(
+                    f,
+                    "| {name} | — | | | | | ❌ no baseline: run `fleetsim check {name} --baseline DIR --update` |"
+                )?,
+                Verdict::Changed { what } => writeln!(
+                    f,
+                    "| {name} | — | | | | | ❌ not comparable: {what}; review it, then refresh the baseline with `--update` |"
+                )?,
+                Verdict::Compared(rows) => {
+                    for r in rows {
+                        let change = if r.change_pct.abs() < 0.005 {
+                            "0.00 %".to_string()
+                        } else if r.change_pct.is_finite() {
+                            format!("{:+.2} %", r.change_pct)
+                        } else {
+                            "from 0".to_string()
+                        };
+                        writeln!(
+                            f,
+                            "| {name} | {} | {} | {} | {change} | {} % | {} |",
+                            r.metric,
+                            fixed(r.baseline, 3),
+                            fixed(r.current, 3),
+                            fixed(r.tolerance_pct, 1),
+                            if r.regressed { "❌ regressed" } else { "✅" }
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    fn sc() -> Scenario {
+        scenario::load("mm1", &[]).unwrap()
+    }
+
+    fn values(p99: f64, success: f64) -> BTreeMap<String, f64> {
+        let mut v: BTreeMap<String, f64> =
+            METRICS.iter().map(|m| (m.name.to_string(), 10.0)).collect();
+        v.insert("latency_p99_ms".into(), p99);
+        v.insert("success_rate".into(), success);
+        v
+    }
+
+    fn baseline(sc: &Scenario, p99: f64, success: f64) -> Baseline {
+        Baseline {
+            scenario: sc.name.clone(),
+            hash: sc.origin.hash,
+            seed: sc.seed.0,
+            replications: 1,
+            values: values(p99, success),
+        }
+    }
+
+    #[test]
+    fn a_regression_is_a_change_beyond_the_tolerance_in_the_bad_direction() {
+        let sc = sc();
+        let tol = Tolerances::default();
+        let b = baseline(&sc, 100.0, 0.99);
+        let same = compare(&sc, 1, &values(100.0, 0.99), Some(&b), &tol);
+        assert!(same.passed());
+        // p99 +10 % is at the default tolerance (10 %): passes; +10.5 % fails.
+        assert!(compare(&sc, 1, &values(110.0, 0.99), Some(&b), &tol).passed());
+        assert!(!compare(&sc, 1, &values(110.5, 0.99), Some(&b), &tol).passed());
+        // Better is never a regression, however large.
+        assert!(compare(&sc, 1, &values(50.0, 1.0), Some(&b), &tol).passed());
+        // Success down 2 % (tolerance 1 %) fails.
+        assert!(!compare(&sc, 1, &values(100.0, 0.97), Some(&b), &tol).passed());
+    }
+
+    #[test]
+    fn tolerances_parse_and_unknown_metrics_are_named() {
+        let mut t = Tolerances::default();
+        t.parse_into("latency_p99_ms=5%, success_rate=0.5").unwrap();
+        assert_eq!(t.get("latency_p99_ms"), 5.0);
+        assert_eq!(t.get("success_rate"), 0.5);
+        let e = t.parse_into("p99=5").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown metric `p99`") && e.contains("latency_p99_ms"),
+            "{e}"
+        );
+        assert!(t.parse_into("latency_p99_ms=lots").is_err());
+    }
+
+    #[test]
+    fn a_changed_scenario_or_seed_is_not_comparable() {
+        let sc = sc();
+        let mut b = baseline(&sc, 100.0, 0.99);
+        b.hash ^= 1;
+        b.seed += 1;
+        match compare(
+            &sc,
+            1,
+            &values(100.0, 0.99),
+            Some(&b),
+            &Tolerances::default(),
+        ) {
+            Verdict::Changed { what } => {
+                assert!(
+                    what.contains("scenario changed") && what.contains("seed changed"),
+                    "{what}"
+                )
+            }
+            v => panic!("{v:?}"),
+        }
+        assert_eq!(
+            compare(&sc, 1, &values(1.0, 1.0), None, &Tolerances::default()),
+            Verdict::Missing
+        );
+    }
+
+    #[test]
+    fn baselines_round_trip_through_their_file() {
+        let sc = sc();
+        let b = baseline(&sc, 123.456789, 0.5);
+        let dir = tempfile::tempdir().unwrap();
+        let p = baseline_path(dir.path(), &sc);
+        b.write(&p).unwrap();
+        let back = Baseline::read(&p).unwrap().unwrap();
+        assert_eq!(back.hash, b.hash);
+        assert_eq!(back.values["latency_p99_ms"], 123.456789);
+        assert_eq!(Baseline::read(&dir.path().join("none.csv")).unwrap(), None);
+    }
+}
