@@ -1,9 +1,11 @@
 //! Integration tests: one binary, files by topic.
 
 mod cli;
+mod compare;
 mod determinism;
 mod discovery;
 mod orchestration;
 mod scenario_errors;
 mod support;
+mod sweep;
 mod theory;
