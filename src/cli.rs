@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::discovery::balancer::Strategy;
+use crate::harness::sweep::{Shard, Vary};
 use crate::scenario::Override;
 
 #[derive(Debug, Parser)]
@@ -24,6 +26,12 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario (the built-in steady_load if none is given) and write reports.
     Run(RunArgs),
+    /// Run several balancer strategies on the same seeds (common random numbers) and rank them.
+    Compare(CompareArgs),
+    /// Run a grid of scenario variants × replications, in parallel or as one shard of many.
+    Sweep(SweepArgs),
+    /// Combine the directories of sweep shards into what one unsharded sweep writes.
+    Merge(MergeArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files (or built-in names).
@@ -74,6 +82,90 @@ pub struct RunArgs {
     /// Independent replications (seeds derived from the root seed), run in parallel.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub replications: u32,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Replication r of every strategy uses the same seed, so every strategy sees the same tasks. \
+Writes summary.csv, agents.csv, timeseries.csv and perf.csv over all runs (strategy, then replication) \
+and comparison.csv: per strategy and key metric, mean ± 95% CI and the paired difference against the first strategy."
+)]
+pub struct CompareArgs {
+    /// A scenario file, or the name of a built-in scenario.
+    pub scenario: String,
+    /// Balancer strategies to compare, comma-separated; the first is the baseline of the differences.
+    #[arg(long, required = true, value_delimiter = ',', value_name = "A,B,..")]
+    pub strategies: Vec<Strategy>,
+    /// Replications per strategy (seeds derived from the root seed; replication 0 is the seed itself).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub replications: u32,
+    /// Report directory [default: reports/<scenario name>/compare/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Root seed, overriding the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any scenario key by its dotted path (applied before the strategy).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The grid is the Cartesian product of the --vary lists, the last key varying fastest. \
+Run point·R + r is replication r of grid point `point`, on the seed of replication r (the same at every point). \
+Values are TOML as for --set; commas inside quotes, [arrays] and {inline tables} do not split values. \
+With --shard I/N only the runs with index ≡ I (mod N) run, and shard.csv records the sweep for `fleetsim merge`."
+)]
+pub struct SweepArgs {
+    /// A scenario file, or the name of a built-in scenario.
+    pub scenario: String,
+    /// A key and the values it takes, e.g. --vary balancer.strategy=p2c,round_robin (repeat for more keys).
+    #[arg(long, required = true, value_name = "KEY=V1,V2,..")]
+    pub vary: Vec<Vary>,
+    /// Replications per grid point.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub replications: u32,
+    /// Worker threads [default: one per core]; the files do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// Run only shard I of N: the runs whose index is ≡ I (mod N).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Report directory [default: reports/<scenario name>/sweep/, or .../sweep-shard-I-of-N/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Root seed, overriding the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any scenario key by its dotted path (applied before the grid point's values).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Checks that the shards come from the same sweep (scenario hash, seed, grid, \
+replications, shard count) and that every shard 0..N-1 is there once, then writes summary.csv, \
+agents.csv, timeseries.csv (and jobs.csv) byte for byte as the unsharded sweep would, and perf.csv \
+in the same order."
+)]
+pub struct MergeArgs {
+    /// The shards' output directories, in any order.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged reports.
+    #[arg(long, required = true)]
+    pub out: PathBuf,
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,

@@ -4,7 +4,11 @@
 //! Parallelism is across runs only; each run is single-threaded and results
 //! are collected in replication order, so the files are the same whatever
 //! the number of threads. Wall-clock time is measured here and reaches only
-//! `perf.csv`.
+//! `perf.csv`. Comparisons of strategies are in [`compare`], grids of
+//! variants, shards and their merge in [`sweep`].
+
+pub mod compare;
+pub mod sweep;
 
 pub mod check;
 

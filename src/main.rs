@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use fleetsim::cli::{CheckArgs, Cli, Command, RunArgs};
+use fleetsim::cli::{CheckArgs, Cli, Command, CompareArgs, MergeArgs, RunArgs, SweepArgs};
 use fleetsim::discovery::balancer::Strategy;
-use fleetsim::harness;
+use fleetsim::harness::{self, compare, sweep};
+use fleetsim::report;
 use fleetsim::rng::Seed;
 use fleetsim::scenario::{self, ScenarioError};
 
@@ -16,6 +17,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Compare(args) => compare(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Merge(args) => merge(args),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::List => {
             list();
@@ -111,6 +115,108 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "reports: {}/ (summary.csv, agents.csv, timeseries.csv, perf.csv)",
             dir.display()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = compare::plan(&args.scenario, &args.set, args.seed, &args.strategies)?;
+    let first = &scenarios[0];
+    if !args.quiet && !first.balancer.changes.is_empty() {
+        eprintln!(
+            "note: {} changes strategy during the run ([[balancer.changes]]); compare sets only the initial strategy",
+            first.name
+        );
+    }
+    let runs = compare::run(
+        &scenarios,
+        args.replications,
+        !args.quiet && harness::interactive(),
+    );
+    let comparison = compare::compare(&runs, &args.strategies, args.replications);
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| harness::default_out_dir(first).join("compare"));
+    let table = dir.join("comparison.csv");
+    let written = harness::write_run_reports(&dir, first, &runs)
+        .and_then(|mut written| {
+            report::write_atomic(&table, &report::csv::comparison(&comparison))?;
+            written.insert(0, table);
+            Ok(written)
+        })
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    if !args.quiet {
+        print!("{}", compare::table(&comparison));
+        let names: Vec<String> = written
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        println!("reports: {}/ ({})", dir.display(), names.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let plan = sweep::Sweep::plan(
+        &args.scenario,
+        &args.set,
+        args.seed,
+        args.vary,
+        args.replications,
+    )?;
+    let dir = args.out.clone().unwrap_or_else(|| {
+        let base = harness::default_out_dir(&plan.base);
+        match args.shard {
+            None => base.join("sweep"),
+            Some(s) => base.join(format!("sweep-shard-{}-of-{}", s.index, s.count)),
+        }
+    });
+    let jobs = args.jobs.map(|j| usize::try_from(j).unwrap_or(usize::MAX));
+    let out = plan.run(args.shard, jobs, !args.quiet && harness::interactive())?;
+    out.write(&dir)
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    if !args.quiet {
+        if let Some(shard) = args.shard {
+            println!(
+                "shard {shard} of {}: {} of {} runs ({} points × {} replications)",
+                plan.base.name,
+                out.runs.len(),
+                plan.total_runs(),
+                plan.grid.len(),
+                plan.replications
+            );
+        } else {
+            print!("{}", plan.table(&out));
+        }
+        let names: Vec<&str> = out.files.iter().map(|(n, _)| *n).collect();
+        let manifest = if out.manifest.is_some() {
+            ", shard.csv"
+        } else {
+            ""
+        };
+        println!(
+            "reports: {}/ ({}{manifest})",
+            dir.display(),
+            names.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    let merged = sweep::merge(&args.dirs, &args.out)?;
+    merged
+        .write(&args.out)
+        .with_context(|| format!("cannot write reports to {}", args.out.display()))?;
+    if !args.quiet {
+        let names: Vec<&str> = merged.files.iter().map(|(n, _)| *n).collect();
+        println!(
+            "merged {} shards of {}: {} runs",
+            merged.shards, merged.scenario, merged.runs
+        );
+        println!("reports: {}/ ({})", args.out.display(), names.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -293,3 +293,122 @@ pub fn perf(runs: &[RunRecord]) -> Vec<u8> {
         }),
     )
 }
+
+/// `table` (a CSV with a header) with `names` appended to its header and
+/// `values[i]` to its row `i`: a sweep's `summary.csv` is [`summary`] with
+/// one column per varied key.
+pub fn with_columns(table: &[u8], names: &[&str], values: &[Vec<String>]) -> Vec<u8> {
+    let mut rd = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(table);
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let mut rows = 0;
+    for (i, rec) in rd.byte_records().enumerate() {
+        let mut rec = rec.expect("a table written by this module reads back");
+        if i == 0 {
+            for n in names {
+                rec.push_field(n.as_bytes());
+            }
+        } else {
+            let extra = &values[i - 1];
+            assert_eq!(extra.len(), names.len(), "one value per added column");
+            for v in extra {
+                rec.push_field(v.as_bytes());
+            }
+            rows += 1;
+        }
+        w.write_byte_record(&rec)
+            .expect("writing to memory cannot fail");
+    }
+    assert_eq!(rows, values.len(), "one list of values per row");
+    w.into_inner().expect("writing to memory cannot fail")
+}
+
+/// Tables with one header: `empty` (a table with a header and no rows),
+/// then the rows of each part in order. Every part must have the same
+/// header; a part per run, concatenated in run order, is the table of all
+/// the runs.
+pub fn concat<'a>(empty: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = empty.to_vec();
+    for part in parts {
+        let body = part
+            .strip_prefix(empty)
+            .expect("every part has the header of `empty`");
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// The columns of `comparison.csv`: labels, then for each key metric
+/// (`harness::compare::METRICS`, in order) its mean and 95% CI half-width,
+/// and the paired difference against the first strategy with its CI.
+pub fn comparison_columns() -> Vec<String> {
+    let mut cols: Vec<String> = ["scenario", "strategy", "baseline", "seed", "replications"]
+        .map(String::from)
+        .to_vec();
+    for m in crate::harness::compare::METRICS {
+        for suffix in ["mean", "ci95", "diff", "diff_ci95"] {
+            cols.push(format!("{}_{suffix}", m.name));
+        }
+    }
+    cols
+}
+
+/// `comparison.csv`: one row per strategy, in the order given.
+pub fn comparison(c: &crate::harness::compare::Comparison) -> Vec<u8> {
+    let cols = comparison_columns();
+    let header: Vec<&str> = cols.iter().map(String::as_str).collect();
+    table(
+        &header,
+        c.rows.iter().map(|row| {
+            let mut cells = vec![
+                c.scenario.clone(),
+                row.strategy.to_string(),
+                c.baseline().to_string(),
+                c.seed.to_string(),
+                c.replications.to_string(),
+            ];
+            for (m, s) in crate::harness::compare::METRICS.iter().zip(&row.stats) {
+                for x in [s.mean, s.ci95, s.diff, s.diff_ci95] {
+                    cells.push(fixed(x, m.decimals));
+                }
+            }
+            cells
+        }),
+    )
+}
+
+/// A sweep shard's manifest, `shard.csv`: `field,value` rows; `set` and
+/// `vary` repeat, once per argument, in order; `runs` is the run indices,
+/// space-separated.
+pub fn shard_manifest(m: &crate::harness::sweep::Manifest) -> Vec<u8> {
+    let mut rows: Vec<Vec<String>> = vec![
+        vec![
+            "format".into(),
+            crate::harness::sweep::MANIFEST_FORMAT.into(),
+        ],
+        vec!["fleetsim".into(), m.fleetsim.clone()],
+        vec!["scenario".into(), m.scenario.clone()],
+        vec!["source".into(), m.source.clone()],
+        vec!["scenario_hash".into(), format!("{:016x}", m.scenario_hash)],
+        vec!["seed".into(), m.seed.to_string()],
+    ];
+    rows.extend(m.set.iter().map(|s| vec!["set".into(), s.clone()]));
+    rows.extend(m.vary.iter().map(|v| vec!["vary".into(), v.to_string()]));
+    rows.extend([
+        vec!["replications".into(), m.replications.to_string()],
+        vec!["points".into(), m.points.to_string()],
+        vec!["runs_total".into(), m.runs_total.to_string()],
+        vec!["shard".into(), m.shard.index.to_string()],
+        vec!["shards".into(), m.shard.count.to_string()],
+        vec![
+            "runs".into(),
+            m.runs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ],
+    ]);
+    table(&["field", "value"], rows.into_iter())
+}

@@ -2,9 +2,11 @@
 
 mod check;
 mod cli;
+mod compare;
 mod determinism;
 mod discovery;
 mod orchestration;
 mod scenario_errors;
 mod support;
+mod sweep;
 mod theory;
