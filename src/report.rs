@@ -2,6 +2,7 @@
 //! float formatting and row order, so outputs diff cleanly), and the one
 //! function that puts bytes on disk atomically.
 
+pub mod chart;
 pub mod csv;
 
 use std::fs;
