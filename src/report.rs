@@ -4,6 +4,7 @@
 
 pub mod chart;
 pub mod csv;
+pub mod html;
 
 use std::fs;
 use std::io::{self, Write};
