@@ -116,8 +116,10 @@ fn progress_bar(len: u64, what: &str, name: &str) -> ProgressBar {
     bar
 }
 
-/// Write `summary.csv`, `agents.csv`, `timeseries.csv` and `perf.csv` into
-/// `dir`, atomically; returns the paths written.
+/// Write `summary.csv`, `agents.csv`, `timeseries.csv` and `perf.csv`
+/// (and `jobs.csv` when there are jobs) into `dir`, then the charts
+/// (`charts/NAME.svg` and `.png`, names in [`report::chart::RUN_CHARTS`])
+/// and `report.html`, each atomically; returns the paths written.
 pub fn write_run_reports(
     dir: &Path,
     sc: &Scenario,
@@ -138,6 +140,19 @@ pub fn write_run_reports(
         report::write_atomic(&p, &bytes)?;
         written.push(p);
     }
+    let charts = report::chart::run_charts(sc, runs);
+    let chart_dir = dir.join(report::chart::CHART_DIR);
+    for (name, chart) in &charts {
+        chart.write(&chart_dir, name)?;
+        written.push(chart_dir.join(format!("{name}.svg")));
+        written.push(chart_dir.join(format!("{name}.png")));
+    }
+    let html = dir.join("report.html");
+    report::write_atomic(
+        &html,
+        report::html::run_report(sc, runs, &charts).as_bytes(),
+    )?;
+    written.push(html);
     Ok(written)
 }
 

@@ -2,7 +2,9 @@
 //! float formatting and row order, so outputs diff cleanly), and the one
 //! function that puts bytes on disk atomically.
 
+pub mod chart;
 pub mod csv;
+pub mod html;
 
 use std::fs;
 use std::io::{self, Write};

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, files by topic.
 
+mod charts;
 mod check;
 mod cli;
 mod compare;

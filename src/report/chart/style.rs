@@ -1,0 +1,273 @@
+//! The house style of the charts (colours, text, axes, legends) and the
+//! layout every chart shares: a title on top, the plot, and a legend column
+//! at the right so that a legend never hides data.
+
+use std::ops::Range;
+
+use plotters::chart::MeshStyle;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{DrawResult, FAMILY};
+use crate::report::fixed;
+
+/// Tableau 10: distinguishable, and readable on white.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(0x4e, 0x79, 0xa7),
+    RGBColor(0xf2, 0x8e, 0x2b),
+    RGBColor(0xe1, 0x57, 0x59),
+    RGBColor(0x76, 0xb7, 0xb2),
+    RGBColor(0x59, 0xa1, 0x4f),
+    RGBColor(0xed, 0xc9, 0x48),
+    RGBColor(0xb0, 0x7a, 0xa1),
+    RGBColor(0xff, 0x9d, 0xa7),
+    RGBColor(0x9c, 0x75, 0x5f),
+    RGBColor(0xba, 0xb0, 0xac),
+];
+
+pub(super) fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+pub(super) fn text(size: u32) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&BLACK)
+}
+
+pub(super) fn title_style() -> TextStyle<'static> {
+    text(20)
+}
+
+pub(super) fn label_style() -> TextStyle<'static> {
+    text(13)
+}
+
+pub(super) fn desc_style() -> TextStyle<'static> {
+    text(14)
+}
+
+/// A tick label: up to 3 decimals, trailing zeros dropped (`10`, `2.5`).
+pub(super) fn tick(v: &f64) -> String {
+    let s = fixed(*v, 3);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// The house style of axes and grid lines.
+pub(super) fn styled<'a, 'b, 'm, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.label_style(label_style())
+        .axis_desc_style(desc_style())
+        .bold_line_style(BLACK.mix(0.12))
+}
+
+/// `lo..hi` with room around the data; never empty.
+pub(super) fn padded(lo: f64, hi: f64) -> Range<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || lo > hi {
+        return 0.0..1.0;
+    }
+    if lo == hi {
+        let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        return lo - d..hi + d;
+    }
+    let d = (hi - lo) * 0.05;
+    lo - d..hi + d
+}
+
+/// `0..max` with headroom; `0..1` when there is nothing above 0.
+pub(super) fn from_zero(max: f64) -> Range<f64> {
+    if max.is_finite() && max > 0.0 {
+        0.0..max * 1.1
+    } else {
+        0.0..1.0
+    }
+}
+
+/// A linear axis with ticks (and grid lines) exactly at `ticks`; their
+/// labels come from the mesh's formatter.
+pub(super) struct Ticked {
+    axis: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    pub(super) fn new(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
+        Ticked {
+            axis: range.into(),
+            ticks,
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.axis.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.axis.range()
+    }
+}
+
+/// Ticks at round values (steps of 1, 2 or 5 × 10^k) in `r`, at most about
+/// `n`; whole numbers only when `whole` (counts of agents).
+pub(super) fn nice_ticks(r: &Range<f64>, n: usize, whole: bool) -> Vec<f64> {
+    let span = r.end - r.start;
+    if !(span.is_finite() && span > 0.0) {
+        return Vec::new();
+    }
+    let raw = span / n.max(1) as f64;
+    let mag = libm::pow(10.0, libm::floor(libm::log10(raw)));
+    let mut step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * mag);
+    if whole {
+        step = libm::ceil(step).max(1.0);
+    }
+    let first = libm::ceil(r.start / step - 1e-9) as i64;
+    (first..)
+        .map(|i| i as f64 * step)
+        .take_while(|&t| t <= r.end + step * 1e-9)
+        .collect()
+}
+
+/// A linear axis over `r` with round ticks.
+pub(super) fn axis(r: Range<f64>, whole: bool) -> Ticked {
+    let ticks = nice_ticks(&r, 10, whole);
+    Ticked::new(r, ticks)
+}
+
+/// How a legend entry shows its series.
+#[derive(Clone, Copy)]
+pub(super) enum Swatch {
+    Line,
+    Box,
+    /// Text only (a note such as "20 runs").
+    None,
+}
+
+/// A legend, drawn in a column at the right of the chart so that it never
+/// hides data.
+pub(super) struct Legend(pub(super) Vec<(String, RGBColor, Swatch)>);
+
+/// A legend is worth its room for up to this many series; past it, a note.
+pub(super) const MAX_LEGEND: usize = 12;
+/// Legend rows, and the legend's top (level with the top of the plot).
+const LEGEND_ROW: i32 = 20;
+const LEGEND_TOP: i32 = 20;
+const LEGEND_MAX_WIDTH: u32 = 240;
+
+impl Legend {
+    /// One line per series, or a note of their number when there are too
+    /// many to tell apart.
+    pub(super) fn of_lines<'a>(
+        labels: impl ExactSizeIterator<Item = (&'a str, RGBColor)>,
+        what: &str,
+    ) -> Legend {
+        let n = labels.len();
+        if n > MAX_LEGEND {
+            return Legend(vec![(format!("{n} {what}"), BLACK, Swatch::None)]);
+        }
+        Legend(
+            labels
+                .map(|(l, c)| (l.to_string(), c, Swatch::Line))
+                .collect(),
+        )
+    }
+
+    /// Pixels it needs (0: no legend).
+    pub(super) fn width<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<u32, DrawingAreaErrorKind<DB::ErrorType>> {
+        let mut w = 0;
+        for (label, _, _) in &self.0 {
+            w = w.max(area.estimate_text_size(label, &label_style())?.0 + 50);
+        }
+        Ok(w.min(LEGEND_MAX_WIDTH))
+    }
+
+    pub(super) fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let style = label_style().pos(Pos::new(HPos::Left, VPos::Center));
+        for (k, (label, c, swatch)) in self.0.iter().enumerate() {
+            let y = LEGEND_TOP + LEGEND_ROW * k as i32;
+            match swatch {
+                Swatch::Line => {
+                    area.draw(&PathElement::new(vec![(4, y), (28, y)], c.stroke_width(2)))?
+                }
+                Swatch::Box => area.draw(&Rectangle::new([(9, y - 6), (23, y + 6)], c.filled()))?,
+                Swatch::None => {}
+            }
+            area.draw_text(label, &style, (36, y))?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) type Area<DB> = DrawingArea<DB, Shift>;
+pub(super) type AreaResult<T, DB> =
+    Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Draw the title, and set a column at the right apart for `legend_width`:
+/// returns the plotting area and the legend column.
+pub(super) fn frame<DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+    legends: &[&Legend],
+) -> AreaResult<(Area<DB>, Area<DB>), DB> {
+    let body = root.margin(8, 0, 0, 0).titled(title, title_style())?;
+    let mut w = 0;
+    for legend in legends {
+        w = w.max(legend.width(&body)?);
+    }
+    let (body_w, _) = body.dim_in_pixel();
+    Ok(body.split_horizontally(body_w.saturating_sub(w)))
+}
+
+/// "no data" in the middle of an area.
+pub(super) fn no_data<DB: DrawingBackend>(area: &Area<DB>, what: &str) -> DrawResult<DB> {
+    let (w, h) = area.dim_in_pixel();
+    let style = desc_style().pos(Pos::new(HPos::Center, VPos::Center));
+    area.draw_text(what, &style, (w as i32 / 2, h as i32 / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_whole_when_counting() {
+        assert_eq!(
+            nice_ticks(&(0.0..10.0), 10, false),
+            (0..=10).map(f64::from).collect::<Vec<_>>()
+        );
+        assert_eq!(nice_ticks(&(0.0..3.3), 10, true), vec![0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(nice_ticks(&(0.0..3.3), 10, false).len(), 7, "steps of 0.5");
+        assert_eq!(
+            nice_ticks(&(-0.5..1049.0), 10, false)[..3],
+            [0.0, 200.0, 400.0]
+        );
+        assert!(nice_ticks(&(1.0..1.0), 10, false).is_empty());
+        assert_eq!(tick(&0.30000000000000004), "0.3");
+        assert_eq!(tick(&-0.0), "0");
+    }
+}
