@@ -146,6 +146,11 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             Ok(written)
         })
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    for (name, chart) in compare::charts(&comparison, &runs) {
+        chart
+            .write(&dir.join(report::chart::CHART_DIR), name)
+            .with_context(|| format!("cannot write charts to {}", dir.display()))?;
+    }
     if !args.quiet {
         print!("{}", compare::table(&comparison));
         let names: Vec<String> = written
@@ -177,6 +182,13 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = plan.run(args.shard, jobs, !args.quiet && harness::interactive())?;
     out.write(&dir)
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    if args.shard.is_none() {
+        for (name, chart) in plan.charts(&out) {
+            chart
+                .write(&dir.join(report::chart::CHART_DIR), &name)
+                .with_context(|| format!("cannot write charts to {}", dir.display()))?;
+        }
+    }
     if !args.quiet {
         if let Some(shard) = args.shard {
             println!(

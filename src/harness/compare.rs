@@ -17,6 +17,7 @@ use std::fmt;
 use super::{RunRecord, mean_ci};
 use crate::discovery::balancer::Strategy;
 use crate::metrics::RunResult;
+use crate::report::chart::{self, Chart};
 use crate::report::fixed;
 use crate::rng::Seed;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
@@ -125,6 +126,45 @@ impl Comparison {
     pub fn baseline(&self) -> Strategy {
         self.rows[0].strategy
     }
+}
+
+/// The comparison charts: p99 latency and success rate per strategy with
+/// their 95 % confidence intervals, and the latency CDFs of replication 0
+/// of every strategy overlaid.
+pub fn charts(c: &Comparison, runs: &[RunRecord]) -> Vec<(&'static str, Chart)> {
+    let bars = |metric: &str, scale: f64| -> Vec<(String, f64, f64)> {
+        c.rows
+            .iter()
+            .map(|r| {
+                let s = r.stat(metric);
+                (r.strategy.to_string(), s.mean * scale, s.ci95 * scale)
+            })
+            .collect()
+    };
+    let firsts: Vec<(&str, &hdrhistogram::Histogram<u64>)> = runs
+        .iter()
+        .filter(|r| r.replication == 0)
+        .map(|r| (r.variant.as_str(), &r.result.latency))
+        .collect();
+    vec![
+        (
+            "compare_p99",
+            chart::bars_with_ci(
+                "p99 latency by strategy (mean, 95 % CI)",
+                "ms",
+                &bars("latency_p99_ms", 1.0),
+            ),
+        ),
+        (
+            "compare_success",
+            chart::bars_with_ci(
+                "Success rate by strategy (mean, 95 % CI)",
+                "%",
+                &bars("success_rate", 100.0),
+            ),
+        ),
+        ("compare_cdf", chart::cdf_overlay(&firsts)),
+    ]
 }
 
 /// Why a comparison cannot run.

@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 use super::{RunRecord, mean_ci};
 use crate::report;
+use crate::report::chart::{self, Chart};
 use crate::rng::Seed;
 use crate::scenario::{self, KeyPath, Override, Scenario, ScenarioError};
 
@@ -596,6 +597,81 @@ pub struct SweepOutput {
     pub manifest: Option<Manifest>,
     /// The runs done: (run index, headline numbers), in index order.
     pub runs: Vec<(usize, Headline)>,
+}
+
+impl Sweep {
+    /// One chart per headline metric against the first varied key: a line
+    /// per combination of the other keys, each point the mean over the
+    /// replications done. A non-numeric first key is plotted at its
+    /// position in the list (0, 1, ...).
+    pub fn charts(&self, out: &SweepOutput) -> Vec<(String, Chart)> {
+        let vary = self.grid.vary();
+        let Some(first) = vary.first() else {
+            return Vec::new();
+        };
+        let r = self.replications.max(1) as usize;
+        let n_first = first.values.len();
+        let x_of = |i: usize| {
+            first.values[i]
+                .trim_matches('"')
+                .parse::<f64>()
+                .unwrap_or(i as f64)
+        };
+        type Get = fn(&Headline) -> f64;
+        let metrics: [(&str, &str, Get); 4] = [
+            ("latency_p99_ms", "p99 latency (ms)", |h| h.latency_p99_ms),
+            ("latency_mean_ms", "mean latency (ms)", |h| {
+                h.latency_mean_ms
+            }),
+            ("success_rate", "success rate (%)", |h| {
+                h.success_rate * 100.0
+            }),
+            ("throughput_per_s", "throughput (/s)", |h| {
+                h.throughput_per_s
+            }),
+        ];
+        // The first key varies slowest: point = i * (points per first value) + rest.
+        let rest = self.grid.len() / n_first.max(1);
+        metrics
+            .iter()
+            .map(|(name, label, get)| {
+                let series: Vec<(String, Vec<(f64, f64)>)> = (0..rest)
+                    .map(|j| {
+                        let pts: Vec<(f64, f64)> = (0..n_first)
+                            .filter_map(|i| {
+                                let point = i * rest + j;
+                                let ys: Vec<f64> = out
+                                    .runs
+                                    .iter()
+                                    .filter(|(idx, _)| idx / r == point)
+                                    .map(|(_, h)| get(h))
+                                    .collect();
+                                (!ys.is_empty()).then(|| (x_of(i), mean_ci(&ys).0))
+                            })
+                            .collect();
+                        let label = if rest == 1 {
+                            "all".to_string()
+                        } else {
+                            self.grid
+                                .label(j)
+                                .split_once(',')
+                                .map_or(String::new(), |(_, tail)| tail.to_string())
+                        };
+                        (label, pts)
+                    })
+                    .collect();
+                (
+                    format!("sweep_{name}"),
+                    chart::lines(
+                        &format!("{label} against {}", first.key),
+                        &first.key,
+                        label,
+                        &series,
+                    ),
+                )
+            })
+            .collect()
+    }
 }
 
 impl SweepOutput {

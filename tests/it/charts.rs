@@ -149,3 +149,56 @@ fn jobs_get_their_table_and_the_description_is_escaped() {
         "the description is escaped"
     );
 }
+
+#[test]
+fn compare_and_sweep_draw_their_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("CI", "true")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let short = "duration=\"2000s\"";
+    run(&[
+        "compare",
+        "mmc",
+        "--strategies",
+        "least_connections,round_robin",
+        "--replications",
+        "3",
+        "--set",
+        short,
+        "--out",
+        "cmp",
+        "--quiet",
+    ]);
+    for name in ["compare_p99", "compare_success", "compare_cdf"] {
+        let svg =
+            fs::read_to_string(dir.path().join(format!("cmp/{CHART_DIR}/{name}.svg"))).unwrap();
+        assert_svg(&svg, name);
+        assert_png(
+            &fs::read(dir.path().join(format!("cmp/{CHART_DIR}/{name}.png"))).unwrap(),
+            name,
+        );
+    }
+    run(&[
+        "sweep",
+        "mmc",
+        "--vary",
+        "workload.arrivals.rate=6,7",
+        "--set",
+        short,
+        "--out",
+        "sw",
+        "--quiet",
+    ]);
+    for name in ["sweep_latency_p99_ms", "sweep_success_rate"] {
+        let svg =
+            fs::read_to_string(dir.path().join(format!("sw/{CHART_DIR}/{name}.svg"))).unwrap();
+        assert_svg(&svg, name);
+    }
+}
