@@ -4,6 +4,13 @@
 //! come every 1/rate exactly, the k-th at `round(k / rate)` so the schedule
 //! never drifts; bursts put `size` tasks at the start of each of `count`
 //! bursts, `every` apart, optionally spread evenly over `spread`.
+//!
+//! Ramps (rate linear from `from` to `to` over the run, then `to`) and
+//! daily cycles (`mean + amplitude · sin(2π (t + phase) / period)`) are
+//! non-homogeneous Poisson processes, generated exactly by thinning (Lewis
+//! and Shedler 1979): candidates come at the peak rate and each is kept with
+//! probability rate(t) / peak. Two draws per candidate, from the source's
+//! own stream.
 
 use crate::rng::{Stream, unit};
 use crate::time::{Duration, Instant, NS_PER_S};
@@ -24,6 +31,57 @@ pub enum Arrivals {
         start: Duration,
         spread: Duration,
     },
+    /// Rate from `from` at 0 to `to` at `over`, linearly; `to` afterwards.
+    Ramp {
+        from: f64,
+        to: f64,
+        over: Duration,
+    },
+    /// Rate `mean + amplitude · sin(2π (t + phase) / period)`.
+    Diurnal {
+        mean: f64,
+        amplitude: f64,
+        period: Duration,
+        phase: Duration,
+    },
+}
+
+impl Arrivals {
+    /// The rate (per second) at `t` seconds, for the time-varying processes.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        match *self {
+            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => rate,
+            Arrivals::Ramp { from, to, over } => {
+                let span = over.as_secs_f64();
+                if span <= 0.0 || t >= span {
+                    to
+                } else {
+                    from + (to - from) * (t / span)
+                }
+            }
+            Arrivals::Diurnal {
+                mean,
+                amplitude,
+                period,
+                phase,
+            } => {
+                let x = (t + phase.as_secs_f64()) / period.as_secs_f64();
+                (mean + amplitude * libm::sin(std::f64::consts::TAU * x)).max(0.0)
+            }
+            Arrivals::Bursts { .. } => f64::NAN,
+        }
+    }
+
+    /// The peak rate of a thinned process.
+    fn peak(&self) -> f64 {
+        match *self {
+            Arrivals::Ramp { from, to, .. } => from.max(to),
+            Arrivals::Diurnal {
+                mean, amplitude, ..
+            } => mean + amplitude,
+            _ => self.rate_at(0.0),
+        }
+    }
 }
 
 /// The generator of an arrival process: yields arrival times in order.
@@ -73,6 +131,23 @@ impl ArrivalProcess {
                 Instant(start.as_nanos())
                     + Duration(every.as_nanos().saturating_mul(b))
                     + Duration(offset)
+            }
+            Arrivals::Ramp { .. } | Arrivals::Diurnal { .. } => {
+                let peak = self.arrivals.peak();
+                let mut t = self.last;
+                loop {
+                    let gap = -libm::log1p(-unit(rng)) / peak;
+                    t += Duration::from_secs_f64(gap);
+                    let dead = matches!(self.arrivals, Arrivals::Ramp { to, over, .. }
+                        if to == 0.0 && t.0 >= over.as_nanos());
+                    if t == Instant::MAX || dead {
+                        // A ramp down to 0 has nothing left to send.
+                        return None;
+                    }
+                    if unit(rng) * peak < self.arrivals.rate_at(t.as_secs_f64()) {
+                        break t;
+                    }
+                }
             }
         };
         self.k += 1;
@@ -132,6 +207,80 @@ mod tests {
                 12 * s + s / 2
             ]
         );
+    }
+
+    /// Arrivals per window against the integral of the rate: Poisson counts
+    /// have variance = mean, so each window is checked within 5 sd.
+    fn counts_follow_the_rate(a: Arrivals, horizon: f64, window: f64) {
+        let mut p = ArrivalProcess::new(a.clone());
+        let mut rng = Seed(8).stream("arrivals");
+        let windows = (horizon / window) as usize;
+        let mut counts = vec![0u64; windows];
+        while let Some(t) = p.next_arrival(&mut rng) {
+            let w = (t.as_secs_f64() / window) as usize;
+            if w >= windows {
+                break;
+            }
+            counts[w] += 1;
+        }
+        for (w, &n) in counts.iter().enumerate() {
+            // Integral of the rate over the window (Simpson's rule, fine
+            // enough for these smooth rates).
+            let (lo, hi) = (w as f64 * window, (w + 1) as f64 * window);
+            let steps = 200;
+            let h = (hi - lo) / steps as f64;
+            let expect: f64 = (0..=steps)
+                .map(|i| {
+                    let coef = if i == 0 || i == steps {
+                        1.0
+                    } else if i % 2 == 1 {
+                        4.0
+                    } else {
+                        2.0
+                    };
+                    coef * a.rate_at(lo + i as f64 * h)
+                })
+                .sum::<f64>()
+                * h
+                / 3.0;
+            let sd = expect.sqrt().max(1.0);
+            assert!(
+                (n as f64 - expect).abs() < 5.0 * sd,
+                "window {w}: {n} arrivals, expected {expect:.1}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ramp_thins_to_its_linear_rate() {
+        let a = Arrivals::Ramp {
+            from: 10.0,
+            to: 1000.0,
+            over: Duration::from_secs(100),
+        };
+        counts_follow_the_rate(a, 120.0, 10.0);
+        // Down-ramps too, and the rate holds at `to` after `over`.
+        let down = Arrivals::Ramp {
+            from: 500.0,
+            to: 0.0,
+            over: Duration::from_secs(50),
+        };
+        assert_eq!(down.rate_at(60.0), 0.0);
+        counts_follow_the_rate(down, 50.0, 5.0);
+    }
+
+    #[test]
+    fn a_daily_cycle_thins_to_its_sine() {
+        let a = Arrivals::Diurnal {
+            mean: 200.0,
+            amplitude: 150.0,
+            period: Duration::from_secs(86_400),
+            phase: Duration::from_secs(21_600),
+        };
+        // Peak at t = 0 (phase a quarter period), trough half a day later.
+        assert!((a.rate_at(0.0) - 350.0).abs() < 1e-9);
+        assert!((a.rate_at(43_200.0) - 50.0).abs() < 1e-9);
+        counts_follow_the_rate(a, 86_400.0, 3_600.0);
     }
 
     #[test]

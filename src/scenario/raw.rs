@@ -92,13 +92,14 @@ pub struct RawArrivals {
     pub every: Option<String>,
     pub start: Option<String>,
     pub spread: Option<String>,
-    // Later processes (ramp, diurnal, trace): named so validation can say
-    // they are not simulated yet rather than unknown.
-    pub from: Unsupported,
-    pub to: Unsupported,
-    pub mean: Unsupported,
-    pub amplitude: Unsupported,
-    pub period: Unsupported,
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+    pub mean: Option<f64>,
+    pub amplitude: Option<f64>,
+    pub period: Option<String>,
+    pub phase: Option<String>,
+    // Trace replay: named so validation can say it is not simulated yet
+    // rather than unknown.
     pub file: Unsupported,
     pub time_column: Unsupported,
     pub work_column: Unsupported,

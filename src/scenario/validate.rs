@@ -1179,7 +1179,7 @@ fn check_arrivals(
     a: &RawArrivals,
     duration: Duration,
 ) -> Option<Arrivals> {
-    const KINDS: &str = "poisson, constant, bursts";
+    const KINDS: &str = "poisson, constant, bursts, ramp, diurnal";
     let Some(kind) = a.process.as_deref() else {
         c.fail(&path.key("process"), format!("missing; one of {KINDS}"));
         return None;
@@ -1190,6 +1190,7 @@ fn check_arrivals(
         ("mean", a.mean.is_some()),
         ("amplitude", a.amplitude.is_some()),
         ("period", a.period.is_some()),
+        ("phase", a.phase.is_some()),
         ("file", a.file.is_some()),
         ("time_column", a.time_column.is_some()),
         ("work_column", a.work_column.is_some()),
@@ -1206,7 +1207,9 @@ fn check_arrivals(
     let takes: &[&str] = match kind {
         "poisson" | "constant" => &["rate"],
         "bursts" => &["count", "size", "every", "start", "spread"],
-        "ramp" | "diurnal" | "trace" => {
+        "ramp" => &["from", "to"],
+        "diurnal" => &["mean", "amplitude", "period", "phase"],
+        "trace" => {
             c.fail(
                 &path.key("process"),
                 format!("`{kind}` is part of the scenario format but not simulated by this version; use one of {KINDS}"),
@@ -1241,6 +1244,62 @@ fn check_arrivals(
         "constant" => Arrivals::Constant {
             rate: c.positive_rate(&path.key("rate"), a.rate)?,
         },
+        "ramp" => {
+            let mut rate = |k: &str, v: Option<f64>| match v {
+                None => {
+                    c.fail(&path.key(k), "missing; a ramp takes from and to, rates per second at the start and at the end of the run");
+                    None
+                }
+                Some(r) if !r.is_finite() || r < 0.0 => {
+                    c.fail(
+                        &path.key(k),
+                        format!("is {r}; a rate must be 0 or more (tasks per second)"),
+                    );
+                    None
+                }
+                Some(r) => Some(r),
+            };
+            let (from, to) = (rate("from", a.from), rate("to", a.to));
+            let (from, to) = (from?, to?);
+            if from == 0.0 && to == 0.0 {
+                c.fail(path, "from and to are both 0: nothing would arrive");
+                return None;
+            }
+            Arrivals::Ramp {
+                from,
+                to,
+                over: duration,
+            }
+        }
+        "diurnal" => {
+            let mean = c.positive_rate(&path.key("mean"), a.mean);
+            let amplitude = a.amplitude.unwrap_or(0.0);
+            if !amplitude.is_finite() || amplitude < 0.0 || mean.is_some_and(|m| amplitude > m) {
+                c.fail(
+                    &path.key("amplitude"),
+                    format!(
+                        "is {amplitude}; must be from 0 to mean (the rate may not go negative)"
+                    ),
+                );
+            }
+            let period = match c.duration(&path.key("period"), a.period.as_deref()) {
+                None if a.period.is_none() => Some(Duration::from_secs(86_400)),
+                Some(p) if p.is_zero() => {
+                    c.fail(&path.key("period"), "must be greater than 0");
+                    None
+                }
+                p => p,
+            };
+            let phase = c
+                .duration(&path.key("phase"), a.phase.as_deref())
+                .unwrap_or(Duration::ZERO);
+            Arrivals::Diurnal {
+                mean: mean?,
+                amplitude,
+                period: period?,
+                phase,
+            }
+        }
         _ => {
             let count = a.count.unwrap_or(1);
             let size = match a.size {

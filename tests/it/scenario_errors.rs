@@ -691,3 +691,49 @@ fn discovery_and_fault_keys_are_checked() {
     assert!(sc.health.is_some() && sc.breaker.is_some());
     assert_eq!(sc.tiers[0].uptime, 0.95);
 }
+
+#[test]
+fn ramps_and_daily_cycles_are_checked() {
+    let arr = |a: &str| BASE.replace("{ process = \"poisson\", rate = 10.0 }", a);
+    expect(
+        &arr("{ process = \"ramp\", from = 1.0 }"),
+        "workload.arrivals.to",
+        "missing",
+        None,
+    );
+    expect(
+        &arr("{ process = \"ramp\", from = 0.0, to = 0.0 }"),
+        "workload.arrivals",
+        "nothing would arrive",
+        None,
+    );
+    expect(
+        &arr("{ process = \"ramp\", from = 1.0, to = 2.0, rate = 3.0 }"),
+        "workload.arrivals.rate",
+        "does not apply",
+        None,
+    );
+    expect(
+        &arr("{ process = \"diurnal\", mean = 10.0, amplitude = 20.0 }"),
+        "workload.arrivals.amplitude",
+        "from 0 to mean",
+        None,
+    );
+    expect(
+        &arr("{ process = \"diurnal\", mean = 10.0, period = \"0s\" }"),
+        "workload.arrivals.period",
+        "greater than 0",
+        None,
+    );
+    let ok = scenario::load_str(
+        "t.toml",
+        "t",
+        &arr("{ process = \"diurnal\", mean = 10.0, amplitude = 5.0, phase = \"6h\" }"),
+        &[],
+    )
+    .unwrap();
+    assert!(matches!(
+        ok.workload.arrivals,
+        Some(fleetsim::workload::Arrivals::Diurnal { .. })
+    ));
+}
