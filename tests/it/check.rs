@@ -1,17 +1,7 @@
 //! `fleetsim check`: the CI regression gate, through the real binary.
 
+use crate::support::fleetsim;
 use std::fs;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn fleetsim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .output()
-        .expect("the binary runs")
-}
 
 const SMALL: &str = r#"
 name = "gate"

@@ -1,23 +1,8 @@
 //! The real binary on real scenario files in temporary directories.
 
 use std::fs;
-use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::support::root;
-
-fn fleetsim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::support::{fleetsim, root, text};
 
 const SMALL: &str = r#"
 name = "small"

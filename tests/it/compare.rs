@@ -3,22 +3,9 @@
 //! strategy, and a paired interval that is narrower than the unpaired one
 //! when the strategies are correlated on a seed.
 
+use crate::support::{fleetsim, text};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn fleetsim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// The rows of a CSV file as (header → value) lookups.
 fn rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use fleetsim::scenario::{self, Override, Scenario};
 
@@ -16,4 +17,19 @@ pub fn load(rel: &str, sets: &[&str]) -> Scenario {
         .map(|s| s.parse().expect("valid override"))
         .collect();
     scenario::load_file(&root().join(rel), &overrides).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Run the real binary in `dir` (with `CI` set: no progress bars).
+pub fn fleetsim(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }

@@ -4,18 +4,8 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::support::root;
-
-fn fleetsim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .output()
-        .expect("the binary runs")
-}
+use crate::support::{fleetsim, root, text};
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let o = fleetsim(dir, args);
@@ -25,10 +15,6 @@ fn ok(dir: &Path, args: &[&str]) -> String {
         text(&o.stderr)
     );
     text(&o.stdout)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Four agents in two tiers, 5 simulated seconds.
