@@ -100,6 +100,18 @@ pub struct Workload {
     /// A task not done this long after it arrived is cancelled.
     pub deadline: Option<Duration>,
     pub jobs: Vec<Job>,
+    /// More sources of plain tasks, merged with `arrivals`.
+    pub streams: Vec<TaskStream>,
+}
+
+/// `[[workload.streams]]`: a source of plain tasks with its own arrival
+/// process (and random stream `streams/NAME`) and capability.
+#[derive(Clone, Debug)]
+pub struct TaskStream {
+    pub name: String,
+    pub arrivals: Arrivals,
+    /// `None`: the workload's capability.
+    pub capability: Option<String>,
 }
 
 /// `[[workload.jobs]]`: a dependency graph of stages, one job per arrival.
@@ -228,6 +240,12 @@ impl Scenario {
     /// workload's first (`None`: any agent).
     pub fn capabilities_in_use(&self) -> Vec<Option<String>> {
         let mut caps = vec![self.workload.capability.clone()];
+        for st in &self.workload.streams {
+            let cap = st.capability.clone().or(self.workload.capability.clone());
+            if !caps.contains(&cap) {
+                caps.push(cap);
+            }
+        }
         for job in &self.workload.jobs {
             for st in &job.stages {
                 let comp = st.compensate.clone().map(Some);

@@ -252,6 +252,8 @@ struct Source {
     rng: Stream,
     /// `None`: plain tasks; `Some(k)`: jobs of kind `k`.
     job: Option<u32>,
+    /// The route of its plain tasks.
+    route: u32,
 }
 
 /// One run of a scenario.
@@ -399,6 +401,16 @@ impl<'s> World<'s> {
                 process: ArrivalProcess::new(a.clone()),
                 rng: seed.stream("arrivals"),
                 job: None,
+                route: 0,
+            });
+        }
+        for st in &sc.workload.streams {
+            let cap = st.capability.clone().or(sc.workload.capability.clone());
+            world.sources.push(Source {
+                process: ArrivalProcess::new(st.arrivals.clone()),
+                rng: seed.stream(&format!("streams/{}", st.name)),
+                job: None,
+                route: Scenario::route_of(&world.route_caps, &cap),
             });
         }
         for (k, job) in sc.workload.jobs.iter().enumerate() {
@@ -406,6 +418,7 @@ impl<'s> World<'s> {
                 process: ArrivalProcess::new(job.arrivals.clone()),
                 rng: seed.stream(&format!("jobs/{}", job.name)),
                 job: Some(k as u32),
+                route: 0,
             });
         }
         world.sources_live = world.sources.len() as u32;
@@ -601,8 +614,9 @@ impl<'s> World<'s> {
     }
 
     fn on_arrival(&mut self, now: Instant, source: u32) {
-        match self.sources[source as usize].job {
-            None => self.submit(now, 0, NO_JOB, 0, false),
+        let src = &self.sources[source as usize];
+        match src.job {
+            None => self.submit(now, src.route, NO_JOB, 0, false),
             Some(kind) => self.start_job(now, kind),
         }
         self.schedule_next_arrival(source);

@@ -79,6 +79,7 @@ pub struct RawWorkload {
     pub capability: Option<String>,
     pub deadline: Option<String>,
     pub jobs: Option<Vec<RawJob>>,
+    pub streams: Option<Vec<RawStream>>,
 }
 
 /// `{ process = "...", ... }`, all fields optional as for [`RawDist`].
@@ -189,6 +190,15 @@ pub struct RawBudget {
     pub ratio: Option<f64>,
     pub min_per_s: Option<u32>,
     pub window: Option<String>,
+}
+
+/// `[[workload.streams]]`: another source of plain tasks, merged in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    pub name: Option<String>,
+    pub arrivals: Option<RawArrivals>,
+    pub capability: Option<String>,
 }
 
 /// `[[workload.jobs]]`: a dependency graph of stages.

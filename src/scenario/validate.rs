@@ -354,12 +354,57 @@ pub fn validate(
             );
         }
     }
+    let mut streams = Vec::new();
+    let mut stream_names = BTreeSet::new();
+    for (i, st) in raw_wl
+        .streams
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let sp = wl_path.key("streams").index(i);
+        let name = st.name.clone().unwrap_or_else(|| format!("stream{i}"));
+        if !valid_name(&name) {
+            c.fail(
+                &sp.key("name"),
+                format!("`{name}` is not a usable stream name: use {NAME_CHARS}"),
+            );
+        } else if !stream_names.insert(name.clone()) {
+            c.fail(
+                &sp.key("name"),
+                format!("stream name `{name}` is used twice; stream names must be unique"),
+            );
+        }
+        if let Some(cap) = &st.capability {
+            check_served(&mut c, &sp.key("capability"), cap, &tiers);
+        }
+        let arrivals = match &st.arrivals {
+            None => {
+                c.fail(
+                    &sp.key("arrivals"),
+                    "missing; e.g. arrivals = { process = \"poisson\", rate = 5.0 }",
+                );
+                None
+            }
+            Some(a) => check_arrivals(&mut c, &sp.key("arrivals"), a, duration),
+        };
+        if let Some(arrivals) = arrivals {
+            streams.push(super::TaskStream {
+                name,
+                arrivals,
+                capability: st.capability.clone(),
+            });
+        }
+    }
+    let other_sources = raw_wl.jobs.as_ref().is_some_and(|j| !j.is_empty())
+        || raw_wl.streams.as_ref().is_some_and(|s| !s.is_empty());
     let arrivals = match &raw_wl.arrivals {
-        None if raw_wl.jobs.as_ref().is_some_and(|j| !j.is_empty()) => Some(None),
+        None if other_sources => Some(None),
         None => {
             c.fail(
                 &wl_path.key("arrivals"),
-                "missing; e.g. arrivals = { process = \"poisson\", rate = 20.0 } (or give [[workload.jobs]])",
+                "missing; e.g. arrivals = { process = \"poisson\", rate = 20.0 } (or give [[workload.streams]] or [[workload.jobs]])",
             );
             None
         }
@@ -507,6 +552,7 @@ pub fn validate(
             capability,
             deadline,
             jobs,
+            streams,
         },
         dispatch,
         balancer: balancer.expect("no problems, so the strategy is valid"),

@@ -259,3 +259,48 @@ fn with_retries_the_agent_failures_scenario_reaches_98_percent() {
         assert!(r.result.success_rate >= 0.98, "{:?}", r.result);
     }
 }
+
+#[test]
+fn streams_merge_and_each_goes_to_its_capability() {
+    // A constant 10/s to capability x, plus two streams to capability y:
+    // Poisson 20/s and a ramp 0 → 40/s over the 60 s (20/s on average).
+    let text = r#"name = "s"
+seed = 9
+duration = "60s"
+
+[[fleet.tiers]]
+name = "a"
+count = 2
+service_time = { dist = "constant", value = "5ms" }
+capabilities = ["x"]
+
+[[fleet.tiers]]
+name = "b"
+count = 2
+service_time = { dist = "constant", value = "5ms" }
+capabilities = ["y"]
+
+[workload]
+arrivals = { process = "constant", rate = 10.0 }
+capability = "x"
+
+[[workload.streams]]
+name = "background"
+arrivals = { process = "poisson", rate = 20.0 }
+capability = "y"
+
+[[workload.streams]]
+name = "rising"
+arrivals = { process = "ramp", from = 0.0, to = 40.0 }
+capability = "y"
+"#;
+    let r = run(text, &[]);
+    let (a, b): (u64, u64) = (
+        r.agents[..2].iter().map(|x| x.tasks).sum(),
+        r.agents[2..].iter().map(|x| x.tasks).sum(),
+    );
+    assert_eq!(a, 600, "the constant source, exactly");
+    // 2,400 expected on y (Poisson: sd 49); 5 sd.
+    assert!((b as f64 - 2_400.0).abs() < 245.0, "y served {b}");
+    assert_eq!(r.submitted, a + b);
+}

@@ -725,6 +725,20 @@ fn ramps_and_daily_cycles_are_checked() {
         "greater than 0",
         None,
     );
+    expect(
+        &with("[[workload.streams]]\nname = \"bg\"\n"),
+        "workload.streams[0].arrivals",
+        "missing",
+        None,
+    );
+    expect(
+        &with(
+            "[[workload.streams]]\narrivals = { process = \"poisson\", rate = 1.0 }\ncapability = \"gpu\"\n",
+        ),
+        "workload.streams[0].capability",
+        "no agent has capability `gpu`",
+        None,
+    );
     let ok = scenario::load_str(
         "t.toml",
         "t",
