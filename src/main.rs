@@ -275,7 +275,7 @@ fn list() {
         let desc = scenario::load(name, &[])
             .map(|s| s.description)
             .unwrap_or_default();
-        println!("  {name:<20} {desc}");
+        println!("  {name:<22} {desc}");
     }
     println!("\nBalancer strategies (balancer.strategy):");
     for s in Strategy::ALL {
@@ -290,4 +290,14 @@ fn list() {
     println!("  poisson     {{ rate }}                          exponential gaps, rate per second");
     println!("  constant    {{ rate }}                          evenly spaced, rate per second");
     println!("  bursts      {{ count, size, every, start?, spread? }}");
+    println!(
+        "  ramp        {{ from, to }}                      rate linear from `from` to `to` over the run"
+    );
+    println!(
+        "  diurnal     {{ mean, amplitude, period?, phase? }}  a sine around `mean` (period 24h)"
+    );
+    println!("\nRetry backoff (retry.strategy) and jitter (retry.jitter):");
+    println!("  exponential, linear, constant; none, full, equal, decorrelated");
+    println!("\nFault kinds ([[faults]] kind = ...):");
+    println!("  crash, recover, slow {{ factor }}, partition");
 }
