@@ -134,19 +134,9 @@ pub fn write_run_reports(
     if !sc.workload.jobs.is_empty() {
         files.push(("jobs.csv", report::csv::jobs(sc, runs)));
     }
-    let mut written = Vec::new();
-    for (name, bytes) in files {
-        let p = dir.join(name);
-        report::write_atomic(&p, &bytes)?;
-        written.push(p);
-    }
+    let mut written = report::write_files(dir, &files)?;
     let charts = report::chart::run_charts(sc, runs);
-    let chart_dir = dir.join(report::chart::CHART_DIR);
-    for (name, chart) in &charts {
-        chart.write(&chart_dir, name)?;
-        written.push(chart_dir.join(format!("{name}.svg")));
-        written.push(chart_dir.join(format!("{name}.png")));
-    }
+    written.extend(report::chart::write_all(dir, &charts)?);
     let html = dir.join("report.html");
     report::write_atomic(
         &html,

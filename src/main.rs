@@ -146,11 +146,8 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             Ok(written)
         })
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
-    for (name, chart) in compare::charts(&comparison, &runs) {
-        chart
-            .write(&dir.join(report::chart::CHART_DIR), name)
-            .with_context(|| format!("cannot write charts to {}", dir.display()))?;
-    }
+    report::chart::write_all(&dir, &compare::charts(&comparison, &runs))
+        .with_context(|| format!("cannot write charts to {}", dir.display()))?;
     if !args.quiet {
         print!("{}", compare::table(&comparison));
         let names: Vec<String> = written
@@ -183,11 +180,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     out.write(&dir)
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if args.shard.is_none() {
-        for (name, chart) in plan.charts(&out) {
-            chart
-                .write(&dir.join(report::chart::CHART_DIR), &name)
-                .with_context(|| format!("cannot write charts to {}", dir.display()))?;
-        }
+        report::chart::write_all(&dir, &plan.charts(&out))
+            .with_context(|| format!("cannot write charts to {}", dir.display()))?;
     }
     if !args.quiet {
         if let Some(shard) = args.shard {

@@ -10,6 +10,19 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// Write each `(name, bytes)` to `dir/name` atomically, in order; returns
+/// the paths written.
+pub fn write_files<B: AsRef<[u8]>>(dir: &Path, files: &[(&str, B)]) -> io::Result<Vec<PathBuf>> {
+    files
+        .iter()
+        .map(|(name, bytes)| {
+            let p = dir.join(name);
+            write_atomic(&p, bytes.as_ref())?;
+            Ok(p)
+        })
+        .collect()
+}
+
 /// Write `bytes` to `path` atomically: a temporary file in the same
 /// directory, flushed, then renamed over the target. A reader never sees a
 /// half-written report, and a crash leaves the old file in place.

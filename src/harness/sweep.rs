@@ -678,12 +678,7 @@ impl SweepOutput {
     /// Write the files into `dir` atomically, the manifest last (so a
     /// shard directory with a manifest is complete); returns the paths.
     pub fn write(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        for (name, bytes) in &self.files {
-            let p = dir.join(name);
-            report::write_atomic(&p, bytes)?;
-            written.push(p);
-        }
+        let mut written = report::write_files(dir, &self.files)?;
         if let Some(m) = &self.manifest {
             let p = dir.join(MANIFEST);
             report::write_atomic(&p, &report::csv::shard_manifest(m))?;
@@ -1083,13 +1078,7 @@ fn vary_text(vary: &[Vary]) -> String {
 impl MergeOutput {
     /// Write the merged files into `dir` atomically; returns the paths.
     pub fn write(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        for (name, bytes) in &self.files {
-            let p = dir.join(name);
-            report::write_atomic(&p, bytes)?;
-            written.push(p);
-        }
-        Ok(written)
+        report::write_files(dir, &self.files)
     }
 }
 

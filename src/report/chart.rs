@@ -25,7 +25,7 @@ mod utilization;
 
 use std::fmt;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use hdrhistogram::Histogram;
@@ -106,11 +106,27 @@ impl Chart {
         &self.png
     }
 
-    /// Write `dir/NAME.svg` and `dir/NAME.png`, each atomically.
-    pub fn write(&self, dir: &Path, name: &str) -> io::Result<()> {
-        write_atomic(&dir.join(format!("{name}.svg")), self.svg.as_bytes())?;
-        write_atomic(&dir.join(format!("{name}.png")), &self.png)
+    /// Write `dir/NAME.svg` and `dir/NAME.png`, each atomically; returns
+    /// their paths.
+    pub fn write(&self, dir: &Path, name: &str) -> io::Result<[PathBuf; 2]> {
+        let (svg, png) = (
+            dir.join(format!("{name}.svg")),
+            dir.join(format!("{name}.png")),
+        );
+        write_atomic(&svg, self.svg.as_bytes())?;
+        write_atomic(&png, &self.png)?;
+        Ok([svg, png])
     }
+}
+
+/// Write every chart into `dir/charts/`; returns the paths written.
+pub fn write_all<N: AsRef<str>>(dir: &Path, charts: &[(N, Chart)]) -> io::Result<Vec<PathBuf>> {
+    let chart_dir = dir.join(CHART_DIR);
+    let mut written = Vec::new();
+    for (name, chart) in charts {
+        written.extend(chart.write(&chart_dir, name.as_ref())?);
+    }
+    Ok(written)
 }
 
 impl fmt::Debug for Chart {

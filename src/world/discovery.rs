@@ -69,7 +69,7 @@ impl World<'_> {
             }
         }
         for a in 0..n {
-            self.refresh(Instant::ZERO, a);
+            self.refresh(a);
         }
         self.ensure_lease_check();
     }
@@ -87,7 +87,7 @@ impl World<'_> {
 
     /// Recompute what the dispatcher believes about agent `a` and tell the
     /// balancer if its eligibility changed.
-    pub(super) fn refresh(&mut self, _now: Instant, a: usize) {
+    pub(super) fn refresh(&mut self, a: usize) {
         let old = self.views[a];
         let (open, admits) = match self.breakers.get(a) {
             None => (false, true),
@@ -163,7 +163,7 @@ impl World<'_> {
                     .expect("not in the past");
             }
         }
-        self.refresh(now, a);
+        self.refresh(a);
     }
 
     pub(super) fn on_breaker_timer(&mut self, now: Instant, a: u32) {
@@ -216,7 +216,7 @@ impl World<'_> {
         } else {
             m.on_probe_failure(now);
         }
-        self.refresh(now, i);
+        self.refresh(i);
     }
 
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
@@ -232,7 +232,7 @@ impl World<'_> {
         if !self.registry.heartbeat(now, a as u32) {
             self.register(now, a);
         }
-        self.refresh(now, a);
+        self.refresh(a);
         self.ensure_lease_check();
     }
 
@@ -260,7 +260,7 @@ impl World<'_> {
         self.lease_check_at = None;
         self.registry.handle_timeout(now);
         while let Some(a) = self.registry.poll_expired() {
-            self.refresh(now, a as usize);
+            self.refresh(a as usize);
         }
         self.ensure_lease_check();
     }

@@ -154,13 +154,8 @@ fn jobs_get_their_table_and_the_description_is_escaped() {
 fn compare_and_sweep_draw_their_charts() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-            .args(args)
-            .current_dir(dir.path())
-            .env("CI", "true")
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = crate::support::fleetsim(dir.path(), args);
+        assert!(o.status.success(), "{}", crate::support::text(&o.stderr));
     };
     let short = "duration=\"2000s\"";
     run(&[
