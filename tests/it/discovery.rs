@@ -7,9 +7,9 @@
 //! constant 40 tasks/s routed round robin: each agent gets exactly one task
 //! in four, 10 per second, so expected counts follow by arithmetic.
 
+use crate::support::run_text as run;
 use fleetsim::harness;
 use fleetsim::metrics::RunResult;
-use fleetsim::scenario::{self, Override};
 
 const BASE: &str = r#"name = "d"
 seed = 7
@@ -30,12 +30,6 @@ strategy = "round_robin"
 
 const FAST_HEALTH: &str =
     "[health]\ninterval = \"100ms\"\ntimeout = \"50ms\"\nunhealthy_after = 2\n";
-
-fn run(text: &str, sets: &[&str]) -> RunResult {
-    let overrides: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
-    let sc = scenario::load_str("t.toml", "t", text, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    harness::run_one(&sc, "v", 0).result
-}
 
 fn fault(at: &str, kind: &str, target: &str, lasts: Option<&str>) -> String {
     let lasts = lasts.map_or(String::new(), |d| format!("for = \"{d}\"\n"));

@@ -1,9 +1,8 @@
 //! The orchestration layer in whole runs: deadlines, priorities and aging,
 //! retries, dependency-graph jobs and sagas.
 
+use crate::support::run_text as run;
 use fleetsim::harness;
-use fleetsim::metrics::RunResult;
-use fleetsim::scenario::{self, Override};
 
 /// One agent serving constant 100 ms tasks, Poisson arrivals at 8/s, one
 /// worker: an M/D/1 queue at ρ = 0.8 in front of the central priority queue.
@@ -23,12 +22,6 @@ arrivals = { process = "poisson", rate = 8.0 }
 [dispatch]
 workers = 1
 "#;
-
-fn run(text: &str, sets: &[&str]) -> RunResult {
-    let overrides: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
-    let sc = scenario::load_str("t.toml", "t", text, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    harness::run_one(&sc, "v", 0).result
-}
 
 #[test]
 fn a_deadline_cancels_what_is_not_done_in_time() {
@@ -69,11 +62,7 @@ fn priorities_order_the_waits_as_cobham_predicts_and_aging_lifts_the_lowest() {
     // replications); the mean of 4 runs halves that, so the tolerances of
     // 5, 5, 6 and 12 % are over 4 sd.
     let mixed = "workload.priorities={critical=1,high=1,normal=1,low=1}";
-    let overrides: Vec<Override> = [mixed, "duration=\"3000s\""]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    let sc = scenario::load_str("t.toml", "t", BASE, &overrides).unwrap();
+    let sc = crate::support::load_text(BASE, &[mixed, "duration=\"3000s\""]);
     let runs = harness::run_replications(&sc, "v", 4, false);
     let mut w = [0.0; 4];
     for r in &runs {

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use fleetsim::harness;
+use fleetsim::metrics::RunResult;
 use fleetsim::scenario::{self, Override, Scenario};
 
 /// The repository root (where `scenarios/` lives).
@@ -10,13 +12,27 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `--set` style overrides.
+pub fn overrides(sets: &[&str]) -> Vec<Override> {
+    sets.iter()
+        .map(|s| s.parse().expect("valid override"))
+        .collect()
+}
+
 /// Load a scenario file from the repository with `--set` style overrides.
 pub fn load(rel: &str, sets: &[&str]) -> Scenario {
-    let overrides: Vec<Override> = sets
-        .iter()
-        .map(|s| s.parse().expect("valid override"))
-        .collect();
-    scenario::load_file(&root().join(rel), &overrides).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    scenario::load_file(&root().join(rel), &overrides(sets))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Load a scenario from its text with `--set` style overrides.
+pub fn load_text(text: &str, sets: &[&str]) -> Scenario {
+    scenario::load_str("t.toml", "t", text, &overrides(sets)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Run replication 0 of a scenario given as text.
+pub fn run_text(text: &str, sets: &[&str]) -> RunResult {
+    harness::run_one(&load_text(text, sets), "v", 0).result
 }
 
 /// Run the real binary in `dir` (with `CI` set: no progress bars).
