@@ -671,6 +671,7 @@ impl<'s> World<'s> {
     /// A task's attempt failed with `cause`: retry it after a backoff if
     /// the policy and the budget allow, else it fails.
     fn fail_or_retry(&mut self, now: Instant, t: u32, cause: Cause) {
+        self.tasks[t as usize].last_cause = cause;
         if let Some(rc) = &self.sc.retry {
             let task = self.tasks[t as usize];
             if let Some(delay) =
@@ -731,7 +732,6 @@ impl<'s> World<'s> {
         }
         let r = &mut self.routes[route as usize];
         let Some(slot) = r.balancer.pick(now, &mut self.rng.lb) else {
-            self.tasks[t as usize].last_cause = Cause::NoAgent;
             self.fail_or_retry(now, t, Cause::NoAgent);
             return;
         };
@@ -941,7 +941,6 @@ impl<'s> World<'s> {
         match cause {
             None => self.end_task(now, req.task, Outcome::Completed),
             Some(c) => {
-                self.tasks[req.task as usize].last_cause = c;
                 self.fail_or_retry(now, req.task, c);
             }
         }
