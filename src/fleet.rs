@@ -11,8 +11,61 @@
 
 use std::collections::VecDeque;
 
+use crate::rng::Dist;
 use crate::scenario::Tier;
 use crate::time::{Duration, Instant};
+
+/// How long a tier takes to serve a task.
+///
+/// A distribution is sampled at the task's own quantile (one draw per task,
+/// the same on every tier: common random numbers). `per_work` serves a task
+/// that carries a work amount (a replayed request's size) in
+/// `base + work × per_unit`, so a large request is slow on every agent and
+/// slower on a slow tier; a task without one falls back to `otherwise`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServiceTime {
+    Dist(Dist),
+    PerWork {
+        base: Duration,
+        /// Nanoseconds per unit of work (may be fractional: 0.5 ns/byte).
+        per_unit_ns: f64,
+        otherwise: Dist,
+    },
+}
+
+impl ServiceTime {
+    /// The service time of a task at quantile `q` carrying `work`.
+    #[inline]
+    pub fn of(&self, q: f64, work: Option<f64>) -> Duration {
+        match self {
+            ServiceTime::Dist(d) => d.quantile(q),
+            ServiceTime::PerWork {
+                base,
+                per_unit_ns,
+                otherwise,
+            } => match work {
+                Some(w) => *base + Duration(crate::time::saturating_nanos(w * per_unit_ns)),
+                None => otherwise.quantile(q),
+            },
+        }
+    }
+
+    /// A typical service time (probes answer in it): the median of the
+    /// distribution, or `base` for work-dependent service.
+    pub fn typical(&self) -> Duration {
+        match self {
+            ServiceTime::Dist(d) => d.quantile(0.5),
+            ServiceTime::PerWork { base, .. } => *base,
+        }
+    }
+
+    /// The mean for tasks without a work amount, in nanoseconds.
+    pub fn mean_nanos(&self) -> f64 {
+        match self {
+            ServiceTime::Dist(d) | ServiceTime::PerWork { otherwise: d, .. } => d.mean_nanos(),
+        }
+    }
+}
 
 /// One agent's state in a run.
 #[derive(Clone, Debug)]
@@ -127,4 +180,31 @@ pub fn build(tiers: &[Tier]) -> Vec<Agent> {
 /// The stable display id of agent `i`.
 pub fn agent_id(i: usize) -> String {
     format!("agent-{i}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_work_service_is_base_plus_work_and_falls_back_without_work() {
+        let st = ServiceTime::PerWork {
+            base: Duration::from_millis(2),
+            per_unit_ns: 10.0,
+            otherwise: Dist::Uniform {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(3),
+            },
+        };
+        assert_eq!(st.of(0.9, Some(0.0)), Duration::from_millis(2));
+        assert_eq!(st.of(0.9, Some(100_000.0)), Duration::from_millis(3));
+        assert_eq!(st.of(0.5, Some(0.25)), Duration(2_000_003)); // 2.5 ns rounds up
+        assert_eq!(st.of(0.5, None), Duration::from_millis(2));
+        assert_eq!(st.of(0.0, None), Duration::from_millis(1));
+        assert_eq!(st.typical(), Duration::from_millis(2));
+        // Huge work saturates instead of wrapping.
+        assert_eq!(st.of(0.5, Some(1e30)), Duration(u64::MAX));
+        let d = ServiceTime::Dist(Dist::Constant(Duration::from_millis(7)));
+        assert_eq!(d.of(0.3, Some(1e9)), Duration::from_millis(7));
+    }
 }

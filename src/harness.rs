@@ -34,6 +34,24 @@ pub struct RunRecord {
     pub result: RunResult,
     /// Wall-clock time of the run (for `perf.csv` only).
     pub wall: std::time::Duration,
+    /// The process's peak resident memory when the run ended, in bytes
+    /// (Linux only; for `perf.csv` only).
+    pub peak_rss: Option<u64>,
+}
+
+/// The peak resident set size of this process so far (`VmHWM` in
+/// `/proc/self/status`), where the platform reports it.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// Run replication `replication` of `sc`.
@@ -58,6 +76,7 @@ pub fn run_one_with_progress(
         replication,
         result,
         wall: started.elapsed(),
+        peak_rss: peak_rss(),
     }
 }
 

@@ -280,6 +280,9 @@ fn list() {
     println!("  uniform     {{ min, max }}");
     println!("  exponential {{ mean }}");
     println!("  lognormal   {{ median, p99 }}");
+    println!(
+        "  per_work    {{ base, per_unit, otherwise? }}    service_time only: base + work × per_unit"
+    );
     println!("\nArrival processes (workload.arrivals.process = ...):");
     println!("  poisson     {{ rate }}                          exponential gaps, rate per second");
     println!("  constant    {{ rate }}                          evenly spaced, rate per second");

@@ -387,6 +387,11 @@ impl Recorder {
             latency_p99_ms: pct(&self.latency, 0.99),
             latency_p999_ms: pct(&self.latency, 0.999),
             latency_max_ms: ms(self.latency_max as f64),
+            latency_exact: ExactLatency {
+                count: measured_completed,
+                sum_ns: self.latency_sum,
+                max_ns: self.latency_max,
+            },
             wait_mean_ms: if self.waits == 0 {
                 0.0
             } else {
@@ -464,6 +469,15 @@ pub struct AgentResult {
     pub breaker_open_s: f64,
 }
 
+/// End-to-end latency of the measured completed tasks, summed and maxed in
+/// integer nanoseconds: what exactness tests compare against theory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExactLatency {
+    pub count: u64,
+    pub sum_ns: u128,
+    pub max_ns: u64,
+}
+
 /// Everything a run produces, deterministic (no wall-clock figures).
 #[derive(Clone)]
 pub struct RunResult {
@@ -485,6 +499,8 @@ pub struct RunResult {
     pub latency_p99_ms: f64,
     pub latency_p999_ms: f64,
     pub latency_max_ms: f64,
+    /// The same latencies, exact to the nanosecond (no histogram).
+    pub latency_exact: ExactLatency,
     pub wait_mean_ms: f64,
     /// Mean wait per priority, CRITICAL first (0 when none).
     pub wait_mean_ms_by_priority: [f64; 4],

@@ -72,7 +72,7 @@ pub struct Tier {
     pub count: u32,
     pub weight: f64,
     pub concurrency: u32,
-    pub service_time: Dist,
+    pub service_time: crate::fleet::ServiceTime,
     pub error_rate: f64,
     pub capabilities: Vec<String>,
     pub tags: Vec<String>,

@@ -81,7 +81,13 @@ impl Duration {
 
 /// Seconds (float) to nanoseconds, rounded, saturating.
 pub fn secs_to_nanos(s: f64) -> u64 {
-    let ns = (s * NS_PER_S as f64).round();
+    saturating_nanos(s * NS_PER_S as f64)
+}
+
+/// A nanosecond count from a float: rounded, clamped to `0..=u64::MAX`
+/// (NaN is 0).
+pub fn saturating_nanos(ns: f64) -> u64 {
+    let ns = ns.round();
     if ns.is_nan() || ns <= 0.0 {
         0
     } else if ns >= u64::MAX as f64 {

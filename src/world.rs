@@ -130,6 +130,14 @@ enum Place {
     Backoff,
 }
 
+/// What a task's source says about it (a replayed request's columns);
+/// the rest is drawn.
+#[derive(Clone, Copy, Debug, Default)]
+struct Given {
+    priority: Option<Priority>,
+    work: Option<f64>,
+}
+
 /// No job: a plain task.
 const NO_JOB: u32 = u32::MAX;
 
@@ -142,6 +150,8 @@ struct Task {
     arrival: Instant,
     /// The task's size as a quantile of any tier's service-time distribution.
     work_q: f64,
+    /// The work amount a replayed request carries (`per_work` tiers).
+    work: Option<f64>,
     /// Names this task's failure draws: attempt `k` fails on an agent
     /// whose tier error rate exceeds `unit_at(fail_seed, k)`.
     fail_seed: u64,
@@ -177,6 +187,7 @@ struct Request {
     /// The task's size and failure draw, copied: a request can outlive its
     /// task (timed out, still being served) and the task slot be reused.
     work_q: f64,
+    work: Option<f64>,
     fail_u: f64,
     agent: u32,
     /// The route it went through, and the agent's index in that pool.
@@ -616,7 +627,7 @@ impl<'s> World<'s> {
     fn on_arrival(&mut self, now: Instant, source: u32) {
         let src = &self.sources[source as usize];
         match src.job {
-            None => self.submit(now, src.route, NO_JOB, 0, false),
+            None => self.submit(now, src.route, NO_JOB, 0, false, Given::default()),
             Some(kind) => self.start_job(now, kind),
         }
         self.schedule_next_arrival(source);
@@ -624,8 +635,18 @@ impl<'s> World<'s> {
 
     /// A new task arrives at the dispatcher (a plain task, or one of a
     /// job's stage or compensation tasks).
-    fn submit(&mut self, now: Instant, route: u32, job: u32, stage: u16, compensation: bool) {
-        let priority = Workload::priority_at(&self.priorities, unit(&mut self.rng.priority));
+    fn submit(
+        &mut self,
+        now: Instant,
+        route: u32,
+        job: u32,
+        stage: u16,
+        compensation: bool,
+        given: Given,
+    ) {
+        // Drawn even when the trace gives them, so the streams stay aligned.
+        let drawn = Workload::priority_at(&self.priorities, unit(&mut self.rng.priority));
+        let priority = given.priority.unwrap_or(drawn);
         let work_q = unit(&mut self.rng.work);
         let fail_seed = self.rng.failures.next_u64();
         let t = self.alloc(Task {
@@ -634,6 +655,7 @@ impl<'s> World<'s> {
             priority,
             arrival: now,
             work_q,
+            work: given.work,
             fail_seed,
             started: false,
             attempts: 0,
@@ -741,10 +763,15 @@ impl<'s> World<'s> {
         let admitted = self.admit(now, agent, in_panic);
         self.outstanding += 1;
         let task = &self.tasks[t as usize];
-        let (work_q, fail_u) = (task.work_q, unit_at(task.fail_seed, task.attempts));
+        let (work_q, work, fail_u) = (
+            task.work_q,
+            task.work,
+            unit_at(task.fail_seed, task.attempts),
+        );
         let r = self.alloc_req(Request {
             task: t,
             work_q,
+            work,
             fail_u,
             agent,
             route,
@@ -818,7 +845,7 @@ impl<'s> World<'s> {
         agent.in_service.push(r);
         let mut service = self.sc.tiers[agent.tier as usize]
             .service_time
-            .quantile(req.work_q);
+            .of(req.work_q, req.work);
         if !agent.faults.is_empty() {
             let f = agent.slowdown();
             service = Duration::from_secs_f64(service.as_secs_f64() * f);

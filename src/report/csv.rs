@@ -108,6 +108,7 @@ pub const PERF_COLUMNS: &[&str] = &[
     "wall_ms",
     "events_per_s",
     "speedup",
+    "peak_rss_mb",
 ];
 
 fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
@@ -289,6 +290,8 @@ pub fn perf(runs: &[RunRecord]) -> Vec<u8> {
                 fixed(wall_s * 1e3, 3),
                 fixed(per_s(r.result.events as f64), 0),
                 fixed(per_s(r.result.simulated_s), 1),
+                r.peak_rss
+                    .map_or(String::new(), |b| fixed(b as f64 / (1024.0 * 1024.0), 1)),
             ]
         }),
     )

@@ -69,6 +69,10 @@ pub struct RawDist {
     pub median: Option<String>,
     pub p99: Option<String>,
     pub file: Option<String>,
+    /// `per_work` (a tier's service time only).
+    pub base: Option<String>,
+    pub per_unit: Option<String>,
+    pub otherwise: Option<Box<RawDist>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

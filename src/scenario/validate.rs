@@ -18,6 +18,7 @@ use crate::discovery::balancer::Strategy;
 use crate::discovery::breaker::{BreakerConfig, Window};
 use crate::discovery::health::HealthConfig;
 use crate::faults::{Fault, FaultKind, Target, fraction_count};
+use crate::fleet::ServiceTime;
 use crate::orchestration::dag::{Graph, GraphError};
 use crate::orchestration::retry::{Backoff, Jitter, RetryPolicy};
 use crate::rng::{Dist, Seed};
@@ -136,9 +137,13 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn dist(&mut self, path: &KeyPath, raw: &RawDist) -> Option<Dist> {
-        const KINDS: &str = "constant, uniform, exponential, lognormal";
-        let fields: [(&str, bool); 7] = [
+    /// A tier's service time: a distribution, or `per_work`.
+    fn service_time(&mut self, path: &KeyPath, raw: &RawDist) -> Option<ServiceTime> {
+        if raw.dist.as_deref() != Some("per_work") {
+            return self.dist(path, raw).map(ServiceTime::Dist);
+        }
+        let mut ok = true;
+        for (name, present) in [
             ("value", raw.value.is_some()),
             ("min", raw.min.is_some()),
             ("max", raw.max.is_some()),
@@ -146,12 +151,69 @@ impl Checker<'_, '_> {
             ("median", raw.median.is_some()),
             ("p99", raw.p99.is_some()),
             ("file", raw.file.is_some()),
+        ] {
+            if present {
+                self.fail(
+                    &path.key(name),
+                    "does not apply to dist = \"per_work\", which takes: base, per_unit, otherwise",
+                );
+                ok = false;
+            }
+        }
+        let what = "dist = \"per_work\" takes base and per_unit (service = base + work × per_unit), e.g. base = \"2ms\", per_unit = \"10ns\"";
+        let base = self.required_duration(&path.key("base"), raw.base.as_deref(), what);
+        let per_unit = self.required_duration(&path.key("per_unit"), raw.per_unit.as_deref(), what);
+        let otherwise = match &raw.otherwise {
+            None => base.map(Dist::Constant),
+            Some(o) => {
+                let p = path.key("otherwise");
+                if o.dist.as_deref() == Some("per_work") {
+                    self.fail(
+                        &p.key("dist"),
+                        "`otherwise` is for tasks without a work amount; give it an ordinary distribution",
+                    );
+                    None
+                } else {
+                    self.dist(&p, o)
+                }
+            }
+        };
+        let (base, per_unit, otherwise) = (base?, per_unit?, otherwise?);
+        ok.then_some(ServiceTime::PerWork {
+            base,
+            per_unit_ns: per_unit.as_nanos() as f64,
+            otherwise,
+        })
+    }
+
+    fn dist(&mut self, path: &KeyPath, raw: &RawDist) -> Option<Dist> {
+        const KINDS: &str = "constant, uniform, exponential, lognormal";
+        let fields: [(&str, bool); 10] = [
+            ("value", raw.value.is_some()),
+            ("min", raw.min.is_some()),
+            ("max", raw.max.is_some()),
+            ("mean", raw.mean.is_some()),
+            ("median", raw.median.is_some()),
+            ("p99", raw.p99.is_some()),
+            ("file", raw.file.is_some()),
+            ("base", raw.base.is_some()),
+            ("per_unit", raw.per_unit.is_some()),
+            ("otherwise", raw.otherwise.is_some()),
         ];
         let Some(kind) = raw.dist.as_deref() else {
             self.fail(&path.key("dist"), format!("missing; one of {KINDS}"));
             return None;
         };
         let takes: &[&str] = match kind {
+            "per_work" => {
+                self.fail(
+                    &path.key("dist"),
+                    format!(
+                        "`per_work` applies only to a tier's service_time; here use one of {KINDS}"
+                    ),
+                );
+                return None;
+            }
             "constant" => &["value"],
             "uniform" => &["min", "max"],
             "exponential" => &["mean"],
@@ -642,7 +704,7 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
             );
             None
         }
-        Some(d) => c.dist(&path.key("service_time"), d),
+        Some(d) => c.service_time(&path.key("service_time"), d),
     }?;
     Some(Tier {
         name,

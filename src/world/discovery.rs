@@ -192,9 +192,7 @@ impl World<'_> {
             if agent.is_down() {
                 (trip.min(cfg.timeout), false)
             } else {
-                let median = self.sc.tiers[agent.tier as usize]
-                    .service_time
-                    .quantile(0.5);
+                let median = self.sc.tiers[agent.tier as usize].service_time.typical();
                 let handling = Duration::from_secs_f64(median.as_secs_f64() * agent.slowdown());
                 let rtt = trip + handling;
                 if rtt > cfg.timeout {

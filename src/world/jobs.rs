@@ -11,7 +11,7 @@
 //! stage without `compensate` has nothing to undo: its compensation
 //! succeeds at once.
 
-use super::{NO_JOB, World};
+use super::{Given, NO_JOB, World};
 use crate::metrics::{JobOutcome, JobRecord, Outcome};
 use crate::orchestration::dag::{JobRun, JobState, StageState};
 use crate::scenario::Scenario;
@@ -106,7 +106,7 @@ impl World<'_> {
                     {
                         break;
                     }
-                    self.submit(now, route, j, stage as u16, false);
+                    self.submit(now, route, j, stage as u16, false, Given::default());
                 }
                 if self.jobs.live[j as usize].is_none() {
                     return;
@@ -118,7 +118,7 @@ impl World<'_> {
                     None => self.job(j).run.on_compensated(stage),
                     Some(cap) => {
                         let route = Scenario::route_of(&self.route_caps, &Some(cap.clone()));
-                        self.submit(now, route, j, stage as u16, true);
+                        self.submit(now, route, j, stage as u16, true, Given::default());
                         if self.jobs.live[j as usize].is_none() {
                             return;
                         }

@@ -46,7 +46,9 @@ fn the_default_run_writes_the_reports_and_a_summary() {
     assert!(agents.starts_with("variant,replication,agent,tier,tasks,failures,utilization,latency_mean_ms,latency_p99_ms,breaker_trips,unhealthy_s,down_s,breaker_open_s\n"));
     assert_eq!(agents.lines().count(), 121, "one row per agent");
     let perf = fs::read_to_string(reports.join("perf.csv")).unwrap();
-    assert!(perf.starts_with("variant,replication,events,wall_ms,events_per_s,speedup\n"));
+    assert!(
+        perf.starts_with("variant,replication,events,wall_ms,events_per_s,speedup,peak_rss_mb\n")
+    );
     let ts = fs::read_to_string(reports.join("timeseries.csv")).unwrap();
     assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down,queue_critical,queue_high,queue_normal,queue_low\n"));
 }

@@ -216,6 +216,60 @@ fn distributions_are_checked() {
 }
 
 #[test]
+fn work_dependent_service_times_are_checked() {
+    let st = |d: &str| BASE.replace("{ dist = \"constant\", value = \"5ms\" }", d);
+    let ok = scenario::load_str(
+        "t.toml",
+        "t",
+        &st(
+            "{ dist = \"per_work\", base = \"2ms\", per_unit = \"10ns\", otherwise = { dist = \"uniform\", min = \"1ms\", max = \"3ms\" } }",
+        ),
+        &[],
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err());
+    expect(
+        &st("{ dist = \"per_work\", base = \"2ms\" }"),
+        "fleet.tiers[0].service_time.per_unit",
+        "missing; dist = \"per_work\" takes base and per_unit",
+        None,
+    );
+    expect(
+        &st("{ dist = \"per_work\", base = \"2ms\", per_unit = \"1ns\", mean = \"1ms\" }"),
+        "fleet.tiers[0].service_time.mean",
+        "takes: base, per_unit, otherwise",
+        None,
+    );
+    expect(
+        &st(
+            "{ dist = \"per_work\", base = \"2ms\", per_unit = \"1ns\", otherwise = { dist = \"per_work\" } }",
+        ),
+        "fleet.tiers[0].service_time.otherwise.dist",
+        "ordinary distribution",
+        None,
+    );
+    expect(
+        &st(
+            "{ dist = \"per_work\", base = \"2ms\", per_unit = \"1ns\", otherwise = { dist = \"uniform\", min = \"1ms\" } }",
+        ),
+        "fleet.tiers[0].service_time.otherwise.max",
+        "missing",
+        None,
+    );
+    expect(
+        &st("{ dist = \"constant\", value = \"5ms\", base = \"1ms\" }"),
+        "fleet.tiers[0].service_time.base",
+        "does not apply",
+        None,
+    );
+    expect(
+        &with("[network]\nlatency = { dist = \"per_work\", base = \"1ms\", per_unit = \"1ns\" }\n"),
+        "network.latency.dist",
+        "only to a tier's service_time",
+        None,
+    );
+}
+
+#[test]
 fn durations_are_checked() {
     expect(
         &BASE.replace("\"10s\"", "\"10\""),
