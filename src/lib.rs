@@ -17,13 +17,14 @@
 //!   only in `perf.csv`.
 //!
 //! ## Module map
-//! `time`, `rng` → components (`orchestration`, `discovery`, `fleet`,
-//! `workload`, `faults`) → `world` (the only scheduler, on `engine`) → `metrics` →
+//! `time`, `rng` → components (`orchestration`, `discovery`, `bus`,
+//! `fleet`, `workload`, `faults`) → `world` (the only scheduler, on `engine`) → `metrics` →
 //! `report` → `harness` → `cli`. Scenarios are parsed and validated in
 //! `scenario` before anything runs. Components never import `engine` or
 //! `world`: they take `now` as an argument and randomness as a parameter.
 #![forbid(unsafe_code)]
 
+pub mod bus;
 pub mod cli;
 pub mod discovery;
 pub mod engine;

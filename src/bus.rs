@@ -1,0 +1,679 @@
+//! The message bus between the dispatcher, the control plane and the agents:
+//! point-to-point messages (direct, request/reply) with latency, loss and
+//! partitions, NATS-style publish/subscribe with retention, and broadcast.
+//!
+//! Why a component of its own: the network is where distributed designs
+//! differ (a lost heartbeat, a reply that comes too late, an agent cut off),
+//! so the bus decides each message's fate and counts it, and the world only
+//! schedules the arrivals it is told about. Sans-IO (DESIGN.md): no clock
+//! and no RNG of its own; `now` and `rng` are arguments, so a run replays
+//! exactly and the same logic could sit behind real sockets.
+//!
+//! The network model is the usual one of distributed-systems texts
+//! (Lynch, *Distributed Algorithms*; Jepsen's partitions): each message
+//! independently is lost with probability `loss`, else delayed by a draw
+//! of `latency`; a partition cuts an endpoint off in both directions. Random
+//! latency does not keep per-pair FIFO order, as with UDP; constant latency
+//! does. Publish/subscribe follows NATS (subjects with `*` and `>`) with
+//! JetStream-like per-topic retention of the last N messages for replay.
+//!
+//! Determinism: no hash-map iteration; subscriptions, retained topics and
+//! registered endpoints live in `Vec`s and `BTreeMap`s. `send` and `arrive`
+//! run once per message and never allocate.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use rand::Rng;
+
+use crate::rng::{Dist, unit};
+use crate::time::Instant;
+
+pub mod filter;
+pub mod pattern;
+
+pub use filter::{Filter, FilterError};
+pub use pattern::{Pattern, PatternError, check_topic};
+
+/// Message headers: a small key→value list kept sorted by key. Messages
+/// carry a handful of headers, so a sorted `Vec` beats a map, and its order
+/// is deterministic wherever it is printed or compared.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Headers(Vec::new())
+    }
+
+    /// These headers with `k` set to `v` (replacing an earlier value), so a
+    /// message's headers can be written in one expression.
+    pub fn with(mut self, k: &str, v: &str) -> Self {
+        match self.0.binary_search_by(|(key, _)| key.as_str().cmp(k)) {
+            Ok(i) => self.0[i].1 = v.to_owned(),
+            Err(i) => self.0.insert(i, (k.to_owned(), v.to_owned())),
+        }
+        self
+    }
+
+    /// The value of `k`, if set.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(key, _)| key.as_str().cmp(k))
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    /// The headers in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True if there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A party on the bus: agents are `Endpoint(0..n)`; the control plane
+/// (dispatcher, registry, health monitor) is [`Endpoint::CONTROL`], so a
+/// partition can cut an agent off from it as from its peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Endpoint(pub u32);
+
+impl Endpoint {
+    /// The control plane: one endpoint, after every agent in order.
+    pub const CONTROL: Endpoint = Endpoint(u32::MAX);
+}
+
+/// What a message is, for metrics: `bus.csv` has one row per kind, in
+/// [`Kind::ALL`] order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Request,
+    Reply,
+    Probe,
+    ProbeReply,
+    Heartbeat,
+    Publish,
+}
+
+impl Kind {
+    /// Every kind, in report order (also the order of [`BusStats::by_kind`]).
+    pub const ALL: [Kind; 6] = [
+        Kind::Request,
+        Kind::Reply,
+        Kind::Probe,
+        Kind::ProbeReply,
+        Kind::Heartbeat,
+        Kind::Publish,
+    ];
+
+    /// The name reports use; stable, as CSVs are diffed across versions.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Request => "request",
+            Kind::Reply => "reply",
+            Kind::Probe => "probe",
+            Kind::ProbeReply => "probe_reply",
+            Kind::Heartbeat => "heartbeat",
+            Kind::Publish => "publish",
+        }
+    }
+
+    /// The position in [`Kind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a message did not arrive: reports tell a partition from random loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lost {
+    /// An end was cut off, at send or before arrival.
+    Partition,
+    /// Random loss (`loss`).
+    Dropped,
+}
+
+/// A message's fate, decided when it is sent, so that the world schedules
+/// one arrival or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Arrives(Instant),
+    Lost(Lost),
+}
+
+/// Counters of one message kind.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KindStats {
+    /// Every `send`, whatever its fate.
+    pub sent: u64,
+    pub delivered: u64,
+    /// Lost at send or at arrival because an end was cut off.
+    pub lost_partition: u64,
+    /// Lost at random at send.
+    pub lost_dropped: u64,
+    /// Requests whose reply did not come in time (reported by the caller).
+    pub timed_out: u64,
+}
+
+impl KindStats {
+    /// Add `other`'s counters, to merge runs or shards.
+    pub fn add(&mut self, other: &KindStats) {
+        self.sent += other.sent;
+        self.delivered += other.delivered;
+        self.lost_partition += other.lost_partition;
+        self.lost_dropped += other.lost_dropped;
+        self.timed_out += other.timed_out;
+    }
+}
+
+/// Largest latency tracked exactly: one hour, far beyond any timeout.
+const LATENCY_HIGHEST_NS: u64 = 3_600_000_000_000;
+
+/// What the bus counted: per-kind counters and the latency of delivered
+/// messages. Kept by the bus rather than in `metrics` so that the bus can be
+/// tested, and reused, alone.
+#[derive(Clone, Debug)]
+pub struct BusStats {
+    /// Counters in [`Kind::ALL`] order.
+    pub by_kind: [KindStats; 6],
+    /// Send → arrival of delivered messages of every kind, in nanoseconds,
+    /// 3 significant digits; zero latencies are recorded as 0.
+    pub latency: Histogram<u64>,
+    /// Exact sum of the recorded latencies, for an exact mean (as `metrics`).
+    latency_sum_ns: u128,
+}
+
+impl Default for BusStats {
+    fn default() -> Self {
+        BusStats::new()
+    }
+}
+
+impl BusStats {
+    /// Empty statistics.
+    pub fn new() -> BusStats {
+        BusStats {
+            by_kind: Default::default(),
+            latency: Histogram::new_with_bounds(1, LATENCY_HIGHEST_NS, 3)
+                .expect("static histogram bounds are valid"),
+            latency_sum_ns: 0,
+        }
+    }
+
+    /// The counters of kind `k`.
+    pub fn kind(&self, k: Kind) -> &KindStats {
+        &self.by_kind[k.index()]
+    }
+
+    /// Every kind's counters added up.
+    pub fn total(&self) -> KindStats {
+        let mut t = KindStats::default();
+        for k in &self.by_kind {
+            t.add(k);
+        }
+        t
+    }
+
+    /// Exact mean latency of delivered messages; 0 if none (as `metrics`).
+    pub fn latency_mean_ns(&self) -> f64 {
+        match self.latency.len() {
+            0 => 0.0,
+            n => self.latency_sum_ns as f64 / n as f64,
+        }
+    }
+
+    /// Latency at quantile `q` in `[0, 1]` (histogram precision); 0 if none.
+    pub fn latency_quantile_ns(&self, q: f64) -> u64 {
+        if self.latency.is_empty() {
+            0
+        } else {
+            self.latency.value_at_quantile(q)
+        }
+    }
+
+    /// Add `other`'s counts, to merge replications or shards.
+    pub fn merge(&mut self, other: &BusStats) {
+        for (a, b) in self.by_kind.iter_mut().zip(&other.by_kind) {
+            a.add(b);
+        }
+        self.latency
+            .add(&other.latency)
+            .expect("bus histograms share their bounds");
+        self.latency_sum_ns += other.latency_sum_ns;
+    }
+
+    fn record_latency(&mut self, ns: u64) {
+        // Saturating: a latency above an hour is counted as an hour in the
+        // histogram, but the sum keeps the exact value.
+        self.latency.saturating_record(ns);
+        self.latency_sum_ns += u128::from(ns);
+    }
+}
+
+/// The bus: the network model, partitions, subscriptions and retention.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    latency: Dist,
+    loss: f64,
+    /// Cut endpoints and how many partitions hold each (≥ 1); usually empty,
+    /// so the per-message check is one `is_empty`.
+    cuts: BTreeMap<Endpoint, u32>,
+    stats: BusStats,
+}
+
+impl Bus {
+    /// A bus whose messages take `latency` and are lost with probability
+    /// `loss` (in `[0, 1]`, validated by the scenario).
+    pub fn new(latency: Dist, loss: f64) -> Bus {
+        assert!(
+            (0.0..=1.0).contains(&loss),
+            "validated: loss is a probability in [0, 1], got {loss}"
+        );
+        Bus {
+            latency,
+            loss,
+            cuts: BTreeMap::new(),
+            stats: BusStats::new(),
+        }
+    }
+
+    /// The latency distribution (lets the world skip events when it is zero).
+    pub fn latency(&self) -> &Dist {
+        &self.latency
+    }
+
+    /// The loss probability.
+    pub fn loss(&self) -> f64 {
+        self.loss
+    }
+
+    /// Cut `e` off: nothing crosses to or from it until it is healed.
+    /// Counted, so overlapping partitions nest (cut twice, heal twice).
+    pub fn cut(&mut self, e: Endpoint) {
+        *self.cuts.entry(e).or_insert(0) += 1;
+    }
+
+    /// End one partition of `e`; it is reachable again when every cut has
+    /// been healed. Healing an endpoint that is not cut does nothing, so a
+    /// fault schedule that heals twice cannot underflow.
+    pub fn heal(&mut self, e: Endpoint) {
+        if let Some(n) = self.cuts.get_mut(&e) {
+            *n -= 1;
+            if *n == 0 {
+                self.cuts.remove(&e);
+            }
+        }
+    }
+
+    /// Is `e` cut off now?
+    pub fn is_cut(&self, e: Endpoint) -> bool {
+        !self.cuts.is_empty() && self.cuts.contains_key(&e)
+    }
+
+    fn either_cut(&self, a: Endpoint, b: Endpoint) -> bool {
+        !self.cuts.is_empty() && (self.cuts.contains_key(&a) || self.cuts.contains_key(&b))
+    }
+
+    /// Send one point-to-point message and decide its fate. Checks, in
+    /// order: a cut end loses it with no random draw; then, if `loss > 0`,
+    /// one [`unit`] draw loses it when below `loss`; then the latency, drawn
+    /// only if the distribution is not zero. With no loss and no partition
+    /// this consumes exactly the draws of `latency.sample(rng)`, so adding a
+    /// bus does not change existing results.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        from: Endpoint,
+        to: Endpoint,
+        rng: &mut impl Rng,
+    ) -> Fate {
+        let cut = self.either_cut(from, to);
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += 1;
+        if cut {
+            s.lost_partition += 1;
+            return Fate::Lost(Lost::Partition);
+        }
+        if self.loss > 0.0 && unit(rng) < self.loss {
+            s.lost_dropped += 1;
+            return Fate::Lost(Lost::Dropped);
+        }
+        if self.latency.is_zero() {
+            Fate::Arrives(now)
+        } else {
+            Fate::Arrives(now + self.latency.sample(rng))
+        }
+    }
+
+    /// A message sent at `sent` reaches `to` now. It is lost (`false`,
+    /// counted as a partition loss) if either end is cut off at arrival;
+    /// else it is delivered and its latency recorded. A partition that
+    /// starts and heals entirely while a message is in flight does not lose
+    /// it: `cut` carries no time, and partitions last far longer than
+    /// messages.
+    pub fn arrive(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        from: Endpoint,
+        to: Endpoint,
+        sent: Instant,
+    ) -> bool {
+        let cut = self.either_cut(from, to);
+        let s = &mut self.stats.by_kind[kind.index()];
+        if cut {
+            s.lost_partition += 1;
+            return false;
+        }
+        s.delivered += 1;
+        self.stats
+            .record_latency(now.saturating_since(sent).as_nanos());
+        true
+    }
+
+    /// A request of `kind` whose reply did not come in time; the caller owns
+    /// the timer, the bus only counts.
+    pub fn timed_out(&mut self, kind: Kind) {
+        self.stats.by_kind[kind.index()].timed_out += 1;
+    }
+
+    /// What the bus has counted so far.
+    pub fn stats(&self) -> &BusStats {
+        &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Seed, Stream};
+    use crate::time::Duration;
+
+    const A: Endpoint = Endpoint(1);
+    const B: Endpoint = Endpoint(2);
+    const C: Endpoint = Endpoint::CONTROL;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn rng() -> Stream {
+        Seed(7).stream("bus-test")
+    }
+
+    #[test]
+    fn kinds_in_report_order() {
+        let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "request",
+                "reply",
+                "probe",
+                "probe_reply",
+                "heartbeat",
+                "publish"
+            ]
+        );
+        for (i, k) in Kind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i);
+        }
+    }
+
+    #[test]
+    fn send_and_arrive_are_counted() {
+        let mut bus = Bus::new(Dist::Constant(ms(5)), 0.0);
+        let mut rng = rng();
+        let t0 = Instant(1_000);
+        assert_eq!(
+            bus.send(t0, Kind::Request, C, A, &mut rng),
+            Fate::Arrives(t0 + ms(5))
+        );
+        assert!(bus.arrive(t0 + ms(5), Kind::Request, C, A, t0));
+        assert_eq!(
+            bus.send(t0 + ms(5), Kind::Reply, A, C, &mut rng),
+            Fate::Arrives(t0 + ms(10))
+        );
+        bus.timed_out(Kind::Request);
+        let s = bus.stats();
+        assert_eq!(
+            *s.kind(Kind::Request),
+            KindStats {
+                sent: 1,
+                delivered: 1,
+                timed_out: 1,
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            *s.kind(Kind::Reply),
+            KindStats {
+                sent: 1,
+                ..Default::default()
+            }
+        );
+        assert_eq!(*s.kind(Kind::Probe), KindStats::default());
+        assert_eq!(s.latency.len(), 1);
+        assert_eq!(s.latency_mean_ns(), 5e6);
+        // 3 significant digits.
+        assert!(s.latency_quantile_ns(0.5).abs_diff(5_000_000) <= 5_000);
+        assert_eq!(s.total().sent, 2);
+    }
+
+    #[test]
+    fn loss_follows_its_probability() {
+        for p in [0.01, 0.1, 0.5] {
+            let mut bus = Bus::new(Dist::Constant(ms(1)), p);
+            let mut rng = rng();
+            let n = 100_000u64;
+            let mut lost = 0u64;
+            for i in 0..n {
+                match bus.send(Instant(i), Kind::Heartbeat, A, C, &mut rng) {
+                    Fate::Lost(Lost::Dropped) => lost += 1,
+                    Fate::Arrives(t) => assert_eq!(t, Instant(i) + ms(1)),
+                    Fate::Lost(Lost::Partition) => panic!("nothing is cut"),
+                }
+            }
+            let sd = (p * (1.0 - p) / n as f64).sqrt();
+            let frac = lost as f64 / n as f64;
+            assert!((frac - p).abs() < 5.0 * sd, "p {p}: lost fraction {frac}");
+            let k = bus.stats().kind(Kind::Heartbeat);
+            assert_eq!((k.sent, k.lost_dropped), (n, lost));
+        }
+        let mut bus = Bus::new(Dist::Constant(ms(1)), 1.0);
+        let mut rng = rng();
+        assert_eq!(
+            bus.send(Instant::ZERO, Kind::Probe, C, A, &mut rng),
+            Fate::Lost(Lost::Dropped)
+        );
+    }
+
+    #[test]
+    fn no_loss_draws_only_the_latency() {
+        // Constant or zero latency, no loss: no draw at all.
+        for d in [Dist::Constant(ms(3)), Dist::Constant(Duration::ZERO)] {
+            let mut bus = Bus::new(d.clone(), 0.0);
+            let mut rng = rng();
+            let untouched = rng.clone();
+            for i in 0..100 {
+                let now = Instant(i * 1_000);
+                let fate = bus.send(now, Kind::Request, C, A, &mut rng);
+                let expected = if d.is_zero() { now } else { now + ms(3) };
+                assert_eq!(fate, Fate::Arrives(expected));
+            }
+            assert_eq!(rng, untouched);
+        }
+        // Random latency: exactly the draws of `sample` alone.
+        let d = Dist::Exponential { mean: ms(2) };
+        let mut bus = Bus::new(d.clone(), 0.0);
+        let (mut rng, mut shadow) = (rng(), rng());
+        for _ in 0..100 {
+            let fate = bus.send(Instant::ZERO, Kind::Request, C, A, &mut rng);
+            assert_eq!(fate, Fate::Arrives(Instant::ZERO + d.sample(&mut shadow)));
+        }
+        assert_eq!(rng, shadow);
+    }
+
+    #[test]
+    fn partitions_cut_both_ways_and_nest() {
+        let mut bus = Bus::new(Dist::Constant(ms(1)), 0.5);
+        let mut rng = rng();
+        let untouched = rng.clone();
+        let part = Fate::Lost(Lost::Partition);
+        bus.cut(A);
+        bus.cut(A);
+        assert!(bus.is_cut(A) && !bus.is_cut(B));
+        assert_eq!(bus.send(Instant::ZERO, Kind::Request, C, A, &mut rng), part);
+        assert_eq!(bus.send(Instant::ZERO, Kind::Reply, A, C, &mut rng), part);
+        assert_eq!(bus.send(Instant::ZERO, Kind::Publish, A, B, &mut rng), part);
+        assert_eq!(bus.send(Instant::ZERO, Kind::Publish, B, A, &mut rng), part);
+        // A partition loss draws nothing, even with random loss on.
+        assert_eq!(rng, untouched);
+        bus.heal(A);
+        assert!(bus.is_cut(A), "cut twice, healed once");
+        assert_eq!(bus.send(Instant::ZERO, Kind::Request, C, A, &mut rng), part);
+        bus.heal(A);
+        assert!(!bus.is_cut(A));
+        bus.heal(A); // healing an uncut endpoint does nothing
+        assert!(!bus.is_cut(A));
+        bus.cut(A);
+        assert!(bus.is_cut(A), "a stray heal must not pre-pay a later cut");
+        bus.heal(A);
+        assert_ne!(bus.send(Instant::ZERO, Kind::Request, C, A, &mut rng), part);
+        // The control plane can be cut too.
+        bus.cut(C);
+        assert_eq!(
+            bus.send(Instant::ZERO, Kind::Heartbeat, B, C, &mut rng),
+            part
+        );
+        let s = bus.stats();
+        assert_eq!(s.kind(Kind::Request).lost_partition, 2);
+        assert_eq!(s.kind(Kind::Request).sent, 3);
+        assert_eq!(s.kind(Kind::Publish).lost_partition, 2);
+        assert_eq!(s.kind(Kind::Heartbeat).lost_partition, 1);
+    }
+
+    #[test]
+    fn in_flight_messages_are_lost_when_an_end_is_cut() {
+        let mut bus = Bus::new(Dist::Constant(ms(10)), 0.0);
+        let mut rng = rng();
+        let t0 = Instant::ZERO;
+        let Fate::Arrives(t1) = bus.send(t0, Kind::Request, C, A, &mut rng) else {
+            panic!("no loss, no partition");
+        };
+        let Fate::Arrives(t2) = bus.send(t0, Kind::Request, A, C, &mut rng) else {
+            panic!("no loss, no partition");
+        };
+        bus.cut(A);
+        assert!(!bus.arrive(t1, Kind::Request, C, A, t0), "receiver cut");
+        assert!(!bus.arrive(t2, Kind::Request, A, C, t0), "sender cut");
+        bus.heal(A);
+        let Fate::Arrives(t3) = bus.send(t1, Kind::Request, C, A, &mut rng) else {
+            panic!("healed");
+        };
+        assert!(bus.arrive(t3, Kind::Request, C, A, t1));
+        let k = bus.stats().kind(Kind::Request);
+        assert_eq!((k.sent, k.delivered, k.lost_partition), (3, 1, 2));
+        assert_eq!(bus.stats().latency.len(), 1);
+    }
+
+    #[test]
+    fn constant_latency_keeps_send_order() {
+        let mut bus = Bus::new(Dist::Constant(ms(4)), 0.0);
+        let mut rng = rng();
+        let sends = [0, 0, 1, 1, 1, 5, 9, 9, 20].map(|t| Instant(t * 1_000));
+        let arrivals: Vec<Instant> = sends
+            .iter()
+            .map(|&t| match bus.send(t, Kind::Publish, C, A, &mut rng) {
+                Fate::Arrives(at) => at,
+                f => panic!("{f:?}"),
+            })
+            .collect();
+        assert!(arrivals.windows(2).all(|w| w[0] <= w[1]), "{arrivals:?}");
+    }
+
+    #[test]
+    fn zero_latency_is_recorded_as_zero() {
+        let mut bus = Bus::new(Dist::Constant(Duration::ZERO), 0.0);
+        let mut rng = rng();
+        let now = Instant(42);
+        assert_eq!(
+            bus.send(now, Kind::Probe, C, A, &mut rng),
+            Fate::Arrives(now)
+        );
+        assert!(bus.arrive(now, Kind::Probe, C, A, now));
+        let s = bus.stats();
+        // HdrHistogram with lowest discernible value 1 keeps 0 in its first
+        // bucket: counted, and reported as 0.
+        assert_eq!(s.latency.len(), 1);
+        assert_eq!(s.latency.count_at(0), 1);
+        assert_eq!(s.latency_quantile_ns(1.0), 0);
+        assert_eq!(s.latency.max(), 0);
+        assert_eq!(s.latency_mean_ns(), 0.0);
+    }
+
+    #[test]
+    fn stats_merge_adds_counters_and_histograms() {
+        let mut rng = rng();
+        let mut a = Bus::new(Dist::Constant(ms(2)), 0.0);
+        let mut b = Bus::new(Dist::Constant(ms(6)), 0.0);
+        for bus in [&mut a, &mut b] {
+            let Fate::Arrives(t) = bus.send(Instant::ZERO, Kind::Request, C, A, &mut rng) else {
+                panic!("no loss");
+            };
+            assert!(bus.arrive(t, Kind::Request, C, A, Instant::ZERO));
+        }
+        b.timed_out(Kind::Reply);
+        b.cut(A);
+        b.send(Instant::ZERO, Kind::Request, C, A, &mut rng);
+        let mut m = a.stats().clone();
+        m.merge(b.stats());
+        let k = m.kind(Kind::Request);
+        assert_eq!((k.sent, k.delivered, k.lost_partition), (3, 2, 1));
+        assert_eq!(m.kind(Kind::Reply).timed_out, 1);
+        assert_eq!(m.latency.len(), 2);
+        assert_eq!(m.latency_mean_ns(), 4e6);
+        assert!(m.latency_quantile_ns(1.0).abs_diff(6_000_000) <= 6_000);
+        assert!(m.latency_quantile_ns(0.0).abs_diff(2_000_000) <= 2_000);
+        // Merging an empty one changes nothing.
+        let before = m.clone();
+        m.merge(&BusStats::new());
+        assert_eq!(m.by_kind, before.by_kind);
+        assert_eq!(m.latency, before.latency);
+        assert_eq!(BusStats::default().latency_quantile_ns(0.99), 0);
+        assert_eq!(BusStats::default().latency_mean_ns(), 0.0);
+    }
+
+    #[test]
+    fn headers_stay_sorted_and_replace() {
+        let h = Headers::new()
+            .with("zone", "b")
+            .with("app", "x")
+            .with("mid", "m")
+            .with("zone", "c");
+        let pairs: Vec<_> = h.iter().collect();
+        assert_eq!(pairs, [("app", "x"), ("mid", "m"), ("zone", "c")]);
+        assert_eq!(h.get("zone"), Some("c"));
+        assert_eq!(h.get("nope"), None);
+        assert_eq!(h.len(), 3);
+        assert!(Headers::new().is_empty());
+        // Same headers in any insertion order are equal.
+        assert_eq!(
+            h,
+            Headers::new()
+                .with("mid", "m")
+                .with("zone", "c")
+                .with("app", "x")
+        );
+    }
+}
