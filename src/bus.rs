@@ -21,7 +21,7 @@
 //! registered endpoints live in `Vec`s and `BTreeMap`s. `send` and `arrive`
 //! run once per message and never allocate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use hdrhistogram::Histogram;
 use rand::Rng;
@@ -96,11 +96,17 @@ impl Endpoint {
 /// [`Kind::ALL`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
+    /// A task sent to an agent.
     Request,
+    /// An agent's answer to a request.
     Reply,
+    /// A health check from the monitor.
     Probe,
+    /// An agent's answer to a probe.
     ProbeReply,
+    /// An agent's unsolicited liveness signal (registry lease renewal).
     Heartbeat,
+    /// One copy of a published message, to one subscriber.
     Publish,
 }
 
@@ -146,7 +152,9 @@ pub enum Lost {
 /// one arrival or none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fate {
+    /// It reaches the receiver at this instant, unless an end is cut by then.
     Arrives(Instant),
+    /// It never arrives; no event is needed.
     Lost(Lost),
 }
 
@@ -155,6 +163,7 @@ pub enum Fate {
 pub struct KindStats {
     /// Every `send`, whatever its fate.
     pub sent: u64,
+    /// Reached the receiver (counted at `arrive`).
     pub delivered: u64,
     /// Lost at send or at arrival because an end was cut off.
     pub lost_partition: u64,
@@ -259,6 +268,34 @@ impl BusStats {
     }
 }
 
+/// A subscription, as handed out by [`Bus::subscribe`]. Ids increase, so
+/// their order is subscription order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubId(pub u32);
+
+/// A published message, as retained for replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Bus-wide, increasing in publish order.
+    pub id: u64,
+    /// The concrete topic it was published on.
+    pub topic: String,
+    /// What subscribers filter on.
+    pub headers: Headers,
+    /// The publisher.
+    pub from: Endpoint,
+    /// When it was published.
+    pub sent: Instant,
+}
+
+#[derive(Clone, Debug)]
+struct Subscription {
+    id: SubId,
+    who: Endpoint,
+    pattern: Pattern,
+    filter: Option<Filter>,
+}
+
 /// The bus: the network model, partitions, subscriptions and retention.
 #[derive(Clone, Debug)]
 pub struct Bus {
@@ -268,6 +305,17 @@ pub struct Bus {
     /// so the per-message check is one `is_empty`.
     cuts: BTreeMap<Endpoint, u32>,
     stats: BusStats,
+    /// In subscription order (ids increasing).
+    subs: Vec<Subscription>,
+    next_sub: u32,
+    next_message: u64,
+    /// Retention rules: a topic keeps the largest `last` of the patterns it
+    /// matches. One rule per distinct pattern.
+    retention: Vec<(Pattern, usize)>,
+    /// Retained messages per topic, oldest first.
+    retained: BTreeMap<String, VecDeque<Message>>,
+    /// Endpoints that broadcasts reach, in endpoint order.
+    registered: Vec<Endpoint>,
 }
 
 impl Bus {
@@ -283,6 +331,12 @@ impl Bus {
             loss,
             cuts: BTreeMap::new(),
             stats: BusStats::new(),
+            subs: Vec::new(),
+            next_sub: 0,
+            next_message: 0,
+            retention: Vec::new(),
+            retained: BTreeMap::new(),
+            registered: Vec::new(),
         }
     }
 
@@ -390,6 +444,153 @@ impl Bus {
     /// What the bus has counted so far.
     pub fn stats(&self) -> &BusStats {
         &self.stats
+    }
+
+    /// Subscribe `who` to the topics matching `pattern`, optionally narrowed
+    /// by a header filter. With `replay`, also returns the retained messages
+    /// of the matching topics that pass the filter, oldest first across
+    /// topics, so an agent back from a crash sees what it missed. Messages
+    /// the bus did not retain are gone, as on a real broker.
+    pub fn subscribe(
+        &mut self,
+        who: Endpoint,
+        pattern: &str,
+        filter: Option<Filter>,
+        replay: bool,
+    ) -> Result<(SubId, Vec<Message>), PatternError> {
+        let pattern = Pattern::parse(pattern)?;
+        let id = SubId(self.next_sub);
+        self.next_sub = self
+            .next_sub
+            .checked_add(1)
+            .expect("fewer than 2^32 subscriptions in one run");
+        let mut missed = Vec::new();
+        if replay {
+            for (topic, messages) in &self.retained {
+                if pattern.matches(topic) {
+                    missed.extend(
+                        messages
+                            .iter()
+                            .filter(|m| filter.as_ref().is_none_or(|f| f.matches(&m.headers)))
+                            .cloned(),
+                    );
+                }
+            }
+            missed.sort_by_key(|m| m.id);
+        }
+        self.subs.push(Subscription {
+            id,
+            who,
+            pattern,
+            filter,
+        });
+        Ok((id, missed))
+    }
+
+    /// End one subscription; `false` if it was not active.
+    pub fn unsubscribe(&mut self, sub: SubId) -> bool {
+        match self.subs.binary_search_by_key(&sub, |s| s.id) {
+            Ok(i) => {
+                self.subs.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// End every subscription of `who` (an agent crashing loses its
+    /// subscriptions; it subscribes again, with replay, when it recovers).
+    pub fn unsubscribe_all(&mut self, who: Endpoint) {
+        self.subs.retain(|s| s.who != who);
+    }
+
+    /// Topics matching `pattern` keep their last `last` messages each, for
+    /// replay. Rules do not override one another: a topic keeps the largest
+    /// `last` of every pattern it matches, so a broad rule cannot silently
+    /// shorten a specific one. `last = 0` keeps nothing (unless another rule
+    /// keeps more). Applies to messages published from now on.
+    pub fn retain(&mut self, pattern: &str, last: usize) -> Result<(), PatternError> {
+        let pattern = Pattern::parse(pattern)?;
+        match self.retention.iter_mut().find(|(p, _)| *p == pattern) {
+            Some((_, n)) => *n = (*n).max(last),
+            None => self.retention.push((pattern, last)),
+        }
+        Ok(())
+    }
+
+    /// How many messages `topic` keeps: the largest rule it matches.
+    fn retention_of(&self, topic: &str) -> usize {
+        self.retention
+            .iter()
+            .filter(|(p, _)| p.matches(topic))
+            .map(|&(_, n)| n)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Publish on the concrete `topic`. Fills `out` (cleared first) with one
+    /// `(endpoint, subscription)` per matching subscription whose filter
+    /// passes, in subscription order (an endpoint subscribed twice gets two
+    /// copies, as on NATS). Counts nothing: the caller `send`s each copy as
+    /// [`Kind::Publish`], so copies meet latency, loss and partitions one by
+    /// one. Retains the message if a rule covers the topic, unless the
+    /// publisher is cut off: then it never left, and a replay must not bring
+    /// it back. Returns the message id (bus-wide, increasing).
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        from: Endpoint,
+        topic: &str,
+        headers: Headers,
+        out: &mut Vec<(Endpoint, SubId)>,
+    ) -> Result<u64, PatternError> {
+        check_topic(topic)?;
+        out.clear();
+        let id = self.next_message;
+        self.next_message += 1;
+        out.extend(
+            self.subs
+                .iter()
+                .filter(|s| {
+                    s.pattern.matches(topic)
+                        && s.filter.as_ref().is_none_or(|f| f.matches(&headers))
+                })
+                .map(|s| (s.who, s.id)),
+        );
+        let keep = self.retention_of(topic);
+        if keep > 0 && !self.is_cut(from) {
+            let message = Message {
+                id,
+                topic: topic.to_owned(),
+                headers,
+                from,
+                sent: now,
+            };
+            let queue = match self.retained.get_mut(topic) {
+                Some(q) => q,
+                None => self.retained.entry(topic.to_owned()).or_default(),
+            };
+            queue.push_back(message);
+            while queue.len() > keep {
+                queue.pop_front();
+            }
+        }
+        Ok(id)
+    }
+
+    /// Make `e` reachable by broadcasts (the world registers the agents).
+    /// Registering twice is harmless.
+    pub fn register(&mut self, e: Endpoint) {
+        if let Err(i) = self.registered.binary_search(&e) {
+            self.registered.insert(i, e);
+        }
+    }
+
+    /// Append every registered endpoint except `from` to `out`, in endpoint
+    /// order; the caller `send`s each copy. `out` is not cleared, so targets
+    /// of several broadcasts can be gathered in one buffer.
+    pub fn broadcast_targets(&self, from: Endpoint, out: &mut Vec<Endpoint>) {
+        out.extend(self.registered.iter().copied().filter(|&e| e != from));
     }
 }
 
@@ -674,6 +875,214 @@ mod tests {
                 .with("mid", "m")
                 .with("zone", "c")
                 .with("app", "x")
+        );
+    }
+
+    fn bus() -> Bus {
+        Bus::new(Dist::Constant(ms(1)), 0.0)
+    }
+
+    /// Publish `n` messages on `topic` at 1 ms intervals from `start` ms.
+    fn publish_n(bus: &mut Bus, topic: &str, start: u64, n: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        (0..n)
+            .map(|i| {
+                let h = Headers::new().with("seq", &i.to_string());
+                bus.publish(Instant::ZERO + ms(start + i), A, topic, h, &mut out)
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn ids(messages: &[Message]) -> Vec<u64> {
+        messages.iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn retention_replays_the_last_messages_in_order() {
+        let mut bus = bus();
+        bus.retain("config.>", 3).unwrap();
+        let published = publish_n(&mut bus, "config.a", 0, 5);
+        assert_eq!(published, [0, 1, 2, 3, 4]);
+        let (_, missed) = bus.subscribe(B, "config.a", None, true).unwrap();
+        assert_eq!(ids(&missed), [2, 3, 4]);
+        let m = &missed[0];
+        assert_eq!(
+            (m.topic.as_str(), m.from, m.sent, m.headers.get("seq")),
+            ("config.a", A, Instant::ZERO + ms(2), Some("2"))
+        );
+        // Without replay, nothing comes back.
+        let (_, none) = bus.subscribe(B, "config.a", None, false).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn replay_across_topics_follows_publish_order() {
+        let mut bus = bus();
+        bus.retain("config.>", 10).unwrap();
+        let mut out = Vec::new();
+        let topics = ["config.b", "config.a", "config.c.x", "config.a", "config.b"];
+        for (i, t) in topics.iter().enumerate() {
+            let h = Headers::new().with("zone", if i % 2 == 0 { "eu" } else { "us" });
+            bus.publish(Instant(i as u64), C, t, h, &mut out).unwrap();
+        }
+        let (_, all) = bus.subscribe(A, "config.>", None, true).unwrap();
+        assert_eq!(ids(&all), [0, 1, 2, 3, 4]);
+        let (_, two) = bus.subscribe(A, "config.*", None, true).unwrap();
+        assert_eq!(ids(&two), [0, 1, 3, 4]);
+        let (_, a) = bus.subscribe(A, "config.a", None, true).unwrap();
+        assert_eq!(ids(&a), [1, 3]);
+        // The filter applies to the replay.
+        let eu = Filter::parse("zone=eu").unwrap();
+        let (_, filtered) = bus.subscribe(A, "config.>", Some(eu), true).unwrap();
+        assert_eq!(ids(&filtered), [0, 2, 4]);
+    }
+
+    #[test]
+    fn only_retained_topics_replay() {
+        let mut bus = bus();
+        bus.retain("config.>", 5).unwrap();
+        bus.retain("scratch.>", 0).unwrap();
+        publish_n(&mut bus, "tasks.compute", 0, 3);
+        publish_n(&mut bus, "scratch.x", 0, 3);
+        publish_n(&mut bus, "config", 0, 3); // `config.>` needs a second token
+        for p in ["tasks.>", "scratch.>", "config", ">"] {
+            let (_, missed) = bus.subscribe(B, p, None, true).unwrap();
+            assert!(missed.is_empty(), "{p}: {missed:?}");
+        }
+    }
+
+    #[test]
+    fn overlapping_retention_keeps_the_largest() {
+        let mut bus = bus();
+        bus.retain("a.>", 1).unwrap();
+        bus.retain("a.b", 3).unwrap();
+        bus.retain("a.b", 2).unwrap(); // smaller: the larger stays
+        bus.retain("a.c", 0).unwrap(); // cannot shorten `a.>`
+        publish_n(&mut bus, "a.b", 0, 5);
+        publish_n(&mut bus, "a.c", 10, 5);
+        let (_, b) = bus.subscribe(B, "a.b", None, true).unwrap();
+        assert_eq!(ids(&b), [2, 3, 4]);
+        let (_, c) = bus.subscribe(B, "a.c", None, true).unwrap();
+        assert_eq!(ids(&c), [9]);
+        assert_eq!(
+            bus.retain("a.*b", 1),
+            Err(PatternError::BadToken {
+                input: "a.*b".into(),
+                token: "*b".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_cut_publisher_is_not_retained() {
+        let mut bus = bus();
+        bus.retain(">", 10).unwrap();
+        let (sub, _) = bus.subscribe(B, "x", None, false).unwrap();
+        let mut out = Vec::new();
+        bus.cut(A);
+        let id = bus
+            .publish(Instant::ZERO, A, "x", Headers::new(), &mut out)
+            .unwrap();
+        // The fan-out is still given, so the copies are counted as lost.
+        assert_eq!(out, [(B, sub)]);
+        let mut rng = rng();
+        assert_eq!(
+            bus.send(Instant::ZERO, Kind::Publish, A, B, &mut rng),
+            Fate::Lost(Lost::Partition)
+        );
+        bus.heal(A);
+        let next = bus
+            .publish(Instant::ZERO, A, "x", Headers::new(), &mut out)
+            .unwrap();
+        assert!(next > id);
+        let (_, missed) = bus.subscribe(C, "x", None, true).unwrap();
+        assert_eq!(ids(&missed), [next]);
+    }
+
+    #[test]
+    fn publish_fans_out_in_subscription_order() {
+        let mut bus = bus();
+        let (s0, _) = bus.subscribe(B, "t.*", None, false).unwrap();
+        let (s1, _) = bus.subscribe(A, "t.x", None, false).unwrap();
+        let eu = Filter::parse("zone=eu").unwrap();
+        let (s2, _) = bus.subscribe(C, ">", Some(eu), false).unwrap();
+        let (s3, _) = bus.subscribe(B, "t.>", None, false).unwrap();
+        let (_s4, _) = bus.subscribe(A, "u.*", None, false).unwrap();
+        assert!(s0 < s1 && s1 < s2 && s2 < s3);
+        let mut out = vec![(Endpoint(99), SubId(99))]; // cleared first
+        let eu = Headers::new().with("zone", "eu");
+        bus.publish(Instant::ZERO, A, "t.x", eu.clone(), &mut out)
+            .unwrap();
+        assert_eq!(out, [(B, s0), (A, s1), (C, s2), (B, s3)]);
+        bus.publish(Instant::ZERO, A, "t.x", Headers::new(), &mut out)
+            .unwrap();
+        assert_eq!(out, [(B, s0), (A, s1), (B, s3)], "the filter drops C");
+        bus.publish(Instant::ZERO, A, "t.y.z", eu.clone(), &mut out)
+            .unwrap();
+        assert_eq!(out, [(C, s2), (B, s3)]);
+        // Each copy is sent, and counted, by the caller.
+        let mut rng = rng();
+        for &(to, _) in &out {
+            bus.send(Instant::ZERO, Kind::Publish, A, to, &mut rng);
+        }
+        assert_eq!(bus.stats().kind(Kind::Publish).sent, 2);
+
+        // Unsubscribing.
+        assert!(bus.unsubscribe(s1));
+        assert!(!bus.unsubscribe(s1), "already gone");
+        assert!(!bus.unsubscribe(SubId(1_000)), "never existed");
+        bus.publish(Instant::ZERO, A, "t.x", eu.clone(), &mut out)
+            .unwrap();
+        assert_eq!(out, [(B, s0), (C, s2), (B, s3)]);
+        bus.unsubscribe_all(B);
+        bus.publish(Instant::ZERO, A, "t.x", eu.clone(), &mut out)
+            .unwrap();
+        assert_eq!(out, [(C, s2)]);
+        // A new subscription comes last, with a fresh id.
+        let (s5, _) = bus.subscribe(B, "t.x", None, false).unwrap();
+        assert!(s5 > s3);
+        bus.publish(Instant::ZERO, A, "t.x", eu, &mut out).unwrap();
+        assert_eq!(out, [(C, s2), (B, s5)]);
+    }
+
+    #[test]
+    fn publish_needs_a_concrete_topic_and_ids_increase() {
+        let mut bus = bus();
+        let mut out = Vec::new();
+        let mut publish = |t: &str| bus.publish(Instant::ZERO, A, t, Headers::new(), &mut out);
+        assert_eq!(publish("a"), Ok(0));
+        assert_eq!(
+            publish("a.*"),
+            Err(PatternError::Wildcard {
+                input: "a.*".into()
+            })
+        );
+        assert!(matches!(
+            publish("a..b"),
+            Err(PatternError::EmptyToken { .. })
+        ));
+        assert_eq!(publish("b"), Ok(1), "a refused publish takes no id");
+        assert!(matches!(
+            bus.subscribe(A, "a.>.b", None, false),
+            Err(PatternError::TailNotLast { .. })
+        ));
+    }
+
+    #[test]
+    fn broadcast_reaches_every_registered_endpoint_but_the_sender() {
+        let mut bus = bus();
+        for e in [3, 1, 2, 1].map(Endpoint) {
+            bus.register(e);
+        }
+        let mut out = Vec::new();
+        bus.broadcast_targets(Endpoint(2), &mut out);
+        assert_eq!(out, [Endpoint(1), Endpoint(3)]);
+        bus.broadcast_targets(C, &mut out); // appends
+        assert_eq!(
+            out,
+            [1, 3, 1, 2, 3].map(Endpoint),
+            "the control plane is not registered, so it reaches every agent"
         );
     }
 }

@@ -151,15 +151,31 @@ impl std::fmt::Display for Pattern {
 
 /// Check that `topic` is a concrete topic one can publish on: valid tokens
 /// and no wildcard (a message goes to one topic; subscribers hold patterns).
+/// Runs on every publish, so it checks in place and allocates only to
+/// report an error.
 pub fn check_topic(topic: &str) -> Result<(), PatternError> {
-    let p = Pattern::parse(topic)?;
-    if p.is_literal() {
-        Ok(())
-    } else {
-        Err(PatternError::Wildcard {
-            input: topic.to_owned(),
-        })
+    if topic.is_empty() {
+        return Err(PatternError::Empty);
     }
+    if topic.split('.').any(str::is_empty) {
+        return Err(PatternError::EmptyToken {
+            input: topic.to_owned(),
+        });
+    }
+    for t in topic.split('.') {
+        if t == "*" || t == ">" {
+            return Err(PatternError::Wildcard {
+                input: topic.to_owned(),
+            });
+        }
+        if !is_topic_token(t) {
+            return Err(PatternError::BadToken {
+                input: topic.to_owned(),
+                token: t.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -290,6 +306,19 @@ mod tests {
             check_topic("a..b"),
             Err(PatternError::EmptyToken { .. })
         ));
+        assert_eq!(
+            check_topic("a.>.b"),
+            Err(PatternError::Wildcard {
+                input: "a.>.b".into()
+            })
+        );
+        assert_eq!(
+            check_topic("ta*"),
+            Err(PatternError::BadToken {
+                input: "ta*".into(),
+                token: "ta*".into()
+            })
+        );
     }
 
     #[test]
