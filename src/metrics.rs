@@ -427,6 +427,7 @@ impl Recorder {
             agents: agents_out,
             buckets: self.buckets,
             jobs: Vec::new(),
+            bus: crate::bus::BusStats::new(),
         }
     }
 }
@@ -521,6 +522,8 @@ pub struct RunResult {
     pub buckets: Vec<Bucket>,
     /// One record per job, in arrival order.
     pub jobs: Vec<JobRecord>,
+    /// Messages on the bus, by kind, and their latency.
+    pub bus: crate::bus::BusStats,
 }
 
 /// How a job ended.

@@ -220,8 +220,10 @@ pub struct RegistryConfig {
 
 #[derive(Clone, Debug)]
 pub struct Network {
-    /// One-way latency of each message between dispatcher and agent.
+    /// One-way latency of each message on the bus.
     pub latency: Dist,
+    /// Probability that a message is lost (each message, independently).
+    pub loss: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,6 +30,7 @@ mod discovery;
 mod faults;
 mod jobs;
 
+use crate::bus::{self, Bus, Endpoint, Fate};
 use crate::discovery::balancer::Balancer;
 use crate::discovery::breaker::Breaker;
 use crate::discovery::health::HealthMonitor;
@@ -82,13 +83,28 @@ pub enum Event {
     Probe {
         agent: u32,
     },
-    /// A probe is answered (`ok`) or fails.
-    ProbeResult {
+    /// A probe reaches its agent.
+    ProbeArrives {
         agent: u32,
+        epoch: u32,
+    },
+    /// A probe's answer (`ok`) or refusal reaches the health monitor.
+    ProbeReply {
+        agent: u32,
+        epoch: u32,
         ok: bool,
+    },
+    /// A probe's timeout: a failure unless its answer came.
+    ProbeTimeout {
+        agent: u32,
+        epoch: u32,
     },
     /// An agent renews its registry lease.
     Heartbeat {
+        agent: u32,
+    },
+    /// A heartbeat reaches the registry.
+    HeartbeatArrives {
         agent: u32,
     },
     /// Registry leases may have run out.
@@ -206,6 +222,8 @@ struct Request {
     dispatched: Instant,
     received: Instant,
     service_start: Instant,
+    /// When the reply (or refusal) left the agent.
+    replied: Instant,
 }
 
 /// The named random streams of a run.
@@ -220,6 +238,8 @@ struct Streams {
     probes: Stream,
     /// Retry jitter.
     retry: Stream,
+    /// Heartbeats' loss and delays.
+    heartbeats: Stream,
 }
 
 impl Streams {
@@ -232,6 +252,7 @@ impl Streams {
             lb: seed.stream("lb"),
             probes: seed.stream("probes"),
             retry: seed.stream("retry"),
+            heartbeats: seed.stream("heartbeats"),
         }
     }
 }
@@ -247,6 +268,16 @@ struct View {
     open: bool,
     /// Its breaker would admit a call (or no breaker).
     admits: bool,
+}
+
+/// An agent's current health probe.
+#[derive(Clone, Copy, Debug, Default)]
+struct ProbeState {
+    epoch: u32,
+    sent: Instant,
+    reply_sent: Instant,
+    /// The monitor still waits for this probe's result.
+    open: bool,
 }
 
 /// The agents that have one capability (or all of them), and the balancer
@@ -292,17 +323,23 @@ pub struct World<'s> {
     end_of_arrivals: Instant,
     last_outcome: Instant,
     priorities: Weighted,
+    /// Messages take no time: deliver them inline, without an event.
     zero_latency: bool,
     rng: Streams,
     metrics: Recorder,
+    /// Every message between the control plane and the agents crosses it.
+    bus: Bus,
     // Discovery.
     registry: Registry,
     /// Heartbeats and lease expiry are simulated (some agent can go silent).
     leases: bool,
     lease_check_at: Option<Instant>,
     monitors: Vec<HealthMonitor>,
-    /// When each agent's outstanding probe was sent.
-    probe_sent: Vec<Instant>,
+    /// Each agent's current probe: its number, when it and its reply were
+    /// sent, and whether its result is still to come.
+    probes: Vec<ProbeState>,
+    /// When each agent's last heartbeat left.
+    heartbeat_sent: Vec<Instant>,
     breakers: Vec<Breaker>,
     views: Vec<View>,
     healthy_count: u64,
@@ -381,11 +418,14 @@ impl<'s> World<'s> {
             zero_latency: sc.network.latency.is_zero(),
             rng: Streams::new(seed),
             metrics,
+            bus: Bus::new(sc.network.latency.clone(), sc.network.loss),
             registry: Registry::new(sc.registry.ttl),
-            leases: sc.agents_can_go_silent(),
+            // Lost heartbeats can let a lease run out too.
+            leases: sc.agents_can_go_silent() || sc.network.loss > 0.0,
             lease_check_at: None,
             monitors: Vec::new(),
-            probe_sent: Vec::new(),
+            probes: Vec::new(),
+            heartbeat_sent: vec![Instant::ZERO; n],
             breakers: Vec::new(),
             views: vec![
                 View {
@@ -503,8 +543,13 @@ impl<'s> World<'s> {
                     }
                 }
                 Event::Probe { agent } => self.on_probe(now, agent),
-                Event::ProbeResult { agent, ok } => self.on_probe_result(now, agent, ok),
+                Event::ProbeArrives { agent, epoch } => self.on_probe_arrives(now, agent, epoch),
+                Event::ProbeReply { agent, epoch, ok } => {
+                    self.on_probe_reply(now, agent, epoch, ok)
+                }
+                Event::ProbeTimeout { agent, epoch } => self.on_probe_timeout(now, agent, epoch),
                 Event::Heartbeat { agent } => self.on_heartbeat(now, agent),
+                Event::HeartbeatArrives { agent } => self.on_heartbeat_arrives(now, agent),
                 Event::LeaseCheck => self.on_lease_check(now),
                 Event::BreakerTimer { agent } => self.on_breaker_timer(now, agent),
                 Event::Availability { agent } => self.on_availability(now, agent),
@@ -541,6 +586,7 @@ impl<'s> World<'s> {
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
         result.retry_budget_exhausted = self.budget.as_ref().map_or(0, |b| b.exhausted());
         result.jobs = jobs;
+        result.bus = self.bus.stats().clone();
         assert!(
             result.conserved(),
             "task conservation broken: submitted {} != completed {} + failed {} + rejected {} + cancelled {}",
@@ -784,6 +830,7 @@ impl<'s> World<'s> {
             dispatched: now,
             received: now,
             service_start: now,
+            replied: now,
         });
         self.tasks[t as usize].place = Place::InFlight { req: r };
         if let Some(timeout) = self.sc.request.timeout {
@@ -791,30 +838,37 @@ impl<'s> World<'s> {
             self.engine
                 .schedule_after(timeout, Event::Timeout { req: r, epoch });
         }
-        match self.network_delay() {
-            None => self.on_deliver(now, r),
-            Some(d) => {
+        let to = Endpoint(agent);
+        match self.bus.send(
+            now,
+            bus::Kind::Request,
+            Endpoint::CONTROL,
+            to,
+            &mut self.rng.network,
+        ) {
+            Fate::Lost(_) => self.lose(r),
+            Fate::Arrives(_) if self.zero_latency => self.on_deliver(now, r),
+            Fate::Arrives(t) => {
                 let epoch = self.reqs[r as usize].epoch;
                 self.engine
-                    .schedule_after(d, Event::Deliver { req: r, epoch });
+                    .schedule(t, Event::Deliver { req: r, epoch })
+                    .expect("messages arrive after they leave");
             }
         }
     }
 
-    /// One network hop: `None` when latency is zero (handled inline).
-    #[inline]
-    fn network_delay(&mut self) -> Option<Duration> {
-        if self.zero_latency {
-            None
-        } else {
-            Some(self.sc.network.latency.sample(&mut self.rng.network))
-        }
-    }
-
     fn on_deliver(&mut self, now: Instant, r: u32) {
-        let a = self.reqs[r as usize].agent as usize;
-        self.reqs[r as usize].received = now;
-        if self.agents[a].is_cut_off() {
+        let req = &mut self.reqs[r as usize];
+        let a = req.agent as usize;
+        req.received = now;
+        let sent = req.dispatched;
+        if !self.bus.arrive(
+            now,
+            bus::Kind::Request,
+            Endpoint::CONTROL,
+            Endpoint(a as u32),
+            sent,
+        ) {
             self.lose(r);
         } else if self.agents[a].is_down() {
             self.reqs[r as usize].cause = Some(Cause::Refused);
@@ -878,22 +932,29 @@ impl<'s> World<'s> {
         if let Some(next) = self.agents[a].queue.pop_front() {
             self.start(now, next);
         }
-        if self.agents[a].is_cut_off() {
-            self.lose(r);
-        } else {
-            self.send_back(now, r);
-        }
+        self.send_back(now, r);
     }
 
-    /// The agent side is over and the answer travels back.
+    /// The agent side is over and the answer (or refusal) travels back.
     fn send_back(&mut self, now: Instant, r: u32) {
-        self.reqs[r as usize].phase = Phase::ToDispatcher;
-        match self.network_delay() {
-            None => self.on_reply(now, r),
-            Some(d) => {
+        let req = &mut self.reqs[r as usize];
+        req.phase = Phase::ToDispatcher;
+        req.replied = now;
+        let from = Endpoint(req.agent);
+        match self.bus.send(
+            now,
+            bus::Kind::Reply,
+            from,
+            Endpoint::CONTROL,
+            &mut self.rng.network,
+        ) {
+            Fate::Lost(_) => self.lose(r),
+            Fate::Arrives(_) if self.zero_latency => self.on_reply(now, r),
+            Fate::Arrives(t) => {
                 let epoch = self.reqs[r as usize].epoch;
                 self.engine
-                    .schedule_after(d, Event::Reply { req: r, epoch });
+                    .schedule(t, Event::Reply { req: r, epoch })
+                    .expect("messages arrive after they leave");
             }
         }
     }
@@ -907,7 +968,16 @@ impl<'s> World<'s> {
     }
 
     fn on_reply(&mut self, now: Instant, r: u32) {
-        if !self.reqs[r as usize].answered {
+        let req = self.reqs[r as usize];
+        let from = Endpoint(req.agent);
+        if !self
+            .bus
+            .arrive(now, bus::Kind::Reply, from, Endpoint::CONTROL, req.replied)
+        {
+            self.lose(r);
+            return;
+        }
+        if !req.answered {
             let cause = self.reqs[r as usize].cause;
             self.settle(now, r, cause);
         }
@@ -918,6 +988,7 @@ impl<'s> World<'s> {
         if self.reqs[r as usize].answered {
             return;
         }
+        self.bus.timed_out(bus::Kind::Request);
         self.settle(now, r, Some(Cause::Timeout));
         if self.reqs[r as usize].phase == Phase::Lost {
             self.release_req(r);

@@ -263,7 +263,7 @@ pub struct RawTarget {
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     pub latency: Option<RawDist>,
-    pub loss: Unsupported,
+    pub loss: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::raw::{
     RawArrivals, RawBalancer, RawBreaker, RawDist, RawFault, RawHealth, RawJob, RawRegistry,
-    RawRetry, RawScenario, RawTier, Unsupported,
+    RawRetry, RawScenario, RawTier,
 };
 use super::source::{KeyPath, Source};
 use super::{
@@ -66,15 +66,6 @@ impl Checker<'_, '_> {
             self.fail(path, format!("missing; {what}"));
         }
         self.duration(path, raw)
-    }
-
-    fn unsupported(&mut self, path: &KeyPath, field: &Unsupported, what: &str) {
-        if field.is_some() {
-            self.fail(
-                path,
-                format!("is part of the scenario format but not simulated by this version ({what}); remove it"),
-            );
-        }
     }
 
     fn positive_duration(
@@ -564,11 +555,23 @@ pub fn validate(
 
     // Network.
     let n = raw.network.unwrap_or_default();
-    c.unsupported(
-        &root.key("network").key("loss"),
-        &n.loss,
-        "message loss arrives with the message bus",
-    );
+    let loss = match n.loss {
+        None => 0.0,
+        Some(p) if !(p.is_finite() && (0.0..1.0).contains(&p)) => {
+            c.fail(
+                &root.key("network").key("loss"),
+                format!("is {p}; a loss probability must be at least 0 and below 1"),
+            );
+            0.0
+        }
+        Some(p) => p,
+    };
+    if loss > 0.0 && request.timeout.is_none() {
+        c.fail(
+            &root.key("network").key("loss"),
+            "needs a [request] timeout: a lost request or reply is noticed only when its timeout expires",
+        );
+    }
     let latency = match &n.latency {
         None => Some(Dist::Constant(Duration::ZERO)),
         Some(l) => c.dist(&root.key("network").key("latency"), l),
@@ -626,6 +629,7 @@ pub fn validate(
         faults,
         network: Network {
             latency: latency.expect("no problems, so the latency is valid"),
+            loss,
         },
         report: ReportConfig {
             bucket: bucket.expect("no problems, so the bucket is valid"),

@@ -18,7 +18,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Event, View, World};
+use super::{Event, ProbeState, View, World};
+use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
@@ -46,7 +47,7 @@ impl World<'_> {
             self.breakers = vec![Breaker::new(cfg); n];
         }
         if let Some(cfg) = self.sc.health {
-            self.probe_sent = vec![Instant::ZERO; n];
+            self.probes = vec![ProbeState::default(); n];
             self.monitors = (0..n)
                 .map(|a| {
                     let first = stagger(cfg.interval, a, n);
@@ -182,45 +183,148 @@ impl World<'_> {
             .schedule(next, Event::Probe { agent: a })
             .expect("probes move forward");
         let cfg = self.sc.health.expect("probes run only with [health]");
-        self.probe_sent[i] = now;
-        let agent = &self.agents[i];
-        let (delay, ok) = if agent.is_cut_off() {
-            (cfg.timeout, false)
-        } else {
-            let lat = &self.sc.network.latency;
-            let trip = lat.sample(&mut self.rng.probes) + lat.sample(&mut self.rng.probes);
-            if agent.is_down() {
-                (trip.min(cfg.timeout), false)
-            } else {
-                let median = self.sc.tiers[agent.tier as usize].service_time.typical();
-                let handling = Duration::from_secs_f64(median.as_secs_f64() * agent.slowdown());
-                let rtt = trip + handling;
-                if rtt > cfg.timeout {
-                    (cfg.timeout, false)
-                } else {
-                    (rtt, true)
-                }
-            }
-        };
+        let p = &mut self.probes[i];
+        p.epoch = p.epoch.wrapping_add(1);
+        p.sent = now;
+        p.open = true;
+        let epoch = p.epoch;
         self.engine
-            .schedule_after(delay, Event::ProbeResult { agent: a, ok });
+            .schedule_after(cfg.timeout, Event::ProbeTimeout { agent: a, epoch });
+        match self.bus.send(
+            now,
+            bus::Kind::Probe,
+            Endpoint::CONTROL,
+            Endpoint(a),
+            &mut self.rng.probes,
+        ) {
+            Fate::Lost(_) => {}
+            Fate::Arrives(t) => {
+                self.engine
+                    .schedule(t, Event::ProbeArrives { agent: a, epoch })
+                    .expect("messages arrive after they leave");
+            }
+        }
     }
 
-    pub(super) fn on_probe_result(&mut self, now: Instant, a: u32, ok: bool) {
+    /// A probe reaches agent `a`, which answers in its tier's typical
+    /// service time (times any slowdown); a down agent refuses at once.
+    pub(super) fn on_probe_arrives(&mut self, now: Instant, a: u32, epoch: u32) {
         let i = a as usize;
+        let sent = self.probes[i].sent;
+        if !self
+            .bus
+            .arrive(now, bus::Kind::Probe, Endpoint::CONTROL, Endpoint(a), sent)
+        {
+            return;
+        }
+        let agent = &self.agents[i];
+        let ok = !agent.is_down();
+        let handling = if ok {
+            let typical = self.sc.tiers[agent.tier as usize].service_time.typical();
+            Duration::from_secs_f64(typical.as_secs_f64() * agent.slowdown())
+        } else {
+            Duration::ZERO
+        };
+        let leaves = now + handling;
+        self.probes[i].reply_sent = leaves;
+        match self.bus.send(
+            leaves,
+            bus::Kind::ProbeReply,
+            Endpoint(a),
+            Endpoint::CONTROL,
+            &mut self.rng.probes,
+        ) {
+            Fate::Lost(_) => {}
+            Fate::Arrives(t) => {
+                self.engine
+                    .schedule(
+                        t,
+                        Event::ProbeReply {
+                            agent: a,
+                            epoch,
+                            ok,
+                        },
+                    )
+                    .expect("replies arrive after they leave");
+            }
+        }
+    }
+
+    /// A probe's answer reaches the monitor: a success (with its round
+    /// trip) or a refusal, unless the probe has already timed out.
+    pub(super) fn on_probe_reply(&mut self, now: Instant, a: u32, epoch: u32, ok: bool) {
+        let i = a as usize;
+        let p = self.probes[i];
+        if !self.bus.arrive(
+            now,
+            bus::Kind::ProbeReply,
+            Endpoint(a),
+            Endpoint::CONTROL,
+            p.reply_sent,
+        ) || p.epoch != epoch
+            || !p.open
+        {
+            return;
+        }
+        self.probes[i].open = false;
         let m = &mut self.monitors[i];
         if ok {
-            m.on_probe_success(now, now - self.probe_sent[i]);
+            m.on_probe_success(now, now - p.sent);
         } else {
             m.on_probe_failure(now);
         }
         self.refresh(i);
     }
 
+    pub(super) fn on_probe_timeout(&mut self, now: Instant, a: u32, epoch: u32) {
+        let i = a as usize;
+        let p = &mut self.probes[i];
+        if p.epoch != epoch || !p.open {
+            return;
+        }
+        p.open = false;
+        self.bus.timed_out(bus::Kind::Probe);
+        self.monitors[i].on_probe_failure(now);
+        self.refresh(i);
+    }
+
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
-        if !self.agents[a as usize].is_silent() {
+        if !self.agents[a as usize].is_down() {
+            self.send_heartbeat(now, a as usize);
+        }
+    }
+
+    /// Agent `a` sends a heartbeat to the registry (a cut-off agent sends
+    /// it too, and the bus loses it).
+    pub(super) fn send_heartbeat(&mut self, now: Instant, a: usize) {
+        self.heartbeat_sent[a] = now;
+        match self.bus.send(
+            now,
+            bus::Kind::Heartbeat,
+            Endpoint(a as u32),
+            Endpoint::CONTROL,
+            &mut self.rng.heartbeats,
+        ) {
+            Fate::Lost(_) => {}
+            Fate::Arrives(_) if self.zero_latency => self.on_heartbeat_arrives(now, a as u32),
+            Fate::Arrives(t) => {
+                self.engine
+                    .schedule(t, Event::HeartbeatArrives { agent: a as u32 })
+                    .expect("messages arrive after they leave");
+            }
+        }
+    }
+
+    pub(super) fn on_heartbeat_arrives(&mut self, now: Instant, a: u32) {
+        if self.bus.arrive(
+            now,
+            bus::Kind::Heartbeat,
+            Endpoint(a),
+            Endpoint::CONTROL,
+            self.heartbeat_sent[a as usize],
+        ) {
             self.heartbeat_now(now, a as usize);
         }
     }

@@ -9,6 +9,7 @@
 //! at once.
 
 use super::{Event, Phase, World};
+use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
 use crate::fleet::{FaultEffect, agent_id};
 use crate::metrics::Cause;
@@ -74,6 +75,7 @@ impl World<'_> {
         let i = a as usize;
         let before = self.agents[i].is_silent();
         let was_down = self.agents[i].is_down();
+        let was_cut = self.agents[i].is_cut_off();
         let up_now = self.agents[i].unavailable;
         self.agents[i].unavailable = !up_now;
         let (model, rng) = self.availability[i]
@@ -82,7 +84,7 @@ impl World<'_> {
         let period = model.period(up_now, rng);
         self.engine
             .schedule_after(period, Event::Availability { agent: a });
-        self.after_change(now, i, before, was_down);
+        self.after_change(now, i, before, was_down, was_cut);
     }
 
     pub(super) fn on_fault(&mut self, now: Instant, fault: u32, starts: bool) {
@@ -95,6 +97,7 @@ impl World<'_> {
             let i = a as usize;
             let before = self.agents[i].is_silent();
             let was_down = self.agents[i].is_down();
+            let was_cut = self.agents[i].is_cut_off();
             let faults = &mut self.agents[i].faults;
             if starts {
                 match f.kind {
@@ -106,21 +109,37 @@ impl World<'_> {
             } else {
                 faults.retain(|&(j, _)| j != fault);
             }
-            self.after_change(now, i, before, was_down);
+            self.after_change(now, i, before, was_down, was_cut);
         }
         self.fault_targets[fault as usize] = targets;
     }
 
     /// Apply the consequences of agent `a`'s change of state.
-    fn after_change(&mut self, now: Instant, a: usize, was_silent: bool, was_down: bool) {
+    fn after_change(
+        &mut self,
+        now: Instant,
+        a: usize,
+        was_silent: bool,
+        was_down: bool,
+        was_cut: bool,
+    ) {
         self.agents[a].note_state(now);
+        let cut = self.agents[a].is_cut_off();
+        if cut != was_cut {
+            // Nothing crosses the bus to or from a cut-off agent.
+            if cut {
+                self.bus.cut(Endpoint(a as u32));
+            } else {
+                self.bus.heal(Endpoint(a as u32));
+            }
+        }
         let silent = self.agents[a].is_silent();
         self.down_count = self.down_count + u64::from(silent) - u64::from(was_silent);
         if self.agents[a].is_down() && !was_down {
             self.reset(now, a);
         }
         if was_silent && !silent && self.leases {
-            self.heartbeat_now(now, a);
+            self.send_heartbeat(now, a);
         }
     }
 
@@ -137,11 +156,7 @@ impl World<'_> {
                 agent.busy_time = agent.busy_time + (now - req.service_start);
             }
             self.reqs[r as usize].cause = Some(Cause::Refused);
-            if self.agents[a].is_cut_off() {
-                self.lose(r);
-            } else {
-                self.send_back(now, r);
-            }
+            self.send_back(now, r);
         }
     }
 }

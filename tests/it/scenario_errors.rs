@@ -429,7 +429,13 @@ fn dispatch_balancer_network_and_report_are_checked() {
     expect(
         &with("[network]\nloss = 0.1\n"),
         "network.loss",
-        "not simulated by this version",
+        "needs a [request] timeout",
+        None,
+    );
+    expect(
+        &with("[network]\nloss = 1.0\n[request]\ntimeout = \"1s\"\n"),
+        "network.loss",
+        "below 1",
         None,
     );
     expect(
