@@ -1700,4 +1700,18 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn the_example_api_gateway_log_scans() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traces/api_gateway.csv");
+        let spec = TraceSpec {
+            time_column: "timestamp".into(),
+            work_column: Some("bytes".into()),
+            priority_column: Some("priority".into()),
+            ..spec_for(&path)
+        };
+        let info = scan(&spec).unwrap_or_else(|e| panic!("{e}"));
+        assert!(info.rows > 1000, "{info:?}");
+        assert!(info.span > Duration::from_secs(200), "{info:?}");
+    }
 }
