@@ -12,6 +12,8 @@
 //! probability rate(t) / peak. Two draws per candidate, from the source's
 //! own stream.
 
+pub mod trace;
+
 use crate::rng::{Stream, unit};
 use crate::time::{Duration, Instant, NS_PER_S};
 
