@@ -80,6 +80,27 @@ pub fn run_one_with_progress(
     }
 }
 
+/// A run met a problem that makes its results invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("{scenario}, replication {replication}: {message}")]
+pub struct RunFailed {
+    pub scenario: String,
+    pub replication: u32,
+    pub message: String,
+}
+
+/// The first run of `runs` whose results are invalid, as an error.
+pub fn check_runs(runs: &[RunRecord]) -> Result<(), RunFailed> {
+    match runs.iter().find(|r| !r.result.errors.is_empty()) {
+        None => Ok(()),
+        Some(r) => Err(RunFailed {
+            scenario: r.scenario.clone(),
+            replication: r.replication,
+            message: r.result.errors.join("; "),
+        }),
+    }
+}
+
 /// Should progress be shown? Only on a terminal, and never in CI.
 pub fn interactive() -> bool {
     use std::io::IsTerminal;

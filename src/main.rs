@@ -50,10 +50,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut verdicts = Vec::new();
     for sc in &scenarios {
-        let runs: Vec<_> = harness::run_replications(sc, "default", args.replications, false)
-            .into_iter()
-            .map(|r| r.result)
-            .collect();
+        let runs = harness::run_replications(sc, "default", args.replications, false);
+        harness::check_runs(&runs)?;
+        let runs: Vec<_> = runs.into_iter().map(|r| r.result).collect();
         let path = check::baseline_path(&args.baseline, sc);
         if args.update {
             Baseline::new(sc, args.replications, &runs).write(&path)?;
@@ -103,6 +102,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.replications,
         !args.quiet && harness::interactive(),
     );
+    harness::check_runs(&runs)?;
     let dir = args
         .out
         .clone()
@@ -133,6 +133,7 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         args.replications,
         !args.quiet && harness::interactive(),
     );
+    harness::check_runs(&runs)?;
     let comparison = compare::compare(&runs, &args.strategies, args.replications);
     let dir = args
         .out
@@ -292,6 +293,9 @@ fn list() {
     );
     println!(
         "  diurnal     {{ mean, amplitude, period?, phase? }}  a sine around `mean` (period 24h)"
+    );
+    println!(
+        "  trace       {{ file, time_column, work_column?, priority_column?, capability_column?,\n              speedup?, start?, end?, loop? }}  a recorded request log (CSV), replayed"
     );
     println!("\nRetry backoff (retry.strategy) and jitter (retry.jitter):");
     println!("  exponential, linear, constant; none, full, equal, decorrelated");

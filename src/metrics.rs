@@ -428,6 +428,7 @@ impl Recorder {
             buckets: self.buckets,
             jobs: Vec::new(),
             bus: crate::bus::BusStats::new(),
+            errors: Vec::new(),
         }
     }
 }
@@ -524,6 +525,9 @@ pub struct RunResult {
     pub jobs: Vec<JobRecord>,
     /// Messages on the bus, by kind, and their latency.
     pub bus: crate::bus::BusStats,
+    /// What went wrong during the run and makes its results invalid (a
+    /// trace file that changed or vanished after it was checked).
+    pub errors: Vec<String>,
 }
 
 /// How a job ended.

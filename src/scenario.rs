@@ -242,8 +242,19 @@ impl Scenario {
     /// workload's first (`None`: any agent).
     pub fn capabilities_in_use(&self) -> Vec<Option<String>> {
         let mut caps = vec![self.workload.capability.clone()];
+        let traced = |a: &Arrivals| match a {
+            Arrivals::Trace(t) => t.info.capabilities.clone(),
+            _ => Vec::new(),
+        };
+        let mut from_traces: Vec<String> = self.workload.arrivals.iter().flat_map(traced).collect();
         for st in &self.workload.streams {
             let cap = st.capability.clone().or(self.workload.capability.clone());
+            if !caps.contains(&cap) {
+                caps.push(cap);
+            }
+            from_traces.extend(traced(&st.arrivals));
+        }
+        for cap in from_traces.into_iter().map(Some) {
             if !caps.contains(&cap) {
                 caps.push(cap);
             }

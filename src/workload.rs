@@ -20,6 +20,8 @@ use crate::time::{Duration, Instant, NS_PER_S};
 /// An arrival process as a scenario states it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arrivals {
+    /// A recorded request log, replayed ([`trace`]).
+    Trace(Box<Trace>),
     Poisson {
         rate: f64,
     },
@@ -70,7 +72,7 @@ impl Arrivals {
                 let x = (t + phase.as_secs_f64()) / period.as_secs_f64();
                 (mean + amplitude * libm::sin(std::f64::consts::TAU * x)).max(0.0)
             }
-            Arrivals::Bursts { .. } => f64::NAN,
+            Arrivals::Bursts { .. } | Arrivals::Trace(_) => f64::NAN,
         }
     }
 
@@ -86,30 +88,80 @@ impl Arrivals {
     }
 }
 
+/// A trace as a validated scenario holds it: what to read, and what the
+/// scan at load found in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    pub spec: trace::TraceSpec,
+    pub info: trace::TraceInfo,
+}
+
 /// The generator of an arrival process: yields arrival times in order.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ArrivalProcess {
     arrivals: Arrivals,
     /// Index of the next arrival.
     k: u64,
     /// Time of the previous arrival.
     last: Instant,
+    /// A trace's reader, and the row of the last arrival it gave.
+    reader: Option<trace::TraceReader>,
+    row: Option<trace::TraceRow>,
+    /// Why a trace ended early (the file changed or vanished since it was
+    /// scanned): the run is not valid and says so.
+    error: Option<trace::TraceError>,
 }
 
 impl ArrivalProcess {
     pub fn new(arrivals: Arrivals) -> Self {
+        let (reader, error) = match &arrivals {
+            Arrivals::Trace(t) => match trace::TraceReader::open(&t.spec, &t.info) {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(e)),
+            },
+            _ => (None, None),
+        };
         ArrivalProcess {
             arrivals,
             k: 0,
             last: Instant::ZERO,
+            reader,
+            row: None,
+            error,
         }
     }
 
+    /// The trace row of the last arrival (`None` for other processes).
+    pub fn row(&self) -> Option<&trace::TraceRow> {
+        self.row.as_ref()
+    }
+
+    /// Why the trace stopped before its end, if it did.
+    pub fn error(&self) -> Option<&trace::TraceError> {
+        self.error.as_ref()
+    }
+
     /// The time of the next arrival, or `None` when the process has ended
-    /// (only bursts end; the world stops others at the scenario duration).
+    /// (bursts and traces end; the world stops others at the scenario
+    /// duration).
     pub fn next_arrival(&mut self, rng: &mut Stream) -> Option<Instant> {
         let k = self.k;
         let t = match self.arrivals {
+            Arrivals::Trace(_) => {
+                let reader = self.reader.as_mut()?;
+                match reader.next_row() {
+                    Ok(Some(row)) => {
+                        self.row = Some(row);
+                        row.at
+                    }
+                    Ok(None) => return None,
+                    Err(e) => {
+                        self.error = Some(e);
+                        self.reader = None;
+                        return None;
+                    }
+                }
+            }
             Arrivals::Poisson { rate } => {
                 let gap = -libm::log1p(-unit(rng)) / rate;
                 self.last + Duration::from_secs_f64(gap)

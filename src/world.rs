@@ -45,7 +45,7 @@ use rand::Rng;
 use crate::rng::{Seed, Stream, Weighted, unit, unit_at};
 use crate::scenario::{Scenario, Workload};
 use crate::time::{Duration, Instant};
-use crate::workload::ArrivalProcess;
+use crate::workload::{ArrivalProcess, Arrivals};
 
 /// Everything that can happen. Payloads are small and `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,6 +296,35 @@ struct Source {
     job: Option<u32>,
     /// The route of its plain tasks.
     route: u32,
+    /// A trace's routes, by index into its list of capabilities.
+    trace_routes: Vec<u32>,
+}
+
+impl Source {
+    fn new(
+        arrivals: &Arrivals,
+        rng: Stream,
+        job: Option<u32>,
+        route: u32,
+        caps: &[Option<String>],
+    ) -> Source {
+        let trace_routes = match arrivals {
+            Arrivals::Trace(t) => t
+                .info
+                .capabilities
+                .iter()
+                .map(|c| Scenario::route_of(caps, &Some(c.clone())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Source {
+            process: ArrivalProcess::new(arrivals.clone()),
+            rng,
+            job,
+            route,
+            trace_routes,
+        }
+    }
 }
 
 /// One run of a scenario.
@@ -447,30 +476,25 @@ impl<'s> World<'s> {
             route_caps: sc.capabilities_in_use(),
             jobs: jobs::Jobs::default(),
         };
+        let caps = &world.route_caps;
         if let Some(a) = &sc.workload.arrivals {
-            world.sources.push(Source {
-                process: ArrivalProcess::new(a.clone()),
-                rng: seed.stream("arrivals"),
-                job: None,
-                route: 0,
-            });
+            let rng = seed.stream("arrivals");
+            world.sources.push(Source::new(a, rng, None, 0, caps));
         }
         for st in &sc.workload.streams {
             let cap = st.capability.clone().or(sc.workload.capability.clone());
-            world.sources.push(Source {
-                process: ArrivalProcess::new(st.arrivals.clone()),
-                rng: seed.stream(&format!("streams/{}", st.name)),
-                job: None,
-                route: Scenario::route_of(&world.route_caps, &cap),
-            });
+            let rng = seed.stream(&format!("streams/{}", st.name));
+            let route = Scenario::route_of(caps, &cap);
+            world
+                .sources
+                .push(Source::new(&st.arrivals, rng, None, route, caps));
         }
         for (k, job) in sc.workload.jobs.iter().enumerate() {
-            world.sources.push(Source {
-                process: ArrivalProcess::new(job.arrivals.clone()),
-                rng: seed.stream(&format!("jobs/{}", job.name)),
-                job: Some(k as u32),
-                route: 0,
-            });
+            let rng = seed.stream(&format!("jobs/{}", job.name));
+            let kind = Some(k as u32);
+            world
+                .sources
+                .push(Source::new(&job.arrivals, rng, kind, 0, caps));
         }
         world.sources_live = world.sources.len() as u32;
         world.start_failures(seed);
@@ -587,6 +611,12 @@ impl<'s> World<'s> {
         result.retry_budget_exhausted = self.budget.as_ref().map_or(0, |b| b.exhausted());
         result.jobs = jobs;
         result.bus = self.bus.stats().clone();
+        result.errors = self
+            .sources
+            .iter()
+            .filter_map(|s| s.process.error())
+            .map(ToString::to_string)
+            .collect();
         assert!(
             result.conserved(),
             "task conservation broken: submitted {} != completed {} + failed {} + rejected {} + cancelled {}",
@@ -673,7 +703,20 @@ impl<'s> World<'s> {
     fn on_arrival(&mut self, now: Instant, source: u32) {
         let src = &self.sources[source as usize];
         match src.job {
-            None => self.submit(now, src.route, NO_JOB, 0, false, Given::default()),
+            None => {
+                let (route, given) = match src.process.row() {
+                    None => (src.route, Given::default()),
+                    Some(row) => (
+                        row.capability
+                            .map_or(src.route, |c| src.trace_routes[c as usize]),
+                        Given {
+                            priority: row.priority,
+                            work: row.work,
+                        },
+                    ),
+                };
+                self.submit(now, route, NO_JOB, 0, false, given);
+            }
             Some(kind) => self.start_job(now, kind),
         }
         self.schedule_next_arrival(source);

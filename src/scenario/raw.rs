@@ -1,16 +1,8 @@
 //! The serde mirror of the scenario file: every table of DESIGN.md as plain
 //! data with `deny_unknown_fields`, nothing checked yet beyond types.
 //! `validate` turns it into a [`crate::scenario::Scenario`].
-//!
-//! Keys that belong to the file format but to a layer this version does not
-//! simulate yet are accepted here as [`Unsupported`], so that validation can
-//! say so plainly instead of calling them unknown.
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
-
-/// A key of the format that this version parses but does not simulate.
-pub type Unsupported = Option<IgnoredAny>;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,12 +95,16 @@ pub struct RawArrivals {
     pub amplitude: Option<f64>,
     pub period: Option<String>,
     pub phase: Option<String>,
-    // Trace replay: named so validation can say it is not simulated yet
-    // rather than unknown.
-    pub file: Unsupported,
-    pub time_column: Unsupported,
-    pub work_column: Unsupported,
-    pub speedup: Unsupported,
+    // Trace replay.
+    pub file: Option<String>,
+    pub time_column: Option<String>,
+    pub work_column: Option<String>,
+    pub priority_column: Option<String>,
+    pub capability_column: Option<String>,
+    pub speedup: Option<f64>,
+    pub end: Option<String>,
+    #[serde(rename = "loop")]
+    pub looped: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,7 +23,7 @@ use crate::orchestration::dag::{Graph, GraphError};
 use crate::orchestration::retry::{Backoff, Jitter, RetryPolicy};
 use crate::rng::{Dist, Seed};
 use crate::time::{Duration, parse_duration};
-use crate::workload::Arrivals;
+use crate::workload::{Arrivals, Trace, trace};
 
 /// Defaults for keys a scenario may leave out.
 pub const DEFAULT_SEED: u64 = 1;
@@ -442,6 +442,9 @@ pub fn validate(
             }
             Some(a) => check_arrivals(&mut c, &sp.key("arrivals"), a, duration),
         };
+        if let Some(arrivals) = &arrivals {
+            check_trace_capabilities(&mut c, &sp.key("arrivals"), arrivals, &tiers);
+        }
         if let Some(arrivals) = arrivals {
             streams.push(super::TaskStream {
                 name,
@@ -463,6 +466,9 @@ pub fn validate(
         }
         Some(a) => check_arrivals(&mut c, &wl_path.key("arrivals"), a, duration).map(Some),
     };
+    if let Some(Some(a)) = &arrivals {
+        check_trace_capabilities(&mut c, &wl_path.key("arrivals"), a, &tiers);
+    }
     let mut priorities = [0.0, 0.0, 1.0, 0.0];
     if let Some(p) = &raw_wl.priorities {
         let pp = wl_path.key("priorities");
@@ -1033,7 +1039,16 @@ fn check_job(
             c.fail(&path.key("arrivals"), "missing; one job per arrival, e.g. arrivals = { process = \"poisson\", rate = 2.0 }");
             None
         }
-        Some(a) => check_arrivals(c, &path.key("arrivals"), a, duration),
+        Some(a) => match check_arrivals(c, &path.key("arrivals"), a, duration) {
+            Some(Arrivals::Trace(_)) => {
+                c.fail(
+                    &path.key("arrivals").key("process"),
+                    "a job's arrivals cannot be a trace (its columns describe single requests); replay the log as workload.arrivals or a [[workload.streams]] entry",
+                );
+                None
+            }
+            other => other,
+        },
     };
     let raw_stages = j.stages.as_deref().unwrap_or_default();
     if raw_stages.is_empty() {
@@ -1285,13 +1300,136 @@ fn check_fault(
     })
 }
 
+/// `process = "trace"`: the keys, then one streaming pass over the file
+/// (so a bad row fails here, before any run starts).
+fn check_trace(c: &mut Checker<'_, '_>, path: &KeyPath, a: &RawArrivals) -> Option<Arrivals> {
+    let column = |c: &mut Checker<'_, '_>, key: &str, v: &Option<String>| match v {
+        Some(name) if name.trim().is_empty() => {
+            c.fail(
+                &path.key(key),
+                "is empty; name a column of the trace's header",
+            );
+            None
+        }
+        v => Some(v.clone()),
+    };
+    let file = match &a.file {
+        None => {
+            c.fail(
+                &path.key("file"),
+                "missing; the CSV request log to replay, e.g. file = \"traces/requests.csv\" (relative to the scenario file)",
+            );
+            None
+        }
+        Some(f) if f.trim().is_empty() => {
+            c.fail(
+                &path.key("file"),
+                "is empty; give the path of a CSV request log",
+            );
+            None
+        }
+        Some(f) => {
+            let base = std::path::Path::new(&c.src.file)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            Some(base.join(f))
+        }
+    };
+    let time_column = match &a.time_column {
+        None => {
+            c.fail(
+                &path.key("time_column"),
+                "missing; the header name of the column with each request's time (seconds, or a timestamp)",
+            );
+            None
+        }
+        v => column(c, "time_column", v).flatten(),
+    };
+    let work_column = column(c, "work_column", &a.work_column);
+    let priority_column = column(c, "priority_column", &a.priority_column);
+    let capability_column = column(c, "capability_column", &a.capability_column);
+    let speedup = match a.speedup {
+        None => Some(1.0),
+        Some(s) if s.is_finite() && s > 0.0 => Some(s),
+        Some(s) => {
+            c.fail(
+                &path.key("speedup"),
+                format!(
+                    "is {s}; must be a number greater than 0 (2.0 replays the log twice as fast)"
+                ),
+            );
+            None
+        }
+    };
+    let bound = |c: &mut Checker<'_, '_>, key: &str, v: &Option<String>| match v {
+        None => Some(None),
+        Some(v) => match trace::parse_bound(v) {
+            Ok(b) => Some(Some(b)),
+            Err(e) => {
+                c.fail(&path.key(key), e);
+                None
+            }
+        },
+    };
+    let start = bound(c, "start", &a.start);
+    let end = bound(c, "end", &a.end);
+    let spec = trace::TraceSpec {
+        path: file?,
+        time_column: time_column?,
+        work_column: work_column?,
+        priority_column: priority_column?,
+        capability_column: capability_column?,
+        speedup: speedup?,
+        start: start?,
+        end: end?,
+        looped: a.looped.unwrap_or(false),
+    };
+    match trace::scan(&spec) {
+        Ok(info) => Some(Arrivals::Trace(Box::new(Trace { spec, info }))),
+        Err(e) if e.line == 0 => {
+            c.fail(&path.key("file"), e.to_string());
+            None
+        }
+        Err(e) => {
+            c.problems.push(Problem {
+                file: e.file.clone(),
+                location: match &e.column {
+                    Some((col, _)) => format!("{}:{col}", e.line),
+                    None => e.line.to_string(),
+                },
+                path: String::new(),
+                message: match &e.column {
+                    Some((_, name)) => format!("column `{name}`: {}", e.message),
+                    None => e.message.clone(),
+                },
+            });
+            None
+        }
+    }
+}
+
+/// Every capability a trace's rows ask for must be served by some agent.
+fn check_trace_capabilities(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    arrivals: &Arrivals,
+    tiers: &[Tier],
+) {
+    if let Arrivals::Trace(t) = arrivals {
+        for cap in &t.info.capabilities {
+            check_served(c, &path.key("capability_column"), cap, tiers);
+        }
+    }
+}
+
 fn check_arrivals(
     c: &mut Checker<'_, '_>,
     path: &KeyPath,
     a: &RawArrivals,
     duration: Duration,
 ) -> Option<Arrivals> {
-    const KINDS: &str = "poisson, constant, bursts, ramp, diurnal";
+    const KINDS: &str = "poisson, constant, bursts, ramp, diurnal, trace";
     let Some(kind) = a.process.as_deref() else {
         c.fail(&path.key("process"), format!("missing; one of {KINDS}"));
         return None;
@@ -1306,7 +1444,11 @@ fn check_arrivals(
         ("file", a.file.is_some()),
         ("time_column", a.time_column.is_some()),
         ("work_column", a.work_column.is_some()),
+        ("priority_column", a.priority_column.is_some()),
+        ("capability_column", a.capability_column.is_some()),
         ("speedup", a.speedup.is_some()),
+        ("end", a.end.is_some()),
+        ("loop", a.looped.is_some()),
     ];
     let fields = [
         ("rate", a.rate.is_some()),
@@ -1321,13 +1463,17 @@ fn check_arrivals(
         "bursts" => &["count", "size", "every", "start", "spread"],
         "ramp" => &["from", "to"],
         "diurnal" => &["mean", "amplitude", "period", "phase"],
-        "trace" => {
-            c.fail(
-                &path.key("process"),
-                format!("`{kind}` is part of the scenario format but not simulated by this version; use one of {KINDS}"),
-            );
-            return None;
-        }
+        "trace" => &[
+            "file",
+            "time_column",
+            "work_column",
+            "priority_column",
+            "capability_column",
+            "speedup",
+            "start",
+            "end",
+            "loop",
+        ],
         other => {
             c.fail(
                 &path.key("process"),
@@ -1350,6 +1496,7 @@ fn check_arrivals(
         }
     }
     let arrivals = match kind {
+        "trace" => return check_trace(c, path, a).filter(|_| ok),
         "poisson" => Arrivals::Poisson {
             rate: c.positive_rate(&path.key("rate"), a.rate)?,
         },

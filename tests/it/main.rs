@@ -11,3 +11,4 @@ mod scenario_errors;
 mod support;
 mod sweep;
 mod theory;
+mod traces;

@@ -365,10 +365,51 @@ fn the_workload_is_checked() {
         "one of poisson, constant, bursts",
         None,
     );
+    let trace = |t: &str| BASE.replace("{ process = \"poisson\", rate = 10.0 }", t);
     expect(
-        &BASE.replace("\"poisson\"", "\"trace\""),
-        "workload.arrivals.process",
-        "not simulated by this version",
+        &trace("{ process = \"trace\", rate = 10.0 }"),
+        "workload.arrivals.rate",
+        "does not apply to process = \"trace\", which takes: file, time_column",
+        None,
+    );
+    expect(
+        &trace("{ process = \"trace\", time_column = \"t\" }"),
+        "workload.arrivals.file",
+        "missing; the CSV request log",
+        None,
+    );
+    expect(
+        &trace("{ process = \"trace\", file = \"x.csv\" }"),
+        "workload.arrivals.time_column",
+        "missing",
+        None,
+    );
+    expect(
+        &trace("{ process = \"trace\", file = \"x.csv\", time_column = \"t\", speedup = 0.0 }"),
+        "workload.arrivals.speedup",
+        "greater than 0",
+        None,
+    );
+    expect(
+        &trace("{ process = \"trace\", file = \"x.csv\", time_column = \"t\", start = \"soon\" }"),
+        "workload.arrivals.start",
+        "neither a duration",
+        None,
+    );
+    // Paths resolve against the scenario file's directory; "t.toml" has
+    // none, so this one is relative to the crate root, where tests run.
+    expect(
+        &trace(
+            "{ process = \"trace\", file = \"scenarios/traces/api_gateway.csv\", time_column = \"timestamp\", capability_column = \"path\" }",
+        ),
+        "workload.arrivals.capability_column",
+        "no agent has capability `/api/orders`",
+        None,
+    );
+    expect(
+        &trace("{ process = \"trace\", file = \"no/such/trace.csv\", time_column = \"t\" }"),
+        "workload.arrivals.file",
+        "no/such/trace.csv",
         None,
     );
     expect(
