@@ -199,6 +199,9 @@ pub struct BusStats {
     pub latency: Histogram<u64>,
     /// Exact sum of the recorded latencies, for an exact mean (as `metrics`).
     latency_sum_ns: u128,
+    /// Retained messages replayed to agents that subscribed again (each is
+    /// also sent, and counted, as a `publish` message).
+    pub replayed: u64,
 }
 
 impl Default for BusStats {
@@ -215,6 +218,7 @@ impl BusStats {
             latency: Histogram::new_with_bounds(1, LATENCY_HIGHEST_NS, 3)
                 .expect("static histogram bounds are valid"),
             latency_sum_ns: 0,
+            replayed: 0,
         }
     }
 
@@ -258,6 +262,7 @@ impl BusStats {
             .add(&other.latency)
             .expect("bus histograms share their bounds");
         self.latency_sum_ns += other.latency_sum_ns;
+        self.replayed += other.replayed;
     }
 
     fn record_latency(&mut self, ns: u64) {
@@ -444,6 +449,11 @@ impl Bus {
     /// What the bus has counted so far.
     pub fn stats(&self) -> &BusStats {
         &self.stats
+    }
+
+    /// Count `n` retained messages replayed to a subscriber.
+    pub fn replayed(&mut self, n: usize) {
+        self.stats.replayed += n as u64;
     }
 
     /// Subscribe `who` to the topics matching `pattern`, optionally narrowed

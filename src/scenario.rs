@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::discovery::balancer::Strategy;
 use crate::discovery::breaker::BreakerConfig;
 use crate::discovery::health::HealthConfig;
-use crate::faults::Fault;
+use crate::faults::{Fault, Target};
 use crate::orchestration::dag::Graph;
 use crate::orchestration::retry::RetryPolicy;
 use crate::orchestration::task_queue::Priority;
@@ -53,8 +53,49 @@ pub struct Scenario {
     pub registry: RegistryConfig,
     pub faults: Vec<Fault>,
     pub network: Network,
+    /// Messages the control plane publishes on the bus, and who listens.
+    pub bus: BusConfig,
     pub report: ReportConfig,
     pub origin: Origin,
+}
+
+/// `[bus]`: control-plane traffic (configuration, announcements) besides
+/// the requests, probes and heartbeats every run sends.
+#[derive(Clone, Debug, Default)]
+pub struct BusConfig {
+    pub topics: Vec<BusTopic>,
+    pub subscriptions: Vec<BusSubscription>,
+}
+
+/// `[[bus.topics]]`: a message published every `every` from `start`.
+#[derive(Clone, Debug)]
+pub struct BusTopic {
+    pub name: String,
+    pub every: Duration,
+    pub start: Duration,
+    /// Keep the last `retain` messages: an agent that (re)subscribes gets them.
+    pub retain: usize,
+    pub headers: crate::bus::Headers,
+    pub to: Audience,
+}
+
+/// Who receives a topic's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// The agents whose subscriptions match (pattern and filter).
+    Subscribers,
+    /// Every agent (broadcast).
+    All,
+    /// One agent (a direct message).
+    Agent(u32),
+}
+
+/// `[[bus.subscriptions]]`: agents that listen to a pattern of topics.
+#[derive(Clone, Debug)]
+pub struct BusSubscription {
+    pub pattern: String,
+    pub filter: Option<crate::bus::Filter>,
+    pub agents: Option<Target>,
 }
 
 /// Where a scenario came from, for messages and baselines.

@@ -29,6 +29,7 @@
 mod discovery;
 mod faults;
 mod jobs;
+mod pubsub;
 
 use crate::bus::{self, Bus, Endpoint, Fate};
 use crate::discovery::balancer::Balancer;
@@ -127,6 +128,15 @@ pub enum Event {
     /// `[[balancer.changes]]` entry `change` takes effect.
     SetStrategy {
         change: u32,
+    },
+    /// `[[bus.topics]]` entry `topic` publishes its next message.
+    Publish {
+        topic: u32,
+    },
+    /// A published message's copy reaches an agent.
+    PublishArrives {
+        agent: u32,
+        copy: u32,
     },
     /// A task's deadline: cancel it if it has not ended.
     Deadline {
@@ -240,6 +250,8 @@ struct Streams {
     retry: Stream,
     /// Heartbeats' loss and delays.
     heartbeats: Stream,
+    /// Control-plane publications' loss and delays.
+    bus: Stream,
 }
 
 impl Streams {
@@ -253,6 +265,7 @@ impl Streams {
             probes: seed.stream("probes"),
             retry: seed.stream("retry"),
             heartbeats: seed.stream("heartbeats"),
+            bus: seed.stream("bus"),
         }
     }
 }
@@ -358,6 +371,14 @@ pub struct World<'s> {
     metrics: Recorder,
     /// Every message between the control plane and the agents crosses it.
     bus: Bus,
+    /// Each agent's `[[bus.subscriptions]]` (indices), to subscribe again.
+    agent_subs: Vec<Vec<u32>>,
+    /// Buffers for a publication's targets (reused).
+    publish_out: Vec<(Endpoint, bus::SubId)>,
+    publish_targets: Vec<Endpoint>,
+    /// When each published copy in flight left (a slab, with free slots).
+    copies: Vec<Instant>,
+    free_copies: Vec<u32>,
     // Discovery.
     registry: Registry,
     /// Heartbeats and lease expiry are simulated (some agent can go silent).
@@ -448,6 +469,11 @@ impl<'s> World<'s> {
             rng: Streams::new(seed),
             metrics,
             bus: Bus::new(sc.network.latency.clone(), sc.network.loss),
+            agent_subs: Vec::new(),
+            publish_out: Vec::new(),
+            publish_targets: Vec::new(),
+            copies: Vec::new(),
+            free_copies: Vec::new(),
             registry: Registry::new(sc.registry.ttl),
             // Lost heartbeats can let a lease run out too.
             leases: sc.agents_can_go_silent() || sc.network.loss > 0.0,
@@ -499,6 +525,7 @@ impl<'s> World<'s> {
         world.sources_live = world.sources.len() as u32;
         world.start_failures(seed);
         world.start_discovery();
+        world.start_pubsub(seed);
         world
     }
 
@@ -584,6 +611,8 @@ impl<'s> World<'s> {
                         self.on_deadline(now, task);
                     }
                 }
+                Event::Publish { topic } => self.on_publish(now, topic),
+                Event::PublishArrives { agent, copy } => self.on_publish_arrives(now, agent, copy),
                 Event::SetStrategy { change } => {
                     let s = self.sc.balancer.changes[change as usize].strategy;
                     for route in &mut self.routes {

@@ -25,6 +25,34 @@ pub struct RawScenario {
     pub request: Option<RawRequest>,
     pub registry: Option<RawRegistry>,
     pub faults: Option<Vec<RawFault>>,
+    pub bus: Option<RawBus>,
+}
+
+/// `[bus]`: messages the control plane publishes, and who listens.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBus {
+    pub topics: Option<Vec<RawTopic>>,
+    pub subscriptions: Option<Vec<RawSubscription>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub name: Option<String>,
+    pub every: Option<String>,
+    pub start: Option<String>,
+    pub retain: Option<u32>,
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscription {
+    pub pattern: Option<String>,
+    pub filter: Option<String>,
+    pub agents: Option<RawTarget>,
 }
 
 #[derive(Debug, Default, Deserialize)]

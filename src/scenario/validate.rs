@@ -5,15 +5,16 @@
 use std::collections::BTreeSet;
 
 use super::raw::{
-    RawArrivals, RawBalancer, RawBreaker, RawDist, RawFault, RawHealth, RawJob, RawRegistry,
-    RawRetry, RawScenario, RawTier,
+    RawArrivals, RawBalancer, RawBreaker, RawBus, RawDist, RawFault, RawHealth, RawJob,
+    RawRegistry, RawRetry, RawScenario, RawTarget, RawTier,
 };
 use super::source::{KeyPath, Source};
 use super::{
-    BalancerConfig, BudgetConfig, Dispatch, Job, Network, Origin, Problem, RegistryConfig,
-    ReportConfig, RequestConfig, RetryConfig, Scenario, ScenarioError, Stage, StrategyChange, Tier,
-    Workload,
+    Audience, BalancerConfig, BudgetConfig, BusConfig, BusSubscription, BusTopic, Dispatch, Job,
+    Network, Origin, Problem, RegistryConfig, ReportConfig, RequestConfig, RetryConfig, Scenario,
+    ScenarioError, Stage, StrategyChange, Tier, Workload,
 };
+use crate::bus;
 use crate::discovery::balancer::Strategy;
 use crate::discovery::breaker::{BreakerConfig, Window};
 use crate::discovery::health::HealthConfig;
@@ -583,6 +584,8 @@ pub fn validate(
         Some(l) => c.dist(&root.key("network").key("latency"), l),
     };
 
+    let bus = check_bus(&mut c, &root.key("bus"), raw.bus.as_ref(), &tiers);
+
     // Report.
     let r = raw.report.unwrap_or_default();
     let bucket = match c.duration(&root.key("report").key("bucket"), r.bucket.as_deref()) {
@@ -637,6 +640,7 @@ pub fn validate(
             latency: latency.expect("no problems, so the latency is valid"),
             loss,
         },
+        bus,
         report: ReportConfig {
             bucket: bucket.expect("no problems, so the bucket is valid"),
         },
@@ -1160,6 +1164,220 @@ fn check_registry(
     RegistryConfig { ttl, heartbeat }
 }
 
+/// `[bus]`: topics the control plane publishes on, and subscriptions.
+fn check_bus(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    raw: Option<&RawBus>,
+    tiers: &[Tier],
+) -> BusConfig {
+    let Some(raw) = raw else {
+        return BusConfig::default();
+    };
+    let fleet: u32 = tiers.iter().map(|t| t.count).sum();
+    let mut topics = Vec::new();
+    for (i, t) in raw.topics.as_deref().unwrap_or_default().iter().enumerate() {
+        let tp = path.key("topics").index(i);
+        let name = match &t.name {
+            None => {
+                c.fail(
+                    &tp.key("name"),
+                    "missing; a topic such as \"config.pricing\"",
+                );
+                None
+            }
+            Some(n) => match bus::check_topic(n) {
+                Ok(()) => Some(n.clone()),
+                Err(e) => {
+                    c.fail(&tp.key("name"), e.to_string());
+                    None
+                }
+            },
+        };
+        let every = c.required_duration(
+            &tp.key("every"),
+            t.every.as_deref(),
+            "how often the control plane publishes on the topic, e.g. every = \"5s\"",
+        );
+        if every.is_some_and(Duration::is_zero) {
+            c.fail(&tp.key("every"), "must be greater than 0");
+        }
+        let start = c
+            .duration(&tp.key("start"), t.start.as_deref())
+            .unwrap_or(Duration::ZERO);
+        let to = match t.to.as_deref() {
+            None | Some("subscribers") => Some(Audience::Subscribers),
+            Some("all") => Some(Audience::All),
+            Some(id) => match id
+                .strip_prefix("agent-")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(n) if n < fleet => Some(Audience::Agent(n)),
+                _ => {
+                    c.fail(
+                        &tp.key("to"),
+                        format!(
+                            "`{id}` is not an audience; use \"subscribers\" (the default), \"all\" (every agent) or an agent id from agent-0 to agent-{}",
+                            fleet.saturating_sub(1)
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let retain = t.retain.unwrap_or(0) as usize;
+        if retain > 0 && to.is_some_and(|a| a != Audience::Subscribers) {
+            c.fail(
+                &tp.key("retain"),
+                "applies only to to = \"subscribers\": retained messages are replayed to agents that subscribe again",
+            );
+        }
+        if retain > 10_000 {
+            c.fail(
+                &tp.key("retain"),
+                format!("is {retain}; keep at most 10000 messages per topic"),
+            );
+        }
+        let mut headers = bus::Headers::new();
+        for (k, v) in t.headers.iter().flatten() {
+            headers = headers.with(k, v);
+        }
+        if let (Some(name), Some(every), Some(to)) = (name, every, to) {
+            topics.push(BusTopic {
+                name,
+                every,
+                start,
+                retain,
+                headers,
+                to,
+            });
+        }
+    }
+    let mut subscriptions = Vec::new();
+    for (i, s) in raw
+        .subscriptions
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let sp = path.key("subscriptions").index(i);
+        let pattern = match &s.pattern {
+            None => {
+                c.fail(
+                    &sp.key("pattern"),
+                    "missing; topics to listen to, e.g. \"config.>\" or \"tasks.*\"",
+                );
+                None
+            }
+            Some(p) => match bus::Pattern::parse(p) {
+                Ok(_) => Some(p.clone()),
+                Err(e) => {
+                    c.fail(&sp.key("pattern"), e.to_string());
+                    None
+                }
+            },
+        };
+        let filter = match &s.filter {
+            None => Some(None),
+            Some(f) => match bus::Filter::parse(f) {
+                Ok(f) => Some(Some(f)),
+                Err(e) => {
+                    c.fail(&sp.key("filter"), e.to_string());
+                    None
+                }
+            },
+        };
+        let agents = match &s.agents {
+            None => Some(None),
+            Some(t) => check_target(c, &sp.key("agents"), t, tiers).map(Some),
+        };
+        if let (Some(pattern), Some(filter), Some(agents)) = (pattern, filter, agents) {
+            subscriptions.push(BusSubscription {
+                pattern,
+                filter,
+                agents,
+            });
+        }
+    }
+    BusConfig {
+        topics,
+        subscriptions,
+    }
+}
+
+/// `target = { tier?, fraction? }` or `{ agents = [...] }`: which agents a
+/// fault (or a bus subscription) applies to.
+fn check_target(
+    c: &mut Checker<'_, '_>,
+    tp: &KeyPath,
+    t: &RawTarget,
+    tiers: &[Tier],
+) -> Option<Target> {
+    let fleet: u32 = tiers.iter().map(|t| t.count).sum();
+    let target = if let Some(ids) = &t.agents {
+        if t.tier.is_some() || t.fraction.is_some() {
+            c.fail(tp, "give either agents, or tier and/or fraction, not both");
+        }
+        if ids.is_empty() {
+            c.fail(
+                &tp.key("agents"),
+                "is empty; name at least one agent, e.g. \"agent-0\"",
+            );
+        }
+        let mut out = Vec::new();
+        for (j, id) in ids.iter().enumerate() {
+            match id
+                .strip_prefix("agent-")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(n) if n < fleet => out.push(n),
+                _ => c.fail(
+                    &tp.key("agents").index(j),
+                    format!(
+                        "`{id}` is not an agent of this fleet; ids run from agent-0 to agent-{}",
+                        fleet.saturating_sub(1)
+                    ),
+                ),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Target::Agents(out)
+    } else {
+        let tier = match &t.tier {
+            None => None,
+            Some(name) => match tiers.iter().position(|x| &x.name == name) {
+                Some(i) => Some(i as u32),
+                None => {
+                    c.fail(
+                        &tp.key("tier"),
+                        format!(
+                            "no tier named `{name}`; tiers: {}",
+                            tiers
+                                .iter()
+                                .map(|x| x.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        let fraction = c.fraction(&tp.key("fraction"), t.fraction, 1.0, true);
+        let n = tier.map_or(fleet, |i| tiers[i as usize].count);
+        if fraction_count(fraction, n) == 0 {
+            c.fail(
+                &tp.key("fraction"),
+                format!("{fraction} of {n} agents rounds to none; raise the fraction"),
+            );
+        }
+        Target::Fraction { tier, fraction }
+    };
+    Some(target)
+}
+
 fn check_fault(
     c: &mut Checker<'_, '_>,
     path: &KeyPath,
@@ -1231,67 +1449,7 @@ fn check_fault(
         c.fail(&tp, "missing; e.g. target = { tier = \"standard\", fraction = 0.1 } or target = { agents = [\"agent-3\"] }");
         return None;
     };
-    let fleet: u32 = tiers.iter().map(|t| t.count).sum();
-    let target = if let Some(ids) = &t.agents {
-        if t.tier.is_some() || t.fraction.is_some() {
-            c.fail(&tp, "give either agents, or tier and/or fraction, not both");
-        }
-        if ids.is_empty() {
-            c.fail(
-                &tp.key("agents"),
-                "is empty; name at least one agent, e.g. \"agent-0\"",
-            );
-        }
-        let mut out = Vec::new();
-        for (j, id) in ids.iter().enumerate() {
-            match id
-                .strip_prefix("agent-")
-                .and_then(|n| n.parse::<u32>().ok())
-            {
-                Some(n) if n < fleet => out.push(n),
-                _ => c.fail(
-                    &tp.key("agents").index(j),
-                    format!(
-                        "`{id}` is not an agent of this fleet; ids run from agent-0 to agent-{}",
-                        fleet.saturating_sub(1)
-                    ),
-                ),
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        Target::Agents(out)
-    } else {
-        let tier = match &t.tier {
-            None => None,
-            Some(name) => match tiers.iter().position(|x| &x.name == name) {
-                Some(i) => Some(i as u32),
-                None => {
-                    c.fail(
-                        &tp.key("tier"),
-                        format!(
-                            "no tier named `{name}`; tiers: {}",
-                            tiers
-                                .iter()
-                                .map(|x| x.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    );
-                    return None;
-                }
-            },
-        };
-        let fraction = c.fraction(&tp.key("fraction"), t.fraction, 1.0, true);
-        let n = tier.map_or(fleet, |i| tiers[i as usize].count);
-        if fraction_count(fraction, n) == 0 {
-            c.fail(
-                &tp.key("fraction"),
-                format!("{fraction} of {n} agents rounds to none; raise the fraction"),
-            );
-        }
-        Target::Fraction { tier, fraction }
-    };
+    let target = check_target(c, &tp, t, tiers)?;
     Some(Fault {
         at: at?,
         kind: kind?,

@@ -39,17 +39,7 @@ impl World<'_> {
                 Some((model, rng))
             })
             .collect();
-        let mut first = 0u32;
-        let tier_ranges: Vec<Vec<u32>> = self
-            .sc
-            .tiers
-            .iter()
-            .map(|t| {
-                let ids = (first..first + t.count).collect();
-                first += t.count;
-                ids
-            })
-            .collect();
+        let tier_ranges = self.tier_members();
         let everyone: Vec<u32> = (0..n as u32).collect();
         for (i, f) in self.sc.faults.iter().enumerate() {
             let population = match &f.target {
@@ -69,6 +59,21 @@ impl World<'_> {
                 )
                 .expect("the run has not started");
         }
+    }
+
+    /// The agent ids of each tier, in tier order (agents are numbered tier
+    /// by tier).
+    pub(super) fn tier_members(&self) -> Vec<Vec<u32>> {
+        let mut first = 0u32;
+        self.sc
+            .tiers
+            .iter()
+            .map(|t| {
+                let ids = (first..first + t.count).collect();
+                first += t.count;
+                ids
+            })
+            .collect()
     }
 
     pub(super) fn on_availability(&mut self, now: Instant, a: u32) {
@@ -140,6 +145,11 @@ impl World<'_> {
         }
         if was_silent && !silent && self.leases {
             self.send_heartbeat(now, a);
+        }
+        if silent && !was_silent {
+            self.pubsub_leave(a);
+        } else if was_silent && !silent {
+            self.pubsub_rejoin(now, a);
         }
     }
 

@@ -7,6 +7,7 @@ mod compare;
 mod determinism;
 mod discovery;
 mod orchestration;
+mod pubsub;
 mod scenario_errors;
 mod support;
 mod sweep;

@@ -270,6 +270,60 @@ fn work_dependent_service_times_are_checked() {
 }
 
 #[test]
+fn bus_topics_and_subscriptions_are_checked() {
+    let topic = |t: &str| with(&format!("[[bus.topics]]\n{t}\n"));
+    expect(
+        &topic("every = \"1s\""),
+        "bus.topics[0].name",
+        "missing",
+        None,
+    );
+    expect(
+        &topic("name = \"config.*\"\nevery = \"1s\""),
+        "bus.topics[0].name",
+        "is a pattern, not a topic",
+        None,
+    );
+    expect(
+        &topic("name = \"a\""),
+        "bus.topics[0].every",
+        "missing",
+        None,
+    );
+    expect(
+        &topic("name = \"a\"\nevery = \"1s\"\nto = \"agent-9\""),
+        "bus.topics[0].to",
+        "agent-0 to agent-1",
+        None,
+    );
+    expect(
+        &topic("name = \"a\"\nevery = \"1s\"\nto = \"all\"\nretain = 2"),
+        "bus.topics[0].retain",
+        "only to to = \"subscribers\"",
+        None,
+    );
+    let sub = |t: &str| with(&format!("[[bus.subscriptions]]\n{t}\n"));
+    expect(
+        &sub("pattern = \"a.>.b\""),
+        "bus.subscriptions[0].pattern",
+        "last",
+        None,
+    );
+    expect(
+        &sub("pattern = \"a.*\"\nfilter = \"=x\""),
+        "bus.subscriptions[0].filter",
+        "key",
+        None,
+    );
+    expect(
+        &sub("pattern = \"a.*\"\nagents = { tier = \"nope\" }"),
+        "bus.subscriptions[0].agents.tier",
+        "no tier named `nope`",
+        None,
+    );
+}
+
+#[test]
 fn durations_are_checked() {
     expect(
         &BASE.replace("\"10s\"", "\"10\""),
