@@ -202,6 +202,9 @@ pub struct BusStats {
     /// Retained messages replayed to agents that subscribed again (each is
     /// also sent, and counted, as a `publish` message).
     pub replayed: u64,
+    /// Exact largest recorded latency (the histogram's is rounded up to
+    /// its precision).
+    latency_max_ns: u64,
 }
 
 impl Default for BusStats {
@@ -219,6 +222,7 @@ impl BusStats {
                 .expect("static histogram bounds are valid"),
             latency_sum_ns: 0,
             replayed: 0,
+            latency_max_ns: 0,
         }
     }
 
@@ -244,6 +248,11 @@ impl BusStats {
         }
     }
 
+    /// Exact largest latency of a delivered message; 0 if none.
+    pub fn latency_max_ns(&self) -> u64 {
+        self.latency_max_ns
+    }
+
     /// Latency at quantile `q` in `[0, 1]` (histogram precision); 0 if none.
     pub fn latency_quantile_ns(&self, q: f64) -> u64 {
         if self.latency.is_empty() {
@@ -263,6 +272,7 @@ impl BusStats {
             .expect("bus histograms share their bounds");
         self.latency_sum_ns += other.latency_sum_ns;
         self.replayed += other.replayed;
+        self.latency_max_ns = self.latency_max_ns.max(other.latency_max_ns);
     }
 
     fn record_latency(&mut self, ns: u64) {
@@ -270,6 +280,7 @@ impl BusStats {
         // histogram, but the sum keeps the exact value.
         self.latency.saturating_record(ns);
         self.latency_sum_ns += u128::from(ns);
+        self.latency_max_ns = self.latency_max_ns.max(ns);
     }
 }
 
@@ -854,6 +865,7 @@ mod tests {
         assert_eq!(m.kind(Kind::Reply).timed_out, 1);
         assert_eq!(m.latency.len(), 2);
         assert_eq!(m.latency_mean_ns(), 4e6);
+        assert_eq!(m.latency_max_ns(), 6_000_000, "exact, merged by max");
         assert!(m.latency_quantile_ns(1.0).abs_diff(6_000_000) <= 6_000);
         assert!(m.latency_quantile_ns(0.0).abs_diff(2_000_000) <= 2_000);
         // Merging an empty one changes nothing.
@@ -863,6 +875,7 @@ mod tests {
         assert_eq!(m.latency, before.latency);
         assert_eq!(BusStats::default().latency_quantile_ns(0.99), 0);
         assert_eq!(BusStats::default().latency_mean_ns(), 0.0);
+        assert_eq!(BusStats::default().latency_max_ns(), 0);
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Replication r of every strategy uses the same seed, so every strategy sees the same tasks. \
-Writes summary.csv, agents.csv, timeseries.csv and perf.csv over all runs (strategy, then replication) \
+Writes summary.csv, agents.csv, timeseries.csv, bus.csv and perf.csv over all runs (strategy, then replication) \
 and comparison.csv: per strategy and key metric, mean ± 95% CI and the paired difference against the first strategy."
 )]
 pub struct CompareArgs {
@@ -156,7 +156,7 @@ pub struct SweepArgs {
 #[command(
     after_help = "Checks that the shards come from the same sweep (scenario hash, seed, grid, \
 replications, shard count) and that every shard 0..N-1 is there once, then writes summary.csv, \
-agents.csv, timeseries.csv (and jobs.csv) byte for byte as the unsharded sweep would, and perf.csv \
+agents.csv, timeseries.csv, bus.csv (and jobs.csv) byte for byte as the unsharded sweep would, and perf.csv \
 in the same order."
 )]
 pub struct MergeArgs {

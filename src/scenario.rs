@@ -407,6 +407,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("monte_carlo", include_str!("../scenarios/monte_carlo.toml")),
     ("saga_orders", include_str!("../scenarios/saga_orders.toml")),
+    ("partition", include_str!("../scenarios/partition.toml")),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
 ];

@@ -424,6 +424,7 @@ impl Sweep {
                     ),
                     agents: report::csv::agents(sc, one),
                     timeseries: report::csv::timeseries(one),
+                    bus: report::csv::bus(one),
                     perf: report::csv::perf(one),
                     jobs: if with_jobs {
                         report::csv::jobs(sc, one)
@@ -454,6 +455,10 @@ impl Sweep {
                     &report::csv::timeseries(&[]),
                     rows.iter().map(|r| &r.timeseries[..]),
                 ),
+            ),
+            (
+                "bus.csv",
+                report::csv::concat(&report::csv::bus(&[]), rows.iter().map(|r| &r.bus[..])),
             ),
             (
                 "perf.csv",
@@ -583,6 +588,7 @@ struct RunRows {
     summary: Vec<u8>,
     agents: Vec<u8>,
     timeseries: Vec<u8>,
+    bus: Vec<u8>,
     perf: Vec<u8>,
     jobs: Vec<u8>,
     headline: Headline,
@@ -972,14 +978,26 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
     let total = first.runs_total;
     let grid = Grid::new(first.vary.clone()).expect("checked when the manifest was parsed");
     let point_of: BTreeMap<String, usize> = (0..grid.len()).map(|p| (grid.label(p), p)).collect();
-    let mut names = vec!["summary.csv", "agents.csv", "timeseries.csv", "perf.csv"];
+    let mut names = vec![
+        "summary.csv",
+        "agents.csv",
+        "timeseries.csv",
+        "bus.csv",
+        "perf.csv",
+    ];
     let with_jobs = first_dir.join("jobs.csv").exists();
     if with_jobs {
         names.push("jobs.csv");
     }
     let mut files = Vec::new();
     for name in names {
-        let one_per_run = matches!(name, "summary.csv" | "perf.csv");
+        // Files with a fixed number of rows per run: a shard missing one
+        // (or holding a duplicate) is refused rather than merged.
+        let per_run: Option<u32> = match name {
+            "summary.csv" | "perf.csv" => Some(1),
+            "bus.csv" => Some(crate::bus::Kind::ALL.len() as u32 + 1),
+            _ => None,
+        };
         let mut header: Option<(::csv::ByteRecord, String)> = None;
         let mut rows: Vec<(usize, ::csv::ByteRecord)> = Vec::new();
         let mut seen = vec![0u32; total];
@@ -1040,15 +1058,18 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
                 seen[run] += 1;
                 rows.push((run, rec));
             }
-            if one_per_run && let Some(&run) = m.runs.iter().find(|&&r| seen[r] != 1) {
+            if let Some(want) = per_run
+                && let Some(&run) = m.runs.iter().find(|&&r| seen[r] != want)
+            {
                 return Err(bad(format!(
-                    "{} rows for run {run} (`{}` replication {}); want exactly 1",
+                    "{} rows for run {run} (`{}` replication {}); want exactly {want}",
                     seen[run],
                     grid.label(run / first.replications as usize),
                     run % first.replications as usize
                 )));
             }
         }
+        // Stable: a run's rows keep their order (bus.csv's kinds).
         rows.sort_by_key(|&(run, _)| run);
         let (head, _) = header.expect("there is at least one shard");
         let mut w = ::csv::Writer::from_writer(Vec::new());

@@ -1,9 +1,11 @@
 //! The CSV reports of DESIGN.md: `summary.csv`, `agents.csv`,
 //! `timeseries.csv` and `perf.csv`, with the contract's columns first, in
-//! order. Floats have fixed decimals; rows come in run order (variant, then
-//! replication), agents in id order, buckets in time order.
+//! order, and the extra `jobs.csv` and `bus.csv`. Floats have fixed
+//! decimals; rows come in run order (variant, then replication), agents in
+//! id order, buckets in time order, message kinds in `bus::Kind::ALL` order.
 
 use super::fixed;
+use crate::bus::{BusStats, Kind, KindStats};
 use crate::harness::RunRecord;
 use crate::metrics::{JobOutcome, RunResult};
 use crate::scenario::Scenario;
@@ -51,6 +53,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "jobs_compensated",
     "jobs_cancelled",
     "job_makespan_mean_ms",
+    "messages_lost",
+    "bus_latency_p99_ms",
 ];
 
 pub const JOB_COLUMNS: &[&str] = &[
@@ -99,6 +103,23 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "queue_high",
     "queue_normal",
     "queue_low",
+];
+
+pub const BUS_COLUMNS: &[&str] = &[
+    "variant",
+    "replication",
+    "kind",
+    "sent",
+    "delivered",
+    "lost",
+    "lost_partition",
+    "lost_dropped",
+    "timed_out",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_max_ms",
+    "replayed",
 ];
 
 pub const PERF_COLUMNS: &[&str] = &[
@@ -183,6 +204,8 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                         .sum::<f64>()
                         / s.jobs.len() as f64
                 }),
+                messages_lost(&s.bus.total()).to_string(),
+                ms(s.bus.latency_quantile_ns(0.99) as f64 / 1e6),
             ]
         }),
     )
@@ -272,6 +295,57 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
                     b.queue_by_priority[3].to_string(),
                 ]
             })
+        }),
+    )
+}
+
+fn messages_lost(k: &KindStats) -> u64 {
+    k.lost_partition + k.lost_dropped
+}
+
+/// One row per message kind per run, in [`Kind::ALL`] order, then a row
+/// `all` with the totals. The bus keeps one latency histogram over every
+/// kind, so the latency cells are filled on the `all` row only (mean and
+/// max exact, percentiles to 3 significant digits) and empty on the
+/// per-kind rows.
+pub fn bus(runs: &[RunRecord]) -> Vec<u8> {
+    table(
+        BUS_COLUMNS,
+        runs.iter().flat_map(|r| {
+            let b: &BusStats = &r.result.bus;
+            let counts = |name: &str, k: &KindStats| {
+                vec![
+                    r.variant.clone(),
+                    r.replication.to_string(),
+                    name.to_string(),
+                    k.sent.to_string(),
+                    k.delivered.to_string(),
+                    messages_lost(k).to_string(),
+                    k.lost_partition.to_string(),
+                    k.lost_dropped.to_string(),
+                    k.timed_out.to_string(),
+                ]
+            };
+            // Replayed retained messages are publish messages.
+            let replayed = |kind: Option<Kind>| match kind {
+                None | Some(Kind::Publish) => b.replayed.to_string(),
+                Some(_) => "0".to_string(),
+            };
+            let per_kind = Kind::ALL.into_iter().map(move |kind| {
+                let mut row = counts(kind.name(), b.kind(kind));
+                row.extend(std::iter::repeat_n(String::new(), 4));
+                row.push(replayed(Some(kind)));
+                row
+            });
+            let mut all = counts("all", &b.total());
+            all.extend([
+                ms(b.latency_mean_ns() / 1e6),
+                ms(b.latency_quantile_ns(0.50) as f64 / 1e6),
+                ms(b.latency_quantile_ns(0.99) as f64 / 1e6),
+                ms(b.latency_max_ns() as f64 / 1e6),
+                replayed(None),
+            ]);
+            per_kind.chain(std::iter::once(all))
         }),
     )
 }

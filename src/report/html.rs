@@ -301,7 +301,13 @@ pub fn run_report(sc: &Scenario, runs: &[RunRecord], charts: &[(&str, Chart)]) -
     }
 
     out.push_str("<h2>Files</h2>\n<ul>\n");
-    let mut files = vec!["summary.csv", "agents.csv", "timeseries.csv", "perf.csv"];
+    let mut files = vec![
+        "summary.csv",
+        "agents.csv",
+        "timeseries.csv",
+        "bus.csv",
+        "perf.csv",
+    ];
     if !sc.workload.jobs.is_empty() {
         files.push("jobs.csv");
     }

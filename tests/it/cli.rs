@@ -51,6 +51,26 @@ fn the_default_run_writes_the_reports_and_a_summary() {
     );
     let ts = fs::read_to_string(reports.join("timeseries.csv")).unwrap();
     assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down,queue_critical,queue_high,queue_normal,queue_low\n"));
+    let bus = fs::read_to_string(reports.join("bus.csv")).unwrap();
+    assert!(bus.starts_with("variant,replication,kind,sent,delivered,lost,lost_partition,lost_dropped,timed_out,latency_mean_ms,latency_p50_ms,latency_p99_ms,latency_max_ms,replayed\n"));
+    let kinds: Vec<&str> = bus
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "request",
+            "reply",
+            "probe",
+            "probe_reply",
+            "heartbeat",
+            "publish",
+            "all"
+        ],
+        "one row per kind, then the totals"
+    );
 }
 
 #[test]
@@ -62,7 +82,7 @@ fn two_runs_through_the_cli_are_byte_identical() {
         assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(o.stdout.is_empty(), "--quiet prints nothing");
     }
-    for f in ["summary.csv", "agents.csv", "timeseries.csv"] {
+    for f in ["summary.csv", "agents.csv", "timeseries.csv", "bus.csv"] {
         let a = fs::read(dir.path().join("a").join(f)).unwrap();
         let b = fs::read(dir.path().join("b").join(f)).unwrap();
         assert_eq!(a, b, "{f} differs between two identical runs");

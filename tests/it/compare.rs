@@ -105,7 +105,7 @@ fn every_strategy_sees_the_same_workload_on_a_seed() {
     assert_ne!(summary[0]["seed"], summary[1]["seed"]);
     // The strategies differ (else the test could not fail).
     assert_ne!(summary[0]["latency_mean_ms"], summary[3]["latency_mean_ms"]);
-    for f in ["agents.csv", "timeseries.csv", "perf.csv"] {
+    for f in ["agents.csv", "timeseries.csv", "bus.csv", "perf.csv"] {
         assert!(out.join(f).exists(), "{f}");
     }
 }

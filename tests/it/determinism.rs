@@ -25,12 +25,13 @@ fn busy_scenario() -> Scenario {
     )
 }
 
-fn csvs(sc: &Scenario, runs: &[RunRecord]) -> [Vec<u8>; 4] {
+fn csvs(sc: &Scenario, runs: &[RunRecord]) -> [Vec<u8>; 5] {
     [
         report::csv::summary(runs),
         report::csv::agents(sc, runs),
         report::csv::timeseries(runs),
         report::csv::jobs(sc, runs),
+        report::csv::bus(runs),
     ]
 }
 
@@ -100,12 +101,14 @@ fn every_task_ends_in_exactly_one_outcome() {
 #[test]
 fn the_failure_scenarios_replay_byte_for_byte() {
     // Crashes, partitions, slowdowns, the availability model, probes,
-    // breakers, leases and timeouts all draw from named streams or follow
-    // from them: two runs agree to the byte, across thread counts.
+    // breakers, leases, timeouts and random message loss all draw from
+    // named streams or follow from them: two runs agree to the byte,
+    // across thread counts.
     for file in [
         "scenarios/agent_failures.toml",
         "scenarios/fault_tolerant_service.toml",
         "scenarios/saga_orders.toml",
+        "scenarios/partition.toml",
     ] {
         let sc = load(file, &[]);
         let one = replications_on(1, &sc, 3);

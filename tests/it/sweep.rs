@@ -89,7 +89,9 @@ fn the_grid_is_in_order_with_a_column_per_key_and_common_seeds() {
     let header = text(&summary).lines().next().unwrap().to_string();
     assert!(
         header.starts_with("scenario,variant,seed,replication,tasks_submitted,")
-            && header.ends_with(",job_makespan_mean_ms,balancer.strategy,workload.arrivals.rate"),
+            && header.ends_with(
+                ",messages_lost,bus_latency_p99_ms,balancer.strategy,workload.arrivals.rate"
+            ),
         "{header}"
     );
     let variants = column(&summary, "variant");
@@ -138,7 +140,7 @@ fn the_grid_is_in_order_with_a_column_per_key_and_common_seeds() {
         v.dedup();
         v
     };
-    for f in ["agents.csv", "timeseries.csv", "perf.csv"] {
+    for f in ["agents.csv", "timeseries.csv", "bus.csv", "perf.csv"] {
         assert_eq!(
             runs(&read(dir.path(), &format!("s/{f}"))),
             runs(&summary),
@@ -153,7 +155,7 @@ fn the_files_do_not_depend_on_the_thread_count() {
     let dir = small_dir();
     sweep(dir.path(), "one", &["--jobs", "1"]);
     sweep(dir.path(), "two", &["--jobs", "2"]);
-    for f in ["summary.csv", "agents.csv", "timeseries.csv"] {
+    for f in ["summary.csv", "agents.csv", "timeseries.csv", "bus.csv"] {
         assert_eq!(
             read(dir.path(), &format!("one/{f}")),
             read(dir.path(), &format!("two/{f}")),
@@ -191,7 +193,7 @@ fn merged_shards_are_the_unsharded_sweep_byte_for_byte() {
         &["merge", "shard2", "shard0", "shard1", "--out", "merged"],
     );
     assert!(out.contains("merged 3 shards of small: 8 runs"), "{out}");
-    for f in ["summary.csv", "agents.csv", "timeseries.csv"] {
+    for f in ["summary.csv", "agents.csv", "timeseries.csv", "bus.csv"] {
         assert_eq!(
             text(&read(dir.path(), &format!("all/{f}"))),
             text(&read(dir.path(), &format!("merged/{f}"))),
@@ -280,6 +282,33 @@ fn merge_without_a_shard_exits_2_naming_it() {
         text(&o.stderr).contains("empty: no shard.csv"),
         "{}",
         text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_shard_with_a_missing_bus_row_is_refused() {
+    // bus.csv has a row per message kind and one of totals for each run: a
+    // truncated shard must not merge into a plausible-looking file.
+    let dir = small_dir();
+    for i in 0..2 {
+        sweep(
+            dir.path(),
+            &format!("s{i}"),
+            &["--shard", &format!("{i}/2")],
+        );
+    }
+    let bus = dir.path().join("s1/bus.csv");
+    let full = text(&read(dir.path(), "s1/bus.csv"));
+    let mut lines: Vec<&str> = full.lines().collect();
+    assert_eq!(lines.len(), 1 + 4 * 7, "4 runs × (6 kinds + all)");
+    lines.remove(3);
+    fs::write(&bus, lines.join("\n") + "\n").unwrap();
+    let o = fleetsim(dir.path(), &["merge", "s0", "s1", "--out", "m"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("bus.csv: 6 rows for run 1") && err.contains("want exactly 7"),
+        "{err}"
     );
 }
 
