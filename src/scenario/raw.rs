@@ -95,6 +95,25 @@ pub struct RawDist {
     pub otherwise: Option<Box<RawDist>>,
 }
 
+impl RawDist {
+    /// Every key of the table and whether it is given, for "does not
+    /// apply" checks.
+    pub fn keys(&self) -> [(&'static str, bool); 10] {
+        [
+            ("value", self.value.is_some()),
+            ("min", self.min.is_some()),
+            ("max", self.max.is_some()),
+            ("mean", self.mean.is_some()),
+            ("median", self.median.is_some()),
+            ("p99", self.p99.is_some()),
+            ("file", self.file.is_some()),
+            ("base", self.base.is_some()),
+            ("per_unit", self.per_unit.is_some()),
+            ("otherwise", self.otherwise.is_some()),
+        ]
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {

@@ -69,6 +69,22 @@ impl Checker<'_, '_> {
         self.duration(path, raw)
     }
 
+    /// A required string key read by `parse`: a missing or unreadable
+    /// value is a problem at `path`.
+    fn parsed<T, E: std::fmt::Display>(
+        &mut self,
+        path: &KeyPath,
+        raw: Option<&str>,
+        missing: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let Some(raw) = raw else {
+            self.fail(path, format!("missing; {missing}"));
+            return None;
+        };
+        parse(raw).map_err(|e| self.fail(path, e.to_string())).ok()
+    }
+
     fn positive_duration(
         &mut self,
         path: &KeyPath,
@@ -135,16 +151,9 @@ impl Checker<'_, '_> {
             return self.dist(path, raw).map(ServiceTime::Dist);
         }
         let mut ok = true;
-        for (name, present) in [
-            ("value", raw.value.is_some()),
-            ("min", raw.min.is_some()),
-            ("max", raw.max.is_some()),
-            ("mean", raw.mean.is_some()),
-            ("median", raw.median.is_some()),
-            ("p99", raw.p99.is_some()),
-            ("file", raw.file.is_some()),
-        ] {
-            if present {
+        const TAKES: [&str; 3] = ["base", "per_unit", "otherwise"];
+        for (name, present) in raw.keys() {
+            if present && !TAKES.contains(&name) {
                 self.fail(
                     &path.key(name),
                     "does not apply to dist = \"per_work\", which takes: base, per_unit, otherwise",
@@ -180,18 +189,7 @@ impl Checker<'_, '_> {
 
     fn dist(&mut self, path: &KeyPath, raw: &RawDist) -> Option<Dist> {
         const KINDS: &str = "constant, uniform, exponential, lognormal";
-        let fields: [(&str, bool); 10] = [
-            ("value", raw.value.is_some()),
-            ("min", raw.min.is_some()),
-            ("max", raw.max.is_some()),
-            ("mean", raw.mean.is_some()),
-            ("median", raw.median.is_some()),
-            ("p99", raw.p99.is_some()),
-            ("file", raw.file.is_some()),
-            ("base", raw.base.is_some()),
-            ("per_unit", raw.per_unit.is_some()),
-            ("otherwise", raw.otherwise.is_some()),
-        ];
+        let fields = raw.keys();
         let Some(kind) = raw.dist.as_deref() else {
             self.fail(&path.key("dist"), format!("missing; one of {KINDS}"));
             return None;
@@ -1178,22 +1176,12 @@ fn check_bus(
     let mut topics = Vec::new();
     for (i, t) in raw.topics.as_deref().unwrap_or_default().iter().enumerate() {
         let tp = path.key("topics").index(i);
-        let name = match &t.name {
-            None => {
-                c.fail(
-                    &tp.key("name"),
-                    "missing; a topic such as \"config.pricing\"",
-                );
-                None
-            }
-            Some(n) => match bus::check_topic(n) {
-                Ok(()) => Some(n.clone()),
-                Err(e) => {
-                    c.fail(&tp.key("name"), e.to_string());
-                    None
-                }
-            },
-        };
+        let name = c.parsed(
+            &tp.key("name"),
+            t.name.as_deref(),
+            "a topic such as \"config.pricing\"",
+            |n| bus::check_topic(n).map(|()| n.to_string()),
+        );
         let every = c.required_duration(
             &tp.key("every"),
             t.every.as_deref(),
@@ -1262,31 +1250,17 @@ fn check_bus(
         .enumerate()
     {
         let sp = path.key("subscriptions").index(i);
-        let pattern = match &s.pattern {
-            None => {
-                c.fail(
-                    &sp.key("pattern"),
-                    "missing; topics to listen to, e.g. \"config.>\" or \"tasks.*\"",
-                );
-                None
-            }
-            Some(p) => match bus::Pattern::parse(p) {
-                Ok(_) => Some(p.clone()),
-                Err(e) => {
-                    c.fail(&sp.key("pattern"), e.to_string());
-                    None
-                }
-            },
-        };
+        let pattern = c.parsed(
+            &sp.key("pattern"),
+            s.pattern.as_deref(),
+            "topics to listen to, e.g. \"config.>\" or \"tasks.*\"",
+            |p| bus::Pattern::parse(p).map(|_| p.to_string()),
+        );
         let filter = match &s.filter {
             None => Some(None),
-            Some(f) => match bus::Filter::parse(f) {
-                Ok(f) => Some(Some(f)),
-                Err(e) => {
-                    c.fail(&sp.key("filter"), e.to_string());
-                    None
-                }
-            },
+            Some(f) => c
+                .parsed(&sp.key("filter"), Some(f), "", bus::Filter::parse)
+                .map(Some),
         };
         let agents = match &s.agents {
             None => Some(None),
