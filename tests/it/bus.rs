@@ -393,6 +393,13 @@ fn a_partition_is_routed_around_and_healed() {
         r.failed_by[2], 0,
         "every timed-out attempt was retried in time"
     );
+    // config.routes, every 2 s from 0 to the end (about 60.1 s: 31 pushes)
+    // to the 24 agents, but not to the 6 cut ones at 20, 22, …, 38 s;
+    // back at 40 s each is sent the 2 retained pushes (36 and 38 s) first.
+    assert_eq!(b.replayed, 6 * 2);
+    let publish = b.kind(Kind::Publish);
+    assert_eq!(publish.sent, 31 * 24 - 6 * 10 + 6 * 2, "{publish:?}");
+    assert_eq!(publish.lost_partition, 0, "cut agents are not subscribed");
 }
 
 #[test]
