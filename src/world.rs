@@ -25,6 +25,13 @@
 //! recognised and ignored. The discovery side (registry leases, health
 //! probes, breakers, eligibility) is in `world/discovery.rs`; agent failures
 //! (availability, scheduled faults) in `world/faults.rs`.
+//!
+//! Every message (request, reply, probe and answer, heartbeat, control-plane
+//! publication in `world/pubsub.rs`) crosses the [`Bus`], which decides
+//! whether it is lost (at random, or to a partition) and when it arrives;
+//! the world schedules the arrival and asks the bus again on arrival, so a
+//! partition that began meanwhile still loses it. With zero latency a
+//! request or reply is delivered inline, without an event.
 
 mod discovery;
 mod faults;

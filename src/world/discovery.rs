@@ -10,11 +10,12 @@
 //! fewer events).
 //!
 //! Probes: the monitor probes each agent every `interval` (first probes
-//! staggered over one interval). A probe crosses the network both ways
-//! (delays from the `probes` stream) and is handled in the tier's median
-//! service time, times any slowdown. A down agent refuses it (a failure
-//! after the round trip); a cut-off agent never answers (a failure at
-//! `timeout`); an answer later than `timeout` is a failure at `timeout`.
+//! staggered over one interval). A probe and its answer cross the bus
+//! (loss and delays from the `probes` stream); the agent handles it in its
+//! tier's typical service time, times any slowdown. A down agent refuses it
+//! (a failure when the refusal arrives); a lost probe or answer, or an
+//! answer later than `timeout`, is a failure at `timeout`. Heartbeats cross
+//! the bus too (the `heartbeats` stream): a cut-off agent's are lost.
 
 use std::collections::BTreeMap;
 
