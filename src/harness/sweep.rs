@@ -179,6 +179,8 @@ pub enum SweepError {
     SeedTwice,
     #[error("{}", .0.join("\n"))]
     InvalidPoints(Vec<String>),
+    #[error("{0}")]
+    RunFailed(String),
     #[error("cannot start {jobs} worker threads: {source}")]
     Pool {
         jobs: usize,
@@ -432,9 +434,13 @@ impl Sweep {
                         Vec::new()
                     },
                     headline: Headline::of(&rec),
+                    failed: crate::harness::check_runs(one).err(),
                 }
             })
         });
+        if let Some(failed) = rows.iter().find_map(|r| r.failed.as_ref()) {
+            return Err(SweepError::RunFailed(failed.to_string()));
+        }
         let base = &self.base;
         let empty_summary = report::csv::with_columns(&report::csv::summary(&[]), &keys, &[]);
         let mut files = vec![
@@ -592,6 +598,8 @@ struct RunRows {
     perf: Vec<u8>,
     jobs: Vec<u8>,
     headline: Headline,
+    /// The run's results are invalid (its trace changed underneath it).
+    failed: Option<crate::harness::RunFailed>,
 }
 
 /// What a sweep (or one shard of it) writes.

@@ -307,3 +307,28 @@ arrivals = { process = "trace", file = "big.csv", time_column = "time", work_col
     eprintln!("10M-row replay: peak resident memory {mb} MB");
     assert!(mb < 100.0, "peak resident memory {mb} MB");
 }
+
+/// A trace that changes after the scenario was loaded (and checked) makes
+/// the run invalid: the CLI exits 2 instead of reporting partial numbers.
+#[test]
+fn a_trace_changed_after_loading_invalidates_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.csv");
+    std::fs::write(&log, "time\n0.5\n1.0\n1.5\n").unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"changed\"\nduration = \"10s\"\n[[fleet.tiers]]\nname = \"a\"\n\
+         service_time = { dist = \"constant\", value = \"1ms\" }\n[workload]\n\
+         arrivals = { process = \"trace\", file = \"log.csv\", time_column = \"time\" }\n",
+    )
+    .unwrap();
+    let sc = scenario::load_file(&scenario, &[]).unwrap();
+    let ok = harness::run_replications(&sc, "v", 1, false);
+    assert!(harness::check_runs(&ok).is_ok());
+    assert_eq!(ok[0].result.submitted, 3);
+    std::fs::write(&log, "time\n0.5\n1.0\n").unwrap();
+    let runs = harness::run_replications(&sc, "v", 1, false);
+    let err = harness::check_runs(&runs).unwrap_err().to_string();
+    assert!(err.contains("the file changed"), "{err}");
+}
