@@ -356,16 +356,6 @@ impl Bus {
         }
     }
 
-    /// The latency distribution (lets the world skip events when it is zero).
-    pub fn latency(&self) -> &Dist {
-        &self.latency
-    }
-
-    /// The loss probability.
-    pub fn loss(&self) -> f64 {
-        self.loss
-    }
-
     /// Cut `e` off: nothing crosses to or from it until it is healed.
     /// Counted, so overlapping partitions nest (cut twice, heal twice).
     pub fn cut(&mut self, e: Endpoint) {

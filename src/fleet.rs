@@ -58,13 +58,6 @@ impl ServiceTime {
             ServiceTime::PerWork { base, .. } => *base,
         }
     }
-
-    /// The mean for tasks without a work amount, in nanoseconds.
-    pub fn mean_nanos(&self) -> f64 {
-        match self {
-            ServiceTime::Dist(d) | ServiceTime::PerWork { otherwise: d, .. } => d.mean_nanos(),
-        }
-    }
 }
 
 /// One agent's state in a run.
@@ -93,6 +86,20 @@ pub struct Agent {
     pub busy_time: Duration,
 }
 
+/// An agent's ground truth at one moment (see [`Agent::condition`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Condition {
+    pub down: bool,
+    pub cut: bool,
+}
+
+impl Condition {
+    /// Down or cut off.
+    pub fn silent(self) -> bool {
+        self.down || self.cut
+    }
+}
+
 /// What a fault in effect does to an agent.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum FaultEffect {
@@ -118,7 +125,16 @@ impl Agent {
 
     /// Down or cut off: no heartbeats, no answers.
     pub fn is_silent(&self) -> bool {
-        self.is_down() || self.is_cut_off()
+        self.condition().silent()
+    }
+
+    /// Whether it is down and whether it is cut off, as one value to
+    /// compare before and after a change.
+    pub fn condition(&self) -> Condition {
+        Condition {
+            down: self.is_down(),
+            cut: self.is_cut_off(),
+        }
     }
 
     /// How many times longer service takes now (1 = normal).

@@ -11,7 +11,7 @@
 use super::{Event, Phase, World};
 use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
-use crate::fleet::{FaultEffect, agent_id};
+use crate::fleet::{Condition, FaultEffect, agent_id};
 use crate::metrics::Cause;
 use crate::rng::Seed;
 use crate::time::Instant;
@@ -78,9 +78,7 @@ impl World<'_> {
 
     pub(super) fn on_availability(&mut self, now: Instant, a: u32) {
         let i = a as usize;
-        let before = self.agents[i].is_silent();
-        let was_down = self.agents[i].is_down();
-        let was_cut = self.agents[i].is_cut_off();
+        let was = self.agents[i].condition();
         let up_now = self.agents[i].unavailable;
         self.agents[i].unavailable = !up_now;
         let (model, rng) = self.availability[i]
@@ -89,7 +87,7 @@ impl World<'_> {
         let period = model.period(up_now, rng);
         self.engine
             .schedule_after(period, Event::Availability { agent: a });
-        self.after_change(now, i, before, was_down, was_cut);
+        self.after_change(now, i, was);
     }
 
     pub(super) fn on_fault(&mut self, now: Instant, fault: u32, starts: bool) {
@@ -100,9 +98,7 @@ impl World<'_> {
         let targets = std::mem::take(&mut self.fault_targets[fault as usize]);
         for &a in &targets {
             let i = a as usize;
-            let before = self.agents[i].is_silent();
-            let was_down = self.agents[i].is_down();
-            let was_cut = self.agents[i].is_cut_off();
+            let was = self.agents[i].condition();
             let faults = &mut self.agents[i].faults;
             if starts {
                 match f.kind {
@@ -114,42 +110,36 @@ impl World<'_> {
             } else {
                 faults.retain(|&(j, _)| j != fault);
             }
-            self.after_change(now, i, before, was_down, was_cut);
+            self.after_change(now, i, was);
         }
         self.fault_targets[fault as usize] = targets;
     }
 
-    /// Apply the consequences of agent `a`'s change of state.
-    fn after_change(
-        &mut self,
-        now: Instant,
-        a: usize,
-        was_silent: bool,
-        was_down: bool,
-        was_cut: bool,
-    ) {
+    /// Apply the consequences of agent `a`'s change of state from `was`.
+    fn after_change(&mut self, now: Instant, a: usize, was: Condition) {
         self.agents[a].note_state(now);
-        let cut = self.agents[a].is_cut_off();
-        if cut != was_cut {
+        let is = self.agents[a].condition();
+        if is.cut != was.cut {
             // Nothing crosses the bus to or from a cut-off agent.
-            if cut {
+            if is.cut {
                 self.bus.cut(Endpoint(a as u32));
             } else {
                 self.bus.heal(Endpoint(a as u32));
             }
         }
-        let silent = self.agents[a].is_silent();
-        self.down_count = self.down_count + u64::from(silent) - u64::from(was_silent);
-        if self.agents[a].is_down() && !was_down {
+        self.down_count = self.down_count + u64::from(is.silent()) - u64::from(was.silent());
+        if is.down && !was.down {
             self.reset(now, a);
         }
-        if was_silent && !silent && self.leases {
-            self.send_heartbeat(now, a);
-        }
-        if silent && !was_silent {
-            self.pubsub_leave(a);
-        } else if was_silent && !silent {
-            self.pubsub_rejoin(now, a);
+        match (was.silent(), is.silent()) {
+            (false, true) => self.pubsub_leave(a),
+            (true, false) => {
+                if self.leases {
+                    self.send_heartbeat(now, a);
+                }
+                self.pubsub_rejoin(now, a);
+            }
+            _ => {}
         }
     }
 
