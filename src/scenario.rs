@@ -425,7 +425,10 @@ pub fn builtin(name: &str) -> Option<&'static str> {
 /// Load a scenario by path, or by built-in name when no such file exists.
 pub fn load(spec: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let path = PathBuf::from(spec);
-    if path.exists() {
+    // A file only: a directory that happens to share a built-in's name
+    // (e.g. the reports of a run in the current directory) is not a
+    // scenario.
+    if path.is_file() || (path.exists() && builtin(spec).is_none()) {
         return load_file(&path, overrides);
     }
     match builtin(spec) {

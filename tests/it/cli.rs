@@ -304,3 +304,17 @@ fn every_shipped_scenario_runs_and_ends_every_task_and_job_once() {
         assert_eq!(sc.workload.jobs.is_empty(), r.jobs.is_empty(), "{rel}");
     }
 }
+
+#[test]
+fn a_directory_named_like_a_built_in_does_not_shadow_it() {
+    // `fleetsim run` writes reports/steady_load/; a directory of that name
+    // in the current directory must not be taken for the scenario.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("steady_load")).unwrap();
+    let out = fleetsim(dir.path(), &["validate", "steady_load"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    fs::create_dir(dir.path().join("mine")).unwrap();
+    let out = fleetsim(dir.path(), &["validate", "mine"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("mine"));
+}
