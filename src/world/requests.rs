@@ -1,0 +1,173 @@
+//! A request's life on the dispatcher's side: one per attempt. The balancer
+//! picks an agent, the breaker admits the call, the request crosses the bus;
+//! the dispatcher settles it once, on the reply or at its timeout, and a
+//! late reply is dropped.
+//!
+//! Requests live in their own slab: a timed-out request may still be at its
+//! agent when its task has already ended. Events name a request by slot and
+//! epoch, so an event for a recycled slot is recognised and ignored.
+
+use super::{Event, Phase, Place, Request, World};
+use crate::bus::{self, Endpoint, Fate};
+use crate::metrics::{Cause, Outcome};
+use crate::rng::unit_at;
+use crate::time::Instant;
+
+impl World<'_> {
+    /// Ask the balancer for an agent and send the request; with no eligible
+    /// agent the task fails at once.
+    pub(super) fn route(&mut self, now: Instant, t: u32) {
+        let task = &mut self.tasks[t as usize];
+        task.attempts += 1;
+        let route = task.route;
+        if task.attempts == 1
+            && let Some(b) = &mut self.budget
+        {
+            b.deposit(now);
+        }
+        let r = &mut self.routes[route as usize];
+        let Some(slot) = r.balancer.pick(now, &mut self.rng.lb) else {
+            self.fail_or_retry(now, t, Cause::NoAgent);
+            return;
+        };
+        r.balancer.on_dispatch(now, slot);
+        let agent = r.pool[slot];
+        let in_panic = r.balancer.in_panic();
+        let admitted = self.admit(now, agent, in_panic);
+        self.outstanding += 1;
+        let task = &self.tasks[t as usize];
+        let (work_q, work, fail_u) = (
+            task.work_q,
+            task.work,
+            unit_at(task.fail_seed, task.attempts),
+        );
+        let r = self.alloc_req(Request {
+            task: t,
+            work_q,
+            work,
+            fail_u,
+            agent,
+            route,
+            slot: slot as u32,
+            epoch: 0,
+            phase: Phase::ToAgent,
+            answered: false,
+            cause: None,
+            admitted,
+            dispatched: now,
+            received: now,
+            service_start: now,
+            replied: now,
+        });
+        self.tasks[t as usize].place = Place::InFlight { req: r };
+        if let Some(timeout) = self.sc.request.timeout {
+            let epoch = self.reqs[r as usize].epoch;
+            self.engine
+                .schedule_after(timeout, Event::Timeout { req: r, epoch });
+        }
+        let to = Endpoint(agent);
+        match self.bus.send(
+            now,
+            bus::Kind::Request,
+            Endpoint::CONTROL,
+            to,
+            &mut self.rng.network,
+        ) {
+            Fate::Lost(_) => self.lose(r),
+            Fate::Arrives(_) if self.zero_latency => self.on_deliver(now, r),
+            Fate::Arrives(t) => {
+                let epoch = self.reqs[r as usize].epoch;
+                self.engine
+                    .schedule(t, Event::Deliver { req: r, epoch })
+                    .expect("messages arrive after they leave");
+            }
+        }
+    }
+
+    /// Lost to a partition: only the timeout (if any) settles it.
+    pub(super) fn lose(&mut self, r: u32) {
+        self.reqs[r as usize].phase = Phase::Lost;
+        if self.reqs[r as usize].answered {
+            self.release_req(r);
+        }
+    }
+
+    pub(super) fn on_reply(&mut self, now: Instant, r: u32) {
+        let req = self.reqs[r as usize];
+        let from = Endpoint(req.agent);
+        if !self
+            .bus
+            .arrive(now, bus::Kind::Reply, from, Endpoint::CONTROL, req.replied)
+        {
+            self.lose(r);
+            return;
+        }
+        if !req.answered {
+            let cause = self.reqs[r as usize].cause;
+            self.settle(now, r, cause);
+        }
+        self.release_req(r);
+    }
+
+    pub(super) fn on_timeout(&mut self, now: Instant, r: u32) {
+        if self.reqs[r as usize].answered {
+            return;
+        }
+        self.bus.timed_out(bus::Kind::Request);
+        self.settle(now, r, Some(Cause::Timeout));
+        if self.reqs[r as usize].phase == Phase::Lost {
+            self.release_req(r);
+        }
+    }
+
+    /// The dispatcher stops waiting for request `r`: it no longer counts
+    /// as in flight, and its reply (if any) will be ignored.
+    pub(super) fn abandon(&mut self, now: Instant, r: u32) -> Request {
+        let req = &mut self.reqs[r as usize];
+        req.answered = true;
+        let req = *req;
+        self.routes[req.route as usize].balancer.on_complete(
+            now,
+            req.slot as usize,
+            now - req.dispatched,
+        );
+        self.outstanding -= 1;
+        req
+    }
+
+    /// The dispatcher learns a request's outcome (once per request).
+    pub(super) fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
+        let req = self.abandon(now, r);
+        self.on_call_outcome(now, req.agent, req.admitted, cause.is_none());
+        match cause {
+            None => self.end_task(now, req.task, Outcome::Completed),
+            Some(c) => {
+                self.fail_or_retry(now, req.task, c);
+            }
+        }
+        if self.workers > 0 {
+            self.pump(now);
+        }
+    }
+
+    pub(super) fn alloc_req(&mut self, mut r: Request) -> u32 {
+        match self.free_reqs.pop() {
+            Some(i) => {
+                r.epoch = self.reqs[i as usize].epoch;
+                self.reqs[i as usize] = r;
+                i
+            }
+            None => {
+                self.reqs.push(r);
+                (self.reqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Free a request slot: pending events for it become stale.
+    pub(super) fn release_req(&mut self, r: u32) {
+        let req = &mut self.reqs[r as usize];
+        req.epoch = req.epoch.wrapping_add(1);
+        self.free_reqs.push(r);
+    }
+}

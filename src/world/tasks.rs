@@ -1,0 +1,242 @@
+//! A task's life at the dispatcher: arrival, the central priority queue and
+//! its worker limit, retries after a backoff, the deadline, and its one
+//! outcome.
+//!
+//! A task draws its priority, its size (a quantile) and its failure seed
+//! where it arises, from named streams, so every strategy compared on one
+//! seed sees the same tasks. With `workers = 0` it is routed at once;
+//! otherwise it waits in the queue until fewer than `workers` requests are
+//! in flight. A failed attempt is retried when the retry policy and budget
+//! allow; a deadline cancels the task wherever it is. Task slots are reused;
+//! events carry the slot's epoch so a stale one is ignored.
+
+use rand::Rng;
+
+use super::{Event, Given, NO_JOB, Phase, Place, Task, World};
+use crate::metrics::{Cause, Outcome};
+use crate::rng::unit;
+use crate::scenario::Workload;
+use crate::time::Instant;
+
+impl World<'_> {
+    pub(super) fn schedule_next_arrival(&mut self, source: u32) {
+        let src = &mut self.sources[source as usize];
+        match src.process.next_arrival(&mut src.rng) {
+            Some(t) if t < self.end_of_arrivals => {
+                self.engine
+                    .schedule(t, Event::Arrival { source })
+                    .expect("arrival processes move forward in time");
+            }
+            _ => self.sources_live -= 1,
+        }
+    }
+
+    pub(super) fn alloc(&mut self, mut task: Task) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                task.epoch = self.tasks[i as usize].epoch;
+                self.tasks[i as usize] = task;
+                i
+            }
+            None => {
+                self.tasks.push(task);
+                (self.tasks.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Free a task slot: pending events for it become stale.
+    pub(super) fn release(&mut self, t: u32) {
+        let task = &mut self.tasks[t as usize];
+        task.epoch = task.epoch.wrapping_add(1);
+        self.free.push(t);
+    }
+
+    pub(super) fn on_arrival(&mut self, now: Instant, source: u32) {
+        let src = &self.sources[source as usize];
+        match src.job {
+            None => {
+                let (route, given) = match src.process.row() {
+                    None => (src.route, Given::default()),
+                    Some(row) => (
+                        row.capability
+                            .map_or(src.route, |c| src.trace_routes[c as usize]),
+                        Given {
+                            priority: row.priority,
+                            work: row.work,
+                        },
+                    ),
+                };
+                self.submit(now, route, NO_JOB, 0, false, given);
+            }
+            Some(kind) => self.start_job(now, kind),
+        }
+        self.schedule_next_arrival(source);
+    }
+
+    /// A new task arrives at the dispatcher (a plain task, or one of a
+    /// job's stage or compensation tasks).
+    pub(super) fn submit(
+        &mut self,
+        now: Instant,
+        route: u32,
+        job: u32,
+        stage: u16,
+        compensation: bool,
+        given: Given,
+    ) {
+        // Drawn even when the trace gives them, so the streams stay aligned.
+        let drawn = Workload::priority_at(&self.priorities, unit(&mut self.rng.priority));
+        let priority = given.priority.unwrap_or(drawn);
+        let work_q = unit(&mut self.rng.work);
+        let fail_seed = self.rng.failures.next_u64();
+        let t = self.alloc(Task {
+            epoch: 0,
+            place: Place::Queued,
+            priority,
+            arrival: now,
+            work_q,
+            work: given.work,
+            fail_seed,
+            started: false,
+            attempts: 0,
+            route,
+            job,
+            stage,
+            compensation,
+            last_delay: None,
+            last_cause: Cause::Error,
+        });
+        self.metrics.on_arrival(now);
+        if let Some(d) = self.sc.workload.deadline {
+            let epoch = self.tasks[t as usize].epoch;
+            self.engine
+                .schedule_after(d, Event::Deadline { task: t, epoch });
+        }
+        self.dispatch(now, t, Outcome::Rejected);
+    }
+
+    /// Route a task now (`workers = 0`) or queue it; a full queue ends it
+    /// with `when_full`.
+    pub(super) fn dispatch(&mut self, now: Instant, t: u32, when_full: Outcome) {
+        self.tasks[t as usize].place = Place::Queued;
+        if self.workers == 0 {
+            self.route(now, t);
+        } else {
+            let priority = self.tasks[t as usize].priority;
+            match self.queue.push(now, priority, t) {
+                Ok(()) => self.pump(now),
+                Err(t) => self.end_task(now, t, when_full),
+            }
+        }
+    }
+
+    /// A task's attempt failed with `cause`: retry it after a backoff if
+    /// the policy and the budget allow, else it fails.
+    pub(super) fn fail_or_retry(&mut self, now: Instant, t: u32, cause: Cause) {
+        self.tasks[t as usize].last_cause = cause;
+        if let Some(rc) = &self.sc.retry {
+            let task = self.tasks[t as usize];
+            if let Some(delay) =
+                rc.policy
+                    .next_delay(task.attempts.max(1), task.last_delay, &mut self.rng.retry)
+            {
+                let budget = self
+                    .budget
+                    .as_mut()
+                    .expect("a budget with every retry policy");
+                if budget.withdraw(now) {
+                    let task = &mut self.tasks[t as usize];
+                    task.place = Place::Backoff;
+                    task.last_delay = Some(delay);
+                    let epoch = task.epoch;
+                    self.metrics.retries += 1;
+                    self.engine
+                        .schedule_after(delay, Event::Retry { task: t, epoch });
+                    return;
+                }
+            }
+        }
+        self.end_task(now, t, Outcome::Failed(cause));
+    }
+
+    pub(super) fn on_retry(&mut self, now: Instant, t: u32) {
+        let cause = self.tasks[t as usize].last_cause;
+        self.dispatch(now, t, Outcome::Failed(cause));
+    }
+
+    /// Dispatch queued tasks while fewer than `workers` are in flight. Not
+    /// re-entered: a request settled inline (zero latency, refused) frees
+    /// its place for this same loop instead of recursing.
+    pub(super) fn pump(&mut self, now: Instant) {
+        if self.pumping {
+            return;
+        }
+        self.pumping = true;
+        while self.outstanding < self.workers {
+            let Some((_, t)) = self.queue.pop(now) else {
+                break;
+            };
+            self.route(now, t);
+        }
+        self.pumping = false;
+    }
+
+    /// The task's deadline passed: cancel it wherever it is.
+    pub(super) fn on_deadline(&mut self, now: Instant, t: u32) {
+        let task = self.tasks[t as usize];
+        match task.place {
+            Place::Queued => {
+                let removed = self.queue.cancel(task.priority, &t);
+                debug_assert!(removed, "queued task {t} not in the queue");
+            }
+            Place::InFlight { req } => {
+                self.abandon(now, req);
+                if self.reqs[req as usize].phase == Phase::Lost {
+                    self.release_req(req);
+                }
+            }
+            Place::Backoff => {}
+        }
+        self.end_task(now, t, Outcome::Cancelled);
+        if self.workers > 0 {
+            self.pump(now);
+        }
+    }
+
+    pub(super) fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
+        let task = self.tasks[t as usize];
+        self.metrics
+            .on_outcome(now, task.arrival, outcome, task.attempts);
+        self.last_outcome = now;
+        self.release(t);
+        if task.job != NO_JOB {
+            self.job_task_ended(now, task.job, task.stage, task.compensation, outcome);
+        }
+    }
+
+    /// At the end of the drain: every task still queued, travelling or in
+    /// service is cancelled, in slot order (deterministic).
+    pub(super) fn cancel_everything_left(&mut self, end: Instant) {
+        let mut live = vec![true; self.tasks.len()];
+        for &f in &self.free {
+            live[f as usize] = false;
+        }
+        for (i, task) in self.tasks.iter().enumerate() {
+            if live[i] {
+                self.metrics
+                    .on_outcome(end, task.arrival, Outcome::Cancelled, task.attempts);
+            }
+        }
+        for i in (0..self.tasks.len()).filter(|&i| live[i]) {
+            self.release(i as u32);
+        }
+        self.queue.drain().for_each(drop);
+        self.outstanding = 0;
+        assert_eq!(
+            self.metrics.in_system(),
+            0,
+            "tasks left in the system after cancelling everything"
+        );
+    }
+}
