@@ -1,5 +1,6 @@
 //! Integration tests: one binary, files by topic.
 
+mod architecture;
 mod bus;
 mod charts;
 mod check;
