@@ -9,6 +9,8 @@
 //! Agents are numbered tier by tier in scenario order (`agent-0` is the first
 //! agent of the first tier), so ids are stable for a given scenario.
 
+pub mod calls;
+
 use std::collections::VecDeque;
 
 use crate::rng::Dist;
@@ -72,6 +74,8 @@ pub struct Agent {
     pub queue: VecDeque<u32>,
     /// Requests in service (at most `concurrency`).
     pub in_service: Vec<u32>,
+    /// Requests of an async tier waiting for their calls, holding no slot.
+    pub calling: Vec<u32>,
     /// Down in the availability model.
     pub unavailable: bool,
     /// Scheduled faults in effect, by fault index (a handful at most).
@@ -181,6 +185,7 @@ pub fn build(tiers: &[Tier]) -> Vec<Agent> {
                 busy: 0,
                 queue: VecDeque::new(),
                 in_service: Vec::with_capacity(t.concurrency.min(1024) as usize),
+                calling: Vec::new(),
                 unavailable: false,
                 faults: Vec::new(),
                 silent_since: None,

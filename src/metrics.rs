@@ -9,7 +9,11 @@
 //! the time-average number of tasks in the system over the measurement
 //! window [warm-up, duration) is recorded alongside λ and W.
 
+mod calls;
+
 use hdrhistogram::Histogram;
+
+pub use calls::CallStats;
 
 use crate::orchestration::task_queue::Priority;
 use crate::time::{Duration, Instant, NS_PER_MS};
@@ -53,10 +57,35 @@ pub enum Cause {
     Timeout,
     /// No eligible agent to send it to (fail fast).
     NoAgent,
+    /// Past the deadline it carried (`propagate_deadline`): dropped by its
+    /// callee, or never sent.
+    Deadline,
+    /// A call it made failed (a step of its tier's calls that is not
+    /// optional).
+    Dependency,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 4] = [Cause::Error, Cause::Refused, Cause::Timeout, Cause::NoAgent];
+    pub const ALL: [Cause; 6] = [
+        Cause::Error,
+        Cause::Refused,
+        Cause::Timeout,
+        Cause::NoAgent,
+        Cause::Deadline,
+        Cause::Dependency,
+    ];
+
+    /// The name in column headers (`failed_<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Error => "error",
+            Cause::Refused => "refused",
+            Cause::Timeout => "timeout",
+            Cause::NoAgent => "no_agent",
+            Cause::Deadline => "deadline",
+            Cause::Dependency => "dependency",
+        }
+    }
 }
 
 /// One row of `timeseries.csv` before it is labelled with variant and
@@ -107,7 +136,7 @@ pub struct Recorder {
     pub cancelled: u64,
     /// Attempts that were retried (each retry counts once).
     pub retries: u64,
-    failed_by: [u64; 4],
+    failed_by: [u64; Cause::ALL.len()],
     latency: Histogram<u64>,
     wait: Histogram<u64>,
     latency_sum: u128,
@@ -133,6 +162,8 @@ pub struct Recorder {
     current: Bucket,
     bucket_latency: Histogram<u32>,
     buckets: Vec<Bucket>,
+    /// Calls per route (capability in use).
+    calls: Vec<CallStats>,
 }
 
 impl Recorder {
@@ -146,7 +177,7 @@ impl Recorder {
             rejected: 0,
             cancelled: 0,
             retries: 0,
-            failed_by: [0; 4],
+            failed_by: [0; Cause::ALL.len()],
             latency: latency_histogram(),
             wait: latency_histogram(),
             latency_sum: 0,
@@ -168,7 +199,39 @@ impl Recorder {
             current: empty_bucket(Instant::ZERO),
             bucket_latency: bucket_histogram(),
             buckets: Vec::new(),
+            calls: Vec::new(),
         }
+    }
+
+    /// Count calls per route, for `routes` routes.
+    pub fn track_routes(&mut self, routes: usize) {
+        self.calls = vec![CallStats::default(); routes];
+    }
+
+    /// A logical call to `route` (a task, or an agent's call) begins.
+    #[inline]
+    pub fn on_call(&mut self, route: usize) {
+        self.calls[route].calls += 1;
+    }
+
+    /// A request (an attempt of a call) is sent to `route`.
+    #[inline]
+    pub fn on_attempt(&mut self, route: usize) {
+        self.calls[route].on_attempt();
+    }
+
+    /// A call to `route` that began at `started` ends now (`None`:
+    /// completed).
+    #[inline]
+    pub fn on_call_end(&mut self, now: Instant, route: usize, started: Instant, cause: Option<Cause>) {
+        let latency = self.measured(started).then(|| now - started);
+        self.calls[route].on_end(cause, latency);
+    }
+
+    /// A call to `route` ends cancelled or rejected.
+    #[inline]
+    pub fn on_call_cancelled(&mut self, route: usize) {
+        self.calls[route].cancelled += 1;
     }
 
     /// Is a task that arrived at `arrival` in the statistics?
@@ -208,6 +271,9 @@ impl Recorder {
             self.bucket_latency.reset();
         }
         self.buckets.push(b);
+        for c in &mut self.calls {
+            c.close_bucket();
+        }
         self.bucket_start = next;
     }
 
@@ -428,6 +494,12 @@ impl Recorder {
             buckets: self.buckets,
             jobs: Vec::new(),
             bus: crate::bus::BusStats::new(),
+            attempts_per_task: if self.submitted == 0 {
+                0.0
+            } else {
+                self.calls.iter().map(|c| c.attempts).sum::<u64>() as f64 / self.submitted as f64
+            },
+            calls: self.calls,
             errors: Vec::new(),
         }
     }
@@ -489,7 +561,7 @@ pub struct RunResult {
     pub rejected: u64,
     pub cancelled: u64,
     /// Failed tasks by [`Cause`], in `Cause::ALL` order.
-    pub failed_by: [u64; 4],
+    pub failed_by: [u64; Cause::ALL.len()],
     /// Retries sent, and retries the budget refused.
     pub retries: u64,
     pub retry_budget_exhausted: u64,
@@ -525,6 +597,10 @@ pub struct RunResult {
     pub jobs: Vec<JobRecord>,
     /// Messages on the bus, by kind, and their latency.
     pub bus: crate::bus::BusStats,
+    /// Calls per capability in use (route order), tasks included.
+    pub calls: Vec<CallStats>,
+    /// Requests sent, at every hop, retries included, per task submitted.
+    pub attempts_per_task: f64,
     /// What went wrong during the run and makes its results invalid (a
     /// trace file that changed or vanished after it was checked).
     pub errors: Vec<String>,

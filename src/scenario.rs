@@ -10,6 +10,7 @@ pub mod raw;
 pub mod source;
 pub mod validate;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +57,34 @@ pub struct Scenario {
     /// Messages the control plane publishes on the bus, and who listens.
     pub bus: BusConfig,
     pub report: ReportConfig,
+    /// `[capabilities.NAME]`: per-capability policy for the calls to it.
+    pub capabilities: BTreeMap<String, CapabilityConfig>,
     pub origin: Origin,
+}
+
+/// `[capabilities.NAME]`: what differs from the top-level sections for
+/// calls to one capability (`None`: inherit).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CapabilityConfig {
+    pub timeout: Option<Duration>,
+    pub retry: Option<RetryConfig>,
+    pub breaker: Option<BreakerConfig>,
+    pub strategy: Option<Strategy>,
+}
+
+/// The policy in force for calls to one capability, from the dispatcher
+/// or from an agent: its own table's keys, the top-level sections for the
+/// rest.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    pub timeout: Option<Duration>,
+    pub retry: Option<RetryConfig>,
+    /// The retry policy is the capability's own (so is its budget).
+    pub own_retry: bool,
+    pub breaker: Option<BreakerConfig>,
+    /// The capability's own strategy; `None`: `[balancer] strategy`,
+    /// following `[[balancer.changes]]`.
+    pub strategy: Option<Strategy>,
 }
 
 /// `[bus]`: control-plane traffic (configuration, announcements) besides
@@ -117,6 +145,8 @@ pub struct Tier {
     pub error_rate: f64,
     pub capabilities: Vec<String>,
     pub tags: Vec<String>,
+    /// The calls its agents make after their own service.
+    pub calls: crate::fleet::calls::Calls,
     /// Long-run fraction of time an agent is up (1.0 = never fails).
     pub uptime: f64,
     /// Mean down period (exponential); the mean up period follows from
@@ -250,6 +280,9 @@ pub struct StrategyChange {
 pub struct RequestConfig {
     /// A request not answered within this fails (its late reply is ignored).
     pub timeout: Option<Duration>,
+    /// Every request carries its task's deadline; callees drop requests
+    /// that arrive past it, callers start no call past it.
+    pub propagate_deadline: bool,
 }
 
 /// `[registry]`: TTL leases renewed by heartbeats.
@@ -310,7 +343,37 @@ impl Scenario {
                 }
             }
         }
+        for tier in &self.tiers {
+            for step in &tier.calls.steps {
+                for cap in step.targets.iter().cloned().map(Some) {
+                    if !caps.contains(&cap) {
+                        caps.push(cap);
+                    }
+                }
+            }
+        }
         caps
+    }
+
+    /// The policy for calls to `cap` (`None`: tasks with no capability).
+    pub fn policy(&self, cap: &Option<String>) -> Policy {
+        let own = cap
+            .as_ref()
+            .and_then(|c| self.capabilities.get(c))
+            .copied()
+            .unwrap_or_default();
+        Policy {
+            timeout: own.timeout.or(self.request.timeout),
+            retry: own.retry.or(self.retry),
+            own_retry: own.retry.is_some(),
+            breaker: own.breaker.or(self.breaker),
+            strategy: own.strategy,
+        }
+    }
+
+    /// Does any tier call other capabilities?
+    pub fn has_calls(&self) -> bool {
+        self.tiers.iter().any(|t| !t.calls.is_empty())
     }
 
     /// The route (index into [`Scenario::capabilities_in_use`]) of tasks

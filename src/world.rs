@@ -36,6 +36,7 @@
 //! partition that began meanwhile still loses it. With zero latency a
 //! request or reply is delivered inline, without an event.
 
+mod calls;
 mod discovery;
 mod faults;
 mod jobs;
@@ -50,6 +51,7 @@ use crate::discovery::breaker::Breaker;
 use crate::discovery::health::HealthMonitor;
 use crate::discovery::registry::Registry;
 use crate::engine::Engine;
+use crate::fleet::calls::Tally;
 use crate::fleet::{self, Agent};
 use crate::metrics::{Cause, Gauges, Recorder, RunResult};
 use crate::orchestration::retry::RetryBudget;
@@ -155,6 +157,16 @@ pub enum Event {
         task: u32,
         epoch: u32,
     },
+    /// A failed call's backoff is over: try it again.
+    CallRetry {
+        call: u32,
+        epoch: u32,
+    },
+    /// A caller's breaker for one agent of a capability may leave OPEN.
+    ClientBreakerTimer {
+        client: u32,
+        slot: u32,
+    },
 }
 
 /// Where a live task is (PENDING: queued; RUNNING: a request in flight).
@@ -178,6 +190,45 @@ struct Given {
 
 /// No job: a plain task.
 const NO_JOB: u32 = u32::MAX;
+
+/// No call: a request sent by the dispatcher for a task.
+const NO_CALL: u32 = u32::MAX;
+
+/// A logical call from an agent to a capability (its attempts are
+/// requests); it outlives its caller's request if that ends first.
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    /// Bumped when the slot is freed: events carry it to detect reuse.
+    epoch: u32,
+    /// The request that made it, that request's epoch then, and the step.
+    parent: u32,
+    parent_epoch: u32,
+    step: u16,
+    /// The calling agent and the route (capability) it calls.
+    caller: u32,
+    route: u32,
+    /// Its client (caller × route): balancer, breakers, budget.
+    client: u32,
+    path: u64,
+    deadline: Instant,
+    attempts: u32,
+    last_delay: Option<Duration>,
+    last_cause: Cause,
+    started: Instant,
+    /// The attempt in flight, if any (`NO_CALL`: waiting out a backoff).
+    req: u32,
+}
+
+/// A caller's view of one capability, as a client-side library keeps it:
+/// its own balancer over the capability's agents, its own breaker per
+/// agent, its own retry budget.
+struct Client {
+    route: u32,
+    balancer: Balancer,
+    /// By pool slot (empty: no breakers for this capability).
+    breakers: Vec<Breaker>,
+    budget: Option<RetryBudget>,
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Task {
@@ -213,15 +264,38 @@ enum Phase {
     ToAgent,
     Queued,
     Serving,
+    /// Its own service is done and its calls are out (a blocking agent
+    /// still holds the slot).
+    Calling,
+    /// An async agent's calls are back: waiting for a slot to serve
+    /// `finish_time` in.
+    QueuedToFinish,
+    /// Serving `finish_time`.
+    Finishing,
     /// The reply (or refusal) is on its way back.
-    ToDispatcher,
+    ToCaller,
     /// Lost to a partition: nothing will come back.
     Lost,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Request {
+    /// The task of a dispatcher's request (`call == NO_CALL`).
     task: u32,
+    /// The call this is an attempt of (`NO_CALL`: a task's attempt, sent by
+    /// the dispatcher).
+    call: u32,
+    /// Who sent it and gets the reply: the dispatcher or an agent.
+    caller: Endpoint,
+    /// Names the draws below this request: its steps' conditions, its
+    /// calls' paths (see `fleet::calls::path`).
+    path: u64,
+    /// The top-level deadline it carries (`propagate_deadline`), or
+    /// `Instant::MAX`.
+    deadline: Instant,
+    /// The step of its tier's calls it is at, and that step's tally.
+    step: u16,
+    tally: Tally,
     /// The task's size and failure draw, copied: a request can outlive its
     /// task (timed out, still being served) and the task slot be reused.
     work_q: f64,
@@ -415,6 +489,20 @@ pub struct World<'s> {
     /// The capability of each route (stage tasks pick theirs by it).
     route_caps: Vec<Option<String>>,
     jobs: jobs::Jobs,
+    // Calls between agents.
+    calls: Vec<Call>,
+    free_calls: Vec<u32>,
+    /// Each route's policy (timeout, retry, breaker, balancer).
+    policies: Vec<crate::scenario::Policy>,
+    /// Each tier's call targets as routes, by step.
+    tier_routes: Vec<Vec<Vec<u32>>>,
+    clients: Vec<Client>,
+    /// The client of each (agent, route), created on the first call.
+    client_of: Vec<Vec<u32>>,
+    /// The clients of each route (to tell them of eligibility changes).
+    route_clients: Vec<Vec<u32>>,
+    /// Budgets of dispatcher routes that have their own retry policy.
+    route_budgets: Vec<Option<RetryBudget>>,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -450,7 +538,8 @@ impl<'s> World<'s> {
                     .iter()
                     .map(|&i| sc.tiers[agents[i as usize].tier as usize].weight)
                     .collect();
-                let mut balancer = Balancer::new(sc.balancer.strategy, &weights);
+                let strategy = sc.policy(cap).strategy.unwrap_or(sc.balancer.strategy);
+                let mut balancer = Balancer::new(strategy, &weights);
                 balancer.set_panic_threshold(sc.balancer.panic_threshold);
                 Route { pool, balancer }
             })
@@ -513,7 +602,16 @@ impl<'s> World<'s> {
                 .map(|r| RetryBudget::new(r.budget.window, r.budget.min_per_s, r.budget.ratio)),
             route_caps: sc.capabilities_in_use(),
             jobs: jobs::Jobs::default(),
+            calls: Vec::new(),
+            free_calls: Vec::new(),
+            policies: Vec::new(),
+            tier_routes: Vec::new(),
+            clients: Vec::new(),
+            client_of: Vec::new(),
+            route_clients: Vec::new(),
+            route_budgets: Vec::new(),
         };
+        world.start_calls();
         let caps = &world.route_caps;
         if let Some(a) = &sc.workload.arrivals {
             let rng = seed.stream("arrivals");
@@ -591,7 +689,12 @@ impl<'s> World<'s> {
                     }
                 }
                 Event::Done { req, epoch } => {
-                    if self.current(req, epoch) && self.reqs[req as usize].phase == Phase::Serving {
+                    if self.current(req, epoch)
+                        && matches!(
+                            self.reqs[req as usize].phase,
+                            Phase::Serving | Phase::Finishing
+                        )
+                    {
                         self.on_done(now, req);
                     }
                 }
@@ -625,11 +728,14 @@ impl<'s> World<'s> {
                 }
                 Event::Publish { topic } => self.on_publish(now, topic),
                 Event::PublishArrives { agent, copy } => self.on_publish_arrives(now, agent, copy),
-                Event::SetStrategy { change } => {
-                    let s = self.sc.balancer.changes[change as usize].strategy;
-                    for route in &mut self.routes {
-                        route.balancer.set_strategy(now, s);
+                Event::SetStrategy { change } => self.on_set_strategy(now, change),
+                Event::CallRetry { call, epoch } => {
+                    if self.calls[call as usize].epoch == epoch {
+                        self.attempt_call(now, call);
                     }
+                }
+                Event::ClientBreakerTimer { client, slot } => {
+                    self.on_client_breaker_timer(now, client, slot)
                 }
             }
         };
@@ -637,6 +743,7 @@ impl<'s> World<'s> {
         let jobs = self.jobs.finish(end);
         let events = self.engine.events_processed();
         let gauges = self.gauges();
+        let client_trips = self.client_trips();
         let mut result = self.metrics.finish(end, gauges, &self.agents, events);
         for (i, a) in result.agents.iter_mut().enumerate() {
             a.down_s = self.agents[i].silent_time(end).as_secs_f64();
@@ -652,6 +759,9 @@ impl<'s> World<'s> {
         result.retry_budget_exhausted = self.budget.as_ref().map_or(0, |b| b.exhausted());
         result.jobs = jobs;
         result.bus = self.bus.stats().clone();
+        for (stats, trips) in result.calls.iter_mut().zip(client_trips) {
+            stats.breaker_trips = trips;
+        }
         result.errors = self
             .sources
             .iter()

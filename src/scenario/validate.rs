@@ -543,6 +543,7 @@ pub fn validate(
             }
             t
         }),
+        propagate_deadline: false,
     };
     let retry = raw
         .retry
@@ -642,6 +643,7 @@ pub fn validate(
         report: ReportConfig {
             bucket: bucket.expect("no problems, so the bucket is valid"),
         },
+        capabilities: Default::default(),
         origin,
     })
 }
@@ -729,6 +731,7 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
         tags,
         uptime,
         mttr,
+        calls: Default::default(),
     })
 }
 

@@ -117,6 +117,7 @@ impl World<'_> {
                 .balancer
                 .set_eligible(slot as usize, eligible);
         }
+        self.refresh_clients(a);
     }
 
     /// Ask agent `a`'s breaker to admit a call about to be sent. Returns the

@@ -8,7 +8,7 @@
 //! off. Coming back (up, or the partition healed) renews the agent's lease
 //! at once.
 
-use super::{Event, Phase, World};
+use super::{Event, World};
 use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
 use crate::fleet::{Condition, FaultEffect, agent_id};
@@ -147,13 +147,15 @@ impl World<'_> {
     fn reset(&mut self, now: Instant, a: usize) {
         let agent = &mut self.agents[a];
         let mut held: Vec<u32> = agent.in_service.drain(..).collect();
+        let in_slots = held.len();
         held.extend(agent.queue.drain(..));
+        held.extend(agent.calling.drain(..));
         agent.busy = 0;
-        for &r in &held {
-            let req = &self.reqs[r as usize];
-            if req.phase == Phase::Serving {
+        for (i, &r) in held.iter().enumerate() {
+            if i < in_slots {
+                let start = self.reqs[r as usize].service_start;
                 let agent = &mut self.agents[a];
-                agent.busy_time = agent.busy_time + (now - req.service_start);
+                agent.busy_time = agent.busy_time + (now - start);
             }
             self.reqs[r as usize].cause = Some(Cause::Refused);
             self.send_back(now, r);

@@ -7,9 +7,11 @@
 //! agent when its task has already ended. Events name a request by slot and
 //! epoch, so an event for a recycled slot is recognised and ignored.
 
-use super::{Event, Phase, Place, Request, World};
+use super::{Event, NO_CALL, Phase, Place, Request, World};
 use crate::bus::{self, Endpoint, Fate};
+use crate::fleet::calls::Tally;
 use crate::metrics::{Cause, Outcome};
+use crate::orchestration::retry::RetryBudget;
 use crate::rng::unit_at;
 use crate::time::Instant;
 
@@ -20,8 +22,9 @@ impl World<'_> {
         let task = &mut self.tasks[t as usize];
         task.attempts += 1;
         let route = task.route;
+        self.metrics.on_attempt(route as usize);
         if task.attempts == 1
-            && let Some(b) = &mut self.budget
+            && let Some(b) = self.budget_of(route)
         {
             b.deposit(now);
         }
@@ -41,8 +44,19 @@ impl World<'_> {
             task.work,
             unit_at(task.fail_seed, task.attempts),
         );
+        let path = Self::task_path(task.fail_seed, task.attempts);
+        let deadline = match self.sc.workload.deadline {
+            Some(d) if self.sc.request.propagate_deadline => task.arrival + d,
+            _ => Instant::MAX,
+        };
         let r = self.alloc_req(Request {
             task: t,
+            call: NO_CALL,
+            caller: Endpoint::CONTROL,
+            path,
+            deadline,
+            step: 0,
+            tally: Tally::default(),
             work_q,
             work,
             fail_u,
@@ -60,19 +74,31 @@ impl World<'_> {
             replied: now,
         });
         self.tasks[t as usize].place = Place::InFlight { req: r };
-        if let Some(timeout) = self.sc.request.timeout {
+        if let Some(timeout) = self.policies[route as usize].timeout {
             let epoch = self.reqs[r as usize].epoch;
             self.engine
                 .schedule_after(timeout, Event::Timeout { req: r, epoch });
         }
-        let to = Endpoint(agent);
-        match self.bus.send(
-            now,
-            bus::Kind::Request,
-            Endpoint::CONTROL,
-            to,
-            &mut self.rng.network,
-        ) {
+        self.send_request(now, r);
+    }
+
+    /// The dispatcher's retry budget for `route`: the route's own if its
+    /// capability has its own retry policy, else the shared one.
+    pub(super) fn budget_of(&mut self, route: u32) -> Option<&mut RetryBudget> {
+        match self.route_budgets.get_mut(route as usize) {
+            Some(Some(b)) => Some(b),
+            _ => self.budget.as_mut(),
+        }
+    }
+
+    /// Request `r` leaves its caller for its agent.
+    pub(super) fn send_request(&mut self, now: Instant, r: u32) {
+        let req = &self.reqs[r as usize];
+        let (from, to) = (req.caller, Endpoint(req.agent));
+        match self
+            .bus
+            .send(now, bus::Kind::Request, from, to, &mut self.rng.network)
+        {
             Fate::Lost(_) => self.lose(r),
             Fate::Arrives(_) if self.zero_latency => self.on_deliver(now, r),
             Fate::Arrives(t) => {
@@ -97,14 +123,13 @@ impl World<'_> {
         let from = Endpoint(req.agent);
         if !self
             .bus
-            .arrive(now, bus::Kind::Reply, from, Endpoint::CONTROL, req.replied)
+            .arrive(now, bus::Kind::Reply, from, req.caller, req.replied)
         {
             self.lose(r);
             return;
         }
         if !req.answered {
-            let cause = self.reqs[r as usize].cause;
-            self.settle(now, r, cause);
+            self.settle_any(now, r, req.cause);
         }
         self.release_req(r);
     }
@@ -114,9 +139,18 @@ impl World<'_> {
             return;
         }
         self.bus.timed_out(bus::Kind::Request);
-        self.settle(now, r, Some(Cause::Timeout));
+        self.settle_any(now, r, Some(Cause::Timeout));
         if self.reqs[r as usize].phase == Phase::Lost {
             self.release_req(r);
+        }
+    }
+
+    /// The caller learns a request's outcome (once per request).
+    fn settle_any(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
+        if self.reqs[r as usize].call == NO_CALL {
+            self.settle(now, r, cause);
+        } else {
+            self.settle_call(now, r, cause);
         }
     }
 

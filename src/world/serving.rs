@@ -1,11 +1,20 @@
 //! A request's life on the agent's side: it arrives over the bus, waits in
 //! the agent's FIFO for a free slot, is served in its tier's service time
 //! (times any slowdown), and its answer (or a refusal from a down agent)
-//! travels back.
+//! travels back to its caller (the dispatcher, or the agent that called).
+//! A tier with calls runs them when its own service ends (`world/calls.rs`).
+//!
+//! When a slot is held: from the start of the own service until the
+//! answer leaves (a blocking tier, calls included), or during the own
+//! service and during `finish_time` only (an async tier). With a carried
+//! deadline (`propagate_deadline`), a request that arrives, or reaches the
+//! head of the queue, past it is dropped unserved and answered `deadline`.
 
-use super::{Event, Phase, World};
+use super::{Event, NO_CALL, Phase, World};
 use crate::bus::{self, Endpoint, Fate};
+use crate::fleet::calls::{Mode, draw, path};
 use crate::metrics::Cause;
+use crate::rng::unit_at;
 use crate::time::{Duration, Instant};
 
 impl World<'_> {
@@ -13,17 +22,18 @@ impl World<'_> {
         let req = &mut self.reqs[r as usize];
         let a = req.agent as usize;
         req.received = now;
-        let sent = req.dispatched;
-        if !self.bus.arrive(
-            now,
-            bus::Kind::Request,
-            Endpoint::CONTROL,
-            Endpoint(a as u32),
-            sent,
-        ) {
+        let (sent, caller) = (req.dispatched, req.caller);
+        if !self
+            .bus
+            .arrive(now, bus::Kind::Request, caller, Endpoint(a as u32), sent)
+        {
             self.lose(r);
         } else if self.agents[a].is_down() {
             self.reqs[r as usize].cause = Some(Cause::Refused);
+            self.send_back(now, r);
+        } else if now >= self.reqs[r as usize].deadline {
+            // Already past the deadline it carries: dropped unserved.
+            self.reqs[r as usize].cause = Some(Cause::Deadline);
             self.send_back(now, r);
         } else if self.agents[a].has_free_slot() {
             self.start(now, r);
@@ -33,12 +43,19 @@ impl World<'_> {
         }
     }
 
+    /// Request `r` takes a slot: its own service, or (`QueuedToFinish`)
+    /// an async tier's `finish_time`.
     pub(super) fn start(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
-        req.phase = Phase::Serving;
+        let finishing = req.phase == Phase::QueuedToFinish;
+        req.phase = if finishing {
+            Phase::Finishing
+        } else {
+            Phase::Serving
+        };
         req.service_start = now;
         let req = *req;
-        if !req.answered {
+        if !req.answered && req.call == NO_CALL && !finishing {
             let task = &mut self.tasks[req.task as usize];
             if !task.started {
                 task.started = true;
@@ -49,9 +66,13 @@ impl World<'_> {
         let agent = &mut self.agents[req.agent as usize];
         agent.busy += 1;
         agent.in_service.push(r);
-        let mut service = self.sc.tiers[agent.tier as usize]
-            .service_time
-            .of(req.work_q, req.work);
+        let tier = &self.sc.tiers[agent.tier as usize];
+        let mut service = match (&tier.calls.mode, finishing) {
+            (Mode::Async { finish: Some(d) }, true) => {
+                d.quantile(unit_at(path(req.path, draw::FINISH, 0), 0))
+            }
+            _ => tier.service_time.of(req.work_q, req.work),
+        };
         if !agent.faults.is_empty() {
             let f = agent.slowdown();
             service = Duration::from_secs_f64(service.as_secs_f64() * f);
@@ -65,41 +86,73 @@ impl World<'_> {
         );
     }
 
-    pub(super) fn on_done(&mut self, now: Instant, r: u32) {
-        let req = self.reqs[r as usize];
-        let a = req.agent as usize;
-        let agent = &mut self.agents[a];
+    /// Start the next request waiting for one of agent `a`'s slots, if
+    /// any; one past the deadline it carries is dropped unserved.
+    pub(super) fn start_next(&mut self, now: Instant, a: usize) {
+        while let Some(next) = self.agents[a].queue.pop_front() {
+            let req = &self.reqs[next as usize];
+            if req.phase == Phase::Queued && now >= req.deadline {
+                self.reqs[next as usize].cause = Some(Cause::Deadline);
+                self.send_back(now, next);
+                continue;
+            }
+            self.start(now, next);
+            return;
+        }
+    }
+
+    /// Request `r` gives its slot back.
+    pub(super) fn free_slot(&mut self, now: Instant, r: u32) {
+        let req = &self.reqs[r as usize];
+        let agent = &mut self.agents[req.agent as usize];
         agent.busy -= 1;
         if let Some(i) = agent.in_service.iter().position(|&x| x == r) {
             agent.in_service.swap_remove(i);
         }
-        agent.served += 1;
         agent.busy_time = agent.busy_time + (now - req.service_start);
-        let failed = req.fail_u < self.sc.tiers[agent.tier as usize].error_rate;
+    }
+
+    pub(super) fn on_done(&mut self, now: Instant, r: u32) {
+        let req = self.reqs[r as usize];
+        let a = req.agent as usize;
+        if req.phase == Phase::Finishing {
+            self.finish(now, r);
+            return;
+        }
+        let agent = &mut self.agents[a];
+        agent.served += 1;
+        let tier = &self.sc.tiers[agent.tier as usize];
+        let failed = req.fail_u < tier.error_rate;
         if failed {
             agent.failures += 1;
             self.reqs[r as usize].cause = Some(Cause::Error);
+        } else if !tier.calls.is_empty() {
+            self.begin_calls(now, r);
+            return;
         }
-        self.metrics.on_served(now, a, req.received);
-        if let Some(next) = self.agents[a].queue.pop_front() {
-            self.start(now, next);
-        }
+        self.finish(now, r);
+    }
+
+    /// Request `r` is done at its agent: the slot it holds (if any) goes to
+    /// the next request, and its answer leaves.
+    pub(super) fn finish(&mut self, now: Instant, r: u32) {
+        let a = self.reqs[r as usize].agent as usize;
+        self.free_slot(now, r);
+        self.metrics.on_served(now, a, self.reqs[r as usize].received);
+        self.start_next(now, a);
         self.send_back(now, r);
     }
 
     /// The agent side is over and the answer (or refusal) travels back.
     pub(super) fn send_back(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
-        req.phase = Phase::ToDispatcher;
+        req.phase = Phase::ToCaller;
         req.replied = now;
-        let from = Endpoint(req.agent);
-        match self.bus.send(
-            now,
-            bus::Kind::Reply,
-            from,
-            Endpoint::CONTROL,
-            &mut self.rng.network,
-        ) {
+        let (from, to) = (Endpoint(req.agent), req.caller);
+        match self
+            .bus
+            .send(now, bus::Kind::Reply, from, to, &mut self.rng.network)
+        {
             Fate::Lost(_) => self.lose(r),
             Fate::Arrives(_) if self.zero_latency => self.on_reply(now, r),
             Fate::Arrives(t) => {

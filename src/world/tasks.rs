@@ -108,6 +108,7 @@ impl World<'_> {
             last_cause: Cause::Error,
         });
         self.metrics.on_arrival(now);
+        self.metrics.on_call(route as usize);
         if let Some(d) = self.sc.workload.deadline {
             let epoch = self.tasks[t as usize].epoch;
             self.engine
@@ -135,15 +136,15 @@ impl World<'_> {
     /// the policy and the budget allow, else it fails.
     pub(super) fn fail_or_retry(&mut self, now: Instant, t: u32, cause: Cause) {
         self.tasks[t as usize].last_cause = cause;
-        if let Some(rc) = &self.sc.retry {
+        let route = self.tasks[t as usize].route;
+        if let Some(rc) = &self.policies[route as usize].retry {
             let task = self.tasks[t as usize];
             if let Some(delay) =
                 rc.policy
                     .next_delay(task.attempts.max(1), task.last_delay, &mut self.rng.retry)
             {
                 let budget = self
-                    .budget
-                    .as_mut()
+                    .budget_of(route)
                     .expect("a budget with every retry policy");
                 if budget.withdraw(now) {
                     let task = &mut self.tasks[t as usize];
@@ -206,6 +207,12 @@ impl World<'_> {
 
     pub(super) fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
         let task = self.tasks[t as usize];
+        let route = task.route as usize;
+        match outcome {
+            Outcome::Completed => self.metrics.on_call_end(now, route, task.arrival, None),
+            Outcome::Failed(c) => self.metrics.on_call_end(now, route, task.arrival, Some(c)),
+            Outcome::Rejected | Outcome::Cancelled => self.metrics.on_call_cancelled(route),
+        }
         self.metrics
             .on_outcome(now, task.arrival, outcome, task.attempts);
         self.last_outcome = now;
@@ -226,7 +233,11 @@ impl World<'_> {
             if live[i] {
                 self.metrics
                     .on_outcome(end, task.arrival, Outcome::Cancelled, task.attempts);
+                self.metrics.on_call_cancelled(task.route as usize);
             }
+        }
+        for route in self.calls_left() {
+            self.metrics.on_call_cancelled(route as usize);
         }
         for i in (0..self.tasks.len()).filter(|&i| live[i]) {
             self.release(i as u32);
