@@ -66,6 +66,20 @@ pub struct CheckArgs {
     pub summary: Option<PathBuf>,
 }
 
+/// The options of every command that runs a scenario (run, compare, sweep).
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Root seed, overriding the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a scenario key by its dotted path, e.g. --set dispatch.workers=8 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// A scenario file, or the name of a built-in scenario.
@@ -73,23 +87,17 @@ pub struct RunArgs {
     /// Report directory [default: reports/<scenario name>/].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Root seed, overriding the scenario's.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override any scenario key by its dotted path, e.g. --set balancer.strategy=p2c.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<Override>,
     /// Independent replications (seeds derived from the root seed), run in parallel.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub replications: u32,
-    /// Print nothing but errors.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(
     after_help = "Replication r of every strategy uses the same seed, so every strategy sees the same tasks. \
+Each strategy is set after the --set overrides. \
 Writes summary.csv, agents.csv, timeseries.csv, bus.csv and perf.csv over all runs (strategy, then replication) \
 and comparison.csv: per strategy and key metric, mean ± 95% CI and the paired difference against the first strategy."
 )]
@@ -105,22 +113,16 @@ pub struct CompareArgs {
     /// Report directory [default: reports/<scenario name>/compare/].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Root seed, overriding the scenario's.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override any scenario key by its dotted path (applied before the strategy).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<Override>,
-    /// Print nothing but errors.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(
     after_help = "The grid is the Cartesian product of the --vary lists, the last key varying fastest. \
 Run point·R + r is replication r of grid point `point`, on the seed of replication r (the same at every point). \
-Values are TOML as for --set; commas inside quotes, [arrays] and {inline tables} do not split values. \
+Values are TOML as for --set, and a grid point's values are set after the --set overrides; \
+commas inside quotes, [arrays] and {inline tables} do not split values. \
 With --shard I/N only the runs with index ≡ I (mod N) run, and shard.csv records the sweep for `fleetsim merge`."
 )]
 pub struct SweepArgs {
@@ -141,15 +143,8 @@ pub struct SweepArgs {
     /// Report directory [default: reports/<scenario name>/sweep/, or .../sweep-shard-I-of-N/].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Root seed, overriding the scenario's.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override any scenario key by its dotted path (applied before the grid point's values).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<Override>,
-    /// Print nothing but errors.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,6 @@ pub mod calls;
 use std::collections::VecDeque;
 
 use crate::rng::Dist;
-use crate::scenario::Tier;
 use crate::time::{Duration, Instant};
 
 /// How long a tier takes to serve a task.
@@ -59,6 +58,33 @@ impl ServiceTime {
             ServiceTime::Dist(d) => d.quantile(0.5),
             ServiceTime::PerWork { base, .. } => *base,
         }
+    }
+}
+
+/// A validated tier of the fleet: `count` identical agents.
+#[derive(Clone, Debug)]
+pub struct Tier {
+    pub name: String,
+    pub count: u32,
+    pub weight: f64,
+    pub concurrency: u32,
+    pub service_time: ServiceTime,
+    pub error_rate: f64,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<String>,
+    /// The calls its agents make after their own service.
+    pub calls: calls::Calls,
+    /// Long-run fraction of time an agent is up (1.0 = never fails).
+    pub uptime: f64,
+    /// Mean down period (exponential); the mean up period follows from
+    /// `uptime`: `mttr · uptime / (1 − uptime)`.
+    pub mttr: Duration,
+}
+
+impl Tier {
+    /// Do this tier's agents go down on their own?
+    pub fn fails(&self) -> bool {
+        self.uptime < 1.0
     }
 }
 

@@ -92,15 +92,15 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = args.scenario.as_deref().unwrap_or("steady_load");
-    let mut sc = scenario::load(spec, &args.set)?;
-    if let Some(seed) = args.seed {
+    let mut sc = scenario::load(spec, &args.common.set)?;
+    if let Some(seed) = args.common.seed {
         sc.seed = Seed(seed);
     }
     let runs = harness::run_replications(
         &sc,
         "default",
         args.replications,
-        !args.quiet && harness::interactive(),
+        !args.common.quiet && harness::interactive(),
     );
     harness::check_runs(&runs)?;
     let dir = args
@@ -109,7 +109,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| harness::default_out_dir(&sc));
     harness::write_run_reports(&dir, &sc, &runs)
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
-    if !args.quiet {
+    if !args.common.quiet {
         print!("{}", harness::summary_table(&sc, &runs));
         println!(
             "reports: {}/ (report.html, summary.csv, agents.csv, timeseries.csv, bus.csv, perf.csv, charts/)",
@@ -120,9 +120,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let scenarios = compare::plan(&args.scenario, &args.set, args.seed, &args.strategies)?;
+    let scenarios = compare::plan(
+        &args.scenario,
+        &args.common.set,
+        args.common.seed,
+        &args.strategies,
+    )?;
     let first = &scenarios[0];
-    if !args.quiet && !first.balancer.changes.is_empty() {
+    if !args.common.quiet && !first.balancer.changes.is_empty() {
         eprintln!(
             "note: {} changes strategy during the run ([[balancer.changes]]); compare sets only the initial strategy",
             first.name
@@ -131,7 +136,7 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let runs = compare::run(
         &scenarios,
         args.replications,
-        !args.quiet && harness::interactive(),
+        !args.common.quiet && harness::interactive(),
     );
     harness::check_runs(&runs)?;
     let comparison = compare::compare(&runs, &args.strategies, args.replications);
@@ -149,7 +154,7 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     report::chart::write_all(&dir, &compare::charts(&comparison, &runs))
         .with_context(|| format!("cannot write charts to {}", dir.display()))?;
-    if !args.quiet {
+    if !args.common.quiet {
         print!("{}", compare::table(&comparison));
         let names: Vec<String> = written
             .iter()
@@ -164,8 +169,8 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let plan = sweep::Sweep::plan(
         &args.scenario,
-        &args.set,
-        args.seed,
+        &args.common.set,
+        args.common.seed,
         args.vary,
         args.replications,
     )?;
@@ -177,14 +182,18 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let jobs = args.jobs.map(|j| usize::try_from(j).unwrap_or(usize::MAX));
-    let out = plan.run(args.shard, jobs, !args.quiet && harness::interactive())?;
+    let out = plan.run(
+        args.shard,
+        jobs,
+        !args.common.quiet && harness::interactive(),
+    )?;
     out.write(&dir)
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if args.shard.is_none() {
         report::chart::write_all(&dir, &plan.charts(&out))
             .with_context(|| format!("cannot write charts to {}", dir.display()))?;
     }
-    if !args.quiet {
+    if !args.common.quiet {
         if let Some(shard) = args.shard {
             println!(
                 "shard {shard} of {}: {} of {} runs ({} points × {} replications)",

@@ -223,7 +223,13 @@ impl Recorder {
     /// A call to `route` that began at `started` ends now (`None`:
     /// completed).
     #[inline]
-    pub fn on_call_end(&mut self, now: Instant, route: usize, started: Instant, cause: Option<Cause>) {
+    pub fn on_call_end(
+        &mut self,
+        now: Instant,
+        route: usize,
+        started: Instant,
+        cause: Option<Cause>,
+    ) {
         let latency = self.measured(started).then(|| now - started);
         self.calls[route].on_end(cause, latency);
     }

@@ -25,6 +25,7 @@ use crate::rng::{Dist, Seed, Weighted};
 use crate::time::Duration;
 use crate::workload::Arrivals;
 
+pub use crate::fleet::Tier;
 pub use source::{KeyPath, Override};
 
 /// A validated scenario.
@@ -133,32 +134,6 @@ pub struct Origin {
     pub file: String,
     /// FNV-1a of the text and the overrides: changes when the scenario does.
     pub hash: u64,
-}
-
-#[derive(Clone, Debug)]
-pub struct Tier {
-    pub name: String,
-    pub count: u32,
-    pub weight: f64,
-    pub concurrency: u32,
-    pub service_time: crate::fleet::ServiceTime,
-    pub error_rate: f64,
-    pub capabilities: Vec<String>,
-    pub tags: Vec<String>,
-    /// The calls its agents make after their own service.
-    pub calls: crate::fleet::calls::Calls,
-    /// Long-run fraction of time an agent is up (1.0 = never fails).
-    pub uptime: f64,
-    /// Mean down period (exponential); the mean up period follows from
-    /// `uptime`: `mttr · uptime / (1 − uptime)`.
-    pub mttr: Duration,
-}
-
-impl Tier {
-    /// Do this tier's agents go down on their own?
-    pub fn fails(&self) -> bool {
-        self.uptime < 1.0
-    }
 }
 
 #[derive(Clone, Debug)]

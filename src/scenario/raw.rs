@@ -26,6 +26,29 @@ pub struct RawScenario {
     pub registry: Option<RawRegistry>,
     pub faults: Option<Vec<RawFault>>,
     pub bus: Option<RawBus>,
+    pub capabilities: Option<std::collections::BTreeMap<String, RawCapability>>,
+}
+
+/// `[capabilities.NAME]`: the policy for calls to one capability.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapability {
+    pub timeout: Option<String>,
+    pub retry: Option<RawRetry>,
+    pub breaker: Option<RawBreaker>,
+    pub balancer: Option<String>,
+}
+
+/// One step of a tier's `calls`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub capability: Option<String>,
+    pub all: Option<Vec<String>>,
+    pub any: Option<Vec<String>>,
+    pub need: Option<u32>,
+    pub probability: Option<f64>,
+    pub optional: Option<bool>,
 }
 
 /// `[bus]`: messages the control plane publishes, and who listens.
@@ -74,6 +97,10 @@ pub struct RawTier {
     pub tags: Option<Vec<String>>,
     pub uptime: Option<f64>,
     pub mttr: Option<String>,
+    pub calls: Option<Vec<RawStep>>,
+    #[serde(rename = "async")]
+    pub is_async: Option<bool>,
+    pub finish_time: Option<RawDist>,
 }
 
 /// `{ dist = "...", ... }`: which fields apply depends on `dist`, so they are
@@ -272,6 +299,7 @@ pub struct RawStage {
 #[serde(deny_unknown_fields)]
 pub struct RawRequest {
     pub timeout: Option<String>,
+    pub propagate_deadline: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

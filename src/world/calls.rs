@@ -62,16 +62,15 @@ impl World<'_> {
             self.client_of = vec![vec![NO_CLIENT; routes]; self.agents.len()];
         }
         self.route_clients = vec![Vec::new(); routes];
-        self.route_budgets = self
-            .policies
-            .iter()
-            .map(|p| {
-                p.own_retry
-                    .then_some(p.retry)
-                    .flatten()
-                    .map(|r| RetryBudget::new(r.budget.window, r.budget.min_per_s, r.budget.ratio))
-            })
-            .collect();
+        self.route_budgets =
+            self.policies
+                .iter()
+                .map(|p| {
+                    p.own_retry.then_some(p.retry).flatten().map(|r| {
+                        RetryBudget::new(r.budget.window, r.budget.min_per_s, r.budget.ratio)
+                    })
+                })
+                .collect();
         self.metrics.track_routes(routes);
     }
 
@@ -115,7 +114,9 @@ impl World<'_> {
                     .breakers
                     .get(slot as usize)
                     .is_none_or(Breaker::admits);
-                client.balancer.set_eligible(slot as usize, shared && admits);
+                client
+                    .balancer
+                    .set_eligible(slot as usize, shared && admits);
             }
         }
     }
@@ -409,7 +410,13 @@ impl World<'_> {
     }
 
     /// Ask `client`'s breaker for pool slot `slot` to admit a call.
-    fn client_admit(&mut self, now: Instant, client: u32, slot: u32, in_panic: bool) -> Option<u64> {
+    fn client_admit(
+        &mut self,
+        now: Instant,
+        client: u32,
+        slot: u32,
+        in_panic: bool,
+    ) -> Option<u64> {
         let cl = &mut self.clients[client as usize];
         if cl.breakers.is_empty() || in_panic {
             return None;
@@ -420,7 +427,14 @@ impl World<'_> {
         admitted
     }
 
-    fn client_outcome(&mut self, now: Instant, client: u32, slot: u32, admitted: Option<u64>, ok: bool) {
+    fn client_outcome(
+        &mut self,
+        now: Instant,
+        client: u32,
+        slot: u32,
+        admitted: Option<u64>,
+        ok: bool,
+    ) {
         let Some(trips) = admitted else { return };
         let b = &mut self.clients[client as usize].breakers[slot as usize];
         if b.trips() != trips {

@@ -138,7 +138,8 @@ impl World<'_> {
     pub(super) fn finish(&mut self, now: Instant, r: u32) {
         let a = self.reqs[r as usize].agent as usize;
         self.free_slot(now, r);
-        self.metrics.on_served(now, a, self.reqs[r as usize].received);
+        self.metrics
+            .on_served(now, a, self.reqs[r as usize].received);
         self.start_next(now, a);
         self.send_back(now, r);
     }
