@@ -36,6 +36,7 @@ pub mod orchestration;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod stats;
 pub mod time;
 pub mod workload;
 pub mod world;

@@ -11,9 +11,10 @@ use std::fmt::Write;
 
 use super::chart::{CHART_DIR, Chart};
 use super::fixed;
-use crate::harness::{RunRecord, mean_ci};
+use crate::harness::RunRecord;
 use crate::metrics::{JobOutcome, RunResult};
 use crate::scenario::Scenario;
+use crate::stats::mean_ci;
 
 /// Text for HTML content and attribute values.
 pub fn escape(s: &str) -> String {
