@@ -24,22 +24,8 @@ use crate::report::{self, fixed};
 use crate::scenario::Scenario;
 use crate::world;
 
+pub use crate::results::RunRecord;
 pub use crate::stats::{mean_ci, t95};
-
-/// One run and its labels.
-#[derive(Clone, Debug)]
-pub struct RunRecord {
-    pub scenario: String,
-    pub variant: String,
-    pub seed: u64,
-    pub replication: u32,
-    pub result: RunResult,
-    /// Wall-clock time of the run (for `perf.csv` only).
-    pub wall: std::time::Duration,
-    /// The process's peak resident memory when the run ended, in bytes
-    /// (Linux only; for `perf.csv` only).
-    pub peak_rss: Option<u64>,
-}
 
 /// The peak resident set size of this process so far (`VmHWM` in
 /// `/proc/self/status`), where the platform reports it.

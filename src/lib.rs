@@ -34,6 +34,7 @@ pub mod harness;
 pub mod metrics;
 pub mod orchestration;
 pub mod report;
+pub mod results;
 pub mod rng;
 pub mod scenario;
 pub mod stats;

@@ -14,13 +14,14 @@
 
 use std::fmt;
 
-use super::{RunRecord, mean_ci};
 use crate::discovery::balancer::Strategy;
 use crate::metrics::RunResult;
 use crate::report::chart::{self, Chart};
 use crate::report::fixed;
+use crate::results::RunRecord;
 use crate::rng::Seed;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
+use crate::stats::mean_ci;
 
 /// A metric of `comparison.csv`: its column stem, how to read it from a
 /// run, and its decimals.

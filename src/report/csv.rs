@@ -6,8 +6,9 @@
 
 use super::fixed;
 use crate::bus::{BusStats, Kind, KindStats};
-use crate::harness::RunRecord;
 use crate::metrics::{JobOutcome, RunResult};
+use crate::results::RunRecord;
+use crate::results::shard::{MANIFEST_FORMAT, Manifest};
 use crate::scenario::Scenario;
 
 /// The contract columns of `summary.csv`, then the extra ones.
@@ -458,12 +459,9 @@ pub fn comparison(c: &crate::harness::compare::Comparison) -> Vec<u8> {
 /// A sweep shard's manifest, `shard.csv`: `field,value` rows; `set` and
 /// `vary` repeat, once per argument, in order; `runs` is the run indices,
 /// space-separated.
-pub fn shard_manifest(m: &crate::harness::sweep::Manifest) -> Vec<u8> {
+pub fn shard_manifest(m: &Manifest) -> Vec<u8> {
     let mut rows: Vec<Vec<String>> = vec![
-        vec![
-            "format".into(),
-            crate::harness::sweep::MANIFEST_FORMAT.into(),
-        ],
+        vec!["format".into(), MANIFEST_FORMAT.into()],
         vec!["fleetsim".into(), m.fleetsim.clone()],
         vec!["scenario".into(), m.scenario.clone()],
         vec!["source".into(), m.source.clone()],

@@ -11,8 +11,8 @@ use std::fmt::Write;
 
 use super::chart::{CHART_DIR, Chart};
 use super::fixed;
-use crate::harness::RunRecord;
 use crate::metrics::{JobOutcome, RunResult};
+use crate::results::RunRecord;
 use crate::scenario::Scenario;
 use crate::stats::mean_ci;
 
