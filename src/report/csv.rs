@@ -6,7 +6,7 @@
 
 use super::fixed;
 use crate::bus::{BusStats, Kind, KindStats};
-use crate::metrics::{JobOutcome, RunResult};
+use crate::metrics::{JobOutcome, RunResult, registry};
 use crate::results::RunRecord;
 use crate::results::shard::{MANIFEST_FORMAT, Manifest};
 use crate::scenario::Scenario;
@@ -418,13 +418,13 @@ pub fn concat<'a>(empty: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) -> Ve
 }
 
 /// The columns of `comparison.csv`: labels, then for each key metric
-/// (`harness::compare::METRICS`, in order) its mean and 95% CI half-width,
+/// (`registry::COMPARED`, in order) its mean and 95% CI half-width,
 /// and the paired difference against the first strategy with its CI.
 pub fn comparison_columns() -> Vec<String> {
     let mut cols: Vec<String> = ["scenario", "strategy", "baseline", "seed", "replications"]
         .map(String::from)
         .to_vec();
-    for m in crate::harness::compare::METRICS {
+    for m in registry::named(registry::COMPARED) {
         for suffix in ["mean", "ci95", "diff", "diff_ci95"] {
             cols.push(format!("{}_{suffix}", m.name));
         }
@@ -446,9 +446,9 @@ pub fn comparison(c: &crate::harness::compare::Comparison) -> Vec<u8> {
                 c.seed.to_string(),
                 c.replications.to_string(),
             ];
-            for (m, s) in crate::harness::compare::METRICS.iter().zip(&row.stats) {
+            for (m, s) in registry::named(registry::COMPARED).zip(&row.stats) {
                 for x in [s.mean, s.ci95, s.diff, s.diff_ci95] {
-                    cells.push(fixed(x, m.decimals));
+                    cells.push(fixed(x, m.csv_decimals));
                 }
             }
             cells
