@@ -1,5 +1,6 @@
 //! Results: what the harness hands to the reports. A [`RunRecord`] is one
-//! run's [`RunResult`] with its labels; [`shard`] describes which part of a
+//! run's [`RunResult`] with its labels; a [`comparison`] holds the
+//! statistics of strategies compared; [`shard`] describes which part of a
 //! sweep a shard directory holds.
 //!
 //! Why a layer of its own: reports are pure functions of results, and the
@@ -7,6 +8,7 @@
 //! between, `report` depends only on what lies below it and the harness on
 //! `report`, never the other way round.
 
+pub mod comparison;
 pub mod shard;
 
 use crate::metrics::RunResult;

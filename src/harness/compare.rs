@@ -21,52 +21,7 @@ use crate::rng::Seed;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
 use crate::stats::mean_ci;
 
-/// One metric of one strategy.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stat {
-    /// Mean over replications, and the half-width of its 95% CI.
-    pub mean: f64,
-    pub ci95: f64,
-    /// Mean of the per-replication differences against the first strategy,
-    /// and the half-width of its 95% CI (t with R − 1 df).
-    pub diff: f64,
-    pub diff_ci95: f64,
-}
-
-/// One strategy's row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    pub strategy: Strategy,
-    /// In [`registry::COMPARED`] order.
-    pub stats: Vec<Stat>,
-}
-
-impl Row {
-    /// The statistics of the metric called `name`.
-    pub fn stat(&self, name: &str) -> Stat {
-        let i = registry::COMPARED
-            .iter()
-            .position(|&m| m == name)
-            .unwrap_or_else(|| panic!("no metric called {name}"));
-        self.stats[i]
-    }
-}
-
-/// A whole comparison: rows in the order the strategies were given; the
-/// first is the baseline of the differences.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Comparison {
-    pub scenario: String,
-    pub seed: u64,
-    pub replications: u32,
-    pub rows: Vec<Row>,
-}
-
-impl Comparison {
-    pub fn baseline(&self) -> Strategy {
-        self.rows[0].strategy
-    }
-}
+pub use crate::results::comparison::{Comparison, Row, Stat};
 
 /// The comparison charts: p99 latency and success rate per strategy with
 /// their 95 % confidence intervals, and the latency CDFs of replication 0

@@ -8,6 +8,7 @@ use super::fixed;
 use crate::bus::{BusStats, Kind, KindStats};
 use crate::metrics::{JobOutcome, RunResult, registry};
 use crate::results::RunRecord;
+use crate::results::comparison::Comparison;
 use crate::results::shard::{MANIFEST_FORMAT, Manifest};
 use crate::scenario::Scenario;
 
@@ -433,7 +434,7 @@ pub fn comparison_columns() -> Vec<String> {
 }
 
 /// `comparison.csv`: one row per strategy, in the order given.
-pub fn comparison(c: &crate::harness::compare::Comparison) -> Vec<u8> {
+pub fn comparison(c: &Comparison) -> Vec<u8> {
     let cols = comparison_columns();
     let header: Vec<&str> = cols.iter().map(String::as_str).collect();
     table(
