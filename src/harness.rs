@@ -19,7 +19,7 @@ use std::time::Instant as WallClock;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::metrics::RunResult;
+use crate::metrics::registry;
 use crate::report::{self, fixed};
 use crate::scenario::Scenario;
 use crate::world;
@@ -180,22 +180,9 @@ pub fn default_out_dir(sc: &Scenario) -> PathBuf {
     Path::new("reports").join(&sc.name)
 }
 
-/// The terminal summary: one value per metric for a single run, mean ± 95%
-/// CI over replications.
+/// The terminal summary: one value per metric of `registry::SUMMARY` for a
+/// single run, mean ± 95% CI over replications.
 pub fn summary_table(sc: &Scenario, runs: &[RunRecord]) -> String {
-    type Row = (&'static str, fn(&RunResult) -> f64, usize);
-    let rows: [Row; 10] = [
-        ("tasks submitted", |r| r.submitted as f64, 0),
-        ("completed", |r| r.completed as f64, 0),
-        ("failed", |r| r.failed as f64, 0),
-        ("rejected", |r| r.rejected as f64, 0),
-        ("cancelled", |r| r.cancelled as f64, 0),
-        ("success rate %", |r| r.success_rate * 100.0, 2),
-        ("throughput /s", |r| r.throughput_per_s, 2),
-        ("latency mean ms", |r| r.latency_mean_ms, 3),
-        ("latency p99 ms", |r| r.latency_p99_ms, 3),
-        ("wait mean ms", |r| r.wait_mean_ms, 3),
-    ];
     let mut out = String::new();
     let s = |n: usize| if n == 1 { "" } else { "s" };
     let agents = sc.agent_count() as usize;
@@ -207,15 +194,16 @@ pub fn summary_table(sc: &Scenario, runs: &[RunRecord]) -> String {
         s(runs.len()),
         sc.seed.0
     ));
-    for (label, get, d) in rows {
-        let xs: Vec<f64> = runs.iter().map(|r| get(&r.result)).collect();
+    for m in registry::named(registry::SUMMARY) {
+        let xs: Vec<f64> = runs.iter().map(|r| m.shown(&r.result)).collect();
         let (mean, half) = mean_ci(&xs);
+        let d = m.decimals;
         let value = if runs.len() > 1 {
             format!("{} ± {}", fixed(mean, d), fixed(half, d))
         } else {
             fixed(mean, d)
         };
-        out.push_str(&format!("  {label:<18} {value:>16}\n"));
+        out.push_str(&format!("  {:<18} {value:>16}\n", m.label));
     }
     let events: u64 = runs.iter().map(|r| r.result.events).sum();
     let wall: f64 = runs.iter().map(|r| r.wall.as_secs_f64()).sum();

@@ -488,3 +488,19 @@ pub fn shard_manifest(m: &Manifest) -> Vec<u8> {
     ]);
     table(&["field", "value"], rows.into_iter())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_metric_is_a_summary_column() {
+        for m in registry::ALL {
+            assert!(
+                SUMMARY_COLUMNS.contains(&m.name),
+                "{} is not a summary.csv column",
+                m.name
+            );
+        }
+    }
+}
