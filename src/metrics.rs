@@ -1,6 +1,7 @@
 //! Metrics: what a run records as it goes, in memory independent of the
-//! number of tasks (hdrhistograms, counters, one row per time bucket), and
-//! the [`RunResult`] that reports are written from.
+//! number of tasks (hdrhistograms, counters, one row per time bucket); the
+//! [`RunResult`] that reports are written from; and the [`registry`] of the
+//! metrics read from it.
 //!
 //! Latency is end to end (arrival → final outcome), wait is arrival → first
 //! service start; both over completed tasks that arrived after warm-up, in
@@ -8,6 +9,8 @@
 //! exact sums, not histogram estimates. Little's law `L = λW` is checkable:
 //! the time-average number of tasks in the system over the measurement
 //! window [warm-up, duration) is recorded alongside λ and W.
+
+pub mod registry;
 
 use hdrhistogram::Histogram;
 
