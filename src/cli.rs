@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::discovery::balancer::Strategy;
-use crate::harness::sweep::{Shard, Vary};
+use crate::results::shard::{Shard, Vary};
 use crate::scenario::Override;
 
 #[derive(Debug, Parser)]

@@ -19,25 +19,13 @@ use std::time::Instant as WallClock;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::metrics::RunResult;
+use crate::metrics::registry;
 use crate::report::{self, fixed};
 use crate::scenario::Scenario;
 use crate::world;
 
-/// One run and its labels.
-#[derive(Clone, Debug)]
-pub struct RunRecord {
-    pub scenario: String,
-    pub variant: String,
-    pub seed: u64,
-    pub replication: u32,
-    pub result: RunResult,
-    /// Wall-clock time of the run (for `perf.csv` only).
-    pub wall: std::time::Duration,
-    /// The process's peak resident memory when the run ended, in bytes
-    /// (Linux only; for `perf.csv` only).
-    pub peak_rss: Option<u64>,
-}
+pub use crate::results::RunRecord;
+pub use crate::stats::{mean_ci, t95};
 
 /// The peak resident set size of this process so far (`VmHWM` in
 /// `/proc/self/status`), where the platform reports it.
@@ -192,52 +180,9 @@ pub fn default_out_dir(sc: &Scenario) -> PathBuf {
     Path::new("reports").join(&sc.name)
 }
 
-/// Two-sided 95% Student t quantile for `df` degrees of freedom.
-pub fn t95(df: u32) -> f64 {
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::NAN,
-        1..=30 => T[df as usize - 1],
-        31..=60 => 2.000,
-        61..=120 => 1.980,
-        _ => 1.960,
-    }
-}
-
-/// Mean and the half-width of its 95% confidence interval.
-pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len();
-    if n == 0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    if n == 1 {
-        return (mean, f64::NAN);
-    }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (mean, t95(n as u32 - 1) * (var / n as f64).sqrt())
-}
-
-/// The terminal summary: one value per metric for a single run, mean ± 95%
-/// CI over replications.
+/// The terminal summary: one value per metric of `registry::SUMMARY` for a
+/// single run, mean ± 95% CI over replications.
 pub fn summary_table(sc: &Scenario, runs: &[RunRecord]) -> String {
-    type Row = (&'static str, fn(&RunResult) -> f64, usize);
-    let rows: [Row; 10] = [
-        ("tasks submitted", |r| r.submitted as f64, 0),
-        ("completed", |r| r.completed as f64, 0),
-        ("failed", |r| r.failed as f64, 0),
-        ("rejected", |r| r.rejected as f64, 0),
-        ("cancelled", |r| r.cancelled as f64, 0),
-        ("success rate %", |r| r.success_rate * 100.0, 2),
-        ("throughput /s", |r| r.throughput_per_s, 2),
-        ("latency mean ms", |r| r.latency_mean_ms, 3),
-        ("latency p99 ms", |r| r.latency_p99_ms, 3),
-        ("wait mean ms", |r| r.wait_mean_ms, 3),
-    ];
     let mut out = String::new();
     let s = |n: usize| if n == 1 { "" } else { "s" };
     let agents = sc.agent_count() as usize;
@@ -249,15 +194,16 @@ pub fn summary_table(sc: &Scenario, runs: &[RunRecord]) -> String {
         s(runs.len()),
         sc.seed.0
     ));
-    for (label, get, d) in rows {
-        let xs: Vec<f64> = runs.iter().map(|r| get(&r.result)).collect();
+    for m in registry::named(registry::SUMMARY) {
+        let xs: Vec<f64> = runs.iter().map(|r| m.shown(&r.result)).collect();
         let (mean, half) = mean_ci(&xs);
+        let d = m.decimals;
         let value = if runs.len() > 1 {
             format!("{} ± {}", fixed(mean, d), fixed(half, d))
         } else {
             fixed(mean, d)
         };
-        out.push_str(&format!("  {label:<18} {value:>16}\n"));
+        out.push_str(&format!("  {:<18} {value:>16}\n", m.label));
     }
     let events: u64 = runs.iter().map(|r| r.result.events).sum();
     let wall: f64 = runs.iter().map(|r| r.wall.as_secs_f64()).sum();
@@ -269,18 +215,4 @@ pub fn summary_table(sc: &Scenario, runs: &[RunRecord]) -> String {
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn confidence_interval_of_a_known_sample() {
-        // Sample 1..=5: mean 3, sd sqrt(2.5), t(4) = 2.776.
-        let (m, h) = mean_ci(&[1.0, 2.0, 3.0, 4.0, 5.0]);
-        assert_eq!(m, 3.0);
-        assert!((h - 2.776 * (2.5f64 / 5.0).sqrt()).abs() < 1e-12);
-        assert!(mean_ci(&[1.0]).1.is_nan());
-    }
 }

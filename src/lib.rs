@@ -18,10 +18,13 @@
 //!
 //! ## Module map
 //! `time`, `rng` → components (`orchestration`, `discovery`, `bus`,
-//! `fleet`, `workload`, `faults`) → `world` (the only scheduler, on `engine`) → `metrics` →
-//! `report` → `harness` → `cli`. Scenarios are parsed and validated in
-//! `scenario` before anything runs. Components never import `engine` or
-//! `world`: they take `now` as an argument and randomness as a parameter.
+//! `fleet`, `workload`, `faults`) → `world` (the only scheduler, on
+//! `engine`) → `metrics` (with the registry of metrics) → `stats`,
+//! `results` → `report` → `harness` → `cli`. Reports are pure functions of
+//! `results`; the harness runs things and calls the reports, never the
+//! other way round. Scenarios are parsed and validated in `scenario` before
+//! anything runs. Components never import `engine` or `world`: they take
+//! `now` as an argument and randomness as a parameter.
 #![forbid(unsafe_code)]
 
 pub mod bus;
@@ -34,8 +37,10 @@ pub mod harness;
 pub mod metrics;
 pub mod orchestration;
 pub mod report;
+pub mod results;
 pub mod rng;
 pub mod scenario;
+pub mod stats;
 pub mod time;
 pub mod workload;
 pub mod world;

@@ -1,6 +1,7 @@
 //! Metrics: what a run records as it goes, in memory independent of the
-//! number of tasks (hdrhistograms, counters, one row per time bucket), and
-//! the [`RunResult`] that reports are written from.
+//! number of tasks (hdrhistograms, counters, one row per time bucket); the
+//! [`RunResult`] that reports are written from; and the [`registry`] of the
+//! metrics read from it.
 //!
 //! Latency is end to end (arrival → final outcome), wait is arrival → first
 //! service start; both over completed tasks that arrived after warm-up, in
@@ -10,6 +11,7 @@
 //! window [warm-up, duration) is recorded alongside λ and W.
 
 mod calls;
+pub mod registry;
 
 use hdrhistogram::Histogram;
 

@@ -1,6 +1,8 @@
 //! The CI regression gate: compare a scenario's key metrics with a baseline
 //! committed under `reports/baselines/`, metric by metric, each with a
-//! tolerance in the direction that hurts (latency up, success down).
+//! tolerance in the direction that hurts (latency up, success down). The
+//! metrics, their directions and default tolerances are the registry's
+//! checked ones (`metrics::registry::checked`).
 //!
 //! Why baselines hold the scenario's hash and seed: a run is deterministic,
 //! so against an unchanged scenario any difference comes from the code; a
@@ -15,67 +17,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::metrics::RunResult;
+use crate::metrics::registry::{self, Metric, Worse};
 use crate::report::{fixed, write_atomic};
 use crate::scenario::Scenario;
 
-/// Which way a metric gets worse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Worse {
-    Higher,
-    Lower,
-}
-
-/// A metric `check` compares: its name (a `summary.csv` column), how to read
-/// it, which way is worse, and the default tolerance (percent).
-pub struct Metric {
-    pub name: &'static str,
-    pub get: fn(&RunResult) -> f64,
-    pub worse: Worse,
-    pub tolerance_pct: f64,
-}
-
-/// The metrics `check` gates on, in report order.
-pub const METRICS: &[Metric] = &[
-    Metric {
-        name: "success_rate",
-        get: |r| r.success_rate,
-        worse: Worse::Lower,
-        tolerance_pct: 1.0,
-    },
-    Metric {
-        name: "throughput_per_s",
-        get: |r| r.throughput_per_s,
-        worse: Worse::Lower,
-        tolerance_pct: 2.0,
-    },
-    Metric {
-        name: "latency_mean_ms",
-        get: |r| r.latency_mean_ms,
-        worse: Worse::Higher,
-        tolerance_pct: 5.0,
-    },
-    Metric {
-        name: "latency_p50_ms",
-        get: |r| r.latency_p50_ms,
-        worse: Worse::Higher,
-        tolerance_pct: 5.0,
-    },
-    Metric {
-        name: "latency_p99_ms",
-        get: |r| r.latency_p99_ms,
-        worse: Worse::Higher,
-        tolerance_pct: 10.0,
-    },
-    Metric {
-        name: "wait_mean_ms",
-        get: |r| r.wait_mean_ms,
-        worse: Worse::Higher,
-        tolerance_pct: 10.0,
-    },
-];
-
+/// The checked metric called `name`.
 fn metric(name: &str) -> Option<&'static Metric> {
-    METRICS.iter().find(|m| m.name == name)
+    registry::checked().find(|m| m.name == name)
 }
 
 /// Why `check` could not run (exit 2), as opposed to a failed check (exit 1).
@@ -95,8 +43,7 @@ pub enum CheckError {
 }
 
 fn metric_names() -> String {
-    METRICS
-        .iter()
+    registry::checked()
         .map(|m| m.name)
         .collect::<Vec<_>>()
         .join(", ")
@@ -109,7 +56,12 @@ pub struct Tolerances(BTreeMap<&'static str, f64>);
 
 impl Default for Tolerances {
     fn default() -> Self {
-        Tolerances(METRICS.iter().map(|m| (m.name, m.tolerance_pct)).collect())
+        Tolerances(
+            registry::ALL
+                .iter()
+                .filter_map(|m| Some((m.name, m.tolerance_pct?)))
+                .collect(),
+        )
     }
 }
 
@@ -157,8 +109,7 @@ pub fn baseline_path(dir: &Path, sc: &Scenario) -> PathBuf {
 
 /// The mean of each metric over the runs.
 pub fn measure(runs: &[RunResult]) -> BTreeMap<String, f64> {
-    METRICS
-        .iter()
+    registry::checked()
         .map(|m| {
             let mean = runs.iter().map(m.get).sum::<f64>() / runs.len().max(1) as f64;
             (m.name.to_string(), mean)
@@ -328,8 +279,7 @@ pub fn compare(
             what: changed.join("; "),
         };
     }
-    let rows = METRICS
-        .iter()
+    let rows = registry::checked()
         .filter_map(|m| {
             let base = *b.values.get(m.name)?;
             let cur = current[m.name];
@@ -346,6 +296,8 @@ pub fn compare(
             let worse_by = match m.worse {
                 Worse::Higher => change_pct,
                 Worse::Lower => -change_pct,
+                // Cannot get worse (and is never checked: a registry test).
+                Worse::Neither => 0.0,
             };
             Some(Row {
                 metric: m.name,
@@ -430,8 +382,9 @@ mod tests {
     }
 
     fn values(p99: f64, success: f64) -> BTreeMap<String, f64> {
-        let mut v: BTreeMap<String, f64> =
-            METRICS.iter().map(|m| (m.name.to_string(), 10.0)).collect();
+        let mut v: BTreeMap<String, f64> = registry::checked()
+            .map(|m| (m.name.to_string(), 10.0))
+            .collect();
         v.insert("latency_p99_ms".into(), p99);
         v.insert("success_rate".into(), success);
         v

@@ -12,121 +12,16 @@
 //! (Law, *Simulation Modeling and Analysis*, "paired-t confidence
 //! interval"; common random numbers as a variance-reduction technique).
 
-use std::fmt;
-
-use super::{RunRecord, mean_ci};
 use crate::discovery::balancer::Strategy;
-use crate::metrics::RunResult;
+use crate::metrics::registry;
 use crate::report::chart::{self, Chart};
 use crate::report::fixed;
+use crate::results::RunRecord;
 use crate::rng::Seed;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
+use crate::stats::mean_ci;
 
-/// A metric of `comparison.csv`: its column stem, how to read it from a
-/// run, and its decimals.
-#[derive(Clone, Copy)]
-pub struct Metric {
-    pub name: &'static str,
-    pub get: fn(&RunResult) -> f64,
-    pub decimals: usize,
-}
-
-impl fmt::Debug for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)
-    }
-}
-
-/// The key metrics compared, in column order.
-pub const METRICS: [Metric; 8] = [
-    Metric {
-        name: "success_rate",
-        get: |r| r.success_rate,
-        decimals: 6,
-    },
-    Metric {
-        name: "throughput_per_s",
-        get: |r| r.throughput_per_s,
-        decimals: 3,
-    },
-    Metric {
-        name: "latency_mean_ms",
-        get: |r| r.latency_mean_ms,
-        decimals: 3,
-    },
-    Metric {
-        name: "latency_p50_ms",
-        get: |r| r.latency_p50_ms,
-        decimals: 3,
-    },
-    Metric {
-        name: "latency_p99_ms",
-        get: |r| r.latency_p99_ms,
-        decimals: 3,
-    },
-    Metric {
-        name: "wait_mean_ms",
-        get: |r| r.wait_mean_ms,
-        decimals: 3,
-    },
-    Metric {
-        name: "tasks_failed",
-        get: |r| r.failed as f64,
-        decimals: 3,
-    },
-    Metric {
-        name: "breaker_trips",
-        get: |r| r.breaker_trips as f64,
-        decimals: 3,
-    },
-];
-
-/// One metric of one strategy.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stat {
-    /// Mean over replications, and the half-width of its 95% CI.
-    pub mean: f64,
-    pub ci95: f64,
-    /// Mean of the per-replication differences against the first strategy,
-    /// and the half-width of its 95% CI (t with R − 1 df).
-    pub diff: f64,
-    pub diff_ci95: f64,
-}
-
-/// One strategy's row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    pub strategy: Strategy,
-    /// In [`METRICS`] order.
-    pub stats: Vec<Stat>,
-}
-
-impl Row {
-    /// The statistics of the metric called `name`.
-    pub fn stat(&self, name: &str) -> Stat {
-        let i = METRICS
-            .iter()
-            .position(|m| m.name == name)
-            .unwrap_or_else(|| panic!("no metric called {name}"));
-        self.stats[i]
-    }
-}
-
-/// A whole comparison: rows in the order the strategies were given; the
-/// first is the baseline of the differences.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Comparison {
-    pub scenario: String,
-    pub seed: u64,
-    pub replications: u32,
-    pub rows: Vec<Row>,
-}
-
-impl Comparison {
-    pub fn baseline(&self) -> Strategy {
-        self.rows[0].strategy
-    }
-}
+pub use crate::results::comparison::{Comparison, Row, Stat};
 
 /// The comparison charts: p99 latency and success rate per strategy with
 /// their 95 % confidence intervals, and the latency CDFs of replication 0
@@ -233,8 +128,7 @@ pub fn compare(runs: &[RunRecord], strategies: &[Strategy], replications: u32) -
         .iter()
         .enumerate()
         .map(|(s, &strategy)| {
-            let stats = METRICS
-                .iter()
+            let stats = registry::named(registry::COMPARED)
                 .map(|m| {
                     let xs: Vec<f64> = of(s).iter().map(|x| (m.get)(&x.result)).collect();
                     let diffs: Vec<f64> = of(s)

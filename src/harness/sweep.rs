@@ -15,7 +15,6 @@
 //! a small manifest, `shard.csv`, written last by each shard.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,143 +23,14 @@ use std::str::FromStr;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use super::{RunRecord, mean_ci};
 use crate::report;
 use crate::report::chart::{self, Chart};
+use crate::results::RunRecord;
 use crate::rng::Seed;
 use crate::scenario::{self, KeyPath, Override, Scenario, ScenarioError};
+use crate::stats::mean_ci;
 
-/// The manifest's file name in a shard's directory.
-pub const MANIFEST: &str = "shard.csv";
-
-/// The manifest format written in its `format` row.
-pub const MANIFEST_FORMAT: &str = "fleetsim-shard 1";
-
-/// One `--vary KEY=V1,V2,..` argument.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Vary {
-    /// The key path, as given.
-    pub key: String,
-    /// The values, trimmed, in order; TOML values as for `--set`.
-    pub values: Vec<String>,
-}
-
-impl FromStr for Vary {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (key, list) = s.split_once('=').ok_or_else(|| {
-            format!("`{s}` is not KEY=V1,V2,.. (e.g. balancer.strategy=p2c,round_robin)")
-        })?;
-        let key = key.trim();
-        if KeyPath::parse(key).is_none() {
-            return Err(format!(
-                "`{key}` is not a key path (e.g. fleet.tiers[0].count)"
-            ));
-        }
-        let values = split_values(list).map_err(|e| format!("`{s}`: {e}"))?;
-        for (i, v) in values.iter().enumerate() {
-            if values[..i].contains(v) {
-                return Err(format!("`{key}={v}` is listed twice"));
-            }
-        }
-        Ok(Vary {
-            key: key.to_string(),
-            values,
-        })
-    }
-}
-
-impl fmt::Display for Vary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.key, self.values.join(","))
-    }
-}
-
-/// Split `V1,V2,..` at the commas that are outside quotes, arrays and
-/// inline tables, so `{dist="uniform",min="1ms",max="2ms"}` is one value.
-fn split_values(list: &str) -> Result<Vec<String>, String> {
-    let mut values = Vec::new();
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    let mut start = 0;
-    for (i, c) in list.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' && q == '"' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '"' | '\'' => quote = Some(c),
-            '[' | '{' => depth += 1,
-            ']' | '}' => {
-                depth = depth
-                    .checked_sub(1)
-                    .ok_or_else(|| format!("unbalanced `{c}`"))?;
-            }
-            ',' if depth == 0 => {
-                values.push(list[start..i].trim().to_string());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if quote.is_some() {
-        return Err("a quoted value is not closed".to_string());
-    }
-    if depth != 0 {
-        return Err("an array or inline table is not closed".to_string());
-    }
-    values.push(list[start..].trim().to_string());
-    if values.iter().any(String::is_empty) {
-        return Err("empty value (values are separated by commas)".to_string());
-    }
-    Ok(values)
-}
-
-/// `--shard I/N`: the runs whose index is ≡ I (mod N).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl Shard {
-    /// The whole sweep as one shard.
-    pub const ALL: Shard = Shard { index: 0, count: 1 };
-
-    /// The run indices of this shard out of `total`, ascending.
-    pub fn runs(self, total: usize) -> Vec<usize> {
-        (self.index as usize..total)
-            .step_by(self.count as usize)
-            .collect()
-    }
-}
-
-impl FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not I/N with 0 ≤ I < N (e.g. 0/4)");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let index: u32 = i.trim().parse().map_err(|_| bad())?;
-        let count: u32 = n.trim().parse().map_err(|_| bad())?;
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
+pub use crate::results::shard::{MANIFEST, MANIFEST_FORMAT, Manifest, Shard, Vary};
 
 /// Why a sweep cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -733,117 +603,91 @@ pub fn run_indexed<T: Send>(
     out
 }
 
-/// A shard's manifest (`shard.csv`): what sweep it belongs to and which runs
-/// it holds, so `merge` can check that shards belong together and that
-/// none is missing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Manifest {
-    /// The fleetsim version that wrote it.
-    pub fleetsim: String,
-    pub scenario: String,
-    /// The scenario file (or `builtin:NAME`); informative only.
-    pub source: String,
-    /// FNV-1a of the scenario text and the `--set` overrides.
-    pub scenario_hash: u64,
-    /// The root seed (after `--seed`).
-    pub seed: u64,
-    /// The `--set` overrides, `KEY=VALUE`.
-    pub set: Vec<String>,
-    pub vary: Vec<Vary>,
-    pub replications: u32,
-    pub points: usize,
-    pub runs_total: usize,
-    pub shard: Shard,
-    /// The run indices in this shard, ascending.
-    pub runs: Vec<usize>,
-}
-
-impl Manifest {
-    /// Parse `shard.csv` (`field,value` rows).
-    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
-        let mut rd = ::csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(bytes);
-        let header = rd.headers().map_err(|e| e.to_string())?.clone();
-        if header.iter().collect::<Vec<_>>() != ["field", "value"] {
-            return Err("the header is not `field,value`".to_string());
-        }
-        let mut one: BTreeMap<String, String> = BTreeMap::new();
-        let mut set = Vec::new();
-        let mut vary = Vec::new();
-        for rec in rd.records() {
-            let rec = rec.map_err(|e| e.to_string())?;
-            let (Some(field), Some(value)) = (rec.get(0), rec.get(1)) else {
-                return Err(format!("a row is not field,value: {rec:?}"));
-            };
-            match field {
-                "set" => set.push(value.to_string()),
-                "vary" => vary.push(value.parse::<Vary>()?),
-                _ => {
-                    if one.insert(field.to_string(), value.to_string()).is_some() {
-                        return Err(format!("`{field}` is given twice"));
-                    }
+/// Parse a shard's manifest, `shard.csv` (`field,value` rows), and check it
+/// against the grid its `vary` lists make.
+pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, String> {
+    let mut rd = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let header = rd.headers().map_err(|e| e.to_string())?.clone();
+    if header.iter().collect::<Vec<_>>() != ["field", "value"] {
+        return Err("the header is not `field,value`".to_string());
+    }
+    let mut one: BTreeMap<String, String> = BTreeMap::new();
+    let mut set = Vec::new();
+    let mut vary = Vec::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        let (Some(field), Some(value)) = (rec.get(0), rec.get(1)) else {
+            return Err(format!("a row is not field,value: {rec:?}"));
+        };
+        match field {
+            "set" => set.push(value.to_string()),
+            "vary" => vary.push(value.parse::<Vary>()?),
+            _ => {
+                if one.insert(field.to_string(), value.to_string()).is_some() {
+                    return Err(format!("`{field}` is given twice"));
                 }
             }
         }
-        let mut take = |f: &str| one.remove(f).ok_or_else(|| format!("no `{f}` row"));
-        let format = take("format")?;
-        if format != MANIFEST_FORMAT {
-            return Err(format!(
-                "format `{format}`; this fleetsim reads `{MANIFEST_FORMAT}`"
-            ));
-        }
-        fn num<T: FromStr>(f: &str, v: String) -> Result<T, String> {
-            v.parse()
-                .map_err(|_| format!("`{f}` is `{v}`, not a whole number"))
-        }
-        let fleetsim = take("fleetsim")?;
-        let scenario = take("scenario")?;
-        let source = take("source")?;
-        let hash = take("scenario_hash")?;
-        let scenario_hash = u64::from_str_radix(&hash, 16)
-            .map_err(|_| format!("`scenario_hash` is `{hash}`, not 16 hex digits"))?;
-        let seed = num("seed", take("seed")?)?;
-        let replications: u32 = num("replications", take("replications")?)?;
-        let points: usize = num("points", take("points")?)?;
-        let runs_total: usize = num("runs_total", take("runs_total")?)?;
-        let shard: Shard = format!("{}/{}", take("shard")?, take("shards")?).parse()?;
-        let runs = take("runs")?
-            .split_whitespace()
-            .map(|r| num("runs", r.to_string()))
-            .collect::<Result<Vec<usize>, String>>()?;
-        if let Some(f) = one.keys().next() {
-            return Err(format!("unknown field `{f}`"));
-        }
-        let m = Manifest {
-            fleetsim,
-            scenario,
-            source,
-            scenario_hash,
-            seed,
-            set,
-            vary,
-            replications,
-            points,
-            runs_total,
-            shard,
-            runs,
-        };
-        let grid = Grid::new(m.vary.clone()).map_err(|e| e.to_string())?;
-        if grid.len() != m.points || m.points * m.replications as usize != m.runs_total {
-            return Err(format!(
-                "{} points × {} replications do not make {} runs",
-                m.points, m.replications, m.runs_total
-            ));
-        }
-        if m.runs != m.shard.runs(m.runs_total) {
-            return Err(format!(
-                "the run list is not the runs ≡ {} (mod {}) of {}",
-                m.shard.index, m.shard.count, m.runs_total
-            ));
-        }
-        Ok(m)
     }
+    let mut take = |f: &str| one.remove(f).ok_or_else(|| format!("no `{f}` row"));
+    let format = take("format")?;
+    if format != MANIFEST_FORMAT {
+        return Err(format!(
+            "format `{format}`; this fleetsim reads `{MANIFEST_FORMAT}`"
+        ));
+    }
+    fn num<T: FromStr>(f: &str, v: String) -> Result<T, String> {
+        v.parse()
+            .map_err(|_| format!("`{f}` is `{v}`, not a whole number"))
+    }
+    let fleetsim = take("fleetsim")?;
+    let scenario = take("scenario")?;
+    let source = take("source")?;
+    let hash = take("scenario_hash")?;
+    let scenario_hash = u64::from_str_radix(&hash, 16)
+        .map_err(|_| format!("`scenario_hash` is `{hash}`, not 16 hex digits"))?;
+    let seed = num("seed", take("seed")?)?;
+    let replications: u32 = num("replications", take("replications")?)?;
+    let points: usize = num("points", take("points")?)?;
+    let runs_total: usize = num("runs_total", take("runs_total")?)?;
+    let shard: Shard = format!("{}/{}", take("shard")?, take("shards")?).parse()?;
+    let runs = take("runs")?
+        .split_whitespace()
+        .map(|r| num("runs", r.to_string()))
+        .collect::<Result<Vec<usize>, String>>()?;
+    if let Some(f) = one.keys().next() {
+        return Err(format!("unknown field `{f}`"));
+    }
+    let m = Manifest {
+        fleetsim,
+        scenario,
+        source,
+        scenario_hash,
+        seed,
+        set,
+        vary,
+        replications,
+        points,
+        runs_total,
+        shard,
+        runs,
+    };
+    let grid = Grid::new(m.vary.clone()).map_err(|e| e.to_string())?;
+    if grid.len() != m.points || m.points * m.replications as usize != m.runs_total {
+        return Err(format!(
+            "{} points × {} replications do not make {} runs",
+            m.points, m.replications, m.runs_total
+        ));
+    }
+    if m.runs != m.shard.runs(m.runs_total) {
+        return Err(format!(
+            "the run list is not the runs ≡ {} (mod {}) of {}",
+            m.shard.index, m.shard.count, m.runs_total
+        ));
+    }
+    Ok(m)
 }
 
 /// Why shards cannot be merged.
@@ -918,7 +762,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
                 });
             }
         };
-        let m = Manifest::parse(&bytes).map_err(|message| MergeError::Bad {
+        let m = parse_manifest(&bytes).map_err(|message| MergeError::Bad {
             path: path.display().to_string(),
             message,
         })?;
@@ -1120,28 +964,6 @@ mod tests {
     }
 
     #[test]
-    fn vary_splits_at_top_level_commas_only() {
-        let v = vary(
-            r#"service_time={dist="uniform",min="1ms",max="2ms"}, {dist="constant",value="1ms"}"#,
-        );
-        assert_eq!(v.key, "service_time");
-        assert_eq!(
-            v.values,
-            [
-                r#"{dist="uniform",min="1ms",max="2ms"}"#,
-                r#"{dist="constant",value="1ms"}"#
-            ]
-        );
-        assert_eq!(vary("tags=[\"a,b\"],'c,d'").values, ["[\"a,b\"]", "'c,d'"]);
-        assert_eq!(vary("a= 1 ,2").values, ["1", "2"]);
-        for bad in [
-            "a", "a=", "a=1,,2", "a=[1,2", "a=\"x", "a=1,1", "a..b=1", "a=}",
-        ] {
-            assert!(bad.parse::<Vary>().is_err(), "{bad} should be refused");
-        }
-    }
-
-    #[test]
     fn the_last_key_varies_fastest() {
         let g = Grid::new(vec![vary("a=1,2"), vary("b=x,y,z")]).unwrap();
         assert_eq!(g.len(), 6);
@@ -1157,21 +979,6 @@ mod tests {
             Grid::new(vec![vary("a[0]=1"), vary("a.0=2")]),
             Err(SweepError::DuplicateKey(_))
         ));
-    }
-
-    #[test]
-    fn shards_partition_the_runs() {
-        let s: Shard = "1/3".parse().unwrap();
-        assert_eq!(s.runs(8), [1, 4, 7]);
-        assert_eq!(Shard::ALL.runs(3), [0, 1, 2]);
-        for bad in ["3/3", "0/0", "1", "-1/2", "a/b"] {
-            assert!(bad.parse::<Shard>().is_err(), "{bad}");
-        }
-        let mut all: Vec<usize> = (0..3)
-            .flat_map(|i| Shard { index: i, count: 3 }.runs(10))
-            .collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..10).collect::<Vec<_>>());
     }
 
     #[test]
@@ -1191,9 +998,9 @@ mod tests {
             runs: vec![1, 6, 11],
         };
         let bytes = report::csv::shard_manifest(&m);
-        assert_eq!(Manifest::parse(&bytes), Ok(m.clone()));
+        assert_eq!(parse_manifest(&bytes), Ok(m.clone()));
         let text = String::from_utf8(bytes).unwrap();
         let broken = text.replace("runs,1 6 11", "runs,1 6");
-        assert!(Manifest::parse(broken.as_bytes()).is_err());
+        assert!(parse_manifest(broken.as_bytes()).is_err());
     }
 }

@@ -39,7 +39,7 @@ pub use lines::{health, lines, throughput_p99};
 pub use utilization::utilization;
 
 use super::write_atomic;
-use crate::harness::RunRecord;
+use crate::results::RunRecord;
 use crate::scenario::Scenario;
 
 /// Size of every chart, in pixels.

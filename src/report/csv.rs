@@ -6,8 +6,10 @@
 
 use super::fixed;
 use crate::bus::{BusStats, Kind, KindStats};
-use crate::harness::RunRecord;
-use crate::metrics::{JobOutcome, RunResult};
+use crate::metrics::{JobOutcome, RunResult, registry};
+use crate::results::RunRecord;
+use crate::results::comparison::Comparison;
+use crate::results::shard::{MANIFEST_FORMAT, Manifest};
 use crate::scenario::Scenario;
 
 /// The contract columns of `summary.csv`, then the extra ones.
@@ -417,13 +419,13 @@ pub fn concat<'a>(empty: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) -> Ve
 }
 
 /// The columns of `comparison.csv`: labels, then for each key metric
-/// (`harness::compare::METRICS`, in order) its mean and 95% CI half-width,
+/// (`registry::COMPARED`, in order) its mean and 95% CI half-width,
 /// and the paired difference against the first strategy with its CI.
 pub fn comparison_columns() -> Vec<String> {
     let mut cols: Vec<String> = ["scenario", "strategy", "baseline", "seed", "replications"]
         .map(String::from)
         .to_vec();
-    for m in crate::harness::compare::METRICS {
+    for m in registry::named(registry::COMPARED) {
         for suffix in ["mean", "ci95", "diff", "diff_ci95"] {
             cols.push(format!("{}_{suffix}", m.name));
         }
@@ -432,7 +434,7 @@ pub fn comparison_columns() -> Vec<String> {
 }
 
 /// `comparison.csv`: one row per strategy, in the order given.
-pub fn comparison(c: &crate::harness::compare::Comparison) -> Vec<u8> {
+pub fn comparison(c: &Comparison) -> Vec<u8> {
     let cols = comparison_columns();
     let header: Vec<&str> = cols.iter().map(String::as_str).collect();
     table(
@@ -445,9 +447,9 @@ pub fn comparison(c: &crate::harness::compare::Comparison) -> Vec<u8> {
                 c.seed.to_string(),
                 c.replications.to_string(),
             ];
-            for (m, s) in crate::harness::compare::METRICS.iter().zip(&row.stats) {
+            for (m, s) in registry::named(registry::COMPARED).zip(&row.stats) {
                 for x in [s.mean, s.ci95, s.diff, s.diff_ci95] {
-                    cells.push(fixed(x, m.decimals));
+                    cells.push(fixed(x, m.csv_decimals));
                 }
             }
             cells
@@ -458,12 +460,9 @@ pub fn comparison(c: &crate::harness::compare::Comparison) -> Vec<u8> {
 /// A sweep shard's manifest, `shard.csv`: `field,value` rows; `set` and
 /// `vary` repeat, once per argument, in order; `runs` is the run indices,
 /// space-separated.
-pub fn shard_manifest(m: &crate::harness::sweep::Manifest) -> Vec<u8> {
+pub fn shard_manifest(m: &Manifest) -> Vec<u8> {
     let mut rows: Vec<Vec<String>> = vec![
-        vec![
-            "format".into(),
-            crate::harness::sweep::MANIFEST_FORMAT.into(),
-        ],
+        vec!["format".into(), MANIFEST_FORMAT.into()],
         vec!["fleetsim".into(), m.fleetsim.clone()],
         vec!["scenario".into(), m.scenario.clone()],
         vec!["source".into(), m.source.clone()],
@@ -488,4 +487,20 @@ pub fn shard_manifest(m: &crate::harness::sweep::Manifest) -> Vec<u8> {
         ],
     ]);
     table(&["field", "value"], rows.into_iter())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_metric_is_a_summary_column() {
+        for m in registry::ALL {
+            assert!(
+                SUMMARY_COLUMNS.contains(&m.name),
+                "{} is not a summary.csv column",
+                m.name
+            );
+        }
+    }
 }

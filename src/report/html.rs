@@ -1,8 +1,8 @@
 //! `report.html`: one self-contained page per report directory, readable
 //! offline (no CDN, no external CSS, no script): the scenario, the headline
-//! figures of `summary.csv` (per run, and mean ± 95 % CI over replications),
-//! a table per tier, the jobs' outcomes, and every chart, inlined as SVG and
-//! linked as files.
+//! figures of `summary.csv` (every metric of `metrics::registry`, per run,
+//! and mean ± 95 % CI over replications), a table per tier, the jobs'
+//! outcomes, and every chart, inlined as SVG and linked as files.
 //!
 //! Like the CSVs it is a pure function of the results: no wall-clock
 //! figures (those stay in `perf.csv`), no date, so it diffs cleanly.
@@ -11,9 +11,10 @@ use std::fmt::Write;
 
 use super::chart::{CHART_DIR, Chart};
 use super::fixed;
-use crate::harness::{RunRecord, mean_ci};
-use crate::metrics::{JobOutcome, RunResult};
+use crate::metrics::{JobOutcome, RunResult, registry};
+use crate::results::RunRecord;
 use crate::scenario::Scenario;
+use crate::stats::mean_ci;
 
 /// Text for HTML content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -46,29 +47,6 @@ figure svg { max-width: 100%; height: auto; border: 1px solid #e4e4e4; }
 figcaption { font-size: 0.9em; color: #555; }
 footer { margin-top: 3em; font-size: 0.8em; color: #777; }
 ";
-
-/// A headline figure of `summary.csv`: header, value, decimals.
-type Figure = (&'static str, fn(&RunResult) -> f64, usize);
-
-const FIGURES: [Figure; 17] = [
-    ("submitted", |r| r.submitted as f64, 0),
-    ("completed", |r| r.completed as f64, 0),
-    ("failed", |r| r.failed as f64, 0),
-    ("rejected", |r| r.rejected as f64, 0),
-    ("cancelled", |r| r.cancelled as f64, 0),
-    ("success %", |r| r.success_rate * 100.0, 2),
-    ("throughput /s", |r| r.throughput_per_s, 2),
-    ("latency mean ms", |r| r.latency_mean_ms, 3),
-    ("p50 ms", |r| r.latency_p50_ms, 3),
-    ("p95 ms", |r| r.latency_p95_ms, 3),
-    ("p99 ms", |r| r.latency_p99_ms, 3),
-    ("p99.9 ms", |r| r.latency_p999_ms, 3),
-    ("max ms", |r| r.latency_max_ms, 3),
-    ("wait mean ms", |r| r.wait_mean_ms, 3),
-    ("attempts mean", |r| r.attempts_mean, 3),
-    ("retries", |r| r.retries as f64, 0),
-    ("breaker trips", |r| r.breaker_trips as f64, 0),
-];
 
 fn num(out: &mut String, x: f64, decimals: usize) {
     let _ = write!(out, "<td class=\"n\">{}</td>", fixed(x, decimals));
@@ -106,7 +84,7 @@ fn variants(runs: &[RunRecord]) -> Vec<&str> {
 fn summary_table(out: &mut String, runs: &[RunRecord]) {
     out.push_str("<div class=\"scroll\"><table id=\"summary\">\n");
     let mut columns = vec!["variant", "replication", "seed"];
-    columns.extend(FIGURES.iter().map(|f| f.0));
+    columns.extend(registry::ALL.iter().map(|m| m.header));
     header(out, &columns);
     out.push_str("<tbody>\n");
     for r in runs {
@@ -117,8 +95,8 @@ fn summary_table(out: &mut String, runs: &[RunRecord]) {
             r.replication,
             r.seed
         );
-        for (_, get, d) in FIGURES {
-            num(out, get(&r.result), d);
+        for m in registry::ALL {
+            num(out, m.shown(&r.result), m.decimals);
         }
         out.push_str("</tr>\n");
     }
@@ -137,9 +115,9 @@ fn summary_table(out: &mut String, runs: &[RunRecord]) {
             escape(v),
             of.len()
         );
-        for (_, get, d) in FIGURES {
-            let xs: Vec<f64> = of.iter().map(|r| get(r)).collect();
-            let _ = write!(out, "<td class=\"n\">{}</td>", mean_pm(&xs, d));
+        for m in registry::ALL {
+            let xs: Vec<f64> = of.iter().map(|r| m.shown(r)).collect();
+            let _ = write!(out, "<td class=\"n\">{}</td>", mean_pm(&xs, m.decimals));
         }
         out.push_str("</tr>\n");
     }
