@@ -144,7 +144,7 @@ fn progress_bar(len: u64, what: &str, name: &str) -> ProgressBar {
     bar
 }
 
-/// Write `summary.csv`, `agents.csv`, `timeseries.csv`, `bus.csv` and
+/// Write `summary.csv`, `agents.csv`, `timeseries.csv`, `bus.csv`, `calls.csv` and
 /// `perf.csv` (and `jobs.csv` when there are jobs) into `dir`, then the charts
 /// (`charts/NAME.svg` and `.png`, names in [`report::chart::RUN_CHARTS`])
 /// and `report.html`, each atomically; returns the paths written.
@@ -158,6 +158,7 @@ pub fn write_run_reports(
         ("agents.csv", report::csv::agents(sc, runs)),
         ("timeseries.csv", report::csv::timeseries(runs)),
         ("bus.csv", report::csv::bus(runs)),
+        ("calls.csv", report::csv::calls(runs)),
         ("perf.csv", report::csv::perf(runs)),
     ];
     if !sc.workload.jobs.is_empty() {

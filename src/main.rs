@@ -112,7 +112,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.common.quiet {
         print!("{}", harness::summary_table(&sc, &runs));
         println!(
-            "reports: {}/ (report.html, summary.csv, agents.csv, timeseries.csv, bus.csv, perf.csv, charts/)",
+            "reports: {}/ (report.html, summary.csv, agents.csv, timeseries.csv, bus.csv, calls.csv, perf.csv, charts/)",
             dir.display()
         );
     }

@@ -759,8 +759,14 @@ impl<'s> World<'s> {
         result.retry_budget_exhausted = self.budget.as_ref().map_or(0, |b| b.exhausted());
         result.jobs = jobs;
         result.bus = self.bus.stats().clone();
-        for (stats, trips) in result.calls.iter_mut().zip(client_trips) {
+        for ((stats, trips), cap) in result
+            .calls
+            .iter_mut()
+            .zip(client_trips)
+            .zip(&self.route_caps)
+        {
             stats.breaker_trips = trips;
+            stats.capability = cap.clone().unwrap_or_else(|| "*".to_string());
         }
         result.errors = self
             .sources

@@ -297,6 +297,7 @@ impl Sweep {
                     agents: report::csv::agents(sc, one),
                     timeseries: report::csv::timeseries(one),
                     bus: report::csv::bus(one),
+                    calls: report::csv::calls(one),
                     perf: report::csv::perf(one),
                     jobs: if with_jobs {
                         report::csv::jobs(sc, one)
@@ -335,6 +336,10 @@ impl Sweep {
             (
                 "bus.csv",
                 report::csv::concat(&report::csv::bus(&[]), rows.iter().map(|r| &r.bus[..])),
+            ),
+            (
+                "calls.csv",
+                report::csv::concat(&report::csv::calls(&[]), rows.iter().map(|r| &r.calls[..])),
             ),
             (
                 "perf.csv",
@@ -465,6 +470,7 @@ struct RunRows {
     agents: Vec<u8>,
     timeseries: Vec<u8>,
     bus: Vec<u8>,
+    calls: Vec<u8>,
     perf: Vec<u8>,
     jobs: Vec<u8>,
     headline: Headline,
@@ -835,6 +841,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
         "agents.csv",
         "timeseries.csv",
         "bus.csv",
+        "calls.csv",
         "perf.csv",
     ];
     let with_jobs = first_dir.join("jobs.csv").exists();
@@ -848,6 +855,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
         let per_run: Option<u32> = match name {
             "summary.csv" | "perf.csv" => Some(1),
             "bus.csv" => Some(crate::bus::Kind::ALL.len() as u32 + 1),
+            // One per capability in use, which a swept key may change.
             _ => None,
         };
         let mut header: Option<(::csv::ByteRecord, String)> = None;

@@ -11,6 +11,8 @@ use crate::time::Duration;
 /// One capability's calls in one run.
 #[derive(Clone, Debug)]
 pub struct CallStats {
+    /// The capability called (`*`: tasks that ask for none).
+    pub capability: String,
     /// Logical calls made (a task counts once, however often retried).
     pub calls: u64,
     /// Requests sent for them, retries included.
@@ -37,6 +39,7 @@ pub struct CallStats {
 impl Default for CallStats {
     fn default() -> CallStats {
         CallStats {
+            capability: String::new(),
             calls: 0,
             attempts: 0,
             completed: 0,

@@ -246,6 +246,17 @@ pub const ALL: &[Metric] = &[
         tolerance_pct: None,
         get: |r| r.attempts_mean,
     },
+    Metric {
+        name: "attempts_per_task",
+        unit: Unit::PerTask,
+        label: "attempts per task, every hop",
+        header: "attempts / task (all hops)",
+        decimals: 3,
+        csv_decimals: 4,
+        worse: Worse::Higher,
+        tolerance_pct: None,
+        get: |r| r.attempts_per_task,
+    },
     count("retries", "retries", "retries", Worse::Higher, |r| {
         r.retries as f64
     }),
@@ -321,7 +332,7 @@ mod tests {
             failed: 103,
             rejected: 104,
             cancelled: 105,
-            failed_by: [106, 107, 108, 109],
+            failed_by: [106, 107, 108, 109, 135, 136],
             retries: 110,
             retry_budget_exhausted: 111,
             success_rate: 0.112,
@@ -351,6 +362,8 @@ mod tests {
             buckets: Vec::new(),
             jobs: Vec::new(),
             bus: BusStats::new(),
+            calls: Vec::new(),
+            attempts_per_task: 137.5,
             errors: Vec::new(),
         }
     }
@@ -374,6 +387,7 @@ mod tests {
             ("latency_max_ms", 119.5),
             ("wait_mean_ms", 123.5),
             ("attempts_mean", 128.5),
+            ("attempts_per_task", 137.5),
             ("retries", 110.0),
             ("breaker_trips", 129.0),
         ];

@@ -52,6 +52,10 @@ pub const CHART_DIR: &str = "charts";
 /// The charts of a run directory, in the order [`run_charts`] returns them.
 pub const RUN_CHARTS: [&str; 4] = ["latency_cdf", "throughput_p99", "utilization", "health"];
 
+/// The chart a run directory has besides [`RUN_CHARTS`] when its tiers make
+/// calls: attempts and failures over time, per capability.
+pub const CALLS_CHART: &str = "calls";
+
 /// The one font family. It is both the key of the embedded font in
 /// plotters' font table and the SVG `font-family` list, hence the fallback.
 const FAMILY: &str = "DejaVu Sans, sans-serif";
@@ -247,6 +251,21 @@ pub fn run_charts(sc: &Scenario, runs: &[RunRecord]) -> Vec<(&'static str, Chart
             };
             (chart, drawn)
         })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .chain(sc.has_calls().then(|| {
+            let calls = first.map_or(&[][..], |r| &r.result.calls);
+            let end = buckets.len() as u64 * width.as_nanos();
+            (
+                CALLS_CHART,
+                lines::calls(
+                    &format!("{name}: attempts and failures per capability{of_first}"),
+                    calls,
+                    width,
+                    crate::time::Duration(end),
+                ),
+            )
+        }))
         .collect()
 }
 

@@ -6,7 +6,7 @@
 
 use super::fixed;
 use crate::bus::{BusStats, Kind, KindStats};
-use crate::metrics::{JobOutcome, RunResult, registry};
+use crate::metrics::{Cause, JobOutcome, RunResult, registry};
 use crate::results::RunRecord;
 use crate::results::comparison::Comparison;
 use crate::results::shard::{MANIFEST_FORMAT, Manifest};
@@ -57,6 +57,32 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "job_makespan_mean_ms",
     "messages_lost",
     "bus_latency_p99_ms",
+    "failed_deadline",
+    "failed_dependency",
+    "attempts_per_task",
+];
+
+pub const CALLS_COLUMNS: &[&str] = &[
+    "variant",
+    "replication",
+    "capability",
+    "calls",
+    "attempts",
+    "attempts_per_task",
+    "completed",
+    "failed",
+    "cancelled",
+    "failed_error",
+    "failed_refused",
+    "failed_timeout",
+    "failed_no_agent",
+    "failed_deadline",
+    "failed_dependency",
+    "success_rate",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "breaker_trips",
 ];
 
 pub const JOB_COLUMNS: &[&str] = &[
@@ -208,7 +234,50 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 }),
                 messages_lost(&s.bus.total()).to_string(),
                 ms(s.bus.latency_quantile_ns(0.99) as f64 / 1e6),
+                s.failed_by[Cause::Deadline as usize].to_string(),
+                s.failed_by[Cause::Dependency as usize].to_string(),
+                fixed(s.attempts_per_task, 4),
             ]
+        }),
+    )
+}
+
+/// One row per capability in use × run: the calls made to it (a task is
+/// the dispatcher's call), their attempts and outcomes.
+pub fn calls(runs: &[RunRecord]) -> Vec<u8> {
+    table(
+        CALLS_COLUMNS,
+        runs.iter().flat_map(|r| {
+            let submitted = r.result.submitted;
+            r.result.calls.iter().map(move |c| {
+                let mut row = vec![
+                    r.variant.clone(),
+                    r.replication.to_string(),
+                    c.capability.clone(),
+                    c.calls.to_string(),
+                    c.attempts.to_string(),
+                    fixed(
+                        if submitted == 0 {
+                            0.0
+                        } else {
+                            c.attempts as f64 / submitted as f64
+                        },
+                        4,
+                    ),
+                    c.completed.to_string(),
+                    c.failed.to_string(),
+                    c.cancelled.to_string(),
+                ];
+                row.extend(c.failed_by.iter().map(u64::to_string));
+                row.extend([
+                    fixed(c.success_rate(), 6),
+                    ms(c.latency_mean_ms()),
+                    ms(c.latency_ms(0.50)),
+                    ms(c.latency_ms(0.99)),
+                    c.breaker_trips.to_string(),
+                ]);
+                row
+            })
         }),
     )
 }

@@ -284,6 +284,7 @@ pub fn run_report(sc: &Scenario, runs: &[RunRecord], charts: &[(&str, Chart)]) -
         "agents.csv",
         "timeseries.csv",
         "bus.csv",
+        "calls.csv",
         "perf.csv",
     ];
     if !sc.workload.jobs.is_empty() {

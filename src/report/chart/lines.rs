@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use super::style::*;
 use super::{Chart, DrawResult, Plot};
-use crate::metrics::Bucket;
+use crate::metrics::{Bucket, CallStats};
 use crate::time::Duration;
 
 /// One named line, possibly broken into segments (gaps where there is no
@@ -254,6 +254,44 @@ pub fn throughput_p99(title: &str, buckets: &[Bucket], width: Duration) -> Chart
         &Panels {
             title: title.to_string(),
             panels,
+        },
+    )
+}
+
+/// Per capability called: attempts sent and calls failed per second, per
+/// time bucket (`width` wide), in two panels, one line per capability.
+pub fn calls(title: &str, calls: &[CallStats], width: Duration, end: Duration) -> Chart {
+    let secs = width.as_secs_f64().max(1e-12);
+    let w = width.as_secs_f64();
+    let series = |f: fn(&(u64, u64)) -> u64| -> Vec<Line> {
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pts = c
+                    .series
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| ((k as f64 + 0.5) * w, f(v) as f64 / secs))
+                    .collect();
+                Line::new(&c.capability, color(i), pts)
+            })
+            .collect()
+    };
+    let x = 0.0..end.as_secs_f64().max(1e-9);
+    let attempts = Panel {
+        x: x.clone(),
+        ..Panel::new("time (s)", "attempts per second", series(|v| v.0))
+    };
+    let failures = Panel {
+        x,
+        ..Panel::new("time (s)", "failed calls per second", series(|v| v.1))
+    };
+    Chart::render(
+        title,
+        &Panels {
+            title: title.to_string(),
+            panels: vec![attempts, failures],
         },
     )
 }
