@@ -30,8 +30,56 @@ fn bench_runs(c: &mut Criterion) {
     g.bench_function("steady_load", |b| {
         b.iter(|| fleetsim::world::run(&steady, Seed(42)))
     });
+    // A three-layer call graph (front → middle → storage and cache), every
+    // hop a request over the bus with its own balancer, breakers and
+    // retries: about 100,000 top-level tasks.
+    let calls = scenario::load_str("calls.toml", "calls", CALL_GRAPH, &[])
+        .expect("the call-graph scenario is valid");
+    let result = fleetsim::world::run(&calls, Seed(7));
+    g.throughput(Throughput::Elements(result.events));
+    g.bench_function("call_graph_3_layers", |b| {
+        b.iter(|| fleetsim::world::run(&calls, Seed(7)))
+    });
     g.finish();
 }
+
+const CALL_GRAPH: &str = r#"
+duration = "100s"
+[[fleet.tiers]]
+name = "front"
+count = 8
+concurrency = 16
+capabilities = ["front"]
+service_time = { dist = "exponential", mean = "2ms" }
+calls = [ { capability = "middle" }, { capability = "audit", probability = 0.1, optional = true } ]
+[[fleet.tiers]]
+name = "middle"
+count = 8
+concurrency = 16
+capabilities = ["middle"]
+service_time = { dist = "exponential", mean = "3ms" }
+calls = [ { all = ["storage", "cache"] } ]
+[[fleet.tiers]]
+name = "storage"
+count = 8
+concurrency = 8
+capabilities = ["storage", "cache", "audit"]
+service_time = { dist = "exponential", mean = "4ms" }
+error_rate = 0.01
+[workload]
+arrivals = { process = "poisson", rate = 1000 }
+capability = "front"
+[network]
+latency = { dist = "constant", value = "200us" }
+[request]
+timeout = "1s"
+[retry]
+max_attempts = 2
+base = "5ms"
+[capabilities.storage]
+breaker = { failure_threshold = 5, open_for = "1s" }
+balancer = "p2c"
+"#;
 
 criterion_group!(benches, bench_runs);
 criterion_main!(benches);

@@ -74,7 +74,10 @@ impl Calls {
 /// `b` name it (step and position, or an attempt and a purpose).
 #[inline]
 pub fn path(parent: u64, a: u32, b: u32) -> u64 {
-    let mut state = parent ^ ((u64::from(a) << 32) | u64::from(b));
+    // Mix the parent first: a plain xor of the key into it would make
+    // (p, 0, 1) and (p ^ 1, 0, 0) the same path.
+    let mut state = parent;
+    let mut state = splitmix64(&mut state) ^ ((u64::from(a) << 32) | u64::from(b));
     splitmix64(&mut state)
 }
 
