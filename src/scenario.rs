@@ -446,6 +446,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("monte_carlo", include_str!("../scenarios/monte_carlo.toml")),
     ("saga_orders", include_str!("../scenarios/saga_orders.toml")),
     ("partition", include_str!("../scenarios/partition.toml")),
+    ("cascade", include_str!("../scenarios/cascade.toml")),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
 ];

@@ -756,7 +756,15 @@ impl<'s> World<'s> {
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
-        result.retry_budget_exhausted = self.budget.as_ref().map_or(0, |b| b.exhausted());
+        // Every budget that can refuse a retry counted in `retries`: the
+        // dispatcher's shared one, a capability's own, each caller's.
+        result.retry_budget_exhausted = self
+            .budget
+            .iter()
+            .chain(self.route_budgets.iter().flatten())
+            .chain(self.clients.iter().filter_map(|c| c.budget.as_ref()))
+            .map(RetryBudget::exhausted)
+            .sum();
         result.jobs = jobs;
         result.bus = self.bus.stats().clone();
         for ((stats, trips), cap) in result

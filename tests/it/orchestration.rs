@@ -156,6 +156,50 @@ fn retries_match_the_arithmetic_of_independent_attempts() {
     assert!(tight.retry_budget_exhausted > 0);
 }
 
+#[test]
+fn every_retry_budget_counts_the_retries_it_refuses() {
+    // The dispatcher's budget for `front` (its own retry policy) and each
+    // front agent's budget for `back` refuse every retry (no reserve, no
+    // deposits); `back` always fails, so each task is refused a retry once
+    // at the dispatcher and its one call once at its front agent.
+    let text = r#"
+name = "budgets"
+seed = 3
+duration = "10s"
+
+[[fleet.tiers]]
+name = "front"
+count = 2
+concurrency = 8
+service_time = { dist = "constant", value = "1ms" }
+capabilities = ["front"]
+calls = [{ capability = "back" }]
+
+[[fleet.tiers]]
+name = "back"
+count = 2
+concurrency = 8
+service_time = { dist = "constant", value = "1ms" }
+error_rate = 1.0
+capabilities = ["back"]
+
+[workload]
+arrivals = { process = "constant", rate = 20.0 }
+capability = "front"
+
+[capabilities.front]
+retry = { max_attempts = 3, budget = { ratio = 0.0, min_per_s = 0 } }
+
+[capabilities.back]
+retry = { max_attempts = 3, budget = { ratio = 0.0, min_per_s = 0 } }
+"#;
+    let r = crate::support::run_text(text, &[]);
+    assert_eq!(r.completed, 0, "{r:?}");
+    assert_eq!(r.failed, r.submitted, "{r:?}");
+    assert_eq!(r.retries, 0, "{r:?}");
+    assert_eq!(r.retry_budget_exhausted, 2 * r.submitted, "{r:?}");
+}
+
 /// One job kind on a fleet with one agent per capability `a`..`d`, each
 /// serving in exactly 100 ms.
 fn job_fleet(stages: &str, extra: &str) -> String {
