@@ -36,9 +36,13 @@ fn fault(at: &str, kind: &str, target: &str, lasts: Option<&str>) -> String {
     format!("[[faults]]\nat = \"{at}\"\nkind = \"{kind}\"\ntarget = {target}\n{lasts}")
 }
 
-/// `Cause::ALL` order: error, refused, timeout, no agent.
+/// `Cause::ALL` order: error, refused, timeout, no agent. These
+/// scenarios make no calls and carry no deadline, so the two causes that
+/// calls added (deadline, dependency) must stay at zero.
 fn causes(r: &RunResult) -> [u64; 4] {
-    r.failed_by
+    let [error, refused, timeout, no_agent, deadline, dependency] = r.failed_by;
+    assert_eq!((deadline, dependency), (0, 0), "{r:?}");
+    [error, refused, timeout, no_agent]
 }
 
 #[test]
