@@ -756,7 +756,16 @@ impl<'s> World<'s> {
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
-        result.retry_budget_exhausted = self.budget.as_ref().map_or(0, |b| b.exhausted());
+        // Every budget that can refuse a retry: the shared one, those of
+        // the dispatcher's routes with their own retry policy, and the
+        // callers' (one per client).
+        result.retry_budget_exhausted = self
+            .budget
+            .iter()
+            .chain(self.route_budgets.iter().flatten())
+            .chain(self.clients.iter().filter_map(|c| c.budget.as_ref()))
+            .map(RetryBudget::exhausted)
+            .sum();
         result.jobs = jobs;
         result.bus = self.bus.stats().clone();
         for (stats, trips) in result.calls.iter_mut().zip(client_trips) {
