@@ -149,7 +149,7 @@ impl World<'_> {
         let mut held: Vec<u32> = agent.in_service.drain(..).collect();
         let in_slots = held.len();
         held.extend(agent.queue.drain(..));
-        held.extend(agent.calling.drain(..));
+        held.append(&mut agent.calling);
         agent.busy = 0;
         for (i, &r) in held.iter().enumerate() {
             if i < in_slots {
