@@ -2,6 +2,7 @@
 
 mod architecture;
 mod bus;
+mod calls;
 mod charts;
 mod check;
 mod cli;
