@@ -570,7 +570,8 @@ pub struct RunResult {
     pub cancelled: u64,
     /// Failed tasks by [`Cause`], in `Cause::ALL` order.
     pub failed_by: [u64; Cause::ALL.len()],
-    /// Retries sent, and retries the budget refused.
+    /// Retries sent, and retries a budget refused (the shared `[retry]`
+    /// budget, a capability's own, or a caller's for a capability).
     pub retries: u64,
     pub retry_budget_exhausted: u64,
     pub success_rate: f64,

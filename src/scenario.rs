@@ -73,9 +73,10 @@ pub struct CapabilityConfig {
     pub strategy: Option<Strategy>,
 }
 
-/// The policy in force for calls to one capability, from the dispatcher
-/// or from an agent: its own table's keys, the top-level sections for the
-/// rest.
+/// The policy in force for calls to one capability: its own table's keys,
+/// the top-level sections for the rest. The dispatcher uses its timeout,
+/// retry and strategy; `breaker` applies to agents' calls only (the
+/// dispatcher keeps one breaker per agent, from `[breaker]`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Policy {
     pub timeout: Option<Duration>,

@@ -756,8 +756,9 @@ impl<'s> World<'s> {
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
-        // Every budget that can refuse a retry counted in `retries`: the
-        // dispatcher's shared one, a capability's own, each caller's.
+        // Every budget that can refuse a retry: the shared one, those of
+        // the dispatcher's routes with their own retry policy, and the
+        // callers' (one per client).
         result.retry_budget_exhausted = self
             .budget
             .iter()

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod bus;
+mod calls;
 mod calls_scale;
 mod charts;
 mod check;
