@@ -824,7 +824,9 @@ fn balancers_compared_on_one_seed_see_the_same_call_trees() {
                 "{s}: {}",
                 call_line(c)
             );
-            assert!(c.cancelled <= 2, "{s}: {}", call_line(c));
+            // A handful at most: those still out at the last task's end.
+            assert_eq!(c.completed + c.cancelled, c.calls, "{s}: {}", call_line(c));
+            assert!(c.cancelled <= 5, "{s}: {}", call_line(c));
         }
     }
     // The strategies did route differently (else the test proves nothing).
