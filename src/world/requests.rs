@@ -119,17 +119,15 @@ impl World<'_> {
     }
 
     pub(super) fn on_reply(&mut self, now: Instant, r: u32) {
-        let req = self.reqs[r as usize];
-        let from = Endpoint(req.agent);
-        if !self
-            .bus
-            .arrive(now, bus::Kind::Reply, from, req.caller, req.replied)
-        {
+        let req = &self.reqs[r as usize];
+        let (from, to, replied) = (Endpoint(req.agent), req.caller, req.replied);
+        let (answered, cause) = (req.answered, req.cause);
+        if !self.bus.arrive(now, bus::Kind::Reply, from, to, replied) {
             self.lose(r);
             return;
         }
-        if !req.answered {
-            self.settle_any(now, r, req.cause);
+        if !answered {
+            self.settle_any(now, r, cause);
         }
         self.release_req(r);
     }
@@ -156,27 +154,26 @@ impl World<'_> {
 
     /// The dispatcher stops waiting for request `r`: it no longer counts
     /// as in flight, and its reply (if any) will be ignored.
-    pub(super) fn abandon(&mut self, now: Instant, r: u32) -> Request {
+    pub(super) fn abandon(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
         req.answered = true;
-        let req = *req;
-        self.routes[req.route as usize].balancer.on_complete(
-            now,
-            req.slot as usize,
-            now - req.dispatched,
-        );
+        let (route, slot, rtt) = (req.route, req.slot, now - req.dispatched);
+        self.routes[route as usize]
+            .balancer
+            .on_complete(now, slot as usize, rtt);
         self.outstanding -= 1;
-        req
     }
 
     /// The dispatcher learns a request's outcome (once per request).
     pub(super) fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
-        let req = self.abandon(now, r);
-        self.on_call_outcome(now, req.agent, req.admitted, cause.is_none());
+        self.abandon(now, r);
+        let req = &self.reqs[r as usize];
+        let (agent, admitted, task) = (req.agent, req.admitted, req.task);
+        self.on_call_outcome(now, agent, admitted, cause.is_none());
         match cause {
-            None => self.end_task(now, req.task, Outcome::Completed),
+            None => self.end_task(now, task, Outcome::Completed),
             Some(c) => {
-                self.fail_or_retry(now, req.task, c);
+                self.fail_or_retry(now, task, c);
             }
         }
         if self.workers > 0 {

@@ -54,36 +54,41 @@ impl World<'_> {
             Phase::Serving
         };
         req.service_start = now;
-        let req = *req;
-        if !req.answered && req.call == NO_CALL && !finishing {
-            let task = &mut self.tasks[req.task as usize];
+        // The fields needed, not a copy of the whole request.
+        let (answered, call, task, agent, path_seed, work_q, work, epoch) = (
+            req.answered,
+            req.call,
+            req.task,
+            req.agent,
+            req.path,
+            req.work_q,
+            req.work,
+            req.epoch,
+        );
+        if !answered && call == NO_CALL && !finishing {
+            let task = &mut self.tasks[task as usize];
             if !task.started {
                 task.started = true;
                 self.metrics
                     .on_first_start(now, task.arrival, task.priority);
             }
         }
-        let agent = &mut self.agents[req.agent as usize];
+        let agent = &mut self.agents[agent as usize];
         agent.busy += 1;
         agent.in_service.push(r);
         let tier = &self.sc.tiers[agent.tier as usize];
         let mut service = match (&tier.calls.mode, finishing) {
             (Mode::Async { finish: Some(d) }, true) => {
-                d.quantile(unit_at(path(req.path, draw::FINISH, 0), 0))
+                d.quantile(unit_at(path(path_seed, draw::FINISH, 0), 0))
             }
-            _ => tier.service_time.of(req.work_q, req.work),
+            _ => tier.service_time.of(work_q, work),
         };
         if !agent.faults.is_empty() {
             let f = agent.slowdown();
             service = Duration::from_secs_f64(service.as_secs_f64() * f);
         }
-        self.engine.schedule_after(
-            service,
-            Event::Done {
-                req: r,
-                epoch: req.epoch,
-            },
-        );
+        self.engine
+            .schedule_after(service, Event::Done { req: r, epoch });
     }
 
     /// Start the next request waiting for one of agent `a`'s slots, if
@@ -113,16 +118,16 @@ impl World<'_> {
     }
 
     pub(super) fn on_done(&mut self, now: Instant, r: u32) {
-        let req = self.reqs[r as usize];
-        let a = req.agent as usize;
-        if req.phase == Phase::Finishing {
+        let req = &self.reqs[r as usize];
+        let (a, phase, fail_u) = (req.agent as usize, req.phase, req.fail_u);
+        if phase == Phase::Finishing {
             self.finish(now, r);
             return;
         }
         let agent = &mut self.agents[a];
         agent.served += 1;
         let tier = &self.sc.tiers[agent.tier as usize];
-        let failed = req.fail_u < tier.error_rate;
+        let failed = fail_u < tier.error_rate;
         if failed {
             agent.failures += 1;
             self.reqs[r as usize].cause = Some(Cause::Error);

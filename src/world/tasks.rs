@@ -209,8 +209,12 @@ impl World<'_> {
         let task = self.tasks[t as usize];
         let route = task.route as usize;
         match outcome {
-            Outcome::Completed => self.metrics.on_call_end(now, route, task.arrival, None),
-            Outcome::Failed(c) => self.metrics.on_call_end(now, route, task.arrival, Some(c)),
+            Outcome::Completed => self
+                .metrics
+                .on_task_call_end(now, route, task.arrival, None),
+            Outcome::Failed(c) => self
+                .metrics
+                .on_task_call_end(now, route, task.arrival, Some(c)),
             Outcome::Rejected | Outcome::Cancelled => self.metrics.on_call_cancelled(route),
         }
         self.metrics
