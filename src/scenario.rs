@@ -74,9 +74,8 @@ pub struct CapabilityConfig {
 }
 
 /// The policy in force for calls to one capability: its own table's keys,
-/// the top-level sections for the rest. The dispatcher uses its timeout,
-/// retry and strategy; `breaker` applies to agents' calls only (the
-/// dispatcher keeps one breaker per agent, from `[breaker]`).
+/// the top-level sections for the rest, for calls from the dispatcher and
+/// from agents alike.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Policy {
     pub timeout: Option<Duration>,
@@ -84,6 +83,10 @@ pub struct Policy {
     /// The retry policy is the capability's own (so is its budget).
     pub own_retry: bool,
     pub breaker: Option<BreakerConfig>,
+    /// The breaker settings are the capability's own: the dispatcher then
+    /// keeps a breaker per agent of the capability for it, apart from its
+    /// per-agent `[breaker]` ones.
+    pub own_breaker: bool,
     /// The capability's own strategy; `None`: `[balancer] strategy`,
     /// following `[[balancer.changes]]`.
     pub strategy: Option<Strategy>,
@@ -342,6 +345,7 @@ impl Scenario {
             timeout: own.timeout.or(self.request.timeout),
             retry: own.retry.or(self.retry),
             own_retry: own.retry.is_some(),
+            own_breaker: own.breaker.is_some(),
             breaker: own.breaker.or(self.breaker),
             strategy: own.strategy,
         }

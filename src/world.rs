@@ -167,6 +167,12 @@ pub enum Event {
         client: u32,
         slot: u32,
     },
+    /// The dispatcher's breaker for one agent of a capability with its own
+    /// `breaker` settings may leave OPEN.
+    RouteBreakerTimer {
+        route: u32,
+        slot: u32,
+    },
 }
 
 /// Where a live task is (PENDING: queued; RUNNING: a request in flight).
@@ -503,6 +509,11 @@ pub struct World<'s> {
     route_clients: Vec<Vec<u32>>,
     /// Budgets of dispatcher routes that have their own retry policy.
     route_budgets: Vec<Option<RetryBudget>>,
+    /// The dispatcher's breakers of routes whose capability has its own
+    /// breaker settings, by pool slot (empty: the per-agent ones apply).
+    route_breakers: Vec<Vec<Breaker>>,
+    /// Of those, how many are OPEN.
+    route_open_count: u64,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -610,6 +621,8 @@ impl<'s> World<'s> {
             client_of: Vec::new(),
             route_clients: Vec::new(),
             route_budgets: Vec::new(),
+            route_breakers: Vec::new(),
+            route_open_count: 0,
         };
         world.start_calls();
         let caps = &world.route_caps;
@@ -737,6 +750,9 @@ impl<'s> World<'s> {
                 Event::ClientBreakerTimer { client, slot } => {
                     self.on_client_breaker_timer(now, client, slot)
                 }
+                Event::RouteBreakerTimer { route, slot } => {
+                    self.on_route_breaker_timer(now, route, slot)
+                }
             }
         };
         self.cancel_everything_left(end);
@@ -753,6 +769,12 @@ impl<'s> World<'s> {
             if let Some(b) = self.breakers.get(i) {
                 a.breaker_trips = b.trips();
                 a.breaker_open_s = b.time_open(end).as_secs_f64();
+            }
+            for &(route, slot) in &self.memberships[i] {
+                if let Some(b) = self.route_breakers[route as usize].get(slot as usize) {
+                    a.breaker_trips += b.trips();
+                    a.breaker_open_s += b.time_open(end).as_secs_f64();
+                }
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
@@ -807,7 +829,7 @@ impl<'s> World<'s> {
             queue_len: self.queue.len() as u64,
             queue_by_priority: Priority::ALL.map(|p| self.queue.len_at(p) as u64),
             healthy_agents: self.healthy_count,
-            open_breakers: self.open_count,
+            open_breakers: self.open_count + self.route_open_count,
             agents_down: self.down_count,
         }
     }

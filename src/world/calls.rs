@@ -71,6 +71,15 @@ impl World<'_> {
                     })
                 })
                 .collect();
+        self.route_breakers = self
+            .policies
+            .iter()
+            .zip(&self.routes)
+            .map(|(p, r)| match p.breaker {
+                Some(cfg) if p.own_breaker => vec![Breaker::new(cfg); r.pool.len()],
+                _ => Vec::new(),
+            })
+            .collect();
         self.metrics.track_routes(routes);
     }
 
@@ -473,9 +482,14 @@ impl World<'_> {
         self.after_client_breaker(now, client, slot);
     }
 
-    /// Breaker trips of every caller's breakers, by route.
+    /// Breaker trips of every caller's breakers (the dispatcher's own for
+    /// a capability included), by route.
     pub(super) fn client_trips(&self) -> Vec<u64> {
-        let mut trips = vec![0; self.routes.len()];
+        let mut trips: Vec<u64> = self
+            .route_breakers
+            .iter()
+            .map(|bs| bs.iter().map(Breaker::trips).sum())
+            .collect();
         for c in &self.clients {
             trips[c.route as usize] += c.breakers.iter().map(Breaker::trips).sum::<u64>();
         }

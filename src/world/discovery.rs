@@ -111,13 +111,97 @@ impl World<'_> {
         let counted = |v: View| u64::from(v.live && v.healthy);
         self.healthy_count = self.healthy_count + counted(new) - counted(old);
         self.open_count = self.open_count + u64::from(new.open) - u64::from(old.open);
-        let eligible = new.live && (new.healthy || !self.sc.balancer.healthy_only) && new.admits;
+        let shared = new.live && (new.healthy || !self.sc.balancer.healthy_only);
         for &(route, slot) in &self.memberships[a] {
+            let admits = match self.route_breakers[route as usize].get(slot as usize) {
+                Some(b) => b.admits(),
+                None => new.admits,
+            };
             self.routes[route as usize]
                 .balancer
-                .set_eligible(slot as usize, eligible);
+                .set_eligible(slot as usize, shared && admits);
         }
         self.refresh_clients(a);
+    }
+
+    /// Ask the dispatcher's breaker for pool slot `slot` of `route` to
+    /// admit a call: the route's own breaker if its capability has breaker
+    /// settings of its own, else the agent's (see [`Self::admit`]).
+    pub(super) fn admit_on(
+        &mut self,
+        now: Instant,
+        route: u32,
+        slot: u32,
+        in_panic: bool,
+    ) -> Option<u64> {
+        let (r, s) = (route as usize, slot as usize);
+        if self.route_breakers[r].is_empty() {
+            let agent = self.routes[r].pool[s];
+            return self.admit(now, agent, in_panic);
+        }
+        if in_panic {
+            return None;
+        }
+        let b = &mut self.route_breakers[r][s];
+        let admitted = b.allow(now).then(|| b.trips());
+        self.after_route_breaker(now, route, slot);
+        admitted
+    }
+
+    /// A dispatcher's call on `route` settled: tell the breaker that
+    /// admitted it (see [`Self::on_call_outcome`]).
+    pub(super) fn on_route_outcome(
+        &mut self,
+        now: Instant,
+        route: u32,
+        slot: u32,
+        admitted: Option<u64>,
+        ok: bool,
+    ) {
+        let (r, s) = (route as usize, slot as usize);
+        if self.route_breakers[r].is_empty() {
+            let agent = self.routes[r].pool[s];
+            self.on_call_outcome(now, agent, admitted, ok);
+            return;
+        }
+        let Some(trips) = admitted else { return };
+        let b = &mut self.route_breakers[r][s];
+        if b.trips() != trips {
+            return;
+        }
+        if ok {
+            b.on_success(now);
+        } else {
+            b.on_failure(now);
+        }
+        self.after_route_breaker(now, route, slot);
+    }
+
+    fn after_route_breaker(&mut self, now: Instant, route: u32, slot: u32) {
+        let b = &mut self.route_breakers[route as usize][slot as usize];
+        while let Some(t) = b.poll_transition() {
+            if t.to == Kind::Open {
+                self.route_open_count += 1;
+                if let Some(at) = b.poll_timeout() {
+                    self.engine
+                        .schedule(at.max(now), Event::RouteBreakerTimer { route, slot })
+                        .expect("not in the past");
+                }
+            } else if t.from == Kind::Open {
+                self.route_open_count -= 1;
+            }
+        }
+        let admits = b.admits();
+        let a = self.routes[route as usize].pool[slot as usize] as usize;
+        let eligible = admits && self.shared_eligible(a);
+        self.routes[route as usize]
+            .balancer
+            .set_eligible(slot as usize, eligible);
+    }
+
+    pub(super) fn on_route_breaker_timer(&mut self, now: Instant, route: u32, slot: u32) {
+        self.route_breakers[route as usize][slot as usize].handle_timeout(now);
+        self.after_route_breaker(now, route, slot);
     }
 
     /// Ask agent `a`'s breaker to admit a call about to be sent. Returns the

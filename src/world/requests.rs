@@ -36,7 +36,7 @@ impl World<'_> {
         r.balancer.on_dispatch(now, slot);
         let agent = r.pool[slot];
         let in_panic = r.balancer.in_panic();
-        let admitted = self.admit(now, agent, in_panic);
+        let admitted = self.admit_on(now, route, slot as u32, in_panic);
         self.outstanding += 1;
         let task = &self.tasks[t as usize];
         let (work_q, work, fail_u) = (
@@ -168,8 +168,8 @@ impl World<'_> {
     pub(super) fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
         self.abandon(now, r);
         let req = &self.reqs[r as usize];
-        let (agent, admitted, task) = (req.agent, req.admitted, req.task);
-        self.on_call_outcome(now, agent, admitted, cause.is_none());
+        let (route, slot, admitted, task) = (req.route, req.slot, req.admitted, req.task);
+        self.on_route_outcome(now, route, slot, admitted, cause.is_none());
         match cause {
             None => self.end_task(now, task, Outcome::Completed),
             Some(c) => {

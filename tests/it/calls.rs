@@ -924,12 +924,11 @@ capability = "a"
 "#;
 
 #[test]
-#[ignore = "bug: the dispatcher ignores [capabilities.X] breaker; only [breaker] guards its routes"]
 fn a_capability_breaker_guards_the_dispatcher_too() {
-    // `Scenario::policy` is "the policy in force for calls to one
-    // capability, from the dispatcher or from an agent", and the
-    // dispatcher does take a capability's timeout, retry and balancer
-    // from it, but its breakers are made from [breaker] alone.
+    // The dispatcher keeps a breaker per agent of a capability that has
+    // breaker settings of its own. With one capability whose agents serve
+    // nothing else, that is one breaker per agent with the same settings
+    // as [breaker] would give: the runs must be the same, trip for trip.
     let shared = run_text(
         &format!("{FLAKY}[breaker]\nfailure_threshold = 3\nopen_for = \"1s\"\n"),
         &[],
@@ -941,10 +940,23 @@ fn a_capability_breaker_guards_the_dispatcher_too() {
         &[],
     );
     let no_agent = Cause::NoAgent as usize;
-    // With [breaker], both agents' breakers trip and tasks fail fast.
+    // The breakers trip and tasks fail fast.
     assert!(shared.failed_by[no_agent] > 0, "{:?}", shared.failed_by);
-    // The same breaker given as the capability's must act the same.
-    assert!(own.failed_by[no_agent] > 0, "{:?}", own.failed_by);
+    assert!(shared.breaker_trips > 0);
+    assert_eq!(own.failed_by, shared.failed_by);
+    assert_eq!(own.completed, shared.completed);
+    assert_eq!(own.breaker_trips, shared.breaker_trips);
+    let trips = |r: &RunResult| r.agents.iter().map(|a| a.breaker_trips).collect::<Vec<_>>();
+    assert_eq!(trips(&own), trips(&shared));
+    let open = |r: &RunResult| {
+        r.buckets
+            .iter()
+            .map(|b| b.open_breakers)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(open(&own), open(&shared));
+    // The capability's breakers are the dispatcher's, counted for it.
+    assert_eq!(own.calls[0].breaker_trips, own.breaker_trips);
 }
 
 // ---------------------------------------------------------------------------
