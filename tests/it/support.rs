@@ -49,3 +49,13 @@ pub fn fleetsim(dir: &Path, args: &[&str]) -> Output {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// The peak resident memory (MB) that `perf.csv` in `out` reports for its
+/// first run; `None` where the platform does not report it.
+pub fn peak_rss_mb(out: &Path) -> Option<f64> {
+    let perf = std::fs::read_to_string(out.join("perf.csv")).unwrap();
+    let header: Vec<&str> = perf.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "peak_rss_mb").unwrap();
+    let value = perf.lines().nth(1).unwrap().split(',').nth(col).unwrap();
+    (!value.is_empty()).then(|| value.parse().unwrap())
+}

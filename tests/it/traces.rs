@@ -9,7 +9,7 @@ use std::path::Path;
 use fleetsim::harness;
 use fleetsim::scenario;
 
-use super::support::{self, fleetsim, text};
+use super::support::{self, fleetsim, peak_rss_mb, text};
 
 /// A seeded sequence of (arrival ns, work) for the tests: exponential-ish
 /// gaps from a splitmix64 stream, so the test does not share the
@@ -295,15 +295,10 @@ arrivals = { process = "trace", file = "big.csv", time_column = "time", work_col
     let summary = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
     let row: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(row[4], "10000000", "tasks submitted");
-    let perf = std::fs::read_to_string(dir.path().join("out/perf.csv")).unwrap();
-    let header: Vec<&str> = perf.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "peak_rss_mb").unwrap();
-    let value = perf.lines().nth(1).unwrap().split(',').nth(col).unwrap();
-    if value.is_empty() {
+    let Some(mb) = peak_rss_mb(&dir.path().join("out")) else {
         eprintln!("peak memory is not reported on this platform; not checked");
         return;
-    }
-    let mb: f64 = value.parse().unwrap();
+    };
     eprintln!("10M-row replay: peak resident memory {mb} MB");
     assert!(mb < 100.0, "peak resident memory {mb} MB");
 }
