@@ -274,40 +274,69 @@ fn plural(n: u64, word: &str) -> String {
 }
 
 fn list() {
-    println!("Built-in scenarios (fleetsim run NAME):");
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "Built-in scenarios (fleetsim run NAME):");
     for name in scenario::builtin_names() {
         let desc = scenario::load(name, &[])
             .map(|s| s.description)
             .unwrap_or_default();
-        println!("  {name:<22} {desc}");
+        let _ = writeln!(out, "  {name:<22} {desc}");
     }
-    println!("\nBalancer strategies (balancer.strategy):");
+    let _ = writeln!(out, "\nBalancer strategies (balancer.strategy):");
     for s in Strategy::ALL {
-        println!("  {:<20} {}", s.as_str(), s.describe());
+        let _ = writeln!(out, "  {:<20} {}", s.as_str(), s.describe());
     }
-    println!("\nService-time and latency distributions (dist = ...):");
-    println!("  constant    {{ value }}");
-    println!("  uniform     {{ min, max }}");
-    println!("  exponential {{ mean }}");
-    println!("  lognormal   {{ median, p99 }}");
-    println!(
+    let _ = writeln!(
+        out,
+        "\nService-time and latency distributions (dist = ...):"
+    );
+    let _ = writeln!(out, "  constant    {{ value }}");
+    let _ = writeln!(out, "  uniform     {{ min, max }}");
+    let _ = writeln!(out, "  exponential {{ mean }}");
+    let _ = writeln!(out, "  lognormal   {{ median, p99 }}");
+    let _ = writeln!(
+        out,
         "  per_work    {{ base, per_unit, otherwise? }}    service_time only: base + work × per_unit"
     );
-    println!("\nArrival processes (workload.arrivals.process = ...):");
-    println!("  poisson     {{ rate }}                          exponential gaps, rate per second");
-    println!("  constant    {{ rate }}                          evenly spaced, rate per second");
-    println!("  bursts      {{ count, size, every, start?, spread? }}");
-    println!(
+    let _ = writeln!(
+        out,
+        "\nArrival processes (workload.arrivals.process = ...):"
+    );
+    let _ = writeln!(
+        out,
+        "  poisson     {{ rate }}                          exponential gaps, rate per second"
+    );
+    let _ = writeln!(
+        out,
+        "  constant    {{ rate }}                          evenly spaced, rate per second"
+    );
+    let _ = writeln!(
+        out,
+        "  bursts      {{ count, size, every, start?, spread? }}"
+    );
+    let _ = writeln!(
+        out,
         "  ramp        {{ from, to }}                      rate linear from `from` to `to` over the run"
     );
-    println!(
+    let _ = writeln!(
+        out,
         "  diurnal     {{ mean, amplitude, period?, phase? }}  a sine around `mean` (period 24h)"
     );
-    println!(
+    let _ = writeln!(
+        out,
         "  trace       {{ file, time_column, work_column?, priority_column?, capability_column?,\n              speedup?, start?, end?, loop? }}  a recorded request log (CSV), replayed"
     );
-    println!("\nRetry backoff (retry.strategy) and jitter (retry.jitter):");
-    println!("  exponential, linear, constant; none, full, equal, decorrelated");
-    println!("\nFault kinds ([[faults]] kind = ...):");
-    println!("  crash, recover, slow {{ factor }}, partition");
+    let _ = writeln!(
+        out,
+        "\nRetry backoff (retry.strategy) and jitter (retry.jitter):"
+    );
+    let _ = writeln!(
+        out,
+        "  exponential, linear, constant; none, full, equal, decorrelated"
+    );
+    let _ = writeln!(out, "\nFault kinds ([[faults]] kind = ...):");
+    let _ = writeln!(out, "  crash, recover, slow {{ factor }}, partition");
+    // A closed pipe (`fleetsim list | head`) is not an error.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
 }
