@@ -10,7 +10,8 @@
 //! The classification is a [`Rule`], a small trait, so a user can plug in
 //! their own (say, "DEGRADED when the last sample is above 2 s").
 //! Sans-IO: `poll_probe(now)` says when to send a probe; the owner reports
-//! `on_probe_success(now, rtt)` or `on_probe_failure(now)`.
+//! `on_probe_success(now, rtt)` or `on_probe_failure(now)`. The monitor
+//! keeps the time spent UNHEALTHY and DEGRADED (for `agents.csv`).
 
 use crate::time::{Duration, Instant};
 
