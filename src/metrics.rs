@@ -112,6 +112,9 @@ pub struct Bucket {
     /// Agents actually down or cut off (the ground truth that health,
     /// breakers and the registry try to detect).
     pub agents_down: u64,
+    /// Agents registered and held DEGRADED by their health monitor (a
+    /// subset of `healthy_agents`).
+    pub degraded_agents: u64,
 }
 
 /// Gauges sampled at bucket boundaries.
@@ -125,6 +128,8 @@ pub struct Gauges {
     pub healthy_agents: u64,
     pub open_breakers: u64,
     pub agents_down: u64,
+    /// Agents registered and held DEGRADED.
+    pub degraded_agents: u64,
 }
 
 /// Streaming recorder for one run.
@@ -291,6 +296,7 @@ impl Recorder {
         b.healthy_agents = g.healthy_agents;
         b.open_breakers = g.open_breakers;
         b.agents_down = g.agents_down;
+        b.degraded_agents = g.degraded_agents;
         if !self.bucket_latency.is_empty() {
             b.latency_p99_ms =
                 self.bucket_latency.value_at_quantile(0.99) as f64 / NS_PER_MS as f64;
@@ -456,6 +462,7 @@ impl Recorder {
                     unhealthy_s: 0.0,
                     down_s: 0.0,
                     breaker_open_s: 0.0,
+                    degraded_s: 0.0,
                 }
             })
             .collect();
@@ -555,6 +562,7 @@ fn empty_bucket(start: Instant) -> Bucket {
         healthy_agents: 0,
         open_breakers: 0,
         agents_down: 0,
+        degraded_agents: 0,
     }
 }
 
@@ -572,6 +580,8 @@ pub struct AgentResult {
     pub down_s: f64,
     /// Time its breaker spent OPEN.
     pub breaker_open_s: f64,
+    /// Time its health monitor held it DEGRADED.
+    pub degraded_s: f64,
 }
 
 /// End-to-end latency of the measured completed tasks, summed and maxed in

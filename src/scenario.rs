@@ -245,6 +245,9 @@ pub struct BalancerConfig {
     pub panic_threshold: f64,
     /// Strategy changes during the run, in time order.
     pub changes: Vec<StrategyChange>,
+    /// How DEGRADED agents are routed to: only when no HEALTHY one is
+    /// eligible (`fallback`), or like HEALTHY ones (`equal`).
+    pub degraded: crate::discovery::balancer::DegradedRouting,
 }
 
 /// `[[balancer.changes]]`: from `at` on, route with `strategy`.

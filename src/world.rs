@@ -103,11 +103,16 @@ pub enum Event {
         agent: u32,
         epoch: u32,
     },
-    /// A probe's answer (`ok`) or refusal reaches the health monitor.
+    /// An agent finishes handling a probe (`msg` in the probe slab, `seq`
+    /// its generation there).
+    ProbeDone {
+        msg: u32,
+        seq: u32,
+    },
+    /// A probe's answer or refusal reaches the health monitor.
     ProbeReply {
-        agent: u32,
-        epoch: u32,
-        ok: bool,
+        msg: u32,
+        seq: u32,
     },
     /// A probe's timeout: a failure unless its answer came.
     ProbeTimeout {
@@ -369,10 +374,35 @@ struct View {
     live: bool,
     /// Not UNHEALTHY (or no health monitor).
     healthy: bool,
+    /// Held DEGRADED by its health monitor.
+    degraded: bool,
     /// Its breaker is OPEN.
     open: bool,
     /// Its breaker would admit a call (or no breaker).
     admits: bool,
+}
+
+/// Marks a probe in an agent's queue or slots (`PROBE | msg`, `msg` its
+/// index in the probe slab); request indices stay below it.
+const PROBE: u32 = 1 << 31;
+
+/// A probe that reached its agent, until its answer (or refusal) reaches
+/// the monitor or is lost.
+#[derive(Clone, Copy, Debug)]
+struct ProbeMsg {
+    agent: u32,
+    /// The agent's probe number (see [`ProbeState`]).
+    epoch: u32,
+    /// Bumped when the slab slot is freed: events carry it to detect reuse.
+    seq: u32,
+    /// When it took a slot.
+    start: Instant,
+    /// When its answer left the agent.
+    replied: Instant,
+    /// Answered (`false`: refused by a down agent).
+    ok: bool,
+    /// Holding one of its agent's slots.
+    serving: bool,
 }
 
 /// An agent's current health probe.
@@ -380,7 +410,6 @@ struct View {
 struct ProbeState {
     epoch: u32,
     sent: Instant,
-    reply_sent: Instant,
     /// The monitor still waits for this probe's result.
     open: bool,
 }
@@ -480,11 +509,16 @@ pub struct World<'s> {
     /// Each agent's current probe: its number, when it and its reply were
     /// sent, and whether its result is still to come.
     probes: Vec<ProbeState>,
+    /// Probes at their agents or answering (a slab, with free slots).
+    probe_msgs: Vec<ProbeMsg>,
+    free_probe_msgs: Vec<u32>,
     /// When each agent's last heartbeat left.
     heartbeat_sent: Vec<Instant>,
     breakers: Vec<Breaker>,
     views: Vec<View>,
     healthy_count: u64,
+    /// Agents registered and held DEGRADED.
+    degraded_count: u64,
     open_count: u64,
     down_count: u64,
     // Failures.
@@ -592,18 +626,22 @@ impl<'s> World<'s> {
             lease_check_at: None,
             monitors: Vec::new(),
             probes: Vec::new(),
+            probe_msgs: Vec::new(),
+            free_probe_msgs: Vec::new(),
             heartbeat_sent: vec![Instant::ZERO; n],
             breakers: Vec::new(),
             views: vec![
                 View {
                     live: true,
                     healthy: true,
+                    degraded: false,
                     open: false,
                     admits: true,
                 };
                 n
             ],
             healthy_count: n as u64,
+            degraded_count: 0,
             open_count: 0,
             down_count: 0,
             availability: Vec::new(),
@@ -723,8 +761,16 @@ impl<'s> World<'s> {
                 }
                 Event::Probe { agent } => self.on_probe(now, agent),
                 Event::ProbeArrives { agent, epoch } => self.on_probe_arrives(now, agent, epoch),
-                Event::ProbeReply { agent, epoch, ok } => {
-                    self.on_probe_reply(now, agent, epoch, ok)
+                Event::ProbeDone { msg, seq } => {
+                    let m = &self.probe_msgs[msg as usize];
+                    if m.seq == seq && m.serving {
+                        self.on_probe_done(now, msg);
+                    }
+                }
+                Event::ProbeReply { msg, seq } => {
+                    if self.probe_msgs[msg as usize].seq == seq {
+                        self.on_probe_reply(now, msg);
+                    }
                 }
                 Event::ProbeTimeout { agent, epoch } => self.on_probe_timeout(now, agent, epoch),
                 Event::Heartbeat { agent } => self.on_heartbeat(now, agent),
@@ -765,6 +811,7 @@ impl<'s> World<'s> {
             a.down_s = self.agents[i].silent_time(end).as_secs_f64();
             if let Some(m) = self.monitors.get(i) {
                 a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
+                a.degraded_s = m.degraded_time(end).as_secs_f64();
             }
             if let Some(b) = self.breakers.get(i) {
                 a.breaker_trips = b.trips();
@@ -831,6 +878,7 @@ impl<'s> World<'s> {
             healthy_agents: self.healthy_count,
             open_breakers: self.open_count + self.route_open_count,
             agents_down: self.down_count,
+            degraded_agents: self.degraded_count,
         }
     }
 }

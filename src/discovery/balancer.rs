@@ -18,6 +18,16 @@
 //! all of them. Entering or leaving panic rebuilds the strategy's view of
 //! eligibility, O(n log n), which is rare.
 //!
+//! Two levels of eligibility, after Envoy's degraded hosts
+//! ([`Balancer::set_degraded`]): an eligible backend marked degraded is a
+//! fallback. While at least one eligible backend is not degraded, the
+//! strategies see only those; when none is, they see the degraded ones
+//! (Envoy's overprovisioning factor is not modelled: degraded backends take
+//! traffic only when no healthy one is eligible). Switching level rebuilds
+//! the strategy's view like panic does, O(n log n), only when the level
+//! changes; each pick stays as cheap as before. Panic counts degraded
+//! backends as eligible (Envoy's healthy + degraded).
+//!
 //! [`Balancer::set_strategy`] switches strategy mid-run, keeping in-flight
 //! counts and eligibility; the new strategy starts fresh.
 //!
@@ -125,6 +135,39 @@ impl FromStr for Strategy {
                     Strategy::ALL.map(Strategy::as_str).join(", ")
                 )
             })
+    }
+}
+
+/// How the world routes to agents its health monitor holds DEGRADED
+/// (`[balancer] degraded`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DegradedRouting {
+    /// Envoy's rule: only when no eligible agent is HEALTHY
+    /// ([`Balancer::set_degraded`]).
+    #[default]
+    Fallback,
+    /// As if they were HEALTHY.
+    Equal,
+}
+
+impl DegradedRouting {
+    pub const ALL: [DegradedRouting; 2] = [DegradedRouting::Fallback, DegradedRouting::Equal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DegradedRouting::Fallback => "fallback",
+            DegradedRouting::Equal => "equal",
+        }
+    }
+}
+
+impl FromStr for DegradedRouting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DegradedRouting::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| format!("unknown value `{s}`; one of fallback, equal"))
     }
 }
 
@@ -378,6 +421,13 @@ pub struct Balancer {
     /// The eligibility set by [`Balancer::set_eligible`].
     wanted: Vec<bool>,
     wanted_count: usize,
+    /// Backends marked degraded by [`Balancer::set_degraded`], and how
+    /// many backends are eligible and not degraded.
+    degraded: Vec<bool>,
+    preferred_count: usize,
+    /// No eligible backend is healthy but some degraded one is: the
+    /// strategies see the degraded ones.
+    fallback: bool,
     panic_threshold: f64,
     panic: bool,
 }
@@ -395,6 +445,9 @@ impl Balancer {
             weights: weights.to_vec(),
             wanted: vec![true; n],
             wanted_count: n,
+            degraded: vec![false; n],
+            preferred_count: n,
+            fallback: false,
             panic_threshold: 0.0,
             panic: false,
         }
@@ -444,16 +497,67 @@ impl Balancer {
             return;
         }
         self.wanted[i] = eligible;
+        let preferred = usize::from(!self.degraded[i]);
         if eligible {
             self.wanted_count += 1;
+            self.preferred_count += preferred;
         } else {
             self.wanted_count -= 1;
+            self.preferred_count -= preferred;
         }
-        if self.should_panic() != self.panic {
+        self.update(i);
+    }
+
+    /// Marks backend `i` degraded or not: while eligible and degraded it is
+    /// picked only when no eligible backend is healthy. O(log n); setting
+    /// the value it already has does nothing; changing level (some healthy
+    /// eligible backend, or none) costs O(n log n).
+    pub fn set_degraded(&mut self, i: usize, degraded: bool) {
+        if self.degraded[i] == degraded {
+            return;
+        }
+        self.degraded[i] = degraded;
+        if self.wanted[i] {
+            if degraded {
+                self.preferred_count -= 1;
+            } else {
+                self.preferred_count += 1;
+            }
+        }
+        self.update(i);
+    }
+
+    /// Whether backend `i` is marked degraded.
+    pub fn is_degraded(&self, i: usize) -> bool {
+        self.degraded[i]
+    }
+
+    /// True while no eligible backend is healthy and the strategies pick
+    /// among the degraded ones.
+    pub fn in_fallback(&self) -> bool {
+        self.fallback
+    }
+
+    /// After backend `i` changed: rebuild the strategies' view if the
+    /// panic state or the level changed, else change `i` alone.
+    fn update(&mut self, i: usize) {
+        if self.should_panic() != self.panic || self.should_fall_back() != self.fallback {
             self.refresh_panic();
         } else if !self.panic {
-            self.apply(i, eligible);
+            let e = self.sees(i);
+            if self.loads.is_eligible(i) != e {
+                self.apply(i, e);
+            }
         }
+    }
+
+    fn should_fall_back(&self) -> bool {
+        self.preferred_count == 0 && self.wanted_count > 0
+    }
+
+    /// Whether the strategies see backend `i` in the current state.
+    fn sees(&self, i: usize) -> bool {
+        self.panic || (self.wanted[i] && (self.fallback || !self.degraded[i]))
     }
 
     /// Envoy's panic threshold, a fraction of the pool in `0.0..=1.0`
@@ -485,12 +589,14 @@ impl Balancer {
         (self.wanted_count as f64) < self.panic_threshold * self.len() as f64
     }
 
-    /// Enters or leaves panic: applies either every backend or `wanted` to
-    /// what the strategies see. O(n log n).
+    /// Enters or leaves panic or fallback: applies every backend, or the
+    /// wanted ones of the current level, to what the strategies see.
+    /// O(n log n).
     fn refresh_panic(&mut self) {
         self.panic = self.should_panic();
+        self.fallback = self.should_fall_back();
         for i in 0..self.len() {
-            let e = self.panic || self.wanted[i];
+            let e = self.sees(i);
             if self.loads.is_eligible(i) != e {
                 self.apply(i, e);
             }
@@ -612,6 +718,32 @@ mod tests {
             p.rtt_estimate(later, 0),
             PEAK_EWMA_DEFAULT_RTT.as_nanos() as f64
         );
+    }
+
+    #[test]
+    fn degraded_backends_are_a_fallback() {
+        let mut b = Balancer::new(Strategy::RoundRobin, &[1.0; 4]);
+        let mut rng = Seed(1).stream("t");
+        let mut picks = |b: &mut Balancer| -> Vec<usize> {
+            (0..8)
+                .map(|_| b.pick(Instant::ZERO, &mut rng).unwrap())
+                .collect()
+        };
+        b.set_degraded(1, true);
+        b.set_degraded(2, true);
+        assert!(picks(&mut b).iter().all(|&i| i == 0 || i == 3));
+        b.set_eligible(0, false);
+        b.set_eligible(3, false);
+        assert!(b.in_fallback());
+        let p = picks(&mut b);
+        assert!(p.contains(&1) && p.contains(&2) && !p.contains(&0) && !p.contains(&3));
+        b.set_degraded(2, false);
+        assert!(!b.in_fallback());
+        assert!(picks(&mut b).iter().all(|&i| i == 2));
+        b.set_eligible(2, false);
+        b.set_eligible(1, false);
+        assert_eq!(b.pick(Instant::ZERO, &mut rng), None);
+        assert!(!b.in_fallback());
     }
 
     #[test]

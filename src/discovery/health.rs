@@ -10,7 +10,8 @@
 //! The classification is a [`Rule`], a small trait, so a user can plug in
 //! their own (say, "DEGRADED when the last sample is above 2 s").
 //! Sans-IO: `poll_probe(now)` says when to send a probe; the owner reports
-//! `on_probe_success(now, rtt)` or `on_probe_failure(now)`.
+//! `on_probe_success(now, rtt)` or `on_probe_failure(now)`. The monitor
+//! keeps the time spent UNHEALTHY and DEGRADED (for `agents.csv`).
 
 use crate::time::{Duration, Instant};
 
@@ -107,6 +108,9 @@ pub struct HealthMonitor<R: Rule = ThresholdRule> {
     /// Time the monitor has spent UNHEALTHY, and since when it is.
     unhealthy_since: Option<Instant>,
     unhealthy_total: Duration,
+    /// The same for DEGRADED.
+    degraded_since: Option<Instant>,
+    degraded_total: Duration,
 }
 
 impl HealthMonitor<ThresholdRule> {
@@ -126,6 +130,8 @@ impl<R: Rule> HealthMonitor<R> {
             next_probe: first_probe,
             unhealthy_since: None,
             unhealthy_total: Duration::ZERO,
+            degraded_since: None,
+            degraded_total: Duration::ZERO,
         }
     }
 
@@ -143,6 +149,14 @@ impl<R: Rule> HealthMonitor<R> {
         match self.unhealthy_since {
             Some(since) => self.unhealthy_total + now.saturating_since(since),
             None => self.unhealthy_total,
+        }
+    }
+
+    /// Time spent DEGRADED up to `now`.
+    pub fn degraded_time(&self, now: Instant) -> Duration {
+        match self.degraded_since {
+            Some(since) => self.degraded_total + now.saturating_since(since),
+            None => self.degraded_total,
         }
     }
 
@@ -192,17 +206,37 @@ impl<R: Rule> HealthMonitor<R> {
             previous: self.status,
         };
         let next = self.rule.classify(&self.cfg, &obs);
-        match (self.status == Status::Unhealthy, next == Status::Unhealthy) {
-            (false, true) => self.unhealthy_since = Some(now),
-            (true, false) => {
-                if let Some(since) = self.unhealthy_since.take() {
-                    self.unhealthy_total = self.unhealthy_total + now.saturating_since(since);
-                }
-            }
-            _ => {}
-        }
+        let was = self.status;
+        account(
+            now,
+            was == Status::Unhealthy,
+            next == Status::Unhealthy,
+            &mut self.unhealthy_since,
+            &mut self.unhealthy_total,
+        );
+        account(
+            now,
+            was == Status::Degraded,
+            next == Status::Degraded,
+            &mut self.degraded_since,
+            &mut self.degraded_total,
+        );
         self.status = next;
         next
+    }
+}
+
+/// Time in one status: open a span when it is entered, close it (adding to
+/// `total`) when it is left.
+fn account(now: Instant, was: bool, is: bool, since: &mut Option<Instant>, total: &mut Duration) {
+    match (was, is) {
+        (false, true) => *since = Some(now),
+        (true, false) => {
+            if let Some(s) = since.take() {
+                *total = *total + now.saturating_since(s);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -257,6 +291,18 @@ mod tests {
             n += 1;
         }
         assert!(n > 0 && m.status() == Status::Healthy);
+    }
+
+    #[test]
+    fn degraded_time_counts_from_entry_to_exit() {
+        let mut m = monitor();
+        m.on_probe_success(Instant(0), ms(100));
+        m.on_probe_success(Instant(10), ms(1000));
+        assert_eq!(m.on_probe_success(Instant(20), ms(1000)), Status::Degraded);
+        assert_eq!(m.degraded_time(Instant(25)), Duration(5));
+        while m.on_probe_success(Instant(50), ms(10)) == Status::Degraded {}
+        assert_eq!(m.degraded_time(Instant(90)), Duration(30));
+        assert_eq!(m.unhealthy_time(Instant(90)), Duration::ZERO);
     }
 
     #[test]

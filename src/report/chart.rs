@@ -428,6 +428,7 @@ mod tests {
                 unhealthy_s: 0.0,
                 down_s: 0.0,
                 breaker_open_s: 0.0,
+                degraded_s: 0.0,
             })
             .collect();
         let chart = utilization("utilization", &sc, &agents);

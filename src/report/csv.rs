@@ -112,6 +112,7 @@ pub const AGENT_COLUMNS: &[&str] = &[
     "unhealthy_s",
     "down_s",
     "breaker_open_s",
+    "degraded_s",
 ];
 
 pub const TIMESERIES_COLUMNS: &[&str] = &[
@@ -131,6 +132,7 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "queue_high",
     "queue_normal",
     "queue_low",
+    "degraded_agents",
 ];
 
 pub const BUS_COLUMNS: &[&str] = &[
@@ -335,6 +337,7 @@ pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
                     fixed(a.unhealthy_s, 3),
                     fixed(a.down_s, 3),
                     fixed(a.breaker_open_s, 3),
+                    fixed(a.degraded_s, 3),
                 ]
             })
         }),
@@ -364,6 +367,7 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
                     b.queue_by_priority[1].to_string(),
                     b.queue_by_priority[2].to_string(),
                     b.queue_by_priority[3].to_string(),
+                    b.degraded_agents.to_string(),
                 ]
             })
         }),

@@ -205,6 +205,7 @@ pub struct RawBalancer {
     pub healthy_only: Option<bool>,
     pub panic_threshold: Option<f64>,
     pub changes: Option<Vec<RawStrategyChange>>,
+    pub degraded: Option<String>,
 }
 
 /// `[[balancer.changes]]`: switch strategy at a time.

@@ -24,7 +24,7 @@
 
 use super::{Call, Client, Event, NO_CALL, Phase, Request, World};
 use crate::bus::Endpoint;
-use crate::discovery::balancer::Balancer;
+use crate::discovery::balancer::{Balancer, DegradedRouting};
 use crate::discovery::breaker::{Breaker, Kind};
 use crate::fleet::calls::{Mode, Tally, Verdict, draw, path};
 use crate::metrics::Cause;
@@ -110,12 +110,19 @@ impl World<'_> {
         v.live && (v.healthy || !self.sc.balancer.healthy_only)
     }
 
+    /// Agent `a` is a fallback for every caller: held DEGRADED, with
+    /// `[balancer] degraded = "fallback"`.
+    pub(super) fn shared_degraded(&self, a: usize) -> bool {
+        self.views[a].degraded && self.sc.balancer.degraded == DegradedRouting::Fallback
+    }
+
     /// Tell every client of agent `a`'s routes whether it may pick it.
     pub(super) fn refresh_clients(&mut self, a: usize) {
         if self.clients.is_empty() {
             return;
         }
         let shared = self.shared_eligible(a);
+        let degraded = self.shared_degraded(a);
         for &(route, slot) in &self.memberships[a] {
             for &c in &self.route_clients[route as usize] {
                 let client = &mut self.clients[c as usize];
@@ -123,6 +130,7 @@ impl World<'_> {
                     .breakers
                     .get(slot as usize)
                     .is_none_or(Breaker::admits);
+                client.balancer.set_degraded(slot as usize, degraded);
                 client
                     .balancer
                     .set_eligible(slot as usize, shared && admits);
@@ -147,6 +155,7 @@ impl World<'_> {
         let mut balancer = Balancer::new(strategy, &weights);
         balancer.set_panic_threshold(self.sc.balancer.panic_threshold);
         for (slot, &a) in r.pool.iter().enumerate() {
+            balancer.set_degraded(slot, self.shared_degraded(a as usize));
             balancer.set_eligible(slot, self.shared_eligible(a as usize));
         }
         let breakers = policy

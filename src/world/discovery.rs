@@ -11,15 +11,27 @@
 //!
 //! Probes: the monitor probes each agent every `interval` (first probes
 //! staggered over one interval). A probe and its answer cross the bus
-//! (loss and delays from the `probes` stream); the agent handles it in its
-//! tier's typical service time, times any slowdown. A down agent refuses it
-//! (a failure when the refusal arrives); a lost probe or answer, or an
-//! answer later than `timeout`, is a failure at `timeout`. Heartbeats cross
+//! (loss and delays from the `probes` stream). At the agent a probe is
+//! served like a request: it waits in the agent's FIFO behind the requests
+//! already there, then holds a slot for its tier's typical service time,
+//! times any slowdown (counted in the agent's busy time, not in its tasks),
+//! so a loaded or slowed agent answers late and its response-time EMA can
+//! cross `degraded_threshold` (DEGRADED). A down agent refuses it (a
+//! failure when the refusal arrives), and a crash refuses the probes it
+//! held or queued; a lost probe or answer, or an answer later than
+//! `timeout`, is a failure at `timeout`. An answer that comes after its
+//! timeout, or after a newer probe left, is ignored.
+//!
+//! Eligibility has two levels: with `[balancer] degraded = "fallback"` an
+//! agent held DEGRADED is marked degraded in every balancer (the
+//! dispatcher's and the callers'), which picks it only while no eligible
+//! agent of the pool is HEALTHY (`Balancer::set_degraded`); with `equal` it
+//! is routed to like a HEALTHY one. Heartbeats cross
 //! the bus too (the `heartbeats` stream): a cut-off agent's are lost.
 
 use std::collections::BTreeMap;
 
-use super::{Event, ProbeState, View, World};
+use super::{Event, PROBE, ProbeMsg, ProbeState, View, World};
 use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
@@ -95,12 +107,11 @@ impl World<'_> {
             None => (false, true),
             Some(b) => (b.state().kind() == Kind::Open, b.admits()),
         };
+        let status = self.monitors.get(a).map(HealthMonitor::status);
         let new = View {
             live: !self.leases || self.registry.is_live(a as u32),
-            healthy: self
-                .monitors
-                .get(a)
-                .is_none_or(|m| m.status() != Status::Unhealthy),
+            healthy: status != Some(Status::Unhealthy),
+            degraded: status == Some(Status::Degraded),
             open,
             admits,
         };
@@ -110,16 +121,19 @@ impl World<'_> {
         self.views[a] = new;
         let counted = |v: View| u64::from(v.live && v.healthy);
         self.healthy_count = self.healthy_count + counted(new) - counted(old);
+        let degraded = |v: View| u64::from(v.live && v.degraded);
+        self.degraded_count = self.degraded_count + degraded(new) - degraded(old);
         self.open_count = self.open_count + u64::from(new.open) - u64::from(old.open);
-        let shared = new.live && (new.healthy || !self.sc.balancer.healthy_only);
+        let shared = self.shared_eligible(a);
+        let fallback = self.shared_degraded(a);
         for &(route, slot) in &self.memberships[a] {
             let admits = match self.route_breakers[route as usize].get(slot as usize) {
                 Some(b) => b.admits(),
                 None => new.admits,
             };
-            self.routes[route as usize]
-                .balancer
-                .set_eligible(slot as usize, shared && admits);
+            let balancer = &mut self.routes[route as usize].balancer;
+            balancer.set_degraded(slot as usize, fallback);
+            balancer.set_eligible(slot as usize, shared && admits);
         }
         self.refresh_clients(a);
     }
@@ -292,8 +306,9 @@ impl World<'_> {
         }
     }
 
-    /// A probe reaches agent `a`, which answers in its tier's typical
-    /// service time (times any slowdown); a down agent refuses at once.
+    /// A probe reaches agent `a`: a down agent refuses it at once; else it
+    /// waits in the agent's FIFO behind the requests there, like one of
+    /// them, and takes a slot (see [`Self::start_probe`]).
     pub(super) fn on_probe_arrives(&mut self, now: Instant, a: u32, epoch: u32) {
         let i = a as usize;
         let sent = self.probes[i].sent;
@@ -303,34 +318,102 @@ impl World<'_> {
         {
             return;
         }
-        let agent = &self.agents[i];
-        let ok = !agent.is_down();
-        let handling = if ok {
-            let typical = self.sc.tiers[agent.tier as usize].service_time.typical();
-            Duration::from_secs_f64(typical.as_secs_f64() * agent.slowdown())
+        let m = self.alloc_probe(a, epoch);
+        let agent = &mut self.agents[i];
+        if agent.is_down() {
+            self.probe_msgs[m as usize].ok = false;
+            self.answer_probe(now, m);
+        } else if agent.has_free_slot() {
+            self.start_probe(now, m);
         } else {
-            Duration::ZERO
+            agent.queue.push_back(PROBE | m);
+        }
+    }
+
+    fn alloc_probe(&mut self, agent: u32, epoch: u32) -> u32 {
+        let msg = ProbeMsg {
+            agent,
+            epoch,
+            seq: 0,
+            start: Instant::ZERO,
+            replied: Instant::ZERO,
+            ok: true,
+            serving: false,
         };
-        let leaves = now + handling;
-        self.probes[i].reply_sent = leaves;
+        match self.free_probe_msgs.pop() {
+            Some(m) => {
+                let seq = self.probe_msgs[m as usize].seq;
+                self.probe_msgs[m as usize] = ProbeMsg { seq, ..msg };
+                m
+            }
+            None => {
+                assert!(
+                    self.probe_msgs.len() < PROBE as usize,
+                    "{} probes at once",
+                    self.probe_msgs.len()
+                );
+                self.probe_msgs.push(msg);
+                (self.probe_msgs.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release_probe(&mut self, m: u32) {
+        let msg = &mut self.probe_msgs[m as usize];
+        msg.seq = msg.seq.wrapping_add(1);
+        self.free_probe_msgs.push(m);
+    }
+
+    /// Probe `m` takes one of its agent's slots for the tier's typical
+    /// service time (times any slowdown).
+    pub(super) fn start_probe(&mut self, now: Instant, m: u32) {
+        let msg = &mut self.probe_msgs[m as usize];
+        msg.start = now;
+        msg.serving = true;
+        let seq = msg.seq;
+        let agent = &mut self.agents[msg.agent as usize];
+        agent.busy += 1;
+        agent.in_service.push(PROBE | m);
+        let mut handling = self.sc.tiers[agent.tier as usize].service_time.typical();
+        if !agent.faults.is_empty() {
+            handling = Duration::from_secs_f64(handling.as_secs_f64() * agent.slowdown());
+        }
+        self.engine
+            .schedule_after(handling, Event::ProbeDone { msg: m, seq });
+    }
+
+    /// Probe `m` is handled: its slot goes to the next in line (its
+    /// handling counts as busy time, not as a task) and its answer leaves.
+    pub(super) fn on_probe_done(&mut self, now: Instant, m: u32) {
+        let msg = &mut self.probe_msgs[m as usize];
+        msg.serving = false;
+        let (a, start) = (msg.agent as usize, msg.start);
+        let agent = &mut self.agents[a];
+        agent.busy -= 1;
+        if let Some(k) = agent.in_service.iter().position(|&x| x == PROBE | m) {
+            agent.in_service.swap_remove(k);
+        }
+        agent.busy_time = agent.busy_time + (now - start);
+        self.start_next(now, a);
+        self.answer_probe(now, m);
+    }
+
+    /// Probe `m`'s answer (or refusal) leaves its agent for the monitor.
+    pub(super) fn answer_probe(&mut self, now: Instant, m: u32) {
+        let msg = &mut self.probe_msgs[m as usize];
+        msg.replied = now;
+        let (a, seq) = (msg.agent, msg.seq);
         match self.bus.send(
-            leaves,
+            now,
             bus::Kind::ProbeReply,
             Endpoint(a),
             Endpoint::CONTROL,
             &mut self.rng.probes,
         ) {
-            Fate::Lost(_) => {}
+            Fate::Lost(_) => self.release_probe(m),
             Fate::Arrives(t) => {
                 self.engine
-                    .schedule(
-                        t,
-                        Event::ProbeReply {
-                            agent: a,
-                            epoch,
-                            ok,
-                        },
-                    )
+                    .schedule(t, Event::ProbeReply { msg: m, seq })
                     .expect("replies arrive after they leave");
             }
         }
@@ -338,26 +421,28 @@ impl World<'_> {
 
     /// A probe's answer reaches the monitor: a success (with its round
     /// trip) or a refusal, unless the probe has already timed out.
-    pub(super) fn on_probe_reply(&mut self, now: Instant, a: u32, epoch: u32, ok: bool) {
-        let i = a as usize;
+    pub(super) fn on_probe_reply(&mut self, now: Instant, m: u32) {
+        let msg = self.probe_msgs[m as usize];
+        self.release_probe(m);
+        let (a, i) = (msg.agent, msg.agent as usize);
         let p = self.probes[i];
         if !self.bus.arrive(
             now,
             bus::Kind::ProbeReply,
             Endpoint(a),
             Endpoint::CONTROL,
-            p.reply_sent,
-        ) || p.epoch != epoch
+            msg.replied,
+        ) || p.epoch != msg.epoch
             || !p.open
         {
             return;
         }
         self.probes[i].open = false;
-        let m = &mut self.monitors[i];
-        if ok {
-            m.on_probe_success(now, now - p.sent);
+        let mon = &mut self.monitors[i];
+        if msg.ok {
+            mon.on_probe_success(now, now - p.sent);
         } else {
-            m.on_probe_failure(now);
+            mon.on_probe_failure(now);
         }
         self.refresh(i);
     }

@@ -8,7 +8,7 @@
 //! off. Coming back (up, or the partition healed) renews the agent's lease
 //! at once.
 
-use super::{Event, World};
+use super::{Event, PROBE, World};
 use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
 use crate::fleet::{Condition, FaultEffect, agent_id};
@@ -152,6 +152,19 @@ impl World<'_> {
         held.append(&mut agent.calling);
         agent.busy = 0;
         for (i, &r) in held.iter().enumerate() {
+            if r & PROBE != 0 {
+                // A probe it held or queued is refused too.
+                let m = r & !PROBE;
+                let msg = &mut self.probe_msgs[m as usize];
+                if i < in_slots {
+                    let agent = &mut self.agents[a];
+                    agent.busy_time = agent.busy_time + (now - msg.start);
+                }
+                msg.serving = false;
+                msg.ok = false;
+                self.answer_probe(now, m);
+                continue;
+            }
             if i < in_slots {
                 let start = self.reqs[r as usize].service_start;
                 let agent = &mut self.agents[a];

@@ -189,6 +189,11 @@ impl World<'_> {
                 i
             }
             None => {
+                assert!(
+                    self.reqs.len() < super::PROBE as usize,
+                    "{} requests at once: request indices must stay below the probe mark",
+                    self.reqs.len()
+                );
                 self.reqs.push(r);
                 (self.reqs.len() - 1) as u32
             }

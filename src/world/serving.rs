@@ -3,6 +3,8 @@
 //! (times any slowdown), and its answer (or a refusal from a down agent)
 //! travels back to its caller (the dispatcher, or the agent that called).
 //! A tier with calls runs them when its own service ends (`world/calls.rs`).
+//! Health probes share the FIFO and the slots (`world/discovery.rs`): the
+//! queue and the slots hold request indices and probes marked [`PROBE`].
 //!
 //! When a slot is held: from the start of the own service until the
 //! answer leaves (a blocking tier, calls included), or during the own
@@ -10,7 +12,7 @@
 //! deadline (`propagate_deadline`), a request that arrives, or reaches the
 //! head of the queue, past it is dropped unserved and answered `deadline`.
 
-use super::{Event, NO_CALL, Phase, World};
+use super::{Event, NO_CALL, PROBE, Phase, World};
 use crate::bus::{self, Endpoint, Fate};
 use crate::fleet::calls::{Mode, draw, path};
 use crate::metrics::Cause;
@@ -91,10 +93,15 @@ impl World<'_> {
             .schedule_after(service, Event::Done { req: r, epoch });
     }
 
-    /// Start the next request waiting for one of agent `a`'s slots, if
-    /// any; one past the deadline it carries is dropped unserved.
+    /// Start the next request (or health probe) waiting for one of agent
+    /// `a`'s slots, if any; a request past the deadline it carries is
+    /// dropped unserved.
     pub(super) fn start_next(&mut self, now: Instant, a: usize) {
         while let Some(next) = self.agents[a].queue.pop_front() {
+            if next & PROBE != 0 {
+                self.start_probe(now, next & !PROBE);
+                return;
+            }
             let req = &self.reqs[next as usize];
             if req.phase == Phase::Queued && now >= req.deadline {
                 self.reqs[next as usize].cause = Some(Cause::Deadline);

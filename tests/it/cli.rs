@@ -43,14 +43,14 @@ fn the_default_run_writes_the_reports_and_a_summary() {
         "scenario,variant,seed,replication,tasks_submitted,tasks_completed,tasks_failed,tasks_rejected,tasks_cancelled,success_rate,throughput_per_s,latency_mean_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,wait_mean_ms,attempts_mean,breaker_trips,events"
     ));
     let agents = fs::read_to_string(reports.join("agents.csv")).unwrap();
-    assert!(agents.starts_with("variant,replication,agent,tier,tasks,failures,utilization,latency_mean_ms,latency_p99_ms,breaker_trips,unhealthy_s,down_s,breaker_open_s\n"));
+    assert!(agents.starts_with("variant,replication,agent,tier,tasks,failures,utilization,latency_mean_ms,latency_p99_ms,breaker_trips,unhealthy_s,down_s,breaker_open_s,degraded_s\n"));
     assert_eq!(agents.lines().count(), 121, "one row per agent");
     let perf = fs::read_to_string(reports.join("perf.csv")).unwrap();
     assert!(
         perf.starts_with("variant,replication,events,wall_ms,events_per_s,speedup,peak_rss_mb\n")
     );
     let ts = fs::read_to_string(reports.join("timeseries.csv")).unwrap();
-    assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down,queue_critical,queue_high,queue_normal,queue_low\n"));
+    assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down,queue_critical,queue_high,queue_normal,queue_low,degraded_agents\n"));
     let bus = fs::read_to_string(reports.join("bus.csv")).unwrap();
     assert!(bus.starts_with("variant,replication,kind,sent,delivered,lost,lost_partition,lost_dropped,timed_out,latency_mean_ms,latency_p50_ms,latency_p99_ms,latency_max_ms,replayed\n"));
     let kinds: Vec<&str> = bus

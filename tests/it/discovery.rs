@@ -206,7 +206,7 @@ fn health_routing_keeps_success_high_with_ten_percent_of_agents_failing() {
     // The reference platform's claim shape, on scenarios/agent_failures.toml
     // (10 % of agents down at any moment) with its retries turned off. Over
     // 20 replications (fleetsim run agent_failures --replications 20 --set
-    // retry.max_attempts=1): 99.15 % ± 0.26 with the discovery layer,
+    // retry.max_attempts=1): 99.17 % ± 0.27 with the discovery layer,
     // 93.1 % ± 1.1 routing blind. Per-run sd ≈ 0.6 % and
     // 2.4 %, so the means of 5 runs have sd ≈ 0.25 % and 1.1 %: the bounds
     // below are over 4 and 3.5 sd away.

@@ -755,6 +755,12 @@ fn discovery_and_fault_keys_are_checked() {
         None,
     );
     expect(
+        &with("[balancer]\ndegraded = \"never\"\n"),
+        "balancer.degraded",
+        "one of fallback, equal",
+        None,
+    );
+    expect(
         &with("[balancer]\npanic_threshold = 2.0\n"),
         "balancer.panic_threshold",
         "from 0 to 1",

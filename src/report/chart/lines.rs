@@ -296,8 +296,9 @@ pub fn calls(title: &str, calls: &[CallStats], width: Duration, end: Duration) -
     )
 }
 
-/// Healthy agents (of `agents`), and open breakers and agents actually down,
-/// per time bucket (`width` wide), in two panels.
+/// Healthy agents (of `agents`) and those of them held DEGRADED, and open
+/// breakers and agents actually down, per time bucket (`width` wide), in
+/// two panels.
 pub fn health(title: &str, buckets: &[Bucket], width: Duration, agents: u32) -> Chart {
     let x = time_axis(buckets, width);
     let healthy = Panel {
@@ -307,11 +308,18 @@ pub fn health(title: &str, buckets: &[Bucket], width: Duration, agents: u32) -> 
         ..Panel::new(
             "time (s)",
             "agents",
-            vec![Line::new(
-                &format!("healthy (of {agents})"),
-                color(4),
-                over_time(buckets, width, true, |b| b.healthy_agents as f64),
-            )],
+            vec![
+                Line::new(
+                    &format!("healthy (of {agents})"),
+                    color(4),
+                    over_time(buckets, width, true, |b| b.healthy_agents as f64),
+                ),
+                Line::new(
+                    "of which degraded",
+                    color(3),
+                    over_time(buckets, width, true, |b| b.degraded_agents as f64),
+                ),
+            ],
         )
     };
     let most = buckets

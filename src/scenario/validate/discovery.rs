@@ -2,7 +2,7 @@
 //! `[breaker]` and `[registry]`: how the dispatcher finds and trusts agents.
 
 use super::{Checker, DEFAULT_HEARTBEAT, DEFAULT_TTL};
-use crate::discovery::balancer::Strategy;
+use crate::discovery::balancer::{DegradedRouting, Strategy};
 use crate::discovery::breaker::{BreakerConfig, Window};
 use crate::discovery::health::HealthConfig;
 use crate::scenario::raw::{RawBalancer, RawBreaker, RawHealth, RawRegistry};
@@ -68,11 +68,22 @@ pub(super) fn check_balancer(
             changes.push(StrategyChange { at, strategy });
         }
     }
+    let degraded = match b.degraded.as_deref() {
+        None => Some(DegradedRouting::default()),
+        Some(s) => match s.parse::<DegradedRouting>() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                c.fail(&path.key("degraded"), format!("{e} (fallback: DEGRADED agents only when no HEALTHY one is eligible; equal: like HEALTHY ones)"));
+                None
+            }
+        },
+    };
     Some(BalancerConfig {
         strategy: first?,
         healthy_only: b.healthy_only.unwrap_or(true),
         panic_threshold,
         changes,
+        degraded: degraded?,
     })
 }
 
