@@ -60,7 +60,23 @@ pub struct Scenario {
     pub report: ReportConfig,
     /// `[capabilities.NAME]`: per-capability policy for the calls to it.
     pub capabilities: BTreeMap<String, CapabilityConfig>,
+    /// `[dispatcher]`: the routing decision as a server; `None` = free and
+    /// unlimited (no events).
+    pub dispatcher: Option<DispatcherConfig>,
     pub origin: Origin,
+}
+
+/// `[dispatcher]`: every attempt of a task (the first and each retry)
+/// waits for one of `concurrency` routing slots, FIFO within priority,
+/// and holds it for a `service_time` draw before it is routed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispatcherConfig {
+    pub service_time: Dist,
+    /// Routing decisions at once; 0 = unlimited.
+    pub concurrency: u32,
+    /// During a `dispatcher_down` fault, new work waits in the
+    /// dispatcher's queue instead of failing with `no_dispatcher`.
+    pub queue_while_down: bool,
 }
 
 /// `[capabilities.NAME]`: what differs from the top-level sections for

@@ -38,6 +38,7 @@
 
 mod calls;
 mod discovery;
+mod dispatcher;
 mod faults;
 mod jobs;
 mod pubsub;
@@ -173,6 +174,11 @@ pub enum Event {
         route: u32,
         slot: u32,
     },
+    /// The dispatcher's routing decision for a task is over.
+    Routed {
+        task: u32,
+        epoch: u32,
+    },
 }
 
 /// Where a live task is (PENDING: queued; RUNNING: a request in flight).
@@ -184,6 +190,10 @@ enum Place {
     },
     /// Waiting out a retry backoff.
     Backoff,
+    /// Waiting for the dispatcher (`[dispatcher]`).
+    AtDispatcher,
+    /// Being routed by the dispatcher.
+    Routing,
 }
 
 /// What a task's source says about it (a replayed request's columns);
@@ -344,6 +354,8 @@ struct Streams {
     heartbeats: Stream,
     /// Control-plane publications' loss and delays.
     bus: Stream,
+    /// The dispatcher's routing times.
+    dispatcher: Stream,
 }
 
 impl Streams {
@@ -358,6 +370,7 @@ impl Streams {
             retry: seed.stream("retry"),
             heartbeats: seed.stream("heartbeats"),
             bus: seed.stream("bus"),
+            dispatcher: seed.stream("dispatcher"),
         }
     }
 }
@@ -514,6 +527,8 @@ pub struct World<'s> {
     route_breakers: Vec<Vec<Breaker>>,
     /// Of those, how many are OPEN.
     route_open_count: u64,
+    /// The dispatcher as a server (`[dispatcher]`).
+    disp: dispatcher::Dispatcher,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -623,6 +638,7 @@ impl<'s> World<'s> {
             route_budgets: Vec::new(),
             route_breakers: Vec::new(),
             route_open_count: 0,
+            disp: dispatcher::Dispatcher::default(),
         };
         world.start_calls();
         let caps = &world.route_caps;
@@ -753,8 +769,10 @@ impl<'s> World<'s> {
                 Event::RouteBreakerTimer { route, slot } => {
                     self.on_route_breaker_timer(now, route, slot)
                 }
+                Event::Routed { task, epoch } => self.on_routed(now, task, epoch),
             }
         };
+        let dispatcher_utilization = self.dispatcher_utilization(end);
         self.cancel_everything_left(end);
         let jobs = self.jobs.finish(end);
         let events = self.engine.events_processed();
@@ -789,6 +807,7 @@ impl<'s> World<'s> {
             .map(RetryBudget::exhausted)
             .sum();
         result.jobs = jobs;
+        result.dispatcher_utilization = dispatcher_utilization;
         result.bus = self.bus.stats().clone();
         for ((stats, trips), cap) in result
             .calls
@@ -831,6 +850,7 @@ impl<'s> World<'s> {
             healthy_agents: self.healthy_count,
             open_breakers: self.open_count + self.route_open_count,
             agents_down: self.down_count,
+            dispatcher_queue: self.disp.queue_len(),
         }
     }
 }
