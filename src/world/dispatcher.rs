@@ -49,7 +49,11 @@ impl World<'_> {
     /// A task (or its retry) is ready to be routed: through the
     /// dispatcher, or at once (`after_routing`) when routing is free.
     pub(super) fn dispatch(&mut self, now: Instant, t: u32, when_full: Outcome) {
-        let queue_while_down = self.sc.dispatcher.as_ref().is_some_and(|d| d.queue_while_down);
+        let queue_while_down = self
+            .sc
+            .dispatcher
+            .as_ref()
+            .is_some_and(|d| d.queue_while_down);
         if self.disp.down > 0 && !queue_while_down {
             self.end_task(now, t, Outcome::Failed(Cause::NoDispatcher));
             return;

@@ -9,9 +9,7 @@ use crate::fleet::Tier;
 use crate::orchestration::dag::{Graph, GraphError};
 use crate::orchestration::retry::{Backoff, Jitter, RetryPolicy};
 use crate::scenario::raw::{RawDispatch, RawDispatcher, RawJob, RawRetry};
-use crate::scenario::{
-    BudgetConfig, Dispatch, DispatcherConfig, Job, KeyPath, RetryConfig, Stage,
-};
+use crate::scenario::{BudgetConfig, Dispatch, DispatcherConfig, Job, KeyPath, RetryConfig, Stage};
 use crate::time::Duration;
 use crate::workload::Arrivals;
 
