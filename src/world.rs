@@ -59,7 +59,7 @@ use crate::orchestration::retry::RetryBudget;
 use crate::orchestration::task_queue::{Priority, TaskQueue};
 
 use crate::rng::{Seed, Stream, Weighted};
-use crate::scenario::Scenario;
+use crate::scenario::{RouteKey, Scenario};
 use crate::time::{Duration, Instant};
 use crate::workload::{ArrivalProcess, Arrivals};
 
@@ -424,14 +424,14 @@ impl Source {
         rng: Stream,
         job: Option<u32>,
         route: u32,
-        caps: &[Option<String>],
+        caps: &[RouteKey],
     ) -> Source {
         let trace_routes = match arrivals {
             Arrivals::Trace(t) => t
                 .info
                 .capabilities
                 .iter()
-                .map(|c| Scenario::route_of(caps, &Some(c.clone())))
+                .map(|c| Scenario::route_of(caps, Some(c), &[]))
                 .collect(),
             _ => Vec::new(),
         };
@@ -505,8 +505,9 @@ pub struct World<'s> {
     fault_targets: Vec<Vec<u32>>,
     // Orchestration.
     budget: Option<RetryBudget>,
-    /// The capability of each route (stage tasks pick theirs by it).
-    route_caps: Vec<Option<String>>,
+    /// The capability and tags of each route (stage tasks pick theirs by
+    /// it).
+    route_caps: Vec<RouteKey>,
     jobs: jobs::Jobs,
     // Calls between agents.
     calls: Vec<Call>,
@@ -547,13 +548,13 @@ impl<'s> World<'s> {
             .capabilities_in_use()
             .iter()
             .enumerate()
-            .map(|(r, cap)| {
+            .map(|(r, key)| {
                 let pool: Vec<u32> = agents
                     .iter()
                     .enumerate()
-                    .filter(|(_, a)| match cap {
-                        Some(cap) => sc.tiers[a.tier as usize].capabilities.contains(cap),
-                        None => true,
+                    .filter(|(_, a)| {
+                        let tier = &sc.tiers[a.tier as usize];
+                        key.served_by(&tier.capabilities, &tier.tags)
                     })
                     .map(|(i, _)| i as u32)
                     .collect();
@@ -564,7 +565,10 @@ impl<'s> World<'s> {
                     .iter()
                     .map(|&i| sc.tiers[agents[i as usize].tier as usize].weight)
                     .collect();
-                let strategy = sc.policy(cap).strategy.unwrap_or(sc.balancer.strategy);
+                let strategy = sc
+                    .policy(&key.capability)
+                    .strategy
+                    .unwrap_or(sc.balancer.strategy);
                 let mut balancer = Balancer::new(strategy, &weights);
                 balancer.set_panic_threshold(sc.balancer.panic_threshold);
                 Route { pool, balancer }
@@ -649,7 +653,7 @@ impl<'s> World<'s> {
         for st in &sc.workload.streams {
             let cap = st.capability.clone().or(sc.workload.capability.clone());
             let rng = seed.stream(&format!("streams/{}", st.name));
-            let route = Scenario::route_of(caps, &cap);
+            let route = Scenario::route_of(caps, cap.as_deref(), &st.tags);
             world
                 .sources
                 .push(Source::new(&st.arrivals, rng, None, route, caps));
@@ -816,7 +820,7 @@ impl<'s> World<'s> {
             .zip(&self.route_caps)
         {
             stats.breaker_trips = trips;
-            stats.capability = cap.clone().unwrap_or_else(|| "*".to_string());
+            stats.capability = cap.label();
         }
         result.errors = self
             .sources

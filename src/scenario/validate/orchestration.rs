@@ -2,7 +2,7 @@
 //! decision's time, concurrency and behaviour while down), `[retry]` (backoff, jitter,
 //! budget) and `[[workload.jobs]]` (stages, their graph, sagas).
 
-use super::fleet::check_served;
+use super::fleet::{check_served, check_tags};
 use super::workload::check_arrivals;
 use super::{Checker, NAME_CHARS, valid_name};
 use crate::fleet::Tier;
@@ -227,6 +227,7 @@ pub(super) fn check_job(
         if let Some(cap) = &st.capability {
             check_served(c, &sp.key("capability"), cap, tiers);
         }
+        let tags = check_tags(c, &sp, st.capability.as_deref(), st.tags.as_ref(), tiers);
         match (&st.compensate, saga) {
             (Some(_), false) => c.fail(
                 &sp.key("compensate"),
@@ -246,6 +247,7 @@ pub(super) fn check_job(
             capability: st.capability.clone(),
             tasks,
             compensate: st.compensate.clone(),
+            tags,
         });
     }
     let afters: Vec<Vec<&str>> = raw_stages
