@@ -844,7 +844,7 @@ fn balancers_compared_on_one_seed_see_the_same_call_trees() {
     let caps = load_text(TREE, &[]).capabilities_in_use();
     let route = |name: &str| {
         caps.iter()
-            .position(|c| c.as_deref() == Some(name))
+            .position(|c| c.capability.as_deref() == Some(name))
             .unwrap()
     };
     let c = &first.calls;

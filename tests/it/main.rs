@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod compare;
 mod control_plane_dispatcher;
+mod control_plane_tags;
 mod determinism;
 mod discovery;
 mod orchestration;

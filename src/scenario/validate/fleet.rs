@@ -146,7 +146,7 @@ pub(super) fn check_tags(
     };
     let with_cap: Vec<&Tier> = tiers
         .iter()
-        .filter(|t| t.count > 0 && key.served_by(&t.capabilities, &[]))
+        .filter(|t| t.count > 0 && cap.is_none_or(|c| t.capabilities.iter().any(|x| x == c)))
         .collect();
     if tiers.is_empty()
         || with_cap.is_empty()
