@@ -20,7 +20,9 @@
 //! ends in exactly one outcome, checked at the end of every run.
 //!
 //! Where each concern lives: a task's life at the dispatcher (arrival,
-//! queue, retries, deadline, outcome) in `world/tasks.rs`; a request's life
+//! queue, retries, deadline, outcome) in `world/tasks.rs`; the dispatcher
+//! as a server (`[dispatcher]`: routing time, its queue, outages) in
+//! `world/dispatcher.rs`; a request's life
 //! on the dispatcher's side (routing, sending, reply, timeout, settling) in
 //! `world/requests.rs` and on the agent's side (queue, slot, service,
 //! answer) in `world/serving.rs`; the discovery side (registry leases,
@@ -454,7 +456,8 @@ pub struct World<'s> {
     reqs: Vec<Request>,
     free_reqs: Vec<u32>,
     agents: Vec<Agent>,
-    /// One balancer per capability in use (route 0: the workload's).
+    /// One balancer per (capability, tags) in use (route 0: the
+    /// workload's).
     routes: Vec<Route>,
     /// The (route, slot) pairs of each agent.
     memberships: Vec<Vec<(u32, u32)>>,
