@@ -11,6 +11,8 @@
 //!   failed probes and lease expiry reveal it.
 //! - **slow { factor }**: service (and probe handling) takes `factor` times
 //!   longer, for services that start while it lasts.
+//! - **dispatcher_down** (no target): the dispatcher refuses new work while
+//!   it lasts; requests already in flight are unaffected.
 //!
 //! Availability follows the classic alternating renewal model: up periods
 //! are exponential with mean MTBF = `mttr · uptime / (1 − uptime)`, down
@@ -33,10 +35,13 @@ pub enum FaultKind {
         factor: f64,
     },
     Partition,
+    /// The dispatcher refuses new work (no target: it hits the control
+    /// plane, not agents).
+    DispatcherDown,
 }
 
 impl FaultKind {
-    pub const NAMES: &'static str = "crash, recover, slow, partition";
+    pub const NAMES: &'static str = "crash, recover, slow, partition, dispatcher_down";
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,6 +49,7 @@ impl FaultKind {
             FaultKind::Recover => "recover",
             FaultKind::Slow { .. } => "slow",
             FaultKind::Partition => "partition",
+            FaultKind::DispatcherDown => "dispatcher_down",
         }
     }
 

@@ -65,16 +65,20 @@ pub enum Cause {
     /// A call it made failed (a step of its tier's calls that is not
     /// optional).
     Dependency,
+    /// The dispatcher was down (`dispatcher_down`) when it arrived or its
+    /// retry was due.
+    NoDispatcher,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 6] = [
+    pub const ALL: [Cause; 7] = [
         Cause::Error,
         Cause::Refused,
         Cause::Timeout,
         Cause::NoAgent,
         Cause::Deadline,
         Cause::Dependency,
+        Cause::NoDispatcher,
     ];
 
     /// The name in column headers (`failed_<name>`).
@@ -86,6 +90,7 @@ impl Cause {
             Cause::NoAgent => "no_agent",
             Cause::Deadline => "deadline",
             Cause::Dependency => "dependency",
+            Cause::NoDispatcher => "no_dispatcher",
         }
     }
 }
@@ -115,6 +120,9 @@ pub struct Bucket {
     /// Agents registered and held DEGRADED by their health monitor (a
     /// subset of `healthy_agents`).
     pub degraded_agents: u64,
+    /// Attempts waiting for the dispatcher (`[dispatcher]`), at the end of
+    /// the bucket.
+    pub dispatcher_queue: u64,
 }
 
 /// Gauges sampled at bucket boundaries.
@@ -130,6 +138,7 @@ pub struct Gauges {
     pub agents_down: u64,
     /// Agents registered and held DEGRADED.
     pub degraded_agents: u64,
+    pub dispatcher_queue: u64,
 }
 
 /// Streaming recorder for one run.
@@ -152,6 +161,10 @@ pub struct Recorder {
     waits: u64,
     /// Wait sums and counts per priority, CRITICAL first.
     wait_by_priority: [(u128, u64); 4],
+    /// Time measured tasks spent queueing for the dispatcher.
+    dispatcher_wait_sum: u128,
+    /// Tasks that arrived after the warm-up.
+    measured_tasks: u64,
     attempts_sum: u64,
     attempts_n: u64,
     histogram_overflow: u64,
@@ -192,6 +205,8 @@ impl Recorder {
             wait_sum: 0,
             waits: 0,
             wait_by_priority: [(0, 0); 4],
+            dispatcher_wait_sum: 0,
+            measured_tasks: 0,
             attempts_sum: 0,
             attempts_n: 0,
             histogram_overflow: 0,
@@ -297,6 +312,7 @@ impl Recorder {
         b.open_breakers = g.open_breakers;
         b.agents_down = g.agents_down;
         b.degraded_agents = g.degraded_agents;
+        b.dispatcher_queue = g.dispatcher_queue;
         if !self.bucket_latency.is_empty() {
             b.latency_p99_ms =
                 self.bucket_latency.value_at_quantile(0.99) as f64 / NS_PER_MS as f64;
@@ -326,6 +342,9 @@ impl Recorder {
     pub fn on_arrival(&mut self, now: Instant) {
         self.submitted += 1;
         self.current.arrivals += 1;
+        if self.measured(now) {
+            self.measured_tasks += 1;
+        }
         if now >= self.warmup && now < self.end_of_arrivals {
             self.window_arrivals += 1;
         }
@@ -343,6 +362,15 @@ impl Recorder {
             by.0 += u128::from(w);
             by.1 += 1;
             self.record(w, Which::Wait);
+        }
+    }
+
+    /// An attempt of a task that arrived at `arrival` waited `wait` for
+    /// the dispatcher.
+    #[inline]
+    pub fn on_dispatcher_wait(&mut self, arrival: Instant, wait: Duration) {
+        if self.measured(arrival) {
+            self.dispatcher_wait_sum += u128::from(wait.as_nanos());
         }
     }
 
@@ -539,6 +567,15 @@ impl Recorder {
             },
             calls,
             errors: Vec::new(),
+            dispatcher_wait_mean_ms: {
+                let measured = self.measured_tasks;
+                if measured == 0 {
+                    0.0
+                } else {
+                    ms(self.dispatcher_wait_sum as f64 / measured as f64)
+                }
+            },
+            dispatcher_utilization: 0.0,
         }
     }
 }
@@ -563,6 +600,7 @@ fn empty_bucket(start: Instant) -> Bucket {
         open_breakers: 0,
         agents_down: 0,
         degraded_agents: 0,
+        dispatcher_queue: 0,
     }
 }
 
@@ -646,6 +684,12 @@ pub struct RunResult {
     /// What went wrong during the run and makes its results invalid (a
     /// trace file that changed or vanished after it was checked).
     pub errors: Vec<String>,
+    /// Mean time a measured task spent queueing for the dispatcher (all
+    /// its attempts); 0 without `[dispatcher]`.
+    pub dispatcher_wait_mean_ms: f64,
+    /// Busy routing slots over `[warmup, duration)`, divided by the
+    /// dispatcher's concurrency (unlimited: the mean number busy).
+    pub dispatcher_utilization: f64,
 }
 
 /// How a job ended.

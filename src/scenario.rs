@@ -28,6 +28,44 @@ use crate::workload::Arrivals;
 pub use crate::fleet::Tier;
 pub use source::{KeyPath, Override};
 
+/// What a route is keyed by: the capability asked for (`None`: any agent)
+/// and the tags an agent must all have (sorted, distinct; empty: none).
+/// Each distinct key has its own pool and balancer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteKey {
+    pub capability: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl RouteKey {
+    /// The key of an untagged capability.
+    pub fn of(capability: &Option<String>) -> RouteKey {
+        RouteKey {
+            capability: capability.clone(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// Does a tier with these capabilities and tags serve this route?
+    pub fn served_by(&self, capabilities: &[String], tags: &[String]) -> bool {
+        self.capability
+            .as_ref()
+            .is_none_or(|c| capabilities.contains(c))
+            && self.tags.iter().all(|t| tags.contains(t))
+    }
+
+    /// How reports name it: the capability (`*`: any), then `[a+b]` for
+    /// its tags.
+    pub fn label(&self) -> String {
+        let cap = self.capability.as_deref().unwrap_or("*");
+        if self.tags.is_empty() {
+            cap.to_string()
+        } else {
+            format!("{cap}[{}]", self.tags.join("+"))
+        }
+    }
+}
+
 /// A validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -60,7 +98,23 @@ pub struct Scenario {
     pub report: ReportConfig,
     /// `[capabilities.NAME]`: per-capability policy for the calls to it.
     pub capabilities: BTreeMap<String, CapabilityConfig>,
+    /// `[dispatcher]`: the routing decision as a server; `None` = free and
+    /// unlimited (no events).
+    pub dispatcher: Option<DispatcherConfig>,
     pub origin: Origin,
+}
+
+/// `[dispatcher]`: every attempt of a task (the first and each retry)
+/// waits for one of `concurrency` routing slots, FIFO within priority,
+/// and holds it for a `service_time` draw before it is routed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispatcherConfig {
+    pub service_time: Dist,
+    /// Routing decisions at once; 0 = unlimited.
+    pub concurrency: u32,
+    /// During a `dispatcher_down` fault, new work waits in the
+    /// dispatcher's queue instead of failing with `no_dispatcher`.
+    pub queue_while_down: bool,
 }
 
 /// `[capabilities.NAME]`: what differs from the top-level sections for
@@ -162,6 +216,8 @@ pub struct TaskStream {
     pub arrivals: Arrivals,
     /// `None`: the workload's capability.
     pub capability: Option<String>,
+    /// Only agents with every one of these tags (sorted, distinct) serve it.
+    pub tags: Vec<String>,
 }
 
 /// `[[workload.jobs]]`: a dependency graph of stages, one job per arrival.
@@ -185,6 +241,9 @@ pub struct Stage {
     /// Saga only: the capability that runs this stage's compensation
     /// (`None`: nothing to undo).
     pub compensate: Option<String>,
+    /// Only agents with every one of these tags (sorted, distinct) run its
+    /// tasks (not its compensations).
+    pub tags: Vec<String>,
 }
 
 /// `[retry]`.
@@ -294,10 +353,16 @@ impl Scenario {
         self.tiers.iter().map(|t| t.count).sum()
     }
 
-    /// The capabilities tasks ask for, each once, in a fixed order: the
-    /// workload's first (`None`: any agent).
-    pub fn capabilities_in_use(&self) -> Vec<Option<String>> {
-        let mut caps = vec![self.workload.capability.clone()];
+    /// The routes tasks and calls use: each (capability, tags) pair once,
+    /// in a fixed order, the workload's first (`None`: any agent). Untagged
+    /// pairs come in the order capabilities alone always had.
+    pub fn capabilities_in_use(&self) -> Vec<RouteKey> {
+        let mut keys = vec![RouteKey::of(&self.workload.capability)];
+        let mut add = |key: RouteKey| {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        };
         let traced = |a: &Arrivals| match a {
             Arrivals::Trace(t) => t.info.capabilities.clone(),
             _ => Vec::new(),
@@ -305,39 +370,39 @@ impl Scenario {
         let mut from_traces: Vec<String> = self.workload.arrivals.iter().flat_map(traced).collect();
         for st in &self.workload.streams {
             let cap = st.capability.clone().or(self.workload.capability.clone());
-            if !caps.contains(&cap) {
-                caps.push(cap);
-            }
+            add(RouteKey {
+                capability: cap,
+                tags: st.tags.clone(),
+            });
             from_traces.extend(traced(&st.arrivals));
         }
         for cap in from_traces.into_iter().map(Some) {
-            if !caps.contains(&cap) {
-                caps.push(cap);
-            }
+            add(RouteKey::of(&cap));
         }
         for job in &self.workload.jobs {
             for st in &job.stages {
-                let comp = st.compensate.clone().map(Some);
-                for cap in std::iter::once(st.capability.clone()).chain(comp) {
-                    if !caps.contains(&cap) {
-                        caps.push(cap);
-                    }
+                add(RouteKey {
+                    capability: st.capability.clone(),
+                    tags: st.tags.clone(),
+                });
+                if let Some(comp) = &st.compensate {
+                    add(RouteKey::of(&Some(comp.clone())));
                 }
             }
         }
         for tier in &self.tiers {
             for step in &tier.calls.steps {
-                for cap in step.targets.iter().cloned().map(Some) {
-                    if !caps.contains(&cap) {
-                        caps.push(cap);
-                    }
+                for cap in &step.targets {
+                    add(RouteKey {
+                        capability: Some(cap.clone()),
+                        tags: step.tags.clone(),
+                    });
                 }
             }
         }
-        caps
+        keys
     }
 
-    /// The policy for calls to `cap` (`None`: tasks with no capability).
     pub fn policy(&self, cap: &Option<String>) -> Policy {
         let own = cap
             .as_ref()
@@ -361,10 +426,11 @@ impl Scenario {
 
     /// The route (index into [`Scenario::capabilities_in_use`]) of tasks
     /// asking for `cap`.
-    pub fn route_of(caps: &[Option<String>], cap: &Option<String>) -> u32 {
-        caps.iter()
-            .position(|c| c == cap)
-            .expect("every capability in use has a route") as u32
+    pub fn route_of(keys: &[RouteKey], cap: Option<&str>, tags: &[String]) -> u32 {
+        keys.iter()
+            .position(|k| k.capability.as_deref() == cap && k.tags == tags)
+            .unwrap_or_else(|| panic!("no route for capability {cap:?} with tags {tags:?}"))
+            as u32
     }
 
     /// Can an agent stop answering (an availability model, a crash or a

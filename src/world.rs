@@ -20,7 +20,9 @@
 //! ends in exactly one outcome, checked at the end of every run.
 //!
 //! Where each concern lives: a task's life at the dispatcher (arrival,
-//! queue, retries, deadline, outcome) in `world/tasks.rs`; a request's life
+//! queue, retries, deadline, outcome) in `world/tasks.rs`; the dispatcher
+//! as a server (`[dispatcher]`: routing time, its queue, outages) in
+//! `world/dispatcher.rs`; a request's life
 //! on the dispatcher's side (routing, sending, reply, timeout, settling) in
 //! `world/requests.rs` and on the agent's side (queue, slot, service,
 //! answer) in `world/serving.rs`; the discovery side (registry leases,
@@ -38,6 +40,7 @@
 
 mod calls;
 mod discovery;
+mod dispatcher;
 mod faults;
 mod jobs;
 mod pubsub;
@@ -58,7 +61,7 @@ use crate::orchestration::retry::RetryBudget;
 use crate::orchestration::task_queue::{Priority, TaskQueue};
 
 use crate::rng::{Seed, Stream, Weighted};
-use crate::scenario::Scenario;
+use crate::scenario::{RouteKey, Scenario};
 use crate::time::{Duration, Instant};
 use crate::workload::{ArrivalProcess, Arrivals};
 
@@ -178,6 +181,11 @@ pub enum Event {
         route: u32,
         slot: u32,
     },
+    /// The dispatcher's routing decision for a task is over.
+    Routed {
+        task: u32,
+        epoch: u32,
+    },
 }
 
 /// Where a live task is (PENDING: queued; RUNNING: a request in flight).
@@ -189,6 +197,10 @@ enum Place {
     },
     /// Waiting out a retry backoff.
     Backoff,
+    /// Waiting for the dispatcher (`[dispatcher]`).
+    AtDispatcher,
+    /// Being routed by the dispatcher.
+    Routing,
 }
 
 /// What a task's source says about it (a replayed request's columns);
@@ -349,6 +361,8 @@ struct Streams {
     heartbeats: Stream,
     /// Control-plane publications' loss and delays.
     bus: Stream,
+    /// The dispatcher's routing times.
+    dispatcher: Stream,
 }
 
 impl Streams {
@@ -363,6 +377,7 @@ impl Streams {
             retry: seed.stream("retry"),
             heartbeats: seed.stream("heartbeats"),
             bus: seed.stream("bus"),
+            dispatcher: seed.stream("dispatcher"),
         }
     }
 }
@@ -440,14 +455,14 @@ impl Source {
         rng: Stream,
         job: Option<u32>,
         route: u32,
-        caps: &[Option<String>],
+        caps: &[RouteKey],
     ) -> Source {
         let trace_routes = match arrivals {
             Arrivals::Trace(t) => t
                 .info
                 .capabilities
                 .iter()
-                .map(|c| Scenario::route_of(caps, &Some(c.clone())))
+                .map(|c| Scenario::route_of(caps, Some(c), &[]))
                 .collect(),
             _ => Vec::new(),
         };
@@ -470,7 +485,8 @@ pub struct World<'s> {
     reqs: Vec<Request>,
     free_reqs: Vec<u32>,
     agents: Vec<Agent>,
-    /// One balancer per capability in use (route 0: the workload's).
+    /// One balancer per (capability, tags) in use (route 0: the
+    /// workload's).
     routes: Vec<Route>,
     /// The (route, slot) pairs of each agent.
     memberships: Vec<Vec<(u32, u32)>>,
@@ -526,8 +542,9 @@ pub struct World<'s> {
     fault_targets: Vec<Vec<u32>>,
     // Orchestration.
     budget: Option<RetryBudget>,
-    /// The capability of each route (stage tasks pick theirs by it).
-    route_caps: Vec<Option<String>>,
+    /// The capability and tags of each route (stage tasks pick theirs by
+    /// it).
+    route_caps: Vec<RouteKey>,
     jobs: jobs::Jobs,
     // Calls between agents.
     calls: Vec<Call>,
@@ -548,6 +565,8 @@ pub struct World<'s> {
     route_breakers: Vec<Vec<Breaker>>,
     /// Of those, how many are OPEN.
     route_open_count: u64,
+    /// The dispatcher as a server (`[dispatcher]`).
+    disp: dispatcher::Dispatcher,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -566,13 +585,13 @@ impl<'s> World<'s> {
             .capabilities_in_use()
             .iter()
             .enumerate()
-            .map(|(r, cap)| {
+            .map(|(r, key)| {
                 let pool: Vec<u32> = agents
                     .iter()
                     .enumerate()
-                    .filter(|(_, a)| match cap {
-                        Some(cap) => sc.tiers[a.tier as usize].capabilities.contains(cap),
-                        None => true,
+                    .filter(|(_, a)| {
+                        let tier = &sc.tiers[a.tier as usize];
+                        key.served_by(&tier.capabilities, &tier.tags)
                     })
                     .map(|(i, _)| i as u32)
                     .collect();
@@ -583,7 +602,10 @@ impl<'s> World<'s> {
                     .iter()
                     .map(|&i| sc.tiers[agents[i as usize].tier as usize].weight)
                     .collect();
-                let strategy = sc.policy(cap).strategy.unwrap_or(sc.balancer.strategy);
+                let strategy = sc
+                    .policy(&key.capability)
+                    .strategy
+                    .unwrap_or(sc.balancer.strategy);
                 let mut balancer = Balancer::new(strategy, &weights);
                 balancer.set_panic_threshold(sc.balancer.panic_threshold);
                 Route { pool, balancer }
@@ -661,6 +683,7 @@ impl<'s> World<'s> {
             route_budgets: Vec::new(),
             route_breakers: Vec::new(),
             route_open_count: 0,
+            disp: dispatcher::Dispatcher::default(),
         };
         world.start_calls();
         let caps = &world.route_caps;
@@ -671,7 +694,7 @@ impl<'s> World<'s> {
         for st in &sc.workload.streams {
             let cap = st.capability.clone().or(sc.workload.capability.clone());
             let rng = seed.stream(&format!("streams/{}", st.name));
-            let route = Scenario::route_of(caps, &cap);
+            let route = Scenario::route_of(caps, cap.as_deref(), &st.tags);
             world
                 .sources
                 .push(Source::new(&st.arrivals, rng, None, route, caps));
@@ -799,8 +822,10 @@ impl<'s> World<'s> {
                 Event::RouteBreakerTimer { route, slot } => {
                     self.on_route_breaker_timer(now, route, slot)
                 }
+                Event::Routed { task, epoch } => self.on_routed(now, task, epoch),
             }
         };
+        let dispatcher_utilization = self.dispatcher_utilization(end);
         self.cancel_everything_left(end);
         let jobs = self.jobs.finish(end);
         let events = self.engine.events_processed();
@@ -836,6 +861,7 @@ impl<'s> World<'s> {
             .map(RetryBudget::exhausted)
             .sum();
         result.jobs = jobs;
+        result.dispatcher_utilization = dispatcher_utilization;
         result.bus = self.bus.stats().clone();
         for ((stats, trips), cap) in result
             .calls
@@ -844,7 +870,7 @@ impl<'s> World<'s> {
             .zip(&self.route_caps)
         {
             stats.breaker_trips = trips;
-            stats.capability = cap.clone().unwrap_or_else(|| "*".to_string());
+            stats.capability = cap.label();
         }
         result.errors = self
             .sources
@@ -879,6 +905,7 @@ impl<'s> World<'s> {
             open_breakers: self.open_count + self.route_open_count,
             agents_down: self.down_count,
             degraded_agents: self.degraded_count,
+            dispatcher_queue: self.disp.queue_len(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct Step {
     pub probability: f64,
     /// A failed step does not fail the request.
     pub optional: bool,
+    /// Only agents with every one of these tags (sorted, distinct) serve
+    /// its calls.
+    pub tags: Vec<String>,
 }
 
 /// How an agent holds its slot while its calls are out.

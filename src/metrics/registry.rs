@@ -332,7 +332,7 @@ mod tests {
             failed: 103,
             rejected: 104,
             cancelled: 105,
-            failed_by: [106, 107, 108, 109, 135, 136],
+            failed_by: [106, 107, 108, 109, 135, 136, 138],
             retries: 110,
             retry_budget_exhausted: 111,
             success_rate: 0.112,
@@ -365,6 +365,8 @@ mod tests {
             calls: Vec::new(),
             attempts_per_task: 137.5,
             errors: Vec::new(),
+            dispatcher_wait_mean_ms: 139.5,
+            dispatcher_utilization: 0.140,
         }
     }
 

@@ -60,6 +60,9 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "failed_deadline",
     "failed_dependency",
     "attempts_per_task",
+    "failed_no_dispatcher",
+    "dispatcher_wait_mean_ms",
+    "dispatcher_utilization",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -83,6 +86,7 @@ pub const CALLS_COLUMNS: &[&str] = &[
     "latency_p50_ms",
     "latency_p99_ms",
     "breaker_trips",
+    "failed_no_dispatcher",
 ];
 
 pub const JOB_COLUMNS: &[&str] = &[
@@ -133,6 +137,7 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "queue_normal",
     "queue_low",
     "degraded_agents",
+    "dispatcher_queue",
 ];
 
 pub const BUS_COLUMNS: &[&str] = &[
@@ -239,6 +244,9 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 s.failed_by[Cause::Deadline as usize].to_string(),
                 s.failed_by[Cause::Dependency as usize].to_string(),
                 fixed(s.attempts_per_task, 4),
+                s.failed_by[Cause::NoDispatcher as usize].to_string(),
+                ms(s.dispatcher_wait_mean_ms),
+                fixed(s.dispatcher_utilization, 4),
             ]
         }),
     )
@@ -270,13 +278,20 @@ pub fn calls(runs: &[RunRecord]) -> Vec<u8> {
                     c.failed.to_string(),
                     c.cancelled.to_string(),
                 ];
-                row.extend(c.failed_by.iter().map(u64::to_string));
+                // Causes in their historical column order; `no_dispatcher`,
+                // added later, is the last column.
+                row.extend(
+                    c.failed_by[..=Cause::Dependency as usize]
+                        .iter()
+                        .map(u64::to_string),
+                );
                 row.extend([
                     fixed(c.success_rate(), 6),
                     ms(c.latency_mean_ms()),
                     ms(c.latency_ms(0.50)),
                     ms(c.latency_ms(0.99)),
                     c.breaker_trips.to_string(),
+                    c.failed_by[Cause::NoDispatcher as usize].to_string(),
                 ]);
                 row
             })
@@ -368,6 +383,7 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
                     b.queue_by_priority[2].to_string(),
                     b.queue_by_priority[3].to_string(),
                     b.degraded_agents.to_string(),
+                    b.dispatcher_queue.to_string(),
                 ]
             })
         }),

@@ -27,6 +27,7 @@ pub struct RawScenario {
     pub faults: Option<Vec<RawFault>>,
     pub bus: Option<RawBus>,
     pub capabilities: Option<std::collections::BTreeMap<String, RawCapability>>,
+    pub dispatcher: Option<RawDispatcher>,
 }
 
 /// `[capabilities.NAME]`: the policy for calls to one capability.
@@ -49,6 +50,7 @@ pub struct RawStep {
     pub need: Option<u32>,
     pub probability: Option<f64>,
     pub optional: Option<bool>,
+    pub tags: Option<Vec<String>>,
 }
 
 /// `[bus]`: messages the control plane publishes, and who listens.
@@ -274,6 +276,7 @@ pub struct RawStream {
     pub name: Option<String>,
     pub arrivals: Option<RawArrivals>,
     pub capability: Option<String>,
+    pub tags: Option<Vec<String>>,
 }
 
 /// `[[workload.jobs]]`: a dependency graph of stages.
@@ -294,6 +297,16 @@ pub struct RawStage {
     pub tasks: Option<u32>,
     pub after: Option<Vec<String>>,
     pub compensate: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// `[dispatcher]`: the routing decision as a server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDispatcher {
+    pub service_time: Option<RawDist>,
+    pub concurrency: Option<u32>,
+    pub queue_while_down: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -343,6 +343,8 @@ pub fn validate(
         duration,
     );
     let dispatch = orchestration::check_dispatch(&mut c, &root.key("dispatch"), raw.dispatch);
+    let dispatcher =
+        orchestration::check_dispatcher(&mut c, &root.key("dispatcher"), raw.dispatcher.as_ref());
     let capabilities = calls::check_capabilities(
         &mut c,
         &root.key("capabilities"),
@@ -434,6 +436,7 @@ pub fn validate(
             bucket: bucket.expect("no problems, so the bucket is valid"),
         },
         capabilities,
+        dispatcher,
         origin,
     })
 }

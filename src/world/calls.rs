@@ -39,7 +39,7 @@ const NO_CLIENT: u32 = u32::MAX;
 impl World<'_> {
     pub(super) fn start_calls(&mut self) {
         let caps = &self.route_caps;
-        self.policies = caps.iter().map(|c| self.sc.policy(c)).collect();
+        self.policies = caps.iter().map(|k| self.sc.policy(&k.capability)).collect();
         self.tier_routes = self
             .sc
             .tiers
@@ -51,7 +51,7 @@ impl World<'_> {
                     .map(|st| {
                         st.targets
                             .iter()
-                            .map(|c| Scenario::route_of(caps, &Some(c.clone())))
+                            .map(|c| Scenario::route_of(caps, Some(c), &st.tags))
                             .collect()
                     })
                     .collect()

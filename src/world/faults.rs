@@ -95,6 +95,10 @@ impl World<'_> {
         if starts && let Some(d) = f.lasts {
             self.engine.schedule_after(d, Event::FaultEnd { fault });
         }
+        if f.kind == FaultKind::DispatcherDown {
+            self.on_dispatcher_fault(now, starts);
+            return;
+        }
         let targets = std::mem::take(&mut self.fault_targets[fault as usize]);
         for &a in &targets {
             let i = a as usize;
@@ -106,6 +110,7 @@ impl World<'_> {
                     FaultKind::Partition => faults.push((fault, FaultEffect::Partition)),
                     FaultKind::Slow { factor } => faults.push((fault, FaultEffect::Slow(factor))),
                     FaultKind::Recover => faults.clear(),
+                    FaultKind::DispatcherDown => unreachable!("handled above: it has no targets"),
                 }
             } else {
                 faults.retain(|&(j, _)| j != fault);

@@ -95,7 +95,8 @@ impl World<'_> {
             let kind = self.job(j).kind as usize;
             if let Some(stage) = self.job(j).run.poll_ready() {
                 let st = &sc.workload.jobs[kind].stages[stage];
-                let route = Scenario::route_of(&self.route_caps, &st.capability);
+                let route =
+                    Scenario::route_of(&self.route_caps, st.capability.as_deref(), &st.tags);
                 self.job(j).remaining[stage] = st.tasks;
                 for _ in 0..st.tasks {
                     // A task failing inline (no agent) may fail the stage
@@ -117,7 +118,7 @@ impl World<'_> {
                 match &sc.workload.jobs[kind].stages[stage].compensate {
                     None => self.job(j).run.on_compensated(stage),
                     Some(cap) => {
-                        let route = Scenario::route_of(&self.route_caps, &Some(cap.clone()));
+                        let route = Scenario::route_of(&self.route_caps, Some(cap), &[]);
                         self.submit(now, route, j, stage as u16, true, Given::default());
                         if self.jobs.live[j as usize].is_none() {
                             return;

@@ -117,9 +117,9 @@ impl World<'_> {
         self.dispatch(now, t, Outcome::Rejected);
     }
 
-    /// Route a task now (`workers = 0`) or queue it; a full queue ends it
-    /// with `when_full`.
-    pub(super) fn dispatch(&mut self, now: Instant, t: u32, when_full: Outcome) {
+    /// Past the dispatcher: route a task now (`workers = 0`) or queue it; a
+    /// full queue ends it with `when_full`.
+    pub(super) fn after_routing(&mut self, now: Instant, t: u32, when_full: Outcome) {
         self.tasks[t as usize].place = Place::Queued;
         if self.workers == 0 {
             self.route(now, t);
@@ -197,7 +197,9 @@ impl World<'_> {
                     self.release_req(req);
                 }
             }
-            Place::Backoff => {}
+            Place::AtDispatcher => self.leave_dispatcher(t),
+            // The routing decision runs on; its end finds the task gone.
+            Place::Backoff | Place::Routing => {}
         }
         self.end_task(now, t, Outcome::Cancelled);
         if self.workers > 0 {
@@ -247,6 +249,7 @@ impl World<'_> {
             self.release(i as u32);
         }
         self.queue.drain().for_each(drop);
+        self.clear_dispatcher();
         self.outstanding = 0;
         assert_eq!(
             self.metrics.in_system(),

@@ -37,11 +37,20 @@ fn fault(at: &str, kind: &str, target: &str, lasts: Option<&str>) -> String {
 }
 
 /// `Cause::ALL` order: error, refused, timeout, no agent. These
-/// scenarios make no calls and carry no deadline, so the two causes that
-/// calls added (deadline, dependency) must stay at zero.
+/// scenarios make no calls, carry no deadline and keep the dispatcher up,
+/// so the causes added later (deadline, dependency, no dispatcher) must
+/// stay at zero.
 fn causes(r: &RunResult) -> [u64; 4] {
-    let [error, refused, timeout, no_agent, deadline, dependency] = r.failed_by;
-    assert_eq!((deadline, dependency), (0, 0), "{r:?}");
+    let [
+        error,
+        refused,
+        timeout,
+        no_agent,
+        deadline,
+        dependency,
+        no_dispatcher,
+    ] = r.failed_by;
+    assert_eq!((deadline, dependency, no_dispatcher), (0, 0, 0), "{r:?}");
     [error, refused, timeout, no_agent]
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::Checker;
 use super::discovery::check_breaker;
-use super::fleet::check_served;
+use super::fleet::{check_served, check_tags};
 use super::orchestration::check_retry;
 use crate::discovery::balancer::Strategy;
 use crate::fleet::Tier;
@@ -110,24 +110,40 @@ fn check_step(c: &mut Checker<'_, '_>, path: &KeyPath, s: &RawStep) -> Option<St
         }
     };
     let probability = c.fraction(&path.key("probability"), s.probability, 1.0, true);
+    let mut tags = s.tags.clone().unwrap_or_default();
+    if let Some(j) = tags.iter().position(|t| t.trim().is_empty()) {
+        c.fail(
+            &path.key("tags").index(j),
+            "is empty; a tag has at least one character",
+        );
+        return None;
+    }
+    tags.sort();
+    tags.dedup();
     Some(Step {
         targets,
         need,
         probability,
         optional: s.optional.unwrap_or(false),
+        tags,
     })
 }
 
-/// Every called capability is served, and the call graph between tiers
+/// Every called capability is served (with the step's tags, if any), and
+/// the call graph between tiers
 /// (a tier calls every tier that serves a capability it calls) has no
 /// cycle and no chain longer than [`MAX_DEPTH`].
 pub(super) fn check_graph(c: &mut Checker<'_, '_>, tiers_path: &KeyPath, tiers: &[Tier]) {
     let mut ok = true;
     for (i, t) in tiers.iter().enumerate() {
         for (s, step) in t.calls.steps.iter().enumerate() {
+            let sp = tiers_path.index(i).key("calls").index(s);
             for cap in &step.targets {
                 let before = c.problems.len();
-                check_served(c, &tiers_path.index(i).key("calls").index(s), cap, tiers);
+                check_served(c, &sp, cap, tiers);
+                if c.problems.len() == before && !step.tags.is_empty() {
+                    check_tags(c, &sp, Some(cap), Some(&step.tags), tiers);
+                }
                 ok &= c.problems.len() == before;
             }
         }
@@ -140,10 +156,16 @@ pub(super) fn check_graph(c: &mut Checker<'_, '_>, tiers_path: &KeyPath, tiers: 
         .iter()
         .map(|t| {
             let mut out = Vec::new();
-            for cap in t.calls.steps.iter().flat_map(|s| &s.targets) {
+            let targets = t
+                .calls
+                .steps
+                .iter()
+                .flat_map(|s| s.targets.iter().map(move |cap| (cap, &s.tags)));
+            for (cap, tags) in targets {
                 for (j, u) in tiers.iter().enumerate() {
                     if u.count > 0
                         && u.capabilities.contains(cap)
+                        && tags.iter().all(|x| u.tags.contains(x))
                         && !out.contains(&(j, cap.as_str()))
                     {
                         out.push((j, cap.as_str()));

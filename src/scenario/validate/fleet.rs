@@ -117,6 +117,65 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
     })
 }
 
+/// The `tags` of a stream, stage or step (the table at `path`), sorted and
+/// distinct: each is a name, and some agent has capability `cap` (if any)
+/// and every one of them.
+pub(super) fn check_tags(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    cap: Option<&str>,
+    tags: Option<&Vec<String>>,
+    tiers: &[Tier],
+) -> Vec<String> {
+    let Some(raw) = tags else {
+        return Vec::new();
+    };
+    let tp = path.key("tags");
+    for (j, s) in raw.iter().enumerate() {
+        if s.trim().is_empty() {
+            c.fail(&tp.index(j), "is empty; a tag has at least one character");
+            return Vec::new();
+        }
+    }
+    let mut tags = raw.clone();
+    tags.sort();
+    tags.dedup();
+    let key = crate::scenario::RouteKey {
+        capability: cap.map(str::to_string),
+        tags,
+    };
+    let with_cap: Vec<&Tier> = tiers
+        .iter()
+        .filter(|t| t.count > 0 && cap.is_none_or(|c| t.capabilities.iter().any(|x| x == c)))
+        .collect();
+    if tiers.is_empty()
+        || with_cap.is_empty()
+        || with_cap
+            .iter()
+            .any(|t| key.served_by(&t.capabilities, &t.tags))
+    {
+        // No capability served at all is reported on its own key.
+        return key.tags;
+    }
+    let who = match cap {
+        Some(cap) => format!("capability `{cap}` and"),
+        None => "all of".to_string(),
+    };
+    let have = with_cap
+        .iter()
+        .map(|t| format!("{} [{}]", t.name, t.tags.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    c.fail(
+        &tp,
+        format!(
+            "no agent has {who} the tags [{}]; give a tier these tags, or ask for fewer (candidate tiers and their tags: {have})",
+            key.tags.join(", ")
+        ),
+    );
+    key.tags
+}
+
 /// Some agent of the fleet has capability `cap`.
 pub(super) fn check_served(c: &mut Checker<'_, '_>, path: &KeyPath, cap: &str, tiers: &[Tier]) {
     let served = tiers

@@ -1,14 +1,15 @@
-//! `[dispatch]` (workers, queue, aging), `[retry]` (backoff, jitter,
+//! `[dispatch]` (workers, queue, aging), `[dispatcher]` (the routing
+//! decision's time, concurrency and behaviour while down), `[retry]` (backoff, jitter,
 //! budget) and `[[workload.jobs]]` (stages, their graph, sagas).
 
-use super::fleet::check_served;
+use super::fleet::{check_served, check_tags};
 use super::workload::check_arrivals;
 use super::{Checker, NAME_CHARS, valid_name};
 use crate::fleet::Tier;
 use crate::orchestration::dag::{Graph, GraphError};
 use crate::orchestration::retry::{Backoff, Jitter, RetryPolicy};
-use crate::scenario::raw::{RawDispatch, RawJob, RawRetry};
-use crate::scenario::{BudgetConfig, Dispatch, Job, KeyPath, RetryConfig, Stage};
+use crate::scenario::raw::{RawDispatch, RawDispatcher, RawJob, RawRetry};
+use crate::scenario::{BudgetConfig, Dispatch, DispatcherConfig, Job, KeyPath, RetryConfig, Stage};
 use crate::time::Duration;
 use crate::workload::Arrivals;
 
@@ -43,6 +44,32 @@ pub(super) fn check_dispatch(
         );
     }
     dispatch
+}
+
+/// `[dispatcher]`: the routing decision's time (required), how many are
+/// made at once (0 or absent: unlimited) and what new work does while a
+/// `dispatcher_down` fault lasts.
+pub(super) fn check_dispatcher(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    d: Option<&RawDispatcher>,
+) -> Option<DispatcherConfig> {
+    let d = d?;
+    let service_time = match &d.service_time {
+        None => {
+            c.fail(
+                &path.key("service_time"),
+                "missing; the time of one routing decision, e.g. service_time = { dist = \"constant\", value = \"1ms\" }",
+            );
+            None
+        }
+        Some(raw) => c.dist(&path.key("service_time"), raw),
+    };
+    Some(DispatcherConfig {
+        service_time: service_time?,
+        concurrency: d.concurrency.unwrap_or(0),
+        queue_while_down: d.queue_while_down.unwrap_or(false),
+    })
 }
 
 pub(super) fn check_retry(c: &mut Checker<'_, '_>, path: &KeyPath, r: &RawRetry) -> RetryConfig {
@@ -200,6 +227,7 @@ pub(super) fn check_job(
         if let Some(cap) = &st.capability {
             check_served(c, &sp.key("capability"), cap, tiers);
         }
+        let tags = check_tags(c, &sp, st.capability.as_deref(), st.tags.as_ref(), tiers);
         match (&st.compensate, saga) {
             (Some(_), false) => c.fail(
                 &sp.key("compensate"),
@@ -219,6 +247,7 @@ pub(super) fn check_job(
             capability: st.capability.clone(),
             tasks,
             compensate: st.compensate.clone(),
+            tags,
         });
     }
     let afters: Vec<Vec<&str>> = raw_stages

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::fleet::check_served;
+use super::fleet::{check_served, check_tags};
 use super::orchestration::check_job;
 use super::{Checker, NAME_CHARS, valid_name};
 use crate::fleet::Tier;
@@ -73,6 +73,8 @@ pub(super) fn check_workload(
         if let Some(cap) = &st.capability {
             check_served(c, &sp.key("capability"), cap, tiers);
         }
+        let cap = st.capability.as_ref().or(raw.capability.as_ref());
+        let tags = check_tags(c, &sp, cap.map(String::as_str), st.tags.as_ref(), tiers);
         let arrivals = match &st.arrivals {
             None => {
                 c.fail(
@@ -91,6 +93,7 @@ pub(super) fn check_workload(
                 name,
                 arrivals,
                 capability: st.capability.clone(),
+                tags,
             });
         }
     }
