@@ -11,6 +11,10 @@
 //!   failed probes and lease expiry reveal it.
 //! - **slow { factor }**: service (and probe handling) takes `factor` times
 //!   longer, for services that start while it lasts.
+//! - **broker_down** (no target): the message broker is down; every message
+//!   sent while it lasts is lost (a request fails its attempt at once with
+//!   cause `broker`), what the broker held is lost, and retained messages
+//!   survive only a persistent broker.
 //!
 //! Availability follows the classic alternating renewal model: up periods
 //! are exponential with mean MTBF = `mttr · uptime / (1 − uptime)`, down
@@ -33,10 +37,12 @@ pub enum FaultKind {
         factor: f64,
     },
     Partition,
+    /// The message broker is down (hits no agent).
+    BrokerDown,
 }
 
 impl FaultKind {
-    pub const NAMES: &'static str = "crash, recover, slow, partition";
+    pub const NAMES: &'static str = "crash, recover, slow, partition, broker_down";
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,6 +50,7 @@ impl FaultKind {
             FaultKind::Recover => "recover",
             FaultKind::Slow { .. } => "slow",
             FaultKind::Partition => "partition",
+            FaultKind::BrokerDown => "broker_down",
         }
     }
 

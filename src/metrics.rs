@@ -65,16 +65,20 @@ pub enum Cause {
     /// A call it made failed (a step of its tier's calls that is not
     /// optional).
     Dependency,
+    /// The message broker was down when the request was sent: the sender
+    /// saw the error at once (`broker_down`).
+    Broker,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 6] = [
+    pub const ALL: [Cause; 7] = [
         Cause::Error,
         Cause::Refused,
         Cause::Timeout,
         Cause::NoAgent,
         Cause::Deadline,
         Cause::Dependency,
+        Cause::Broker,
     ];
 
     /// The name in column headers (`failed_<name>`).
@@ -86,6 +90,7 @@ impl Cause {
             Cause::NoAgent => "no_agent",
             Cause::Deadline => "deadline",
             Cause::Dependency => "dependency",
+            Cause::Broker => "broker",
         }
     }
 }

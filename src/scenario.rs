@@ -98,6 +98,8 @@ pub struct Policy {
 pub struct BusConfig {
     pub topics: Vec<BusTopic>,
     pub subscriptions: Vec<BusSubscription>,
+    /// `[bus.broker]`; `None`: the broker is free and infinite.
+    pub broker: Option<crate::bus::BrokerConfig>,
 }
 
 /// `[[bus.topics]]`: a message published every `every` from `start`.

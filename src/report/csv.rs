@@ -60,6 +60,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "failed_deadline",
     "failed_dependency",
     "attempts_per_task",
+    "failed_broker",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -83,6 +84,7 @@ pub const CALLS_COLUMNS: &[&str] = &[
     "latency_p50_ms",
     "latency_p99_ms",
     "breaker_trips",
+    "failed_broker",
 ];
 
 pub const JOB_COLUMNS: &[&str] = &[
@@ -148,6 +150,9 @@ pub const BUS_COLUMNS: &[&str] = &[
     "latency_p99_ms",
     "latency_max_ms",
     "replayed",
+    "lost_overflow",
+    "lost_broker",
+    "lost_crash",
 ];
 
 pub const PERF_COLUMNS: &[&str] = &[
@@ -237,6 +242,7 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 s.failed_by[Cause::Deadline as usize].to_string(),
                 s.failed_by[Cause::Dependency as usize].to_string(),
                 fixed(s.attempts_per_task, 4),
+                s.failed_by[Cause::Broker as usize].to_string(),
             ]
         }),
     )
@@ -268,13 +274,17 @@ pub fn calls(runs: &[RunRecord]) -> Vec<u8> {
                     c.failed.to_string(),
                     c.cancelled.to_string(),
                 ];
-                row.extend(c.failed_by.iter().map(u64::to_string));
+                // The causes before `broker` keep their place; later
+                // causes go at the end of the row.
+                let first = Cause::Broker as usize;
+                row.extend(c.failed_by[..first].iter().map(u64::to_string));
                 row.extend([
                     fixed(c.success_rate(), 6),
                     ms(c.latency_mean_ms()),
                     ms(c.latency_ms(0.50)),
                     ms(c.latency_ms(0.99)),
                     c.breaker_trips.to_string(),
+                    c.failed_by[Cause::Broker as usize].to_string(),
                 ]);
                 row
             })
@@ -371,7 +381,7 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
 }
 
 fn messages_lost(k: &KindStats) -> u64 {
-    k.lost_partition + k.lost_dropped
+    k.lost_partition + k.lost_dropped + k.lost_overflow + k.lost_broker + k.lost_crash
 }
 
 /// One row per message kind per run, in [`Kind::ALL`] order, then a row
@@ -402,13 +412,22 @@ pub fn bus(runs: &[RunRecord]) -> Vec<u8> {
                 None | Some(Kind::Publish) => b.replayed.to_string(),
                 Some(_) => "0".to_string(),
             };
+            let broker = |k: &KindStats| {
+                [
+                    k.lost_overflow.to_string(),
+                    k.lost_broker.to_string(),
+                    k.lost_crash.to_string(),
+                ]
+            };
             let per_kind = Kind::ALL.into_iter().map(move |kind| {
                 let mut row = counts(kind.name(), b.kind(kind));
                 row.extend(std::iter::repeat_n(String::new(), 4));
                 row.push(replayed(Some(kind)));
+                row.extend(broker(b.kind(kind)));
                 row
             });
-            let mut all = counts("all", &b.total());
+            let total = b.total();
+            let mut all = counts("all", &total);
             all.extend([
                 ms(b.latency_mean_ns() / 1e6),
                 ms(b.latency_quantile_ns(0.50) as f64 / 1e6),
@@ -416,6 +435,7 @@ pub fn bus(runs: &[RunRecord]) -> Vec<u8> {
                 ms(b.latency_max_ns() as f64 / 1e6),
                 replayed(None),
             ]);
+            all.extend(broker(&total));
             per_kind.chain(std::iter::once(all))
         }),
     )

@@ -276,12 +276,13 @@ impl World<'_> {
         let epoch = p.epoch;
         self.engine
             .schedule_after(cfg.timeout, Event::ProbeTimeout { agent: a, epoch });
-        match self.bus.send(
+        match self.bus.send_via(
             now,
             bus::Kind::Probe,
             Endpoint::CONTROL,
             Endpoint(a),
             &mut self.rng.probes,
+            Some(&mut self.rng.broker),
         ) {
             Fate::Lost(_) => {}
             Fate::Arrives(t) => {
@@ -313,12 +314,13 @@ impl World<'_> {
         };
         let leaves = now + handling;
         self.probes[i].reply_sent = leaves;
-        match self.bus.send(
+        match self.bus.send_via(
             leaves,
             bus::Kind::ProbeReply,
             Endpoint(a),
             Endpoint::CONTROL,
             &mut self.rng.probes,
+            Some(&mut self.rng.broker),
         ) {
             Fate::Lost(_) => {}
             Fate::Arrives(t) => {
@@ -386,12 +388,13 @@ impl World<'_> {
     /// it too, and the bus loses it).
     pub(super) fn send_heartbeat(&mut self, now: Instant, a: usize) {
         self.heartbeat_sent[a] = now;
-        match self.bus.send(
+        match self.bus.send_via(
             now,
             bus::Kind::Heartbeat,
             Endpoint(a as u32),
             Endpoint::CONTROL,
             &mut self.rng.heartbeats,
+            Some(&mut self.rng.broker),
         ) {
             Fate::Lost(_) => {}
             Fate::Arrives(_) if self.zero_latency => self.on_heartbeat_arrives(now, a as u32),

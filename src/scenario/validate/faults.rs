@@ -37,6 +37,7 @@ pub(super) fn check_fault(
         Some("crash") => Some(FaultKind::Crash),
         Some("recover") => Some(FaultKind::Recover),
         Some("partition") => Some(FaultKind::Partition),
+        Some("broker_down") => Some(FaultKind::BrokerDown),
         Some("slow") => match f.factor {
             None => {
                 c.fail(&path.key("factor"), "missing; kind = \"slow\" takes factor, how many times longer service takes (e.g. 5.0)");
@@ -76,6 +77,20 @@ pub(super) fn check_fault(
         );
     }
     let tp = path.key("target");
+    if kind == Some(FaultKind::BrokerDown) {
+        if f.target.is_some() {
+            c.fail(
+                &tp,
+                "does not apply to kind = \"broker_down\": the broker is one server, not an agent",
+            );
+        }
+        return Some(Fault {
+            at: at?,
+            kind: FaultKind::BrokerDown,
+            target: Target::Agents(Vec::new()),
+            lasts,
+        });
+    }
     let Some(t) = &f.target else {
         c.fail(&tp, "missing; e.g. target = { tier = \"standard\", fraction = 0.1 } or target = { agents = [\"agent-3\"] }");
         return None;
