@@ -456,6 +456,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("cascade", include_str!("../scenarios/cascade.toml")),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
+    (
+        "broker_outage",
+        include_str!("../scenarios/broker_outage.toml"),
+    ),
 ];
 
 /// The built-in scenario names, in order.
