@@ -891,8 +891,9 @@ fn every_call_ends_exactly_once_at_every_hop() {
     }
     // The scenario meets what it claims to: every cause (no_agent when
     // the breakers of both index agents are open), cancellations at the
-    // end of the drain, breaker trips.
-    for cause in Cause::ALL {
+    // end of the drain, breaker trips. (Not `broker`: the broker never goes
+    // down here.)
+    for cause in Cause::ALL.into_iter().filter(|&c| c != Cause::Broker) {
         assert!(
             by_cause[cause as usize] > 0,
             "no {} failures",
