@@ -16,6 +16,10 @@
 //! latency does not keep per-pair FIFO order, as with UDP; constant latency
 //! does. Publish/subscribe follows NATS (subjects with `*` and `>`) with
 //! JetStream-like per-topic retention of the last N messages for replay.
+//! An optional broker (`bus/broker.rs`) queues every message for a
+//! service slot before the network latency, drops what its queue cannot
+//! hold, and can go down (every message sent then is refused; what it
+//! held is lost; retained messages survive only if it is persistent).
 //!
 //! Determinism: no hash-map iteration; subscriptions, retained topics and
 //! registered endpoints live in `Vec`s and `BTreeMap`s. `send` and `arrive`
@@ -29,9 +33,11 @@ use rand::Rng;
 use crate::rng::{Dist, unit};
 use crate::time::Instant;
 
+pub mod broker;
 pub mod filter;
 pub mod pattern;
 
+pub use broker::{Admission, Broker, BrokerConfig};
 pub use filter::{Filter, FilterError};
 pub use pattern::{Pattern, PatternError, check_topic};
 
@@ -146,6 +152,10 @@ pub enum Lost {
     Partition,
     /// Random loss (`loss`).
     Dropped,
+    /// The broker's queue was full (`[bus.broker] capacity`).
+    Overflow,
+    /// Sent while the broker was down: the sender sees an error at once.
+    BrokerDown,
 }
 
 /// A message's fate, decided when it is sent, so that the world schedules
@@ -171,6 +181,13 @@ pub struct KindStats {
     pub lost_dropped: u64,
     /// Requests whose reply did not come in time (reported by the caller).
     pub timed_out: u64,
+    /// Dropped by a broker whose waiting places were all taken.
+    pub lost_overflow: u64,
+    /// Sent while the broker was down (refused at send).
+    pub lost_broker: u64,
+    /// Handed to the broker before it went down and not yet delivered
+    /// then: waiting, in service, or on the wire from it.
+    pub lost_crash: u64,
 }
 
 impl KindStats {
@@ -181,6 +198,9 @@ impl KindStats {
         self.lost_partition += other.lost_partition;
         self.lost_dropped += other.lost_dropped;
         self.timed_out += other.timed_out;
+        self.lost_overflow += other.lost_overflow;
+        self.lost_broker += other.lost_broker;
+        self.lost_crash += other.lost_crash;
     }
 }
 
@@ -332,6 +352,14 @@ pub struct Bus {
     retained: BTreeMap<String, VecDeque<Message>>,
     /// Endpoints that broadcasts reach, in endpoint order.
     registered: Vec<Endpoint>,
+    /// The broker as a server (`None`: free and infinite).
+    broker: Option<Broker>,
+    /// Outages holding the broker down (they may overlap): while above 0
+    /// every message sent is refused.
+    down: u32,
+    /// When each outage began, in order: a message sent before one and
+    /// arriving after it was lost with the broker.
+    outages: Vec<Instant>,
 }
 
 impl Bus {
@@ -353,7 +381,67 @@ impl Bus {
             retention: Vec::new(),
             retained: BTreeMap::new(),
             registered: Vec::new(),
+            broker: None,
+            down: 0,
+            outages: Vec::new(),
         }
+    }
+
+    /// Route every message through a broker with these settings.
+    pub fn set_broker(&mut self, config: BrokerConfig) {
+        self.broker = Some(Broker::new(config));
+    }
+
+    /// Is the broker down now?
+    pub fn is_broker_down(&self) -> bool {
+        self.down > 0
+    }
+
+    /// The broker goes down at `now`: messages sent until [`Bus::broker_up`]
+    /// are refused; those it holds (waiting, in service, or on their way
+    /// from it) are lost when they would have arrived; retained messages
+    /// are forgotten unless the broker is persistent. Outages nest: going
+    /// down while down only adds one more [`Bus::broker_up`] to wait for.
+    pub fn broker_down(&mut self, now: Instant) {
+        self.down += 1;
+        if self.down > 1 {
+            return;
+        }
+        self.outages.push(now);
+        let persistent = self.broker.as_ref().is_some_and(|b| b.config().persistence);
+        if let Some(b) = &mut self.broker {
+            b.crash(now);
+        }
+        if !persistent {
+            self.retained.clear();
+        }
+        // Every client's connection breaks: subscriptions go with it.
+        self.subs.clear();
+    }
+
+    /// One outage ends; the broker is back (idle, with its retained
+    /// messages if persistent) when every outage has ended. Ending an
+    /// outage that never began does nothing.
+    pub fn broker_up(&mut self) {
+        self.down = self.down.saturating_sub(1);
+    }
+
+    /// A message of `kind` that the sender could not hand to the broker
+    /// (it is down), counted as sent and lost without a `send`.
+    pub fn refused(&mut self, kind: Kind) {
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += 1;
+        s.lost_broker += 1;
+    }
+
+    /// Was a message sent at `sent` still undelivered when an outage began
+    /// (at or before `now`)?
+    fn lost_in_crash(&self, sent: Instant, now: Instant) -> bool {
+        if self.outages.is_empty() {
+            return false;
+        }
+        let i = self.outages.partition_point(|&t| t <= sent);
+        i < self.outages.len() && self.outages[i] <= now
     }
 
     /// Cut `e` off: nothing crosses to or from it until it is healed.
@@ -389,17 +477,39 @@ impl Bus {
     /// only if the distribution is not zero. With no loss and no partition
     /// this consumes exactly the draws of `latency.sample(rng)`, so adding a
     /// bus does not change existing results.
-    pub fn send(
+    pub fn send<R: Rng>(
         &mut self,
         now: Instant,
         kind: Kind,
         from: Endpoint,
         to: Endpoint,
-        rng: &mut impl Rng,
+        rng: &mut R,
+    ) -> Fate {
+        self.send_via::<R, R>(now, kind, from, to, rng, None)
+    }
+
+    /// [`Bus::send`] through the broker, if there is one: a message sent
+    /// while the broker is down is refused first (no draw); then the
+    /// partition and loss checks of `send`; then the broker admits it
+    /// (dropped if its queue is full; its service time drawn from
+    /// `broker_rng`), and the network latency runs from when it leaves the
+    /// broker. Without a broker this is exactly `send`.
+    pub fn send_via<R: Rng, B: Rng>(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        from: Endpoint,
+        to: Endpoint,
+        rng: &mut R,
+        broker_rng: Option<&mut B>,
     ) -> Fate {
         let cut = self.either_cut(from, to);
         let s = &mut self.stats.by_kind[kind.index()];
         s.sent += 1;
+        if self.down > 0 {
+            s.lost_broker += 1;
+            return Fate::Lost(Lost::BrokerDown);
+        }
         if cut {
             s.lost_partition += 1;
             return Fate::Lost(Lost::Partition);
@@ -408,10 +518,23 @@ impl Bus {
             s.lost_dropped += 1;
             return Fate::Lost(Lost::Dropped);
         }
+        let leaves = match &mut self.broker {
+            None => now,
+            Some(b) => {
+                let brng = broker_rng.expect("a bus with a broker needs the broker's stream");
+                match b.admit(now, brng) {
+                    Admission::Leaves(t) => t,
+                    Admission::Overflow => {
+                        s.lost_overflow += 1;
+                        return Fate::Lost(Lost::Overflow);
+                    }
+                }
+            }
+        };
         if self.latency.is_zero() {
-            Fate::Arrives(now)
+            Fate::Arrives(leaves)
         } else {
-            Fate::Arrives(now + self.latency.sample(rng))
+            Fate::Arrives(leaves + self.latency.sample(rng))
         }
     }
 
@@ -420,7 +543,8 @@ impl Bus {
     /// else it is delivered and its latency recorded. A partition that
     /// starts and heals entirely while a message is in flight does not lose
     /// it: `cut` carries no time, and partitions last far longer than
-    /// messages.
+    /// messages. A message sent before the broker went down and arriving
+    /// after is lost with it (`lost_crash`), first.
     pub fn arrive(
         &mut self,
         now: Instant,
@@ -430,7 +554,12 @@ impl Bus {
         sent: Instant,
     ) -> bool {
         let cut = self.either_cut(from, to);
+        let crashed = self.lost_in_crash(sent, now);
         let s = &mut self.stats.by_kind[kind.index()];
+        if crashed {
+            s.lost_crash += 1;
+            return false;
+        }
         if cut {
             s.lost_partition += 1;
             return false;
@@ -569,7 +698,9 @@ impl Bus {
                 .map(|s| (s.who, s.id)),
         );
         let keep = self.retention_of(topic);
-        if keep > 0 && !self.is_cut(from) {
+        // A down broker keeps nothing (the world refuses the publication
+        // before it gets here; the bus holds the rule too).
+        if keep > 0 && !self.is_cut(from) && self.down == 0 {
             let message = Message {
                 id,
                 topic: topic.to_owned(),
@@ -693,7 +824,7 @@ mod tests {
                 match bus.send(Instant(i), Kind::Heartbeat, A, C, &mut rng) {
                     Fate::Lost(Lost::Dropped) => lost += 1,
                     Fate::Arrives(t) => assert_eq!(t, Instant(i) + ms(1)),
-                    Fate::Lost(Lost::Partition) => panic!("nothing is cut"),
+                    Fate::Lost(other) => panic!("only random loss here, got {other:?}"),
                 }
             }
             let sd = (p * (1.0 - p) / n as f64).sqrt();
@@ -866,6 +997,94 @@ mod tests {
         assert_eq!(BusStats::default().latency_quantile_ns(0.99), 0);
         assert_eq!(BusStats::default().latency_mean_ns(), 0.0);
         assert_eq!(BusStats::default().latency_max_ns(), 0);
+    }
+
+    fn slow_broker(persistence: bool) -> Bus {
+        let mut bus = Bus::new(Dist::Constant(ms(1)), 0.0);
+        bus.set_broker(BrokerConfig {
+            service_time: Dist::Constant(ms(10)),
+            concurrency: 1,
+            capacity: 1,
+            persistence,
+        });
+        bus
+    }
+
+    #[test]
+    fn a_broker_queues_then_the_network_delays() {
+        let mut bus = slow_broker(false);
+        let (mut net, mut brk) = (rng(), Seed(9).stream("broker"));
+        let mut send = |bus: &mut Bus, t: u64| {
+            bus.send_via(
+                Instant::ZERO + ms(t),
+                Kind::Request,
+                C,
+                A,
+                &mut net,
+                Some(&mut brk),
+            )
+        };
+        // Served 0–10, then 10–20 (one waits); the third finds the place taken.
+        assert_eq!(send(&mut bus, 0), Fate::Arrives(Instant::ZERO + ms(11)));
+        assert_eq!(send(&mut bus, 0), Fate::Arrives(Instant::ZERO + ms(21)));
+        assert_eq!(send(&mut bus, 5), Fate::Lost(Lost::Overflow));
+        assert_eq!(send(&mut bus, 10), Fate::Arrives(Instant::ZERO + ms(31)));
+        let k = bus.stats().kind(Kind::Request);
+        assert_eq!((k.sent, k.lost_overflow), (4, 1));
+    }
+
+    #[test]
+    fn an_outage_refuses_new_messages_and_loses_what_the_broker_held() {
+        let mut bus = slow_broker(false);
+        let (mut net, mut brk) = (rng(), Seed(9).stream("broker"));
+        let t = |m: u64| Instant::ZERO + ms(m);
+        let a = bus.send_via(t(0), Kind::Reply, A, C, &mut net, Some(&mut brk));
+        let b = bus.send_via(t(1), Kind::Reply, A, C, &mut net, Some(&mut brk));
+        assert_eq!((a, b), (Fate::Arrives(t(11)), Fate::Arrives(t(21))));
+        bus.broker_down(t(12));
+        bus.broker_down(t(13)); // a second, overlapping outage
+        let refused = bus.send_via(t(14), Kind::Probe, C, A, &mut net, Some(&mut brk));
+        assert_eq!(refused, Fate::Lost(Lost::BrokerDown));
+        // The first left before the outage; the second was still held.
+        assert!(bus.arrive(t(11), Kind::Reply, A, C, t(0)));
+        assert!(!bus.arrive(t(21), Kind::Reply, A, C, t(1)));
+        bus.broker_up();
+        assert!(bus.is_broker_down(), "the second outage still holds it");
+        bus.broker_up();
+        bus.broker_up(); // a stray end does nothing
+        assert!(!bus.is_broker_down());
+        // Back idle: served at once.
+        let c = bus.send_via(t(30), Kind::Reply, A, C, &mut net, Some(&mut brk));
+        assert_eq!(c, Fate::Arrives(t(41)));
+        assert!(bus.arrive(t(41), Kind::Reply, A, C, t(30)));
+        let r = bus.stats().kind(Kind::Reply);
+        assert_eq!((r.sent, r.delivered, r.lost_crash), (3, 2, 1));
+        assert_eq!(bus.stats().kind(Kind::Probe).lost_broker, 1);
+    }
+
+    #[test]
+    fn only_a_persistent_broker_keeps_what_it_retained() {
+        for persistence in [false, true] {
+            let mut bus = slow_broker(persistence);
+            bus.retain("config.>", 2).unwrap();
+            bus.subscribe(B, "config.>", None, false).unwrap();
+            publish_n(&mut bus, "config.a", 0, 3);
+            bus.broker_down(Instant::ZERO + ms(10));
+            let mut out = vec![(A, SubId(0))];
+            bus.publish(
+                Instant::ZERO + ms(11),
+                A,
+                "config.a",
+                Headers::new(),
+                &mut out,
+            )
+            .unwrap();
+            assert!(out.is_empty(), "the outage dropped every subscription");
+            bus.broker_up();
+            let (_, missed) = bus.subscribe(B, "config.>", None, true).unwrap();
+            let expected: &[u64] = if persistence { &[1, 2] } else { &[] };
+            assert_eq!(ids(&missed), expected, "persistence = {persistence}");
+        }
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //!   longer, for services that start while it lasts.
 //! - **dispatcher_down** (no target): the dispatcher refuses new work while
 //!   it lasts; requests already in flight are unaffected.
+//! - **broker_down** (no target): the message broker is down; every message
+//!   sent while it lasts is lost (a request fails its attempt at once with
+//!   cause `broker`), what the broker held is lost, and retained messages
+//!   survive only a persistent broker.
 //!
 //! Availability follows the classic alternating renewal model: up periods
 //! are exponential with mean MTBF = `mttr · uptime / (1 − uptime)`, down
@@ -38,10 +42,12 @@ pub enum FaultKind {
     /// The dispatcher refuses new work (no target: it hits the control
     /// plane, not agents).
     DispatcherDown,
+    /// The message broker is down (hits no agent).
+    BrokerDown,
 }
 
 impl FaultKind {
-    pub const NAMES: &'static str = "crash, recover, slow, partition, dispatcher_down";
+    pub const NAMES: &'static str = "crash, recover, slow, partition, dispatcher_down, broker_down";
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +56,7 @@ impl FaultKind {
             FaultKind::Slow { .. } => "slow",
             FaultKind::Partition => "partition",
             FaultKind::DispatcherDown => "dispatcher_down",
+            FaultKind::BrokerDown => "broker_down",
         }
     }
 

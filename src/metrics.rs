@@ -68,10 +68,13 @@ pub enum Cause {
     /// The dispatcher was down (`dispatcher_down`) when it arrived or its
     /// retry was due.
     NoDispatcher,
+    /// The message broker was down when the request was sent: the sender
+    /// saw the error at once (`broker_down`).
+    Broker,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 7] = [
+    pub const ALL: [Cause; 8] = [
         Cause::Error,
         Cause::Refused,
         Cause::Timeout,
@@ -79,6 +82,7 @@ impl Cause {
         Cause::Deadline,
         Cause::Dependency,
         Cause::NoDispatcher,
+        Cause::Broker,
     ];
 
     /// The name in column headers (`failed_<name>`).
@@ -91,6 +95,7 @@ impl Cause {
             Cause::Deadline => "deadline",
             Cause::Dependency => "dependency",
             Cause::NoDispatcher => "no_dispatcher",
+            Cause::Broker => "broker",
         }
     }
 }

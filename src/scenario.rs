@@ -152,6 +152,8 @@ pub struct Policy {
 pub struct BusConfig {
     pub topics: Vec<BusTopic>,
     pub subscriptions: Vec<BusSubscription>,
+    /// `[bus.broker]`; `None`: the broker is free and infinite.
+    pub broker: Option<crate::bus::BrokerConfig>,
 }
 
 /// `[[bus.topics]]`: a message published every `every` from `start`.
@@ -523,6 +525,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("cascade", include_str!("../scenarios/cascade.toml")),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
+    (
+        "broker_outage",
+        include_str!("../scenarios/broker_outage.toml"),
+    ),
 ];
 
 /// The built-in scenario names, in order.

@@ -36,7 +36,10 @@
 //! whether it is lost (at random, or to a partition) and when it arrives;
 //! the world schedules the arrival and asks the bus again on arrival, so a
 //! partition that began meanwhile still loses it. With zero latency a
-//! request or reply is delivered inline, without an event.
+//! request or reply is delivered inline, without an event. With a broker
+//! (`[bus.broker]`) the bus says when a message leaves the broker's queue,
+//! and the network latency runs from then; while the broker is down
+//! (`broker_down`) a request fails its attempt at once with cause `broker`.
 
 mod calls;
 mod discovery;
@@ -363,6 +366,8 @@ struct Streams {
     bus: Stream,
     /// The dispatcher's routing times.
     dispatcher: Stream,
+    /// The broker's service times (`[bus.broker]`).
+    broker: Stream,
 }
 
 impl Streams {
@@ -378,6 +383,7 @@ impl Streams {
             heartbeats: seed.stream("heartbeats"),
             bus: seed.stream("bus"),
             dispatcher: seed.stream("dispatcher"),
+            broker: seed.stream("broker"),
         }
     }
 }
@@ -633,18 +639,31 @@ impl<'s> World<'s> {
             end_of_arrivals: Instant(sc.duration.as_nanos()),
             last_outcome: Instant::ZERO,
             priorities: sc.workload.priority_sampler(),
-            zero_latency: sc.network.latency.is_zero(),
+            // A broker takes time even on an instant network.
+            zero_latency: sc.network.latency.is_zero() && sc.bus.broker.is_none(),
             rng: Streams::new(seed),
             metrics,
-            bus: Bus::new(sc.network.latency.clone(), sc.network.loss),
+            bus: {
+                let mut bus = Bus::new(sc.network.latency.clone(), sc.network.loss);
+                if let Some(b) = &sc.bus.broker {
+                    bus.set_broker(b.clone());
+                }
+                bus
+            },
             agent_subs: Vec::new(),
             publish_out: Vec::new(),
             publish_targets: Vec::new(),
             copies: Vec::new(),
             free_copies: Vec::new(),
             registry: Registry::new(sc.registry.ttl),
-            // Lost heartbeats can let a lease run out too.
-            leases: sc.agents_can_go_silent() || sc.network.loss > 0.0,
+            // Lost heartbeats (at random, or to a broker outage) can let a
+            // lease run out too.
+            leases: sc.agents_can_go_silent()
+                || sc.network.loss > 0.0
+                || sc
+                    .faults
+                    .iter()
+                    .any(|f| f.kind == crate::faults::FaultKind::BrokerDown),
             lease_check_at: None,
             monitors: Vec::new(),
             probes: Vec::new(),

@@ -332,7 +332,7 @@ mod tests {
             failed: 103,
             rejected: 104,
             cancelled: 105,
-            failed_by: [106, 107, 108, 109, 135, 136, 138],
+            failed_by: [106, 107, 108, 109, 135, 136, 238, 239],
             retries: 110,
             retry_budget_exhausted: 111,
             success_rate: 0.112,

@@ -63,6 +63,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "failed_no_dispatcher",
     "dispatcher_wait_mean_ms",
     "dispatcher_utilization",
+    "failed_broker",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -87,6 +88,7 @@ pub const CALLS_COLUMNS: &[&str] = &[
     "latency_p99_ms",
     "breaker_trips",
     "failed_no_dispatcher",
+    "failed_broker",
 ];
 
 pub const JOB_COLUMNS: &[&str] = &[
@@ -155,6 +157,9 @@ pub const BUS_COLUMNS: &[&str] = &[
     "latency_p99_ms",
     "latency_max_ms",
     "replayed",
+    "lost_overflow",
+    "lost_broker",
+    "lost_crash",
 ];
 
 pub const PERF_COLUMNS: &[&str] = &[
@@ -247,6 +252,7 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 s.failed_by[Cause::NoDispatcher as usize].to_string(),
                 ms(s.dispatcher_wait_mean_ms),
                 fixed(s.dispatcher_utilization, 4),
+                s.failed_by[Cause::Broker as usize].to_string(),
             ]
         }),
     )
@@ -278,8 +284,9 @@ pub fn calls(runs: &[RunRecord]) -> Vec<u8> {
                     c.failed.to_string(),
                     c.cancelled.to_string(),
                 ];
-                // Causes in their historical column order; `no_dispatcher`,
-                // added later, is the last column.
+                // Causes in their historical column order; the causes
+                // added later (`no_dispatcher`, `broker`) are the last
+                // columns.
                 row.extend(
                     c.failed_by[..=Cause::Dependency as usize]
                         .iter()
@@ -292,6 +299,7 @@ pub fn calls(runs: &[RunRecord]) -> Vec<u8> {
                     ms(c.latency_ms(0.99)),
                     c.breaker_trips.to_string(),
                     c.failed_by[Cause::NoDispatcher as usize].to_string(),
+                    c.failed_by[Cause::Broker as usize].to_string(),
                 ]);
                 row
             })
@@ -391,7 +399,7 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
 }
 
 fn messages_lost(k: &KindStats) -> u64 {
-    k.lost_partition + k.lost_dropped
+    k.lost_partition + k.lost_dropped + k.lost_overflow + k.lost_broker + k.lost_crash
 }
 
 /// One row per message kind per run, in [`Kind::ALL`] order, then a row
@@ -422,13 +430,22 @@ pub fn bus(runs: &[RunRecord]) -> Vec<u8> {
                 None | Some(Kind::Publish) => b.replayed.to_string(),
                 Some(_) => "0".to_string(),
             };
+            let broker = |k: &KindStats| {
+                [
+                    k.lost_overflow.to_string(),
+                    k.lost_broker.to_string(),
+                    k.lost_crash.to_string(),
+                ]
+            };
             let per_kind = Kind::ALL.into_iter().map(move |kind| {
                 let mut row = counts(kind.name(), b.kind(kind));
                 row.extend(std::iter::repeat_n(String::new(), 4));
                 row.push(replayed(Some(kind)));
+                row.extend(broker(b.kind(kind)));
                 row
             });
-            let mut all = counts("all", &b.total());
+            let total = b.total();
+            let mut all = counts("all", &total);
             all.extend([
                 ms(b.latency_mean_ns() / 1e6),
                 ms(b.latency_quantile_ns(0.50) as f64 / 1e6),
@@ -436,6 +453,7 @@ pub fn bus(runs: &[RunRecord]) -> Vec<u8> {
                 ms(b.latency_max_ns() as f64 / 1e6),
                 replayed(None),
             ]);
+            all.extend(broker(&total));
             per_kind.chain(std::iter::once(all))
         }),
     )

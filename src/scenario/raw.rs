@@ -59,6 +59,17 @@ pub struct RawStep {
 pub struct RawBus {
     pub topics: Option<Vec<RawTopic>>,
     pub subscriptions: Option<Vec<RawSubscription>>,
+    pub broker: Option<RawBroker>,
+}
+
+/// `[bus.broker]`: the message broker as a server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBroker {
+    pub service_time: Option<RawDist>,
+    pub concurrency: Option<u32>,
+    pub capacity: Option<u64>,
+    pub persistence: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

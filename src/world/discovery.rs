@@ -290,12 +290,13 @@ impl World<'_> {
         let epoch = p.epoch;
         self.engine
             .schedule_after(cfg.timeout, Event::ProbeTimeout { agent: a, epoch });
-        match self.bus.send(
+        match self.bus.send_via(
             now,
             bus::Kind::Probe,
             Endpoint::CONTROL,
             Endpoint(a),
             &mut self.rng.probes,
+            Some(&mut self.rng.broker),
         ) {
             Fate::Lost(_) => {}
             Fate::Arrives(t) => {
@@ -403,12 +404,13 @@ impl World<'_> {
         let msg = &mut self.probe_msgs[m as usize];
         msg.replied = now;
         let (a, seq) = (msg.agent, msg.seq);
-        match self.bus.send(
+        match self.bus.send_via(
             now,
             bus::Kind::ProbeReply,
             Endpoint(a),
             Endpoint::CONTROL,
             &mut self.rng.probes,
+            Some(&mut self.rng.broker),
         ) {
             Fate::Lost(_) => self.release_probe(m),
             Fate::Arrives(t) => {
@@ -471,12 +473,13 @@ impl World<'_> {
     /// it too, and the bus loses it).
     pub(super) fn send_heartbeat(&mut self, now: Instant, a: usize) {
         self.heartbeat_sent[a] = now;
-        match self.bus.send(
+        match self.bus.send_via(
             now,
             bus::Kind::Heartbeat,
             Endpoint(a as u32),
             Endpoint::CONTROL,
             &mut self.rng.heartbeats,
+            Some(&mut self.rng.broker),
         ) {
             Fate::Lost(_) => {}
             Fate::Arrives(_) if self.zero_latency => self.on_heartbeat_arrives(now, a as u32),

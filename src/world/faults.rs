@@ -6,7 +6,9 @@
 //! Going down resets the agent's work: requests in service or queued come
 //! back as refused (fast failures), or are lost if the agent is also cut
 //! off. Coming back (up, or the partition healed) renews the agent's lease
-//! at once.
+//! at once. A `broker_down` fault hits no agent: it takes the bus's broker
+//! down, and when it comes back every live agent renews its lease and
+//! subscribes again.
 
 use super::{Event, PROBE, World};
 use crate::bus::Endpoint;
@@ -95,9 +97,10 @@ impl World<'_> {
         if starts && let Some(d) = f.lasts {
             self.engine.schedule_after(d, Event::FaultEnd { fault });
         }
-        if f.kind == FaultKind::DispatcherDown {
-            self.on_dispatcher_fault(now, starts);
-            return;
+        match f.kind {
+            FaultKind::DispatcherDown => return self.on_dispatcher_fault(now, starts),
+            FaultKind::BrokerDown => return self.on_broker(now, starts),
+            _ => {}
         }
         let targets = std::mem::take(&mut self.fault_targets[fault as usize]);
         for &a in &targets {
@@ -110,7 +113,9 @@ impl World<'_> {
                     FaultKind::Partition => faults.push((fault, FaultEffect::Partition)),
                     FaultKind::Slow { factor } => faults.push((fault, FaultEffect::Slow(factor))),
                     FaultKind::Recover => faults.clear(),
-                    FaultKind::DispatcherDown => unreachable!("handled above: it has no targets"),
+                    FaultKind::DispatcherDown | FaultKind::BrokerDown => {
+                        unreachable!("handled above: it has no targets")
+                    }
                 }
             } else {
                 faults.retain(|&(j, _)| j != fault);
@@ -118,6 +123,28 @@ impl World<'_> {
             self.after_change(now, i, was);
         }
         self.fault_targets[fault as usize] = targets;
+    }
+
+    /// The broker goes down (`starts`) or comes back. Down: the bus refuses
+    /// every message and forgets what the broker held (and, unless it is
+    /// persistent, what it retained); every subscription is gone. Back:
+    /// every agent that is not silent reconnects: it renews its lease at
+    /// once and subscribes again, getting the retained messages replayed.
+    fn on_broker(&mut self, now: Instant, starts: bool) {
+        if starts {
+            self.bus.broker_down(now);
+            return;
+        }
+        self.bus.broker_up();
+        if self.bus.is_broker_down() {
+            return; // another outage still holds it down
+        }
+        for a in 0..self.agents.len() {
+            if self.leases && !self.agents[a].is_silent() {
+                self.send_heartbeat(now, a);
+            }
+        }
+        self.pubsub_broker_back(now);
     }
 
     /// Apply the consequences of agent `a`'s change of state from `was`.

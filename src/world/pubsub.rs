@@ -8,6 +8,16 @@
 //! first, so an agent back from a crash sees the configuration it missed.
 //! Every copy, replayed or not, crosses the network (latency, loss,
 //! partitions) and is counted as a `publish` message.
+//!
+//! With a broker outage (`broker_down`): every connection breaks, so every
+//! agent loses its subscriptions; a publication made while the broker is
+//! down is refused (one `publish` message counted `lost_broker`, no copies,
+//! nothing retained). When the broker is back, every agent that is not
+//! silent subscribes again and gets the retained messages replayed, but a
+//! broker without `persistence` has forgotten them: only a persistent one
+//! replays what was retained before the outage. An agent that comes back
+//! from its own failure while the broker is down subscribes when the
+//! broker is back.
 
 use super::{Event, World};
 use crate::bus::{self, Endpoint, Fate};
@@ -90,10 +100,21 @@ impl World<'_> {
         }
     }
 
-    /// Agent `a` is back: it subscribes again and catches up.
+    /// Agent `a` is back: it subscribes again and catches up (once the
+    /// broker is up).
     pub(super) fn pubsub_rejoin(&mut self, now: Instant, a: usize) {
-        if self.agent_subs.get(a).is_some_and(|s| !s.is_empty()) {
+        if !self.bus.is_broker_down() && self.agent_subs.get(a).is_some_and(|s| !s.is_empty()) {
             self.subscribe_agent(now, a, true);
+        }
+    }
+
+    /// The broker is back: every agent that is not silent reconnects,
+    /// subscribes again and catches up on what the broker retained.
+    pub(super) fn pubsub_broker_back(&mut self, now: Instant) {
+        for a in 0..self.agent_subs.len() {
+            if !self.agents[a].is_silent() {
+                self.pubsub_rejoin(now, a);
+            }
         }
     }
 
@@ -101,6 +122,10 @@ impl World<'_> {
         let topic = &self.sc.bus.topics[k as usize];
         self.engine
             .schedule_after(topic.every, Event::Publish { topic: k });
+        if self.bus.is_broker_down() {
+            self.bus.refused(bus::Kind::Publish);
+            return;
+        }
         let mut targets = std::mem::take(&mut self.publish_targets);
         targets.clear();
         match topic.to {
@@ -133,12 +158,13 @@ impl World<'_> {
 
     /// One copy of a published message to agent `a`.
     fn send_copy(&mut self, now: Instant, a: u32) {
-        let fate = self.bus.send(
+        let fate = self.bus.send_via(
             now,
             bus::Kind::Publish,
             Endpoint::CONTROL,
             Endpoint(a),
             &mut self.rng.bus,
+            Some(&mut self.rng.broker),
         );
         if let Fate::Arrives(t) = fate {
             let copy = match self.free_copies.pop() {

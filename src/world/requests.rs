@@ -95,10 +95,19 @@ impl World<'_> {
     pub(super) fn send_request(&mut self, now: Instant, r: u32) {
         let req = &self.reqs[r as usize];
         let (from, to) = (req.caller, Endpoint(req.agent));
-        match self
-            .bus
-            .send(now, bus::Kind::Request, from, to, &mut self.rng.network)
-        {
+        match self.bus.send_via(
+            now,
+            bus::Kind::Request,
+            from,
+            to,
+            &mut self.rng.network,
+            Some(&mut self.rng.broker),
+        ) {
+            // The broker is down: the sender sees the error at once.
+            Fate::Lost(bus::Lost::BrokerDown) => {
+                self.settle_any(now, r, Some(Cause::Broker));
+                self.release_req(r);
+            }
             Fate::Lost(_) => self.lose(r),
             Fate::Arrives(_) if self.zero_latency => self.on_deliver(now, r),
             Fate::Arrives(t) => {

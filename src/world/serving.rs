@@ -162,10 +162,14 @@ impl World<'_> {
         req.phase = Phase::ToCaller;
         req.replied = now;
         let (from, to) = (Endpoint(req.agent), req.caller);
-        match self
-            .bus
-            .send(now, bus::Kind::Reply, from, to, &mut self.rng.network)
-        {
+        match self.bus.send_via(
+            now,
+            bus::Kind::Reply,
+            from,
+            to,
+            &mut self.rng.network,
+            Some(&mut self.rng.broker),
+        ) {
             Fate::Lost(_) => self.lose(r),
             Fate::Arrives(_) if self.zero_latency => self.on_reply(now, r),
             Fate::Arrives(t) => {

@@ -8,6 +8,7 @@ mod charts;
 mod check;
 mod cli;
 mod compare;
+mod control_plane_broker;
 mod control_plane_dispatcher;
 mod control_plane_health;
 mod control_plane_tags;

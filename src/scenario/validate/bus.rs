@@ -7,7 +7,7 @@ use super::faults::check_target;
 use crate::bus;
 use crate::fleet::Tier;
 use crate::rng::Dist;
-use crate::scenario::raw::{RawBus, RawNetwork, RawRequest};
+use crate::scenario::raw::{RawBroker, RawBus, RawNetwork, RawRequest};
 use crate::scenario::{
     Audience, BusConfig, BusSubscription, BusTopic, KeyPath, Network, RequestConfig,
 };
@@ -183,8 +183,56 @@ pub(super) fn check_bus(
             });
         }
     }
+    let broker = raw
+        .broker
+        .as_ref()
+        .and_then(|b| check_broker(c, &path.key("broker"), b));
     BusConfig {
         topics,
         subscriptions,
+        broker,
     }
+}
+
+/// `[bus.broker]`: service time (required), concurrency (≥ 1, default 1),
+/// capacity (waiting places, default unlimited), persistence.
+fn check_broker(
+    c: &mut Checker<'_, '_>,
+    path: &KeyPath,
+    b: &RawBroker,
+) -> Option<bus::BrokerConfig> {
+    let service_time = match &b.service_time {
+        None => {
+            c.fail(
+                &path.key("service_time"),
+                "missing; how long the broker takes per message, e.g. service_time = { dist = \"exponential\", mean = \"200us\" }",
+            );
+            None
+        }
+        Some(d) => c.dist(&path.key("service_time"), d),
+    };
+    let concurrency = b.concurrency.unwrap_or(1);
+    if concurrency == 0 || concurrency > 10_000 {
+        c.fail(
+            &path.key("concurrency"),
+            format!("is {concurrency}; the broker handles from 1 to 10000 messages at once"),
+        );
+    }
+    let capacity = match b.capacity {
+        None => usize::MAX,
+        Some(n) if n > 100_000_000 => {
+            c.fail(
+                &path.key("capacity"),
+                format!("is {n}; at most 100000000 waiting messages (leave it out for no limit)"),
+            );
+            usize::MAX
+        }
+        Some(n) => n as usize,
+    };
+    Some(bus::BrokerConfig {
+        service_time: service_time?,
+        concurrency: concurrency.max(1),
+        capacity,
+        persistence: b.persistence.unwrap_or(false),
+    })
 }

@@ -38,6 +38,7 @@ pub(super) fn check_fault(
         Some("recover") => Some(FaultKind::Recover),
         Some("partition") => Some(FaultKind::Partition),
         Some("dispatcher_down") => Some(FaultKind::DispatcherDown),
+        Some("broker_down") => Some(FaultKind::BrokerDown),
         Some("slow") => match f.factor {
             None => {
                 c.fail(&path.key("factor"), "missing; kind = \"slow\" takes factor, how many times longer service takes (e.g. 5.0)");
@@ -77,16 +78,25 @@ pub(super) fn check_fault(
         );
     }
     let tp = path.key("target");
-    if kind == Some(FaultKind::DispatcherDown) {
+    // Faults of the control plane hit no agent.
+    let control_plane = match kind {
+        Some(FaultKind::DispatcherDown) => Some((
+            FaultKind::DispatcherDown,
+            "does not apply to kind = \"dispatcher_down\", which hits the dispatcher, not agents",
+        )),
+        Some(FaultKind::BrokerDown) => Some((
+            FaultKind::BrokerDown,
+            "does not apply to kind = \"broker_down\": the broker is one server, not an agent",
+        )),
+        _ => None,
+    };
+    if let Some((kind, message)) = control_plane {
         if f.target.is_some() {
-            c.fail(
-                &tp,
-                "does not apply to kind = \"dispatcher_down\", which hits the dispatcher, not agents",
-            );
+            c.fail(&tp, message);
         }
         return Some(Fault {
             at: at?,
-            kind: FaultKind::DispatcherDown,
+            kind,
             target: Target::Agents(Vec::new()),
             lasts,
         });
