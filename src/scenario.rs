@@ -61,6 +61,8 @@ pub struct Scenario {
     /// `[capabilities.NAME]`: per-capability policy for the calls to it.
     pub capabilities: BTreeMap<String, CapabilityConfig>,
     pub origin: Origin,
+    /// `[[autoscale]]`: the autoscaled tiers (at most one table per tier).
+    pub autoscale: Vec<crate::orchestration::autoscale::AutoscaleConfig>,
 }
 
 /// `[capabilities.NAME]`: what differs from the top-level sections for

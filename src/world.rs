@@ -40,6 +40,7 @@ mod calls;
 mod discovery;
 mod faults;
 mod jobs;
+mod lifecycle;
 mod pubsub;
 mod requests;
 mod serving;
@@ -172,6 +173,19 @@ pub enum Event {
     RouteBreakerTimer {
         route: u32,
         slot: u32,
+    },
+    /// A starting agent has booted: it registers (unless stopped since).
+    AgentStarted {
+        agent: u32,
+        epoch: u32,
+    },
+    /// `[[autoscale]]` table `scaler` decides.
+    Autoscale {
+        scaler: u32,
+    },
+    /// Rolling restart `fault` starts its next batch.
+    RollingNext {
+        fault: u32,
     },
 }
 
@@ -369,6 +383,8 @@ struct View {
     live: bool,
     /// Not UNHEALTHY (or no health monitor).
     healthy: bool,
+    /// In the fleet and serving (not absent, starting, joining, draining).
+    serving: bool,
     /// Its breaker is OPEN.
     open: bool,
     /// Its breaker would admit a call (or no breaker).
@@ -514,6 +530,14 @@ pub struct World<'s> {
     route_breakers: Vec<Vec<Breaker>>,
     /// Of those, how many are OPEN.
     route_open_count: u64,
+    // A fleet that changes.
+    /// Each tier's agent ids, its own then its spares.
+    tier_ids: Vec<Vec<u32>>,
+    /// Agents serving now.
+    serving_count: u64,
+    scalers: Vec<lifecycle::Scaler>,
+    /// The state of each `rolling_restart` fault (by fault index).
+    rolling: Vec<Option<lifecycle::Rolling>>,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -598,6 +622,7 @@ impl<'s> World<'s> {
                 View {
                     live: true,
                     healthy: true,
+                    serving: true,
                     open: false,
                     admits: true,
                 };
@@ -623,6 +648,10 @@ impl<'s> World<'s> {
             route_budgets: Vec::new(),
             route_breakers: Vec::new(),
             route_open_count: 0,
+            tier_ids: fleet::tier_ids(&sc.tiers),
+            serving_count: sc.tiers.iter().map(|t| u64::from(t.count)).sum(),
+            scalers: Vec::new(),
+            rolling: Vec::new(),
         };
         world.start_calls();
         let caps = &world.route_caps;
@@ -649,6 +678,7 @@ impl<'s> World<'s> {
         world.start_failures(seed);
         world.start_discovery();
         world.start_pubsub(seed);
+        world.start_lifecycle();
         world
     }
 
@@ -753,6 +783,9 @@ impl<'s> World<'s> {
                 Event::RouteBreakerTimer { route, slot } => {
                     self.on_route_breaker_timer(now, route, slot)
                 }
+                Event::AgentStarted { agent, epoch } => self.on_agent_started(now, agent, epoch),
+                Event::Autoscale { scaler } => self.on_autoscale(now, scaler),
+                Event::RollingNext { fault } => self.on_rolling_next(now, fault),
             }
         };
         self.cancel_everything_left(end);
@@ -763,6 +796,14 @@ impl<'s> World<'s> {
         let mut result = self.metrics.finish(end, gauges, &self.agents, events);
         for (i, a) in result.agents.iter_mut().enumerate() {
             a.down_s = self.agents[i].silent_time(end).as_secs_f64();
+            let ag = &self.agents[i];
+            a.present_s = ag.present_time(end).as_secs_f64();
+            let secs = |t: Option<Instant>| t.map(Instant::as_secs_f64);
+            a.registered_s = secs(ag.registered_at);
+            a.serving_s = secs(ag.serving_at);
+            a.drained_s = secs(ag.drained_at);
+            a.first_sent_s = secs(ag.first_sent);
+            a.last_sent_s = secs(ag.last_sent);
             if let Some(m) = self.monitors.get(i) {
                 a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
             }
@@ -778,6 +819,7 @@ impl<'s> World<'s> {
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
+        result.agent_seconds = result.agents.iter().map(|a| a.present_s).sum();
         // Every budget that can refuse a retry: the shared one, those of
         // the dispatcher's routes with their own retry policy, and the
         // callers' (one per client).
@@ -831,6 +873,7 @@ impl<'s> World<'s> {
             healthy_agents: self.healthy_count,
             open_breakers: self.open_count + self.route_open_count,
             agents_down: self.down_count,
+            agents_serving: self.serving_count,
         }
     }
 }

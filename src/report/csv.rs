@@ -60,6 +60,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "failed_deadline",
     "failed_dependency",
     "attempts_per_task",
+    "agent_seconds",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -131,6 +132,7 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "queue_high",
     "queue_normal",
     "queue_low",
+    "agents_serving",
 ];
 
 pub const BUS_COLUMNS: &[&str] = &[
@@ -237,6 +239,7 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 s.failed_by[Cause::Deadline as usize].to_string(),
                 s.failed_by[Cause::Dependency as usize].to_string(),
                 fixed(s.attempts_per_task, 4),
+                fixed(s.agent_seconds, 3),
             ]
         }),
     )
@@ -312,10 +315,9 @@ pub fn jobs(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
 
 /// One row per agent per run.
 pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
-    let tier_of: Vec<&str> = sc
-        .tiers
-        .iter()
-        .flat_map(|t| std::iter::repeat_n(t.name.as_str(), t.count as usize))
+    let tier_of: Vec<&str> = crate::fleet::tier_of(&sc.tiers)
+        .into_iter()
+        .map(|t| sc.tiers[t as usize].name.as_str())
         .collect();
     table(
         AGENT_COLUMNS,
@@ -364,6 +366,7 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
                     b.queue_by_priority[1].to_string(),
                     b.queue_by_priority[2].to_string(),
                     b.queue_by_priority[3].to_string(),
+                    b.agents_serving.to_string(),
                 ]
             })
         }),

@@ -24,7 +24,7 @@ use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
-use crate::fleet::agent_id;
+use crate::fleet::{Presence, agent_id};
 use crate::time::{Duration, Instant};
 
 /// `n` periodic timers spread over one `period`: agent `a` starts at
@@ -60,7 +60,7 @@ impl World<'_> {
                 .collect();
         }
         for a in 0..n {
-            if !self.agents[a].is_silent() {
+            if !self.agents[a].is_silent() && self.agents[a].presence() == Presence::Serving {
                 self.register(Instant::ZERO, a);
             }
             if self.leases {
@@ -76,7 +76,7 @@ impl World<'_> {
         self.ensure_lease_check();
     }
 
-    fn register(&mut self, now: Instant, a: usize) {
+    pub(super) fn register(&mut self, now: Instant, a: usize) {
         let tier = &self.sc.tiers[self.agents[a].tier as usize];
         let reg = Registration {
             name: agent_id(a),
@@ -97,6 +97,7 @@ impl World<'_> {
         };
         let new = View {
             live: !self.leases || self.registry.is_live(a as u32),
+            serving: self.agents[a].presence() == Presence::Serving,
             healthy: self
                 .monitors
                 .get(a)
@@ -108,10 +109,10 @@ impl World<'_> {
             return;
         }
         self.views[a] = new;
-        let counted = |v: View| u64::from(v.live && v.healthy);
+        let counted = |v: View| u64::from(v.live && v.healthy && v.serving);
         self.healthy_count = self.healthy_count + counted(new) - counted(old);
         self.open_count = self.open_count + u64::from(new.open) - u64::from(old.open);
-        let shared = new.live && (new.healthy || !self.sc.balancer.healthy_only);
+        let shared = new.live && new.serving && (new.healthy || !self.sc.balancer.healthy_only);
         for &(route, slot) in &self.memberships[a] {
             let admits = match self.route_breakers[route as usize].get(slot as usize) {
                 Some(b) => b.admits(),
@@ -304,7 +305,11 @@ impl World<'_> {
             return;
         }
         let agent = &self.agents[i];
-        let ok = !agent.is_down();
+        let ok = !agent.is_down()
+            && matches!(
+                agent.presence(),
+                Presence::Joining | Presence::Serving | Presence::Draining
+            );
         let handling = if ok {
             let typical = self.sc.tiers[agent.tier as usize].service_time.typical();
             Duration::from_secs_f64(typical.as_secs_f64() * agent.slowdown())
@@ -354,12 +359,17 @@ impl World<'_> {
         }
         self.probes[i].open = false;
         let m = &mut self.monitors[i];
+        let rtt = now - p.sent;
+        let passed = ok && self.sc.health.is_some_and(|h| rtt <= h.timeout);
         if ok {
-            m.on_probe_success(now, now - p.sent);
+            m.on_probe_success(now, rtt);
         } else {
             m.on_probe_failure(now);
         }
         self.refresh(i);
+        if passed {
+            self.on_probe_passed(now, i);
+        }
     }
 
     pub(super) fn on_probe_timeout(&mut self, now: Instant, a: u32, epoch: u32) {
@@ -377,7 +387,8 @@ impl World<'_> {
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
-        if !self.agents[a as usize].is_down() {
+        let agent = &self.agents[a as usize];
+        if !agent.is_down() && agent.presence().registered() {
             self.send_heartbeat(now, a as usize);
         }
     }
@@ -417,10 +428,17 @@ impl World<'_> {
 
     /// Agent `a` renews its lease (registering if it never did).
     pub(super) fn heartbeat_now(&mut self, now: Instant, a: usize) {
+        if !self.agents[a].presence().registered() {
+            return; // deregistered since it left
+        }
         if !self.registry.heartbeat(now, a as u32) {
             self.register(now, a);
         }
         self.refresh(a);
+        self.ensure_lease_check();
+    }
+
+    pub(super) fn ensure_lease_check_pub(&mut self) {
         self.ensure_lease_check();
     }
 

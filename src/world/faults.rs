@@ -92,8 +92,19 @@ impl World<'_> {
 
     pub(super) fn on_fault(&mut self, now: Instant, fault: u32, starts: bool) {
         let f = &self.sc.faults[fault as usize];
-        if starts && let Some(d) = f.lasts {
+        let lifecycle = matches!(
+            f.kind,
+            FaultKind::Drain | FaultKind::Join { .. } | FaultKind::RollingRestart { .. }
+        );
+        if starts
+            && let Some(d) = f.lasts
+            && !matches!(f.kind, FaultKind::RollingRestart { .. })
+        {
             self.engine.schedule_after(d, Event::FaultEnd { fault });
+        }
+        if lifecycle {
+            self.on_lifecycle_fault(now, fault, starts);
+            return;
         }
         let targets = std::mem::take(&mut self.fault_targets[fault as usize]);
         for &a in &targets {
@@ -106,6 +117,11 @@ impl World<'_> {
                     FaultKind::Partition => faults.push((fault, FaultEffect::Partition)),
                     FaultKind::Slow { factor } => faults.push((fault, FaultEffect::Slow(factor))),
                     FaultKind::Recover => faults.clear(),
+                    FaultKind::Drain
+                    | FaultKind::Join { .. }
+                    | FaultKind::RollingRestart { .. } => {
+                        unreachable!("lifecycle faults return above")
+                    }
                 }
             } else {
                 faults.retain(|&(j, _)| j != fault);
@@ -134,7 +150,7 @@ impl World<'_> {
         match (was.silent(), is.silent()) {
             (false, true) => self.pubsub_leave(a),
             (true, false) => {
-                if self.leases {
+                if self.leases && self.agents[a].presence().registered() {
                     self.send_heartbeat(now, a);
                 }
                 self.pubsub_rejoin(now, a);

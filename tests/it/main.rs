@@ -8,6 +8,7 @@ mod charts;
 mod check;
 mod cli;
 mod compare;
+mod control_plane_fleet;
 mod determinism;
 mod discovery;
 mod orchestration;
