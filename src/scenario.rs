@@ -454,6 +454,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("saga_orders", include_str!("../scenarios/saga_orders.toml")),
     ("partition", include_str!("../scenarios/partition.toml")),
     ("cascade", include_str!("../scenarios/cascade.toml")),
+    (
+        "rolling_deploy",
+        include_str!("../scenarios/rolling_deploy.toml"),
+    ),
+    (
+        "autoscale_burst",
+        include_str!("../scenarios/autoscale_burst.toml"),
+    ),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
 ];

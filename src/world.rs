@@ -25,7 +25,8 @@
 //! `world/requests.rs` and on the agent's side (queue, slot, service,
 //! answer) in `world/serving.rs`; the discovery side (registry leases,
 //! health probes, breakers, eligibility) in `world/discovery.rs`; agent
-//! failures (availability, scheduled faults) in `world/faults.rs`; jobs in
+//! failures (availability, scheduled faults) in `world/faults.rs`; agents
+//! that drain, join, restart and autoscale in `world/lifecycle.rs`; jobs in
 //! `world/jobs.rs`; control-plane publications in `world/pubsub.rs`. This
 //! file holds the shared state, the event enum and the run loop.
 //!
