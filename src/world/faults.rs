@@ -153,7 +153,9 @@ impl World<'_> {
                 if self.leases && self.agents[a].presence().registered() {
                     self.send_heartbeat(now, a);
                 }
-                self.pubsub_rejoin(now, a);
+                if self.agents[a].presence().present() {
+                    self.pubsub_rejoin(now, a);
+                }
             }
             _ => {}
         }

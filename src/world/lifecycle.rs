@@ -149,6 +149,10 @@ impl World<'_> {
     fn join_agent(&mut self, now: Instant, a: usize) {
         self.agents[a].registered_at = Some(now);
         self.agents[a].first_sent = None;
+        if !self.agents[a].is_silent() && self.agents[a].drained_at.is_some() {
+            // Back from a drain: its subscriptions come back with it.
+            self.pubsub_rejoin(now, a);
+        }
         self.register(now, a);
         self.ensure_lease_check_pub();
         let next = if self.monitors.is_empty() {
@@ -184,6 +188,9 @@ impl World<'_> {
 
     fn depart(&mut self, now: Instant, a: usize) {
         self.set_presence(now, a, Presence::Absent);
+        if !self.agents[a].is_silent() {
+            self.pubsub_leave(a);
+        }
         if std::mem::take(&mut self.agents[a].rejoin_when_gone) {
             self.start_agent(now, a, Duration::ZERO);
         }

@@ -89,7 +89,9 @@ fn the_grid_is_in_order_with_a_column_per_key_and_common_seeds() {
     let header = text(&summary).lines().next().unwrap().to_string();
     assert!(
         header.starts_with("scenario,variant,seed,replication,tasks_submitted,")
-            && header.ends_with(",attempts_per_task,balancer.strategy,workload.arrivals.rate"),
+            && header.ends_with(
+                ",attempts_per_task,agent_seconds,balancer.strategy,workload.arrivals.rate"
+            ),
         "{header}"
     );
     let variants = column(&summary, "variant");
