@@ -293,3 +293,50 @@ fn bad_fleet_keys_are_reported_with_their_paths() {
     );
     assert_eq!(ok.tiers[0].spares, 5);
 }
+
+#[test]
+fn callers_stop_calling_a_drained_agent_at_once() {
+    // Two front agents call `db` on four db agents, each through its own
+    // client (balancer and all). db agent-2 (the first db agent) drains at
+    // 5 s: no caller may send it anything after that, and every call it
+    // held completes.
+    let text = r#"name = "calls"
+seed = 5
+duration = "20s"
+drain = "10s"
+
+[[fleet.tiers]]
+name = "front"
+count = 2
+service_time = { dist = "constant", value = "1ms" }
+concurrency = 8
+capabilities = ["web"]
+calls = [{ capability = "db" }]
+
+[[fleet.tiers]]
+name = "db"
+count = 4
+service_time = { dist = "constant", value = "30ms" }
+capabilities = ["db"]
+
+[workload]
+arrivals = { process = "poisson", rate = 60.0 }
+capability = "web"
+
+[network]
+latency = { dist = "constant", value = "2ms" }
+
+[[faults]]
+at = "5s"
+kind = "drain"
+target = { agents = ["agent-2"] }
+"#;
+    let r = run(text, &[]);
+    no_losses(&r);
+    let db = &r.agents[2];
+    assert_eq!(db.drained_s, Some(5.0));
+    assert!(db.last_sent_s.unwrap() < 5.0, "{db:?}");
+    assert!(db.tasks > 50, "{db:?}");
+    // The other db agents took every call from 5 s on.
+    assert!(r.agents[3..].iter().all(|a| a.last_sent_s.unwrap() > 19.0));
+}
