@@ -340,3 +340,30 @@ target = { agents = ["agent-2"] }
     // The other db agents took every call from 5 s on.
     assert!(r.agents[3..].iter().all(|a| a.last_sent_s.unwrap() > 19.0));
 }
+
+#[test]
+fn fleet_changes_replay_byte_for_byte() {
+    // Drains, restarts, joins and autoscaling follow from the schedule and
+    // the run's streams: two runs agree to the byte, across thread counts.
+    use fleetsim::harness;
+    use fleetsim::report::csv;
+    for file in [
+        "scenarios/rolling_deploy.toml",
+        "scenarios/autoscale_burst.toml",
+    ] {
+        let sc = crate::support::load(file, &[]);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let runs = pool.install(|| harness::run_replications(&sc, "v", 2, false));
+            [
+                csv::summary(&runs),
+                csv::agents(&sc, &runs),
+                csv::timeseries(&runs),
+            ]
+        };
+        assert_eq!(on(1), on(2), "{file}");
+    }
+}
