@@ -17,6 +17,13 @@
 //!   sent while it lasts is lost (a request fails its attempt at once with
 //!   cause `broker`), what the broker held is lost, and retained messages
 //!   survive only a persistent broker.
+//! - **drain** (a deploy's graceful shutdown): the agent deregisters and
+//!   becomes ineligible at once, serves everything it holds (queued, in
+//!   service, on its way to it), then leaves; with `for` it comes back.
+//! - **join**: pre-allocated agents of a tier register and take traffic
+//!   (after a passing probe when probes are on).
+//! - **rolling_restart**: drain and bring back a tier `batch` agents at a
+//!   time, the next batch once the last is serving again.
 //!
 //! Availability follows the classic alternating renewal model: up periods
 //! are exponential with mean MTBF = `mttr · uptime / (1 − uptime)`, down
@@ -44,10 +51,23 @@ pub enum FaultKind {
     DispatcherDown,
     /// The message broker is down (hits no agent).
     BrokerDown,
+    /// Graceful shutdown: the targets deregister and take no new request,
+    /// finish what they hold, then leave; with `for`, they rejoin after it.
+    Drain,
+    /// `count` of the tier's pre-allocated agents register and join.
+    Join {
+        count: u32,
+    },
+    /// Drain the targets `batch` at a time; each batch rejoins `for` after
+    /// it has left, and the next starts `pause` after it is serving again.
+    RollingRestart {
+        batch: u32,
+        pause: Duration,
+    },
 }
 
 impl FaultKind {
-    pub const NAMES: &'static str = "crash, recover, slow, partition, dispatcher_down, broker_down";
+    pub const NAMES: &'static str = "crash, recover, slow, partition, dispatcher_down, broker_down, drain, join, rolling_restart";
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,6 +77,9 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::DispatcherDown => "dispatcher_down",
             FaultKind::BrokerDown => "broker_down",
+            FaultKind::Drain => "drain",
+            FaultKind::Join { .. } => "join",
+            FaultKind::RollingRestart { .. } => "rolling_restart",
         }
     }
 

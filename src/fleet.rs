@@ -7,7 +7,16 @@
 //! components the world keeps beside it.
 //!
 //! Agents are numbered tier by tier in scenario order (`agent-0` is the first
-//! agent of the first tier), so ids are stable for a given scenario.
+//! agent of the first tier), so ids are stable for a given scenario. A
+//! tier that can grow (`join` faults, `[[autoscale]]`) has `spares`:
+//! agents allocated at the start but absent, numbered after *every* tier's
+//! own agents, tier by tier, so adding a join never renumbers the agents
+//! a scenario already names.
+//!
+//! An agent's [`Presence`] is its place in the fleet's lifecycle:
+//! absent → starting (booting, for `startup`) → joining (registered,
+//! waiting for a passing probe; skipped without probes) → serving →
+//! draining (deregistered, finishing what it holds) → absent.
 
 pub mod calls;
 
@@ -79,12 +88,41 @@ pub struct Tier {
     /// Mean down period (exponential); the mean up period follows from
     /// `uptime`: `mttr · uptime / (1 − uptime)`.
     pub mttr: Duration,
+    /// Pre-allocated agents that start absent and may join later.
+    pub spares: u32,
 }
 
 impl Tier {
     /// Do this tier's agents go down on their own?
     pub fn fails(&self) -> bool {
         self.uptime < 1.0
+    }
+}
+
+/// Where an agent is in the fleet's lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// Not part of the fleet (a spare, or gone after a drain).
+    Absent,
+    /// Booting: not registered yet.
+    Starting,
+    /// Registered, waiting for its first passing probe.
+    Joining,
+    /// Registered and eligible for traffic.
+    Serving,
+    /// Deregistered: serves what it holds, then leaves.
+    Draining,
+}
+
+impl Presence {
+    /// Counted in agent-seconds: running, whether serving or not.
+    pub fn present(self) -> bool {
+        self != Presence::Absent
+    }
+
+    /// Registered with the registry (heartbeats, probes answered).
+    pub fn registered(self) -> bool {
+        matches!(self, Presence::Joining | Presence::Serving)
     }
 }
 
@@ -114,6 +152,25 @@ pub struct Agent {
     pub failures: u64,
     /// Slot-time spent serving.
     pub busy_time: Duration,
+    /// Its place in the fleet's lifecycle (see [`Agent::set_presence`]).
+    presence: Presence,
+    /// Requests sent to it and not yet answered by it (on their way, queued,
+    /// in service, calling): a draining agent leaves when this is zero.
+    pub held: u32,
+    /// Bumped each time it starts, so a stale start timer is ignored.
+    pub start_epoch: u32,
+    /// A drain that ends while it is still draining: rejoin once it left.
+    pub rejoin_when_gone: bool,
+    present_since: Option<Instant>,
+    present_total: Duration,
+    /// The last time it registered, became eligible, began to drain, left.
+    pub registered_at: Option<Instant>,
+    pub serving_at: Option<Instant>,
+    pub drained_at: Option<Instant>,
+    /// When the first request after its last registration, and the last
+    /// request, were sent to it.
+    pub first_sent: Option<Instant>,
+    pub last_sent: Option<Instant>,
 }
 
 /// An agent's ground truth at one moment (see [`Agent::condition`]).
@@ -178,6 +235,33 @@ impl Agent {
             .product()
     }
 
+    pub fn presence(&self) -> Presence {
+        self.presence
+    }
+
+    /// Move to `p` at `now`, accounting present time.
+    pub fn set_presence(&mut self, now: Instant, p: Presence) {
+        match (self.presence.present(), p.present()) {
+            (false, true) => self.present_since = Some(now),
+            (true, false) => {
+                if let Some(since) = self.present_since.take() {
+                    self.present_total = self.present_total + now.saturating_since(since);
+                }
+            }
+            _ => {}
+        }
+        self.presence = p;
+    }
+
+    /// Time spent present (starting, joining, serving or draining) up to
+    /// `now`.
+    pub fn present_time(&self, now: Instant) -> Duration {
+        match self.present_since {
+            Some(since) => self.present_total + now.saturating_since(since),
+            None => self.present_total,
+        }
+    }
+
     /// Account silent time after a change of state at `now`.
     pub fn note_state(&mut self, now: Instant) {
         match (self.silent_since, self.is_silent()) {
@@ -199,27 +283,70 @@ impl Agent {
     }
 }
 
-/// The agents of a fleet, tier by tier.
+/// The agents of a fleet, tier by tier, then every tier's spares (absent),
+/// tier by tier.
 pub fn build(tiers: &[Tier]) -> Vec<Agent> {
-    tiers
+    let own = tiers
         .iter()
         .enumerate()
-        .flat_map(|(ti, t)| {
-            (0..t.count).map(move |_| Agent {
-                tier: ti as u32,
-                concurrency: t.concurrency,
-                busy: 0,
-                queue: VecDeque::new(),
-                in_service: Vec::with_capacity(t.concurrency.min(1024) as usize),
-                calling: Vec::new(),
-                unavailable: false,
-                faults: Vec::new(),
-                silent_since: None,
-                silent_total: Duration::ZERO,
-                served: 0,
-                failures: 0,
-                busy_time: Duration::ZERO,
-            })
+        .flat_map(|(ti, t)| (0..t.count).map(move |_| (ti, t, Presence::Serving)));
+    let spares = tiers
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, t)| (0..t.spares).map(move |_| (ti, t, Presence::Absent)));
+    own.chain(spares)
+        .map(|(ti, t, presence)| Agent {
+            tier: ti as u32,
+            concurrency: t.concurrency,
+            busy: 0,
+            queue: VecDeque::new(),
+            in_service: Vec::with_capacity(t.concurrency.min(1024) as usize),
+            calling: Vec::new(),
+            unavailable: false,
+            faults: Vec::new(),
+            silent_since: None,
+            silent_total: Duration::ZERO,
+            served: 0,
+            failures: 0,
+            busy_time: Duration::ZERO,
+            presence,
+            held: 0,
+            start_epoch: 0,
+            rejoin_when_gone: false,
+            present_since: presence.present().then_some(Instant::ZERO),
+            present_total: Duration::ZERO,
+            registered_at: presence.present().then_some(Instant::ZERO),
+            serving_at: presence.present().then_some(Instant::ZERO),
+            drained_at: None,
+            first_sent: None,
+            last_sent: None,
+        })
+        .collect()
+}
+
+/// The tier index of each agent id (its own agents, then spares).
+pub fn tier_of(tiers: &[Tier]) -> Vec<u32> {
+    let mut out = vec![0; tiers.iter().map(|t| (t.count + t.spares) as usize).sum()];
+    for (t, ids) in tier_ids(tiers).iter().enumerate() {
+        for &a in ids {
+            out[a as usize] = t as u32;
+        }
+    }
+    out
+}
+
+/// The ids of each tier's agents, its own then its spares, in id order.
+pub fn tier_ids(tiers: &[Tier]) -> Vec<Vec<u32>> {
+    let own: u32 = tiers.iter().map(|t| t.count).sum();
+    let (mut first, mut spare) = (0u32, own);
+    tiers
+        .iter()
+        .map(|t| {
+            let mut ids: Vec<u32> = (first..first + t.count).collect();
+            ids.extend(spare..spare + t.spares);
+            first += t.count;
+            spare += t.spares;
+            ids
         })
         .collect()
 }

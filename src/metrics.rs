@@ -128,6 +128,9 @@ pub struct Bucket {
     /// Attempts waiting for the dispatcher (`[dispatcher]`), at the end of
     /// the bucket.
     pub dispatcher_queue: u64,
+    /// Agents registered and serving (eligible for new requests as far as
+    /// the fleet's lifecycle goes) at the end of the bucket.
+    pub agents_serving: u64,
 }
 
 /// Gauges sampled at bucket boundaries.
@@ -144,6 +147,8 @@ pub struct Gauges {
     /// Agents registered and held DEGRADED.
     pub degraded_agents: u64,
     pub dispatcher_queue: u64,
+    /// Agents serving (not absent, starting, joining or draining).
+    pub agents_serving: u64,
 }
 
 /// Streaming recorder for one run.
@@ -318,6 +323,7 @@ impl Recorder {
         b.agents_down = g.agents_down;
         b.degraded_agents = g.degraded_agents;
         b.dispatcher_queue = g.dispatcher_queue;
+        b.agents_serving = g.agents_serving;
         if !self.bucket_latency.is_empty() {
             b.latency_p99_ms =
                 self.bucket_latency.value_at_quantile(0.99) as f64 / NS_PER_MS as f64;
@@ -496,6 +502,12 @@ impl Recorder {
                     down_s: 0.0,
                     breaker_open_s: 0.0,
                     degraded_s: 0.0,
+                    present_s: 0.0,
+                    registered_s: None,
+                    serving_s: None,
+                    drained_s: None,
+                    first_sent_s: None,
+                    last_sent_s: None,
                 }
             })
             .collect();
@@ -570,6 +582,7 @@ impl Recorder {
             } else {
                 calls.iter().map(|c| c.attempts).sum::<u64>() as f64 / self.submitted as f64
             },
+            agent_seconds: 0.0,
             calls,
             errors: Vec::new(),
             dispatcher_wait_mean_ms: {
@@ -606,6 +619,7 @@ fn empty_bucket(start: Instant) -> Bucket {
         agents_down: 0,
         degraded_agents: 0,
         dispatcher_queue: 0,
+        agents_serving: 0,
     }
 }
 
@@ -625,6 +639,17 @@ pub struct AgentResult {
     pub breaker_open_s: f64,
     /// Time its health monitor held it DEGRADED.
     pub degraded_s: f64,
+    /// Time it was part of the fleet (starting, joining, serving or
+    /// draining).
+    pub present_s: f64,
+    /// When it last registered, last became eligible, last began to
+    /// drain; when the first request after its last registration, and the
+    /// last request, were sent to it (`None`: never).
+    pub registered_s: Option<f64>,
+    pub serving_s: Option<f64>,
+    pub drained_s: Option<f64>,
+    pub first_sent_s: Option<f64>,
+    pub last_sent_s: Option<f64>,
 }
 
 /// End-to-end latency of the measured completed tasks, summed and maxed in
@@ -686,6 +711,9 @@ pub struct RunResult {
     pub calls: Vec<CallStats>,
     /// Requests sent, at every hop, retries included, per task submitted.
     pub attempts_per_task: f64,
+    /// Agent-seconds of the fleet: the time each agent was part of it
+    /// (starting, joining, serving or draining), summed.
+    pub agent_seconds: f64,
     /// What went wrong during the run and makes its results invalid (a
     /// trace file that changed or vanished after it was checked).
     pub errors: Vec<String>,

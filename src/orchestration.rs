@@ -2,6 +2,7 @@
 //! budget, dependency-graph jobs and sagas. Each is a sans-IO component: no
 //! clock, no RNG of its own (DESIGN.md).
 
+pub mod autoscale;
 pub mod dag;
 pub mod retry;
 pub mod saga;

@@ -102,6 +102,8 @@ pub struct Scenario {
     /// unlimited (no events).
     pub dispatcher: Option<DispatcherConfig>,
     pub origin: Origin,
+    /// `[[autoscale]]`: the autoscaled tiers (at most one table per tier).
+    pub autoscale: Vec<crate::orchestration::autoscale::AutoscaleConfig>,
 }
 
 /// `[dispatcher]`: every attempt of a task (the first and each retry)
@@ -523,6 +525,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("saga_orders", include_str!("../scenarios/saga_orders.toml")),
     ("partition", include_str!("../scenarios/partition.toml")),
     ("cascade", include_str!("../scenarios/cascade.toml")),
+    (
+        "rolling_deploy",
+        include_str!("../scenarios/rolling_deploy.toml"),
+    ),
+    (
+        "autoscale_burst",
+        include_str!("../scenarios/autoscale_burst.toml"),
+    ),
     ("mm1", include_str!("../scenarios/theory/mm1.toml")),
     ("mmc", include_str!("../scenarios/theory/mmc.toml")),
     (

@@ -27,7 +27,8 @@
 //! `world/requests.rs` and on the agent's side (queue, slot, service,
 //! answer) in `world/serving.rs`; the discovery side (registry leases,
 //! health probes, breakers, eligibility) in `world/discovery.rs`; agent
-//! failures (availability, scheduled faults) in `world/faults.rs`; jobs in
+//! failures (availability, scheduled faults) in `world/faults.rs`; agents
+//! that drain, join, restart and autoscale in `world/lifecycle.rs`; jobs in
 //! `world/jobs.rs`; control-plane publications in `world/pubsub.rs`. This
 //! file holds the shared state, the event enum and the run loop.
 //!
@@ -46,6 +47,7 @@ mod discovery;
 mod dispatcher;
 mod faults;
 mod jobs;
+mod lifecycle;
 mod pubsub;
 mod requests;
 mod serving;
@@ -188,6 +190,19 @@ pub enum Event {
     Routed {
         task: u32,
         epoch: u32,
+    },
+    /// A starting agent has booted: it registers (unless stopped since).
+    AgentStarted {
+        agent: u32,
+        epoch: u32,
+    },
+    /// `[[autoscale]]` table `scaler` decides.
+    Autoscale {
+        scaler: u32,
+    },
+    /// Rolling restart `fault` starts its next batch.
+    RollingNext {
+        fault: u32,
     },
 }
 
@@ -397,6 +412,8 @@ struct View {
     healthy: bool,
     /// Held DEGRADED by its health monitor.
     degraded: bool,
+    /// In the fleet and serving (not absent, starting, joining, draining).
+    serving: bool,
     /// Its breaker is OPEN.
     open: bool,
     /// Its breaker would admit a call (or no breaker).
@@ -573,6 +590,14 @@ pub struct World<'s> {
     route_open_count: u64,
     /// The dispatcher as a server (`[dispatcher]`).
     disp: dispatcher::Dispatcher,
+    // A fleet that changes.
+    /// Each tier's agent ids, its own then its spares.
+    tier_ids: Vec<Vec<u32>>,
+    /// Agents serving now.
+    serving_count: u64,
+    scalers: Vec<lifecycle::Scaler>,
+    /// The state of each `rolling_restart` fault (by fault index).
+    rolling: Vec<Option<lifecycle::Rolling>>,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -676,6 +701,7 @@ impl<'s> World<'s> {
                     live: true,
                     healthy: true,
                     degraded: false,
+                    serving: true,
                     open: false,
                     admits: true,
                 };
@@ -703,6 +729,10 @@ impl<'s> World<'s> {
             route_breakers: Vec::new(),
             route_open_count: 0,
             disp: dispatcher::Dispatcher::default(),
+            tier_ids: fleet::tier_ids(&sc.tiers),
+            serving_count: sc.tiers.iter().map(|t| u64::from(t.count)).sum(),
+            scalers: Vec::new(),
+            rolling: Vec::new(),
         };
         world.start_calls();
         let caps = &world.route_caps;
@@ -729,6 +759,7 @@ impl<'s> World<'s> {
         world.start_failures(seed);
         world.start_discovery();
         world.start_pubsub(seed);
+        world.start_lifecycle();
         world
     }
 
@@ -842,6 +873,9 @@ impl<'s> World<'s> {
                     self.on_route_breaker_timer(now, route, slot)
                 }
                 Event::Routed { task, epoch } => self.on_routed(now, task, epoch),
+                Event::AgentStarted { agent, epoch } => self.on_agent_started(now, agent, epoch),
+                Event::Autoscale { scaler } => self.on_autoscale(now, scaler),
+                Event::RollingNext { fault } => self.on_rolling_next(now, fault),
             }
         };
         let dispatcher_utilization = self.dispatcher_utilization(end);
@@ -853,6 +887,14 @@ impl<'s> World<'s> {
         let mut result = self.metrics.finish(end, gauges, &self.agents, events);
         for (i, a) in result.agents.iter_mut().enumerate() {
             a.down_s = self.agents[i].silent_time(end).as_secs_f64();
+            let ag = &self.agents[i];
+            a.present_s = ag.present_time(end).as_secs_f64();
+            let secs = |t: Option<Instant>| t.map(Instant::as_secs_f64);
+            a.registered_s = secs(ag.registered_at);
+            a.serving_s = secs(ag.serving_at);
+            a.drained_s = secs(ag.drained_at);
+            a.first_sent_s = secs(ag.first_sent);
+            a.last_sent_s = secs(ag.last_sent);
             if let Some(m) = self.monitors.get(i) {
                 a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
                 a.degraded_s = m.degraded_time(end).as_secs_f64();
@@ -869,6 +911,7 @@ impl<'s> World<'s> {
             }
         }
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
+        result.agent_seconds = result.agents.iter().map(|a| a.present_s).sum();
         // Every budget that can refuse a retry: the shared one, those of
         // the dispatcher's routes with their own retry policy, and the
         // callers' (one per client).
@@ -925,6 +968,7 @@ impl<'s> World<'s> {
             agents_down: self.down_count,
             degraded_agents: self.degraded_count,
             dispatcher_queue: self.disp.queue_len(),
+            agents_serving: self.serving_count,
         }
     }
 }

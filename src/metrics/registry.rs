@@ -364,6 +364,7 @@ mod tests {
             bus: BusStats::new(),
             calls: Vec::new(),
             attempts_per_task: 137.5,
+            agent_seconds: 0.0,
             errors: Vec::new(),
             dispatcher_wait_mean_ms: 139.5,
             dispatcher_utilization: 0.140,

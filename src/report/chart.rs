@@ -429,6 +429,12 @@ mod tests {
                 down_s: 0.0,
                 breaker_open_s: 0.0,
                 degraded_s: 0.0,
+                present_s: 0.0,
+                registered_s: None,
+                serving_s: None,
+                drained_s: None,
+                first_sent_s: None,
+                last_sent_s: None,
             })
             .collect();
         let chart = utilization("utilization", &sc, &agents);

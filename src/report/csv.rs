@@ -64,6 +64,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "dispatcher_wait_mean_ms",
     "dispatcher_utilization",
     "failed_broker",
+    "agent_seconds",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -140,6 +141,7 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "queue_low",
     "degraded_agents",
     "dispatcher_queue",
+    "agents_serving",
 ];
 
 pub const BUS_COLUMNS: &[&str] = &[
@@ -253,6 +255,7 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 ms(s.dispatcher_wait_mean_ms),
                 fixed(s.dispatcher_utilization, 4),
                 s.failed_by[Cause::Broker as usize].to_string(),
+                fixed(s.agent_seconds, 3),
             ]
         }),
     )
@@ -337,10 +340,9 @@ pub fn jobs(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
 
 /// One row per agent per run.
 pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
-    let tier_of: Vec<&str> = sc
-        .tiers
-        .iter()
-        .flat_map(|t| std::iter::repeat_n(t.name.as_str(), t.count as usize))
+    let tier_of: Vec<&str> = crate::fleet::tier_of(&sc.tiers)
+        .into_iter()
+        .map(|t| sc.tiers[t as usize].name.as_str())
         .collect();
     table(
         AGENT_COLUMNS,
@@ -392,6 +394,7 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
                     b.queue_by_priority[3].to_string(),
                     b.degraded_agents.to_string(),
                     b.dispatcher_queue.to_string(),
+                    b.agents_serving.to_string(),
                 ]
             })
         }),

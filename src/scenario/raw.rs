@@ -28,6 +28,21 @@ pub struct RawScenario {
     pub bus: Option<RawBus>,
     pub capabilities: Option<std::collections::BTreeMap<String, RawCapability>>,
     pub dispatcher: Option<RawDispatcher>,
+    pub autoscale: Option<Vec<RawAutoscale>>,
+}
+
+/// `[[autoscale]]`: one autoscaled tier.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscale {
+    pub tier: Option<String>,
+    pub metric: Option<String>,
+    pub target: Option<f64>,
+    pub interval: Option<String>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    pub startup: Option<String>,
+    pub cooldown: Option<String>,
 }
 
 /// `[capabilities.NAME]`: the policy for calls to one capability.
@@ -344,6 +359,11 @@ pub struct RawFault {
     pub target: Option<RawTarget>,
     #[serde(rename = "for")]
     pub for_: Option<String>,
+    /// `join`: how many agents join.
+    pub count: Option<u32>,
+    /// `rolling_restart`: agents per batch, and the wait between batches.
+    pub batch: Option<u32>,
+    pub pause: Option<String>,
 }
 
 /// `target = { tier?, fraction?, agents? }`.

@@ -7,6 +7,7 @@
 //! distributions, service times); the rules of each area live beside it in
 //! `validate/`, named like the module that area configures.
 
+mod autoscale;
 mod bus;
 mod calls;
 mod discovery;
@@ -334,7 +335,7 @@ pub fn validate(
         .duration(&root.key("drain"), raw.drain.as_deref())
         .unwrap_or(DEFAULT_DRAIN);
 
-    let tiers = fleet::check_fleet(&mut c, &root.key("fleet"), raw.fleet);
+    let mut tiers = fleet::check_fleet(&mut c, &root.key("fleet"), raw.fleet);
     let workload = workload::check_workload(
         &mut c,
         &root.key("workload"),
@@ -384,6 +385,39 @@ pub fn validate(
             faults::check_fault(&mut c, &root.key("faults").index(i), f, &tiers, end)
         })
         .collect();
+    let mut taken = Vec::new();
+    let autoscale: Vec<_> = raw
+        .autoscale
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            autoscale::check_autoscale(
+                &mut c,
+                &root.key("autoscale").index(i),
+                a,
+                &tiers,
+                &mut taken,
+            )
+        })
+        .collect();
+    // Pre-allocate the agents that may join: each join's own, and an
+    // autoscaled tier's room up to `max`.
+    for f in &faults {
+        if let (
+            crate::faults::FaultKind::Join { count },
+            crate::faults::Target::Fraction { tier: Some(t), .. },
+        ) = (f.kind, &f.target)
+        {
+            let t = &mut tiers[*t as usize];
+            t.spares = t.spares.saturating_add(count);
+        }
+    }
+    for a in &autoscale {
+        let t = &mut tiers[a.tier as usize];
+        t.spares = t.spares.saturating_add(a.max.saturating_sub(t.count));
+    }
     let network = bus::check_network(&mut c, &root.key("network"), raw.network, &request);
     let bus = bus::check_bus(&mut c, &root.key("bus"), raw.bus.as_ref(), &tiers);
 
@@ -430,6 +464,7 @@ pub fn validate(
         retry,
         registry,
         faults,
+        autoscale,
         network: network.expect("no problems, so the network is valid"),
         bus,
         report: ReportConfig {

@@ -107,7 +107,7 @@ impl World<'_> {
     /// caller (breakers aside).
     pub(super) fn shared_eligible(&self, a: usize) -> bool {
         let v = self.views[a];
-        v.live && (v.healthy || !self.sc.balancer.healthy_only)
+        v.live && v.serving && (v.healthy || !self.sc.balancer.healthy_only)
     }
 
     /// Agent `a` is a fallback for every caller: held DEGRADED, with

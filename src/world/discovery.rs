@@ -36,7 +36,7 @@ use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
-use crate::fleet::agent_id;
+use crate::fleet::{Presence, agent_id};
 use crate::time::{Duration, Instant};
 
 /// `n` periodic timers spread over one `period`: agent `a` starts at
@@ -72,7 +72,7 @@ impl World<'_> {
                 .collect();
         }
         for a in 0..n {
-            if !self.agents[a].is_silent() {
+            if !self.agents[a].is_silent() && self.agents[a].presence() == Presence::Serving {
                 self.register(Instant::ZERO, a);
             }
             if self.leases {
@@ -88,7 +88,7 @@ impl World<'_> {
         self.ensure_lease_check();
     }
 
-    fn register(&mut self, now: Instant, a: usize) {
+    pub(super) fn register(&mut self, now: Instant, a: usize) {
         let tier = &self.sc.tiers[self.agents[a].tier as usize];
         let reg = Registration {
             name: agent_id(a),
@@ -110,6 +110,7 @@ impl World<'_> {
         let status = self.monitors.get(a).map(HealthMonitor::status);
         let new = View {
             live: !self.leases || self.registry.is_live(a as u32),
+            serving: self.agents[a].presence() == Presence::Serving,
             healthy: status != Some(Status::Unhealthy),
             degraded: status == Some(Status::Degraded),
             open,
@@ -119,7 +120,7 @@ impl World<'_> {
             return;
         }
         self.views[a] = new;
-        let counted = |v: View| u64::from(v.live && v.healthy);
+        let counted = |v: View| u64::from(v.live && v.healthy && v.serving);
         self.healthy_count = self.healthy_count + counted(new) - counted(old);
         let degraded = |v: View| u64::from(v.live && v.degraded);
         self.degraded_count = self.degraded_count + degraded(new) - degraded(old);
@@ -321,7 +322,14 @@ impl World<'_> {
         }
         let m = self.alloc_probe(a, epoch);
         let agent = &mut self.agents[i];
-        if agent.is_down() {
+        // A process that is down, or not started (absent, booting), refuses
+        // it; one that is joining, serving or draining answers.
+        let answers = !agent.is_down()
+            && matches!(
+                agent.presence(),
+                Presence::Joining | Presence::Serving | Presence::Draining
+            );
+        if !answers {
             self.probe_msgs[m as usize].ok = false;
             self.answer_probe(now, m);
         } else if agent.has_free_slot() {
@@ -441,12 +449,17 @@ impl World<'_> {
         }
         self.probes[i].open = false;
         let mon = &mut self.monitors[i];
+        let rtt = now - p.sent;
+        let passed = msg.ok && self.sc.health.is_some_and(|h| rtt <= h.timeout);
         if msg.ok {
-            mon.on_probe_success(now, now - p.sent);
+            mon.on_probe_success(now, rtt);
         } else {
             mon.on_probe_failure(now);
         }
         self.refresh(i);
+        if passed {
+            self.on_probe_passed(now, i);
+        }
     }
 
     pub(super) fn on_probe_timeout(&mut self, now: Instant, a: u32, epoch: u32) {
@@ -464,7 +477,8 @@ impl World<'_> {
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
-        if !self.agents[a as usize].is_down() {
+        let agent = &self.agents[a as usize];
+        if !agent.is_down() && agent.presence().registered() {
             self.send_heartbeat(now, a as usize);
         }
     }
@@ -505,10 +519,17 @@ impl World<'_> {
 
     /// Agent `a` renews its lease (registering if it never did).
     pub(super) fn heartbeat_now(&mut self, now: Instant, a: usize) {
+        if !self.agents[a].presence().registered() {
+            return; // deregistered since it left
+        }
         if !self.registry.heartbeat(now, a as u32) {
             self.register(now, a);
         }
         self.refresh(a);
+        self.ensure_lease_check();
+    }
+
+    pub(super) fn ensure_lease_check_pub(&mut self) {
         self.ensure_lease_check();
     }
 

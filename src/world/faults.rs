@@ -94,13 +94,24 @@ impl World<'_> {
 
     pub(super) fn on_fault(&mut self, now: Instant, fault: u32, starts: bool) {
         let f = &self.sc.faults[fault as usize];
-        if starts && let Some(d) = f.lasts {
+        let lifecycle = matches!(
+            f.kind,
+            FaultKind::Drain | FaultKind::Join { .. } | FaultKind::RollingRestart { .. }
+        );
+        if starts
+            && let Some(d) = f.lasts
+            && !matches!(f.kind, FaultKind::RollingRestart { .. })
+        {
             self.engine.schedule_after(d, Event::FaultEnd { fault });
         }
         match f.kind {
             FaultKind::DispatcherDown => return self.on_dispatcher_fault(now, starts),
             FaultKind::BrokerDown => return self.on_broker(now, starts),
             _ => {}
+        }
+        if lifecycle {
+            self.on_lifecycle_fault(now, fault, starts);
+            return;
         }
         let targets = std::mem::take(&mut self.fault_targets[fault as usize]);
         for &a in &targets {
@@ -115,6 +126,11 @@ impl World<'_> {
                     FaultKind::Recover => faults.clear(),
                     FaultKind::DispatcherDown | FaultKind::BrokerDown => {
                         unreachable!("handled above: it has no targets")
+                    }
+                    FaultKind::Drain
+                    | FaultKind::Join { .. }
+                    | FaultKind::RollingRestart { .. } => {
+                        unreachable!("lifecycle faults return above")
                     }
                 }
             } else {
@@ -166,10 +182,12 @@ impl World<'_> {
         match (was.silent(), is.silent()) {
             (false, true) => self.pubsub_leave(a),
             (true, false) => {
-                if self.leases {
+                if self.leases && self.agents[a].presence().registered() {
                     self.send_heartbeat(now, a);
                 }
-                self.pubsub_rejoin(now, a);
+                if self.agents[a].presence().present() {
+                    self.pubsub_rejoin(now, a);
+                }
             }
             _ => {}
         }

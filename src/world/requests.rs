@@ -95,6 +95,10 @@ impl World<'_> {
     pub(super) fn send_request(&mut self, now: Instant, r: u32) {
         let req = &self.reqs[r as usize];
         let (from, to) = (req.caller, Endpoint(req.agent));
+        let agent = &mut self.agents[req.agent as usize];
+        agent.held += 1;
+        agent.first_sent.get_or_insert(now);
+        agent.last_sent = Some(now);
         match self.bus.send_via(
             now,
             bus::Kind::Request,
@@ -103,12 +107,14 @@ impl World<'_> {
             &mut self.rng.network,
             Some(&mut self.rng.broker),
         ) {
-            // The broker is down: the sender sees the error at once.
+            // The broker is down: the sender sees the error at once, and
+            // the agent never holds it.
             Fate::Lost(bus::Lost::BrokerDown) => {
+                self.let_go(now, to.0 as usize);
                 self.settle_any(now, r, Some(Cause::Broker));
                 self.release_req(r);
             }
-            Fate::Lost(_) => self.lose(r),
+            Fate::Lost(_) => self.lose(now, r),
             Fate::Arrives(_) if self.zero_latency => self.on_deliver(now, r),
             Fate::Arrives(t) => {
                 let epoch = self.reqs[r as usize].epoch;
@@ -120,8 +126,12 @@ impl World<'_> {
     }
 
     /// Lost to a partition: only the timeout (if any) settles it.
-    pub(super) fn lose(&mut self, r: u32) {
+    pub(super) fn lose(&mut self, now: Instant, r: u32) {
+        let was = self.reqs[r as usize].phase;
         self.reqs[r as usize].phase = Phase::Lost;
+        if !matches!(was, Phase::ToCaller | Phase::Lost) {
+            self.let_go(now, self.reqs[r as usize].agent as usize);
+        }
         if self.reqs[r as usize].answered {
             self.release_req(r);
         }
@@ -132,7 +142,7 @@ impl World<'_> {
         let (from, to, replied) = (Endpoint(req.agent), req.caller, req.replied);
         let (answered, cause) = (req.answered, req.cause);
         if !self.bus.arrive(now, bus::Kind::Reply, from, to, replied) {
-            self.lose(r);
+            self.lose(now, r);
             return;
         }
         if !answered {

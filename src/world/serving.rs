@@ -29,8 +29,8 @@ impl World<'_> {
             .bus
             .arrive(now, bus::Kind::Request, caller, Endpoint(a as u32), sent)
         {
-            self.lose(r);
-        } else if self.agents[a].is_down() {
+            self.lose(now, r);
+        } else if self.agents[a].is_down() || !self.agents[a].presence().present() {
             self.reqs[r as usize].cause = Some(Cause::Refused);
             self.send_back(now, r);
         } else if now >= self.reqs[r as usize].deadline {
@@ -162,6 +162,7 @@ impl World<'_> {
         req.phase = Phase::ToCaller;
         req.replied = now;
         let (from, to) = (Endpoint(req.agent), req.caller);
+        self.let_go(now, from.0 as usize);
         match self.bus.send_via(
             now,
             bus::Kind::Reply,
@@ -170,7 +171,7 @@ impl World<'_> {
             &mut self.rng.network,
             Some(&mut self.rng.broker),
         ) {
-            Fate::Lost(_) => self.lose(r),
+            Fate::Lost(_) => self.lose(now, r),
             Fate::Arrives(_) if self.zero_latency => self.on_reply(now, r),
             Fate::Arrives(t) => {
                 let epoch = self.reqs[r as usize].epoch;

@@ -50,7 +50,7 @@ fn the_default_run_writes_the_reports_and_a_summary() {
         perf.starts_with("variant,replication,events,wall_ms,events_per_s,speedup,peak_rss_mb\n")
     );
     let ts = fs::read_to_string(reports.join("timeseries.csv")).unwrap();
-    assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down,queue_critical,queue_high,queue_normal,queue_low,degraded_agents,dispatcher_queue\n"));
+    assert!(ts.starts_with("variant,replication,t_s,arrivals,completions,failures,in_flight,queue_len,latency_p99_ms,healthy_agents,open_breakers,agents_down,queue_critical,queue_high,queue_normal,queue_low,degraded_agents,dispatcher_queue,agents_serving\n"));
     let bus = fs::read_to_string(reports.join("bus.csv")).unwrap();
     assert!(bus.starts_with("variant,replication,kind,sent,delivered,lost,lost_partition,lost_dropped,timed_out,latency_mean_ms,latency_p50_ms,latency_p99_ms,latency_max_ms,replayed,lost_overflow,lost_broker,lost_crash\n"));
     let kinds: Vec<&str> = bus

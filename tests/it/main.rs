@@ -10,6 +10,7 @@ mod cli;
 mod compare;
 mod control_plane_broker;
 mod control_plane_dispatcher;
+mod control_plane_fleet;
 mod control_plane_health;
 mod control_plane_tags;
 mod determinism;

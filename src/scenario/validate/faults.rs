@@ -39,6 +39,32 @@ pub(super) fn check_fault(
         Some("partition") => Some(FaultKind::Partition),
         Some("dispatcher_down") => Some(FaultKind::DispatcherDown),
         Some("broker_down") => Some(FaultKind::BrokerDown),
+        Some("drain") => Some(FaultKind::Drain),
+        Some("join") => {
+            let count = f.count.unwrap_or(0);
+            if count == 0 {
+                c.fail(
+                    &path.key("count"),
+                    "missing or 0; kind = \"join\" takes count, how many agents join (at least 1)",
+                );
+                None
+            } else {
+                Some(FaultKind::Join { count })
+            }
+        }
+        Some("rolling_restart") => {
+            let batch = f.batch.unwrap_or(0);
+            let pause = c.duration(&path.key("pause"), f.pause.as_deref());
+            if batch == 0 {
+                c.fail(&path.key("batch"), "missing or 0; kind = \"rolling_restart\" takes batch, how many agents restart at a time (at least 1)");
+                None
+            } else {
+                Some(FaultKind::RollingRestart {
+                    batch,
+                    pause: pause.unwrap_or(Duration::ZERO),
+                })
+            }
+        }
         Some("slow") => match f.factor {
             None => {
                 c.fail(&path.key("factor"), "missing; kind = \"slow\" takes factor, how many times longer service takes (e.g. 5.0)");
@@ -64,6 +90,14 @@ pub(super) fn check_fault(
     if f.factor.is_some() && !matches!(f.kind.as_deref(), Some("slow") | None) {
         c.fail(&path.key("factor"), "applies only to kind = \"slow\"");
     }
+    if f.count.is_some() && !matches!(f.kind.as_deref(), Some("join") | None) {
+        c.fail(&path.key("count"), "applies only to kind = \"join\"");
+    }
+    for (key, given) in [("batch", f.batch.is_some()), ("pause", f.pause.is_some())] {
+        if given && !matches!(f.kind.as_deref(), Some("rolling_restart") | None) {
+            c.fail(&path.key(key), "applies only to kind = \"rolling_restart\"");
+        }
+    }
     let lasts = c.duration(&path.key("for"), f.for_.as_deref());
     if lasts.is_some_and(Duration::is_zero) {
         c.fail(
@@ -75,6 +109,12 @@ pub(super) fn check_fault(
         c.fail(
             &path.key("for"),
             "does not apply to kind = \"recover\", which is instantaneous",
+        );
+    }
+    if lasts.is_some() && matches!(kind, Some(FaultKind::Join { .. })) {
+        c.fail(
+            &path.key("for"),
+            "does not apply to kind = \"join\" (drain the agents later with kind = \"drain\")",
         );
     }
     let tp = path.key("target");
@@ -99,6 +139,33 @@ pub(super) fn check_fault(
             kind,
             target: Target::Agents(Vec::new()),
             lasts,
+        });
+    }
+    if matches!(f.kind.as_deref(), Some("join")) {
+        // Join: a whole tier, whose pre-allocated agents join.
+        let tier = match (&f.target, f.target.as_ref().and_then(|t| t.tier.as_ref())) {
+            (Some(t), Some(name)) if t.agents.is_none() && t.fraction.is_none() => {
+                match tiers.iter().position(|x| &x.name == name) {
+                    Some(i) => Some(i as u32),
+                    None => {
+                        c.fail(&tp.key("tier"), format!("no tier named `{name}`"));
+                        None
+                    }
+                }
+            }
+            _ => {
+                c.fail(&tp, "kind = \"join\" takes target = { tier = \"NAME\" } (only a tier: new agents join it)");
+                None
+            }
+        };
+        return Some(Fault {
+            at: at?,
+            kind: kind?,
+            target: Target::Fraction {
+                tier: Some(tier?),
+                fraction: 1.0,
+            },
+            lasts: None,
         });
     }
     let Some(t) = &f.target else {

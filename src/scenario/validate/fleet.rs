@@ -114,6 +114,7 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
         uptime,
         mttr,
         calls,
+        spares: 0,
     })
 }
 
