@@ -267,6 +267,28 @@ pub const ALL: &[Metric] = &[
         Worse::Higher,
         |r| r.breaker_trips as f64,
     ),
+    Metric {
+        name: "dispatcher_wait_mean_ms",
+        unit: Unit::Millis,
+        label: "dispatcher wait ms",
+        header: "dispatcher wait ms",
+        decimals: 3,
+        csv_decimals: 3,
+        worse: Worse::Higher,
+        tolerance_pct: None,
+        get: |r| r.dispatcher_wait_mean_ms,
+    },
+    Metric {
+        name: "agent_seconds",
+        unit: Unit::Count,
+        label: "agent-seconds",
+        header: "agent-seconds",
+        decimals: 1,
+        csv_decimals: 3,
+        worse: Worse::Higher,
+        tolerance_pct: None,
+        get: |r| r.agent_seconds,
+    },
 ];
 
 /// The terminal summary of `fleetsim run`, in order.
@@ -364,7 +386,7 @@ mod tests {
             bus: BusStats::new(),
             calls: Vec::new(),
             attempts_per_task: 137.5,
-            agent_seconds: 0.0,
+            agent_seconds: 141.5,
             errors: Vec::new(),
             dispatcher_wait_mean_ms: 139.5,
             dispatcher_utilization: 0.140,
@@ -393,6 +415,8 @@ mod tests {
             ("attempts_per_task", 137.5),
             ("retries", 110.0),
             ("breaker_trips", 129.0),
+            ("dispatcher_wait_mean_ms", 139.5),
+            ("agent_seconds", 141.5),
         ];
         assert_eq!(ALL.len(), want.len(), "a metric without an expected value");
         for (m, (name, value)) in ALL.iter().zip(want) {
