@@ -164,6 +164,9 @@ pub fn write_run_reports(
     if !sc.workload.jobs.is_empty() {
         files.push(("jobs.csv", report::csv::jobs(sc, runs)));
     }
+    if sc.fleet_changes() {
+        files.push(("tiers.csv", report::csv::tiers(sc, runs)));
+    }
     let mut written = report::write_files(dir, &files)?;
     let charts = report::chart::run_charts(sc, runs);
     written.extend(report::chart::write_all(dir, &charts)?);

@@ -131,6 +131,10 @@ pub struct Bucket {
     /// Agents registered and serving (eligible for new requests as far as
     /// the fleet's lifecycle goes) at the end of the bucket.
     pub agents_serving: u64,
+    /// The same per tier, in tier order, when the fleet changes (a
+    /// `drain`, `join` or `rolling_restart` fault, or `[[autoscale]]`);
+    /// empty otherwise.
+    pub agents_by_tier: Vec<u32>,
 }
 
 /// Gauges sampled at bucket boundaries.
@@ -194,6 +198,8 @@ pub struct Recorder {
     buckets: Vec<Bucket>,
     /// Calls per route (capability in use).
     calls: Vec<CallStats>,
+    /// Agents serving per tier, when the fleet changes (empty otherwise).
+    tier_serving: Vec<u32>,
 }
 
 impl Recorder {
@@ -232,6 +238,25 @@ impl Recorder {
             bucket_latency: bucket_histogram(),
             buckets: Vec::new(),
             calls: Vec::new(),
+            tier_serving: Vec::new(),
+        }
+    }
+
+    /// Count serving agents per tier, starting from `initial`: each time
+    /// bucket then records them (`tiers.csv`).
+    pub fn track_tiers(&mut self, initial: Vec<u32>) {
+        self.tier_serving = initial;
+    }
+
+    /// An agent of `tier` starts (`true`) or stops serving.
+    #[inline]
+    pub fn on_tier_serving(&mut self, tier: usize, serving: bool) {
+        if let Some(n) = self.tier_serving.get_mut(tier) {
+            if serving {
+                *n += 1;
+            } else {
+                *n -= 1;
+            }
         }
     }
 
@@ -324,6 +349,7 @@ impl Recorder {
         b.degraded_agents = g.degraded_agents;
         b.dispatcher_queue = g.dispatcher_queue;
         b.agents_serving = g.agents_serving;
+        b.agents_by_tier.clone_from(&self.tier_serving);
         if !self.bucket_latency.is_empty() {
             b.latency_p99_ms =
                 self.bucket_latency.value_at_quantile(0.99) as f64 / NS_PER_MS as f64;
@@ -620,6 +646,7 @@ fn empty_bucket(start: Instant) -> Bucket {
         degraded_agents: 0,
         dispatcher_queue: 0,
         agents_serving: 0,
+        agents_by_tier: Vec::new(),
     }
 }
 

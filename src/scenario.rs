@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::discovery::balancer::Strategy;
 use crate::discovery::breaker::BreakerConfig;
 use crate::discovery::health::HealthConfig;
-use crate::faults::{Fault, Target};
+use crate::faults::{Fault, FaultKind, Target};
 use crate::orchestration::dag::Graph;
 use crate::orchestration::retry::RetryPolicy;
 use crate::orchestration::task_queue::Priority;
@@ -435,6 +435,18 @@ impl Scenario {
             .position(|k| k.capability.as_deref() == cap && k.tags == tags)
             .unwrap_or_else(|| panic!("no route for capability {cap:?} with tags {tags:?}"))
             as u32
+    }
+
+    /// Does the fleet change during the run (a `drain`, `join` or
+    /// `rolling_restart` fault, or `[[autoscale]]`)?
+    pub fn fleet_changes(&self) -> bool {
+        !self.autoscale.is_empty()
+            || self.faults.iter().any(|f| {
+                matches!(
+                    f.kind,
+                    FaultKind::Drain | FaultKind::Join { .. } | FaultKind::RollingRestart { .. }
+                )
+            })
     }
 
     /// Can an agent stop answering (an availability model, a crash or a

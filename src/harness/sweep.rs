@@ -229,6 +229,11 @@ impl Sweep {
             .any(|p| !p.scenario.workload.jobs.is_empty())
     }
 
+    /// Does the fleet change at some point of the grid (`tiers.csv`)?
+    fn fleet_changes(&self) -> bool {
+        self.points.iter().any(|p| p.scenario.fleet_changes())
+    }
+
     /// The manifest of `shard` of this sweep.
     pub fn manifest(&self, shard: Shard) -> Manifest {
         Manifest {
@@ -276,6 +281,7 @@ impl Sweep {
             .collect();
         let keys = self.grid.keys();
         let with_jobs = self.has_jobs();
+        let with_tiers = self.fleet_changes();
         let rows: Vec<RunRows> = pool.install(|| {
             run_indexed(&points, self.replications, &indices, progress, |i, rec| {
                 let point = i / self.replications as usize;
@@ -301,6 +307,11 @@ impl Sweep {
                     perf: report::csv::perf(one),
                     jobs: if with_jobs {
                         report::csv::jobs(sc, one)
+                    } else {
+                        Vec::new()
+                    },
+                    tiers: if with_tiers {
+                        report::csv::tiers(sc, one)
                     } else {
                         Vec::new()
                     },
@@ -352,6 +363,15 @@ impl Sweep {
                 report::csv::concat(
                     &report::csv::jobs(base, &[]),
                     rows.iter().map(|r| &r.jobs[..]),
+                ),
+            ));
+        }
+        if with_tiers {
+            files.push((
+                "tiers.csv",
+                report::csv::concat(
+                    &report::csv::tiers(base, &[]),
+                    rows.iter().map(|r| &r.tiers[..]),
                 ),
             ));
         }
@@ -473,6 +493,7 @@ struct RunRows {
     calls: Vec<u8>,
     perf: Vec<u8>,
     jobs: Vec<u8>,
+    tiers: Vec<u8>,
     headline: Headline,
     /// The run's results are invalid (its trace changed underneath it).
     failed: Option<crate::harness::RunFailed>,
@@ -847,6 +868,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
     let with_jobs = first_dir.join("jobs.csv").exists();
     if with_jobs {
         names.push("jobs.csv");
+    }
+    if first_dir.join("tiers.csv").exists() {
+        names.push("tiers.csv");
     }
     let mut files = Vec::new();
     for name in names {

@@ -401,6 +401,29 @@ pub fn timeseries(runs: &[RunRecord]) -> Vec<u8> {
     )
 }
 
+pub const TIER_COLUMNS: &[&str] = &["variant", "replication", "t_s", "tier", "agents_serving"];
+
+/// One row per time bucket × tier × run (scenarios whose fleet changes):
+/// the tier's agents serving at the bucket's end.
+pub fn tiers(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
+    table(
+        TIER_COLUMNS,
+        runs.iter().flat_map(|r| {
+            r.result.buckets.iter().flat_map(move |b| {
+                b.agents_by_tier.iter().zip(&sc.tiers).map(move |(n, t)| {
+                    vec![
+                        r.variant.clone(),
+                        r.replication.to_string(),
+                        fixed(b.start.as_secs_f64(), 3),
+                        t.name.clone(),
+                        n.to_string(),
+                    ]
+                })
+            })
+        }),
+    )
+}
+
 fn messages_lost(k: &KindStats) -> u64 {
     k.lost_partition + k.lost_dropped + k.lost_overflow + k.lost_broker + k.lost_crash
 }

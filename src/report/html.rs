@@ -290,6 +290,9 @@ pub fn run_report(sc: &Scenario, runs: &[RunRecord], charts: &[(&str, Chart)]) -
     if !sc.workload.jobs.is_empty() {
         files.push("jobs.csv");
     }
+    if sc.fleet_changes() {
+        files.push("tiers.csv");
+    }
     for f in files {
         let _ = writeln!(out, "<li><a href=\"{f}\">{f}</a></li>");
     }

@@ -70,6 +70,15 @@ impl World<'_> {
                 .expect("the run has not started");
         }
         self.rolling = self.sc.faults.iter().map(|_| None).collect();
+        if self.sc.fleet_changes() {
+            let mut serving = vec![0; self.sc.tiers.len()];
+            for agent in &self.agents {
+                if agent.presence() == Presence::Serving {
+                    serving[agent.tier as usize] += 1;
+                }
+            }
+            self.metrics.track_tiers(serving);
+        }
     }
 
     /// Agent `a` answered (or dropped) a request it held.
@@ -91,6 +100,10 @@ impl World<'_> {
         }
         self.serving_count = self.serving_count + u64::from(p == Presence::Serving)
             - u64::from(was == Presence::Serving);
+        if (p == Presence::Serving) != (was == Presence::Serving) {
+            let tier = self.agents[a].tier as usize;
+            self.metrics.on_tier_serving(tier, p == Presence::Serving);
+        }
         self.agents[a].set_presence(now, p);
         match p {
             Presence::Serving => {

@@ -382,3 +382,65 @@ fn the_autoscaler_reads_busy_time_with_probes_in_the_slots() {
     assert!(r.conserved(), "{r:?}");
     assert!(r.completed > 0);
 }
+
+/// `tiers.csv`'s per-tier counts add up to `agents_serving` in every bucket
+/// while a rolling restart takes agents of every tier out and back.
+#[test]
+fn per_tier_serving_counts_add_up_to_the_fleet() {
+    let sc = crate::support::load("scenarios/rolling_deploy.toml", &["duration=\"20s\""]);
+    let r = fleetsim::world::run(&sc, sc.seed);
+    assert!(!r.buckets.is_empty());
+    let mut dipped = vec![false; sc.tiers.len()];
+    for b in &r.buckets {
+        assert_eq!(b.agents_by_tier.len(), sc.tiers.len(), "{b:?}");
+        let sum: u64 = b.agents_by_tier.iter().map(|&n| u64::from(n)).sum();
+        assert_eq!(sum, b.agents_serving, "{b:?}");
+        for (i, (&n, t)) in b.agents_by_tier.iter().zip(&sc.tiers).enumerate() {
+            assert!(n <= t.count, "{b:?}");
+            dipped[i] |= n < t.count;
+        }
+    }
+    assert!(dipped[0], "the restart reaches the first tier within 20 s");
+}
+
+/// A sweep of a changing fleet merged from shards writes the same
+/// `tiers.csv` as the unsharded sweep.
+#[test]
+fn tiers_csv_merges_byte_for_byte() {
+    use crate::support::{fleetsim, text};
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = crate::support::root().join("scenarios/autoscale_burst.toml");
+    let scenario = scenario.to_str().unwrap();
+    let args = |out: &str, shard: Option<&str>| {
+        let mut a = vec![
+            "sweep",
+            scenario,
+            "--vary",
+            "autoscale[0].target=0.3,0.5",
+            "--set",
+            "seed=42",
+            "--quiet",
+            "--out",
+        ];
+        a.push(out);
+        if let Some(s) = shard {
+            a.extend(["--shard", s]);
+        }
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    for (out, shard) in [("all", None), ("s0", Some("0/2")), ("s1", Some("1/2"))] {
+        let a = args(out, shard);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = fleetsim(dir.path(), &a);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let o = fleetsim(
+        dir.path(),
+        &["merge", "s0", "s1", "--out", "merged", "--quiet"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let read = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+    let all = read("all/tiers.csv");
+    assert!(text(&all).lines().count() > 2);
+    assert_eq!(all, read("merged/tiers.csv"));
+}
