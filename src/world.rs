@@ -25,7 +25,9 @@
 //! `world/dispatcher.rs`; a request's life
 //! on the dispatcher's side (routing, sending, reply, timeout, settling) in
 //! `world/requests.rs` and on the agent's side (queue, slot, service,
-//! answer) in `world/serving.rs`; the discovery side (registry leases,
+//! answer) in `world/serving.rs`; calls between agents (steps, the
+//! callers' clients, per-capability policy) in `world/calls.rs`; the
+//! discovery side (registry leases,
 //! health probes, breakers, eligibility) in `world/discovery.rs`; agent
 //! failures (availability, scheduled faults) in `world/faults.rs`; agents
 //! that drain, join, restart and autoscale in `world/lifecycle.rs`; jobs in
