@@ -168,6 +168,28 @@ impl Breaker {
         }
     }
 
+    /// [`Self::allow`], returning a token for the call's outcome when it
+    /// lets the call through: the trip count now.
+    pub fn admit(&mut self, now: Instant) -> Option<u64> {
+        self.allow(now).then(|| self.trips())
+    }
+
+    /// The outcome of a call that [`Self::admit`] let through with
+    /// `token`. Ignored (returns `false`) if the breaker has tripped since:
+    /// an outcome from before a trip says nothing about the callee now, and
+    /// must not close a HALF_OPEN breaker.
+    pub fn on_result(&mut self, now: Instant, token: u64, ok: bool) -> bool {
+        if self.trips() != token {
+            return false;
+        }
+        if ok {
+            self.on_success(now);
+        } else {
+            self.on_failure(now);
+        }
+        true
+    }
+
     /// Would `allow` let a call through now (without taking a probe slot)?
     /// OPEN says no even when its period is over: `handle_timeout` first.
     pub fn admits(&self) -> bool {
@@ -310,6 +332,27 @@ mod tests {
             half_open_probes: probes,
             ..BreakerConfig::default()
         })
+    }
+
+    #[test]
+    fn an_outcome_from_before_a_trip_is_ignored() {
+        let mut b = breaker(2, 1);
+        let early = b.admit(t(0)).expect("CLOSED admits");
+        let a = b.admit(t(0)).unwrap();
+        let c = b.admit(t(0)).unwrap();
+        assert!(b.on_result(t(1), a, false));
+        assert!(b.on_result(t(1), c, false));
+        assert_eq!(b.state().kind(), Kind::Open);
+        // The first call's success arrives after the trip: it says nothing
+        // about the callee now.
+        assert!(!b.on_result(t(2), early, true));
+        assert_eq!(b.state().kind(), Kind::Open);
+        assert_eq!(b.admit(t(2)), None, "OPEN admits nothing");
+        // HALF_OPEN after open_for: the probe's token is the new trip count.
+        let probe = b.admit(t(31)).expect("a HALF_OPEN probe");
+        assert_eq!(probe, 1);
+        assert!(b.on_result(t(31), probe, true));
+        assert_eq!(b.state().kind(), Kind::Closed);
     }
 
     #[test]

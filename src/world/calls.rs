@@ -439,8 +439,7 @@ impl World<'_> {
         if cl.breakers.is_empty() || in_panic {
             return None;
         }
-        let b = &mut cl.breakers[slot as usize];
-        let admitted = b.allow(now).then(|| b.trips());
+        let admitted = cl.breakers[slot as usize].admit(now);
         self.after_client_breaker(now, client, slot);
         admitted
     }
@@ -453,17 +452,11 @@ impl World<'_> {
         admitted: Option<u64>,
         ok: bool,
     ) {
-        let Some(trips) = admitted else { return };
+        let Some(token) = admitted else { return };
         let b = &mut self.clients[client as usize].breakers[slot as usize];
-        if b.trips() != trips {
-            return;
+        if b.on_result(now, token, ok) {
+            self.after_client_breaker(now, client, slot);
         }
-        if ok {
-            b.on_success(now);
-        } else {
-            b.on_failure(now);
-        }
-        self.after_client_breaker(now, client, slot);
     }
 
     fn after_client_breaker(&mut self, now: Instant, client: u32, slot: u32) {

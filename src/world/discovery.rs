@@ -157,8 +157,7 @@ impl World<'_> {
         if in_panic {
             return None;
         }
-        let b = &mut self.route_breakers[r][s];
-        let admitted = b.allow(now).then(|| b.trips());
+        let admitted = self.route_breakers[r][s].admit(now);
         self.after_route_breaker(now, route, slot);
         admitted
     }
@@ -179,17 +178,10 @@ impl World<'_> {
             self.on_call_outcome(now, agent, admitted, ok);
             return;
         }
-        let Some(trips) = admitted else { return };
-        let b = &mut self.route_breakers[r][s];
-        if b.trips() != trips {
-            return;
+        let Some(token) = admitted else { return };
+        if self.route_breakers[r][s].on_result(now, token, ok) {
+            self.after_route_breaker(now, route, slot);
         }
-        if ok {
-            b.on_success(now);
-        } else {
-            b.on_failure(now);
-        }
-        self.after_route_breaker(now, route, slot);
     }
 
     fn after_route_breaker(&mut self, now: Instant, route: u32, slot: u32) {
@@ -226,8 +218,7 @@ impl World<'_> {
         if self.breakers.is_empty() || in_panic {
             return None;
         }
-        let b = &mut self.breakers[a as usize];
-        let admitted = b.allow(now).then(|| b.trips());
+        let admitted = self.breakers[a as usize].admit(now);
         self.after_breaker(now, a as usize);
         admitted
     }
@@ -242,17 +233,10 @@ impl World<'_> {
         admitted: Option<u64>,
         ok: bool,
     ) {
-        let Some(trips) = admitted else { return };
-        let b = &mut self.breakers[a as usize];
-        if b.trips() != trips {
-            return;
+        let Some(token) = admitted else { return };
+        if self.breakers[a as usize].on_result(now, token, ok) {
+            self.after_breaker(now, a as usize);
         }
-        if ok {
-            b.on_success(now);
-        } else {
-            b.on_failure(now);
-        }
-        self.after_breaker(now, a as usize);
     }
 
     fn after_breaker(&mut self, now: Instant, a: usize) {
