@@ -620,6 +620,8 @@ impl Recorder {
                 }
             },
             dispatcher_utilization: 0.0,
+            work_done: 0.0,
+            work_per_s: 0.0,
         }
     }
 }
@@ -750,6 +752,10 @@ pub struct RunResult {
     /// Busy routing slots over `[warmup, duration)`, divided by the
     /// dispatcher's concurrency (unlimited: the mean number busy).
     pub dispatcher_utilization: f64,
+    /// Work units carried by completed tasks (0 when no task carries a
+    /// work amount), and per second of `duration`.
+    pub work_done: f64,
+    pub work_per_s: f64,
 }
 
 /// How a job ended.
@@ -786,6 +792,8 @@ pub struct JobRecord {
     pub outcome: JobOutcome,
     pub stages_completed: u32,
     pub compensations: u32,
+    /// Work units of the tasks of its completed stages.
+    pub work: f64,
 }
 
 impl JobRecord {

@@ -23,7 +23,7 @@ use crate::orchestration::retry::RetryPolicy;
 use crate::orchestration::task_queue::Priority;
 use crate::rng::{Dist, Seed, Weighted};
 use crate::time::Duration;
-use crate::workload::Arrivals;
+use crate::workload::{Arrivals, WorkDist};
 
 pub use crate::fleet::Tier;
 pub use source::{KeyPath, Override};
@@ -210,6 +210,9 @@ pub struct Workload {
     pub jobs: Vec<Job>,
     /// More sources of plain tasks, merged with `arrivals`.
     pub streams: Vec<TaskStream>,
+    /// The work amount each plain task of `arrivals` draws (a trace row's
+    /// own amount wins).
+    pub work: Option<WorkDist>,
 }
 
 /// `[[workload.streams]]`: a source of plain tasks with its own arrival
@@ -222,6 +225,8 @@ pub struct TaskStream {
     pub capability: Option<String>,
     /// Only agents with every one of these tags (sorted, distinct) serve it.
     pub tags: Vec<String>,
+    /// The work amount each of its tasks draws.
+    pub work: Option<WorkDist>,
 }
 
 /// `[[workload.jobs]]`: a dependency graph of stages, one job per arrival.
@@ -248,6 +253,9 @@ pub struct Stage {
     /// Only agents with every one of these tags (sorted, distinct) run its
     /// tasks (not its compensations).
     pub tags: Vec<String>,
+    /// The work amount each of its tasks draws (its compensations carry
+    /// none).
+    pub work: Option<WorkDist>,
 }
 
 /// `[retry]`.

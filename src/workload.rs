@@ -14,8 +14,46 @@
 
 pub mod trace;
 
-use crate::rng::{Stream, unit};
+use crate::rng::{Dist, Stream, unit};
 use crate::time::{Duration, Instant, NS_PER_S};
+
+/// A distribution of work amounts (records, bytes, tokens…): what a task
+/// drawn from it carries to a `per_work` tier, which serves it in
+/// `base + work × per_unit`.
+///
+/// It is a [`Dist`] whose "nanoseconds" count millionths of a unit, so every
+/// distribution the simulator knows serves for work amounts too and is
+/// sampled the same way, by quantile; a drawn amount is exact to a
+/// millionth of a unit, and amounts up to [`WorkDist::MAX`] are allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkDist(Dist);
+
+impl WorkDist {
+    /// Millionths of a unit per unit.
+    const SCALE: f64 = 1e6;
+    /// The largest amount a distribution may name (so that it fits).
+    pub const MAX: f64 = 1e12;
+
+    /// An amount as the underlying distribution holds it.
+    pub fn scaled(units: f64) -> Duration {
+        Duration((units * Self::SCALE).round() as u64)
+    }
+
+    /// A distribution built from amounts given by [`WorkDist::scaled`].
+    pub fn new(dist: Dist) -> WorkDist {
+        WorkDist(dist)
+    }
+
+    /// The amount at quantile `q` in `[0, 1)`.
+    pub fn quantile(&self, q: f64) -> f64 {
+        self.0.quantile(q).as_nanos() as f64 / Self::SCALE
+    }
+
+    /// The mean amount.
+    pub fn mean(&self) -> f64 {
+        self.0.mean_nanos() / Self::SCALE
+    }
+}
 
 /// An arrival process as a scenario states it.
 #[derive(Clone, Debug, PartialEq)]

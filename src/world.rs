@@ -70,7 +70,7 @@ use crate::orchestration::task_queue::{Priority, TaskQueue};
 use crate::rng::{Seed, Stream, Weighted};
 use crate::scenario::{RouteKey, Scenario};
 use crate::time::{Duration, Instant};
-use crate::workload::{ArrivalProcess, Arrivals};
+use crate::workload::{ArrivalProcess, Arrivals, WorkDist};
 
 /// Everything that can happen. Payloads are small and `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -466,6 +466,12 @@ struct Route {
 struct Source {
     process: ArrivalProcess,
     rng: Stream,
+    /// The work amount its plain tasks draw, and the stream they draw it
+    /// from (`work_amount`, `work_amount/streams/NAME`); a job source's
+    /// stream (`work_amount/jobs/NAME`) names each job's draws when a
+    /// stage draws work.
+    work: Option<WorkDist>,
+    work_rng: Option<Stream>,
     /// `None`: plain tasks; `Some(k)`: jobs of kind `k`.
     job: Option<u32>,
     /// The route of its plain tasks.
@@ -494,6 +500,8 @@ impl Source {
         Source {
             process: ArrivalProcess::new(arrivals.clone()),
             rng,
+            work: None,
+            work_rng: None,
             job,
             route,
             trace_routes,
@@ -600,6 +608,8 @@ pub struct World<'s> {
     scalers: Vec<lifecycle::Scaler>,
     /// The state of each `rolling_restart` fault (by fault index).
     rolling: Vec<Option<lifecycle::Rolling>>,
+    /// Work units carried by completed tasks.
+    work_done: f64,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -735,27 +745,36 @@ impl<'s> World<'s> {
             serving_count: sc.tiers.iter().map(|t| u64::from(t.count)).sum(),
             scalers: Vec::new(),
             rolling: Vec::new(),
+            work_done: 0.0,
         };
         world.start_calls();
         let caps = &world.route_caps;
+        // Work amounts come from streams of their own, made only where
+        // work is drawn: every other stream stays as it was.
+        let work_stream = |name: String| seed.stream(&format!("work_amount{name}"));
         if let Some(a) = &sc.workload.arrivals {
             let rng = seed.stream("arrivals");
-            world.sources.push(Source::new(a, rng, None, 0, caps));
+            let mut src = Source::new(a, rng, None, 0, caps);
+            src.work = sc.workload.work.clone();
+            src.work_rng = src.work.as_ref().map(|_| work_stream(String::new()));
+            world.sources.push(src);
         }
         for st in &sc.workload.streams {
             let cap = st.capability.clone().or(sc.workload.capability.clone());
             let rng = seed.stream(&format!("streams/{}", st.name));
             let route = Scenario::route_of(caps, cap.as_deref(), &st.tags);
-            world
-                .sources
-                .push(Source::new(&st.arrivals, rng, None, route, caps));
+            let mut src = Source::new(&st.arrivals, rng, None, route, caps);
+            src.work = st.work.clone();
+            src.work_rng = (st.work.as_ref()).map(|_| work_stream(format!("/streams/{}", st.name)));
+            world.sources.push(src);
         }
         for (k, job) in sc.workload.jobs.iter().enumerate() {
             let rng = seed.stream(&format!("jobs/{}", job.name));
             let kind = Some(k as u32);
-            world
-                .sources
-                .push(Source::new(&job.arrivals, rng, kind, 0, caps));
+            let mut src = Source::new(&job.arrivals, rng, kind, 0, caps);
+            src.work_rng = (job.stages.iter().any(|st| st.work.is_some()))
+                .then(|| work_stream(format!("/jobs/{}", job.name)));
+            world.sources.push(src);
         }
         world.sources_live = world.sources.len() as u32;
         world.start_failures(seed);
@@ -925,6 +944,8 @@ impl<'s> World<'s> {
             .map(RetryBudget::exhausted)
             .sum();
         result.jobs = jobs;
+        result.work_done = self.work_done;
+        result.work_per_s = self.work_done / self.sc.duration.as_secs_f64();
         result.dispatcher_utilization = dispatcher_utilization;
         result.bus = self.bus.stats().clone();
         for ((stats, trips), cap) in result

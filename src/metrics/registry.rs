@@ -390,6 +390,8 @@ mod tests {
             errors: Vec::new(),
             dispatcher_wait_mean_ms: 139.5,
             dispatcher_utilization: 0.140,
+            work_done: 142.5,
+            work_per_s: 143.5,
         }
     }
 

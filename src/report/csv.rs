@@ -65,6 +65,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "dispatcher_utilization",
     "failed_broker",
     "agent_seconds",
+    "work_done",
+    "work_per_s",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -103,6 +105,7 @@ pub const JOB_COLUMNS: &[&str] = &[
     "stages_completed",
     "stages",
     "compensations",
+    "work",
 ];
 
 pub const AGENT_COLUMNS: &[&str] = &[
@@ -256,6 +259,8 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 fixed(s.dispatcher_utilization, 4),
                 s.failed_by[Cause::Broker as usize].to_string(),
                 fixed(s.agent_seconds, 3),
+                fixed(s.work_done, 6),
+                fixed(s.work_per_s, 3),
             ]
         }),
     )
@@ -332,6 +337,7 @@ pub fn jobs(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
                     j.stages_completed.to_string(),
                     kind.stages.len().to_string(),
                     j.compensations.to_string(),
+                    fixed(j.work, 6),
                 ]
             })
         }),

@@ -178,6 +178,21 @@ pub struct RawWorkload {
     pub deadline: Option<String>,
     pub jobs: Option<Vec<RawJob>>,
     pub streams: Option<Vec<RawStream>>,
+    pub work: Option<RawWork>,
+}
+
+/// `work = { dist = "...", ... }`: a distribution of work amounts, its
+/// values plain numbers of units (not durations).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWork {
+    pub dist: Option<String>,
+    pub value: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    pub median: Option<f64>,
+    pub p99: Option<f64>,
 }
 
 /// `{ process = "...", ... }`, all fields optional as for [`RawDist`].
@@ -303,6 +318,7 @@ pub struct RawStream {
     pub arrivals: Option<RawArrivals>,
     pub capability: Option<String>,
     pub tags: Option<Vec<String>>,
+    pub work: Option<RawWork>,
 }
 
 /// `[[workload.jobs]]`: a dependency graph of stages.
@@ -324,6 +340,7 @@ pub struct RawStage {
     pub after: Option<Vec<String>>,
     pub compensate: Option<String>,
     pub tags: Option<Vec<String>>,
+    pub work: Option<RawWork>,
 }
 
 /// `[dispatcher]`: the routing decision as a server.

@@ -14,6 +14,7 @@
 use super::{Given, NO_JOB, World};
 use crate::metrics::{JobOutcome, JobRecord, Outcome};
 use crate::orchestration::dag::{JobRun, JobState, StageState};
+use crate::rng::{splitmix64, unit_at};
 use crate::scenario::Scenario;
 use crate::time::Instant;
 
@@ -25,6 +26,11 @@ struct Live {
     run: JobRun,
     /// Tasks of each running stage not yet completed.
     remaining: Vec<u32>,
+    /// Names the work amounts its stages' tasks draw (`rng::unit_at`).
+    work_seed: u64,
+    /// Work of each stage's completed tasks, and of its completed stages.
+    stage_work: Vec<f64>,
+    work: f64,
 }
 
 /// Every job of a run: live ones in a slab, finished ones as records.
@@ -49,6 +55,7 @@ impl Jobs {
                 outcome: JobOutcome::Cancelled,
                 stages_completed: j.run.stages_completed() as u32,
                 compensations: j.run.compensations_run().len() as u32,
+                work: j.work,
             });
         }
         let mut out = std::mem::take(&mut self.done);
@@ -58,7 +65,7 @@ impl Jobs {
 }
 
 impl World<'_> {
-    pub(super) fn start_job(&mut self, now: Instant, kind: u32) {
+    pub(super) fn start_job(&mut self, now: Instant, kind: u32, work_seed: u64) {
         let job = &self.sc.workload.jobs[kind as usize];
         let live = Live {
             id: self.jobs.next_id,
@@ -66,6 +73,9 @@ impl World<'_> {
             arrival: now,
             run: JobRun::new(&job.graph, job.saga),
             remaining: vec![0; job.stages.len()],
+            work_seed,
+            stage_work: vec![0.0; job.stages.len()],
+            work: 0.0,
         };
         self.jobs.next_id += 1;
         let j = match self.jobs.free.pop() {
@@ -98,7 +108,13 @@ impl World<'_> {
                 let route =
                     Scenario::route_of(&self.route_caps, st.capability.as_deref(), &st.tags);
                 self.job(j).remaining[stage] = st.tasks;
-                for _ in 0..st.tasks {
+                // Task `i` of a stage draws the same amount whatever the
+                // order stages and tasks ran in (common random numbers).
+                let stage_seed = {
+                    let mut state = self.job(j).work_seed.wrapping_add(stage as u64);
+                    splitmix64(&mut state)
+                };
+                for i in 0..st.tasks {
                     // A task failing inline (no agent) may fail the stage
                     // while it fans out: stop spawning then.
                     if self.jobs.live[j as usize]
@@ -107,7 +123,11 @@ impl World<'_> {
                     {
                         break;
                     }
-                    self.submit(now, route, j, stage as u16, false, Given::default());
+                    let given = Given {
+                        priority: None,
+                        work: st.work.as_ref().map(|w| w.quantile(unit_at(stage_seed, i))),
+                    };
+                    self.submit(now, route, j, stage as u16, false, given);
                 }
                 if self.jobs.live[j as usize].is_none() {
                     return;
@@ -148,11 +168,12 @@ impl World<'_> {
             outcome,
             stages_completed: live.run.stages_completed() as u32,
             compensations: live.run.compensations_run().len() as u32,
+            work: live.work,
         });
         self.jobs.free.push(j);
     }
 
-    /// A task of job `j` ended.
+    /// A task of job `j` ended, having done `work` (0 unless completed).
     pub(super) fn job_task_ended(
         &mut self,
         now: Instant,
@@ -160,6 +181,7 @@ impl World<'_> {
         stage: u16,
         compensation: bool,
         outcome: Outcome,
+        work: f64,
     ) {
         let stage = stage as usize;
         let Some(live) = self.jobs.live[j as usize].as_mut() else {
@@ -178,9 +200,11 @@ impl World<'_> {
             }
             if ok {
                 live.remaining[stage] -= 1;
+                live.stage_work[stage] += work;
                 if live.remaining[stage] > 0 {
                     return;
                 }
+                live.work += live.stage_work[stage];
                 live.run.on_stage_completed(stage);
             } else {
                 live.run.on_stage_failed(stage);

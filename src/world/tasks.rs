@@ -53,23 +53,38 @@ impl World<'_> {
     }
 
     pub(super) fn on_arrival(&mut self, now: Instant, source: u32) {
-        let src = &self.sources[source as usize];
+        let src = &mut self.sources[source as usize];
         match src.job {
             None => {
+                // One draw per task, even when a trace row gives the
+                // amount, so the stream stays aligned.
+                let drawn = match (&src.work, &mut src.work_rng) {
+                    (Some(w), Some(rng)) => Some(w.quantile(unit(rng))),
+                    _ => None,
+                };
                 let (route, given) = match src.process.row() {
-                    None => (src.route, Given::default()),
+                    None => (
+                        src.route,
+                        Given {
+                            priority: None,
+                            work: drawn,
+                        },
+                    ),
                     Some(row) => (
                         row.capability
                             .map_or(src.route, |c| src.trace_routes[c as usize]),
                         Given {
                             priority: row.priority,
-                            work: row.work,
+                            work: row.work.or(drawn),
                         },
                     ),
                 };
                 self.submit(now, route, NO_JOB, 0, false, given);
             }
-            Some(kind) => self.start_job(now, kind),
+            Some(kind) => {
+                let work_seed = src.work_rng.as_mut().map_or(0, |r| r.next_u64());
+                self.start_job(now, kind, work_seed);
+            }
         }
         self.schedule_next_arrival(source);
     }
@@ -221,10 +236,15 @@ impl World<'_> {
         }
         self.metrics
             .on_outcome(now, task.arrival, outcome, task.attempts);
+        let work = match (outcome, task.work) {
+            (Outcome::Completed, Some(w)) => w,
+            _ => 0.0,
+        };
+        self.work_done += work;
         self.last_outcome = now;
         self.release(t);
         if task.job != NO_JOB {
-            self.job_task_ended(now, task.job, task.stage, task.compensation, outcome);
+            self.job_task_ended(now, task.job, task.stage, task.compensation, outcome, work);
         }
     }
 

@@ -3,7 +3,7 @@
 //! budget) and `[[workload.jobs]]` (stages, their graph, sagas).
 
 use super::fleet::{check_served, check_tags};
-use super::workload::check_arrivals;
+use super::workload::{check_arrivals, check_work};
 use super::{Checker, NAME_CHARS, valid_name};
 use crate::fleet::Tier;
 use crate::orchestration::dag::{Graph, GraphError};
@@ -242,12 +242,17 @@ pub(super) fn check_job(
             1,
             "tasks run in parallel in this stage",
         );
+        let work = st
+            .work
+            .as_ref()
+            .and_then(|w| check_work(c, &sp.key("work"), w));
         stages.push(Stage {
             name: sname,
             capability: st.capability.clone(),
             tasks,
             compensate: st.compensate.clone(),
             tags,
+            work,
         });
     }
     let afters: Vec<Vec<&str>> = raw_stages
