@@ -22,3 +22,4 @@ mod support;
 mod sweep;
 mod theory;
 mod traces;
+mod work;
