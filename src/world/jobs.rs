@@ -10,6 +10,12 @@
 //! stage's other tasks are recorded as tasks but do not change the job. A
 //! stage without `compensate` has nothing to undo: its compensation
 //! succeeds at once.
+//!
+//! A stage with `work` gives task `i` the amount at quantile
+//! `unit_at(seed, i)`, the seed mixed from the job's own draw (from the
+//! `work_amount/jobs/NAME` stream, in job arrival order) and the stage
+//! index: the same task gets the same amount under every strategy. A job's
+//! `work` sums its completed stages' tasks' amounts.
 
 use super::{Given, NO_JOB, World};
 use crate::metrics::{JobOutcome, JobRecord, Outcome};

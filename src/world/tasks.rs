@@ -4,7 +4,10 @@
 //!
 //! A task draws its priority, its size (a quantile) and its failure seed
 //! where it arises, from named streams, so every strategy compared on one
-//! seed sees the same tasks. With `workers = 0` it is routed at once;
+//! seed sees the same tasks. A plain task of a source with `work` draws
+//! its work amount on arrival from that source's `work_amount` stream (a
+//! job's stage tasks get theirs in `world/jobs.rs`); retries keep it, and
+//! a completed task adds it to `work_done`. With `workers = 0` it is routed at once;
 //! otherwise it waits in the queue until fewer than `workers` requests are
 //! in flight. A failed attempt is retried when the retry policy and budget
 //! allow; a deadline cancels the task wherever it is. Task slots are reused;
