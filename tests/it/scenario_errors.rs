@@ -181,7 +181,7 @@ fn distributions_are_checked() {
         None,
     );
     expect(
-        &st("{ dist = \"gamma\", mean = \"9ms\" }"),
+        &st("{ dist = \"zipf\", mean = \"9ms\" }"),
         "fleet.tiers[0].service_time.dist",
         "one of constant, uniform",
         None,
