@@ -297,6 +297,30 @@ fn list() {
     let _ = writeln!(out, "  lognormal   {{ median, p99 }}");
     let _ = writeln!(
         out,
+        "  gamma       {{ shape, mean }}                  shape 1 = exponential; SCV = 1/shape"
+    );
+    let _ = writeln!(
+        out,
+        "  erlang      {{ k, mean }}                      gamma with whole shape k"
+    );
+    let _ = writeln!(
+        out,
+        "  weibull     {{ shape, scale }}                 P(X > x) = exp(-(x/scale)^shape)"
+    );
+    let _ = writeln!(
+        out,
+        "  pareto      {{ alpha, min, max? }}             heavy tail from min; truncated at max"
+    );
+    let _ = writeln!(
+        out,
+        "  hyperexponential {{ means = [..], probs = [..] }}  a mixture of exponentials"
+    );
+    let _ = writeln!(
+        out,
+        "  empirical   {{ values = [..], weights? }} or {{ file, column, unit? }}  a sample (step inverse CDF)"
+    );
+    let _ = writeln!(
+        out,
         "  per_work    {{ base, per_unit, otherwise? }}    service_time only: base + work × per_unit"
     );
     let _ = writeln!(

@@ -1,6 +1,7 @@
 //! Randomness: a root [`Seed`], named ChaCha streams derived from it, and the
-//! samplers that scenarios name (constant, uniform, exponential, lognormal,
-//! weighted choice).
+//! samplers that scenarios name: the distributions of [`Dist`] (in
+//! `rng/dist.rs`, with the incomplete gamma function in `rng/gamma.rs`)
+//! and weighted choice.
 //!
 //! Why named streams: every consumer of randomness (`"arrivals"`,
 //! `"work"`, `"lb/random"`, ...) draws from its own stream, so adding a draw
@@ -19,10 +20,13 @@
 //! Flood 2014); the inverse normal CDF of Acklam (2003) with one Halley step;
 //! lognormal from median and p99 via `sigma = ln(p99/median) / z(0.99)`.
 
+pub mod dist;
+pub mod gamma;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::time::Duration;
+pub use dist::{Dist, Empirical, Phase};
 
 /// The root seed of a run. Streams and replication seeds derive from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,83 +111,6 @@ pub fn below(rng: &mut impl Rng, n: u64) -> u64 {
 
 /// The standard normal quantile z(0.99).
 pub const Z99: f64 = 2.326_347_874_040_841;
-
-/// A distribution of durations, sampled by quantile so that one uniform draw
-/// per task gives that task's size on every tier (common random numbers).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Dist {
-    Constant(Duration),
-    Uniform {
-        min: Duration,
-        max: Duration,
-    },
-    Exponential {
-        mean: Duration,
-    },
-    /// `ln X ~ N(mu, sigma²)`, with `mu = ln(median)` in nanoseconds.
-    LogNormal {
-        mu: f64,
-        sigma: f64,
-    },
-}
-
-impl Dist {
-    /// A lognormal with the given median and 99th percentile (p99 > median).
-    pub fn lognormal(median: Duration, p99: Duration) -> Dist {
-        let mu = libm::log(median.as_nanos() as f64);
-        let sigma = (libm::log(p99.as_nanos() as f64) - mu) / Z99;
-        Dist::LogNormal { mu, sigma }
-    }
-
-    /// The value at quantile `q` in `[0, 1)`, rounded to the nanosecond.
-    pub fn quantile(&self, q: f64) -> Duration {
-        match *self {
-            Dist::Constant(d) => d,
-            Dist::Uniform { min, max } => {
-                let span = (max.as_nanos() - min.as_nanos()) as f64;
-                Duration(min.as_nanos() + (q * span) as u64)
-            }
-            Dist::Exponential { mean } => {
-                let x = -(mean.as_nanos() as f64) * libm::log1p(-q);
-                Duration(x.round() as u64)
-            }
-            Dist::LogNormal { mu, sigma } => {
-                // Clamp away from 0 so that the normal quantile is finite.
-                let q = q.max(f64::MIN_POSITIVE);
-                let x = libm::exp(mu + sigma * normal_quantile(q));
-                Duration(if x >= u64::MAX as f64 {
-                    u64::MAX
-                } else {
-                    x.round() as u64
-                })
-            }
-        }
-    }
-
-    /// One draw.
-    #[inline]
-    pub fn sample(&self, rng: &mut impl Rng) -> Duration {
-        match *self {
-            Dist::Constant(d) => d,
-            _ => self.quantile(unit(rng)),
-        }
-    }
-
-    /// The mean, in nanoseconds.
-    pub fn mean_nanos(&self) -> f64 {
-        match *self {
-            Dist::Constant(d) => d.as_nanos() as f64,
-            Dist::Uniform { min, max } => (min.as_nanos() + max.as_nanos()) as f64 / 2.0,
-            Dist::Exponential { mean } => mean.as_nanos() as f64,
-            Dist::LogNormal { mu, sigma } => libm::exp(mu + sigma * sigma / 2.0),
-        }
-    }
-
-    /// True if every draw is zero (lets the world skip an event).
-    pub fn is_zero(&self) -> bool {
-        matches!(self, Dist::Constant(d) if d.is_zero())
-    }
-}
 
 /// The standard normal quantile function (inverse CDF), accurate to about
 /// 1e-15 relative after one Halley refinement of Acklam's approximation.
@@ -347,26 +274,8 @@ mod tests {
     }
 
     #[test]
-    fn quantiles_of_each_distribution() {
-        let ms = Duration::from_millis;
-        assert_eq!(Dist::Constant(ms(5)).quantile(0.3), ms(5));
-        let u = Dist::Uniform {
-            min: ms(10),
-            max: ms(30),
-        };
-        assert_eq!(u.quantile(0.0), ms(10));
-        assert_eq!(u.quantile(0.5), ms(20));
-        let e = Dist::Exponential { mean: ms(100) };
-        // Median of an exponential is mean * ln 2.
-        let med = e.quantile(0.5).as_nanos() as f64;
-        assert!((med - 100e6 * std::f64::consts::LN_2).abs() < 1.0);
-        let l = Dist::lognormal(ms(20), ms(200));
-        assert!((l.quantile(0.5).as_nanos() as i64 - 20_000_000).abs() <= 1);
-        assert!((l.quantile(0.99).as_nanos() as i64 - 200_000_000).abs() <= 2);
-    }
-
-    #[test]
     fn exponential_samples_have_the_right_mean() {
+        use crate::time::Duration;
         let e = Dist::Exponential {
             mean: Duration::from_millis(1),
         };

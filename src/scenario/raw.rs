@@ -148,12 +148,23 @@ pub struct RawDist {
     pub base: Option<String>,
     pub per_unit: Option<String>,
     pub otherwise: Option<Box<RawDist>>,
+    /// gamma, weibull, erlang, pareto, hyperexponential, empirical.
+    pub shape: Option<f64>,
+    pub k: Option<u32>,
+    pub scale: Option<String>,
+    pub alpha: Option<f64>,
+    pub means: Option<Vec<String>>,
+    pub probs: Option<Vec<f64>>,
+    pub values: Option<Vec<String>>,
+    pub weights: Option<Vec<f64>>,
+    pub column: Option<String>,
+    pub unit: Option<String>,
 }
 
 impl RawDist {
     /// Every key of the table and whether it is given, for "does not
     /// apply" checks.
-    pub fn keys(&self) -> [(&'static str, bool); 10] {
+    pub fn keys(&self) -> [(&'static str, bool); 20] {
         [
             ("value", self.value.is_some()),
             ("min", self.min.is_some()),
@@ -165,6 +176,16 @@ impl RawDist {
             ("base", self.base.is_some()),
             ("per_unit", self.per_unit.is_some()),
             ("otherwise", self.otherwise.is_some()),
+            ("shape", self.shape.is_some()),
+            ("k", self.k.is_some()),
+            ("scale", self.scale.is_some()),
+            ("alpha", self.alpha.is_some()),
+            ("means", self.means.is_some()),
+            ("probs", self.probs.is_some()),
+            ("values", self.values.is_some()),
+            ("weights", self.weights.is_some()),
+            ("column", self.column.is_some()),
+            ("unit", self.unit.is_some()),
         ]
     }
 }

@@ -11,6 +11,7 @@ mod autoscale;
 mod bus;
 mod calls;
 mod discovery;
+mod dist;
 mod faults;
 mod fleet;
 mod orchestration;
@@ -185,7 +186,7 @@ impl Checker<'_, '_> {
     }
 
     fn dist(&mut self, path: &KeyPath, raw: &RawDist) -> Option<Dist> {
-        const KINDS: &str = "constant, uniform, exponential, lognormal";
+        const KINDS: &str = "constant, uniform, exponential, lognormal, gamma, erlang, weibull, pareto, hyperexponential, empirical";
         let fields = raw.keys();
         let Some(kind) = raw.dist.as_deref() else {
             self.fail(&path.key("dist"), format!("missing; one of {KINDS}"));
@@ -205,13 +206,12 @@ impl Checker<'_, '_> {
             "uniform" => &["min", "max"],
             "exponential" => &["mean"],
             "lognormal" => &["median", "p99"],
-            "empirical" => {
-                self.fail(
-                    &path.key("dist"),
-                    "`empirical` is part of the scenario format but not simulated by this version; use one of constant, uniform, exponential, lognormal",
-                );
-                return None;
-            }
+            "gamma" => &["shape", "mean"],
+            "erlang" => &["k", "mean"],
+            "weibull" => &["shape", "scale"],
+            "pareto" => &["alpha", "min", "max"],
+            "hyperexponential" => &["means", "probs"],
+            "empirical" => &["values", "weights", "file", "column", "unit"],
             other => {
                 self.fail(
                     &path.key("dist"),
@@ -277,6 +277,9 @@ impl Checker<'_, '_> {
                     return None;
                 }
                 Dist::lognormal(median, p99)
+            }
+            "gamma" | "erlang" | "weibull" | "pareto" | "hyperexponential" | "empirical" => {
+                dist::check(self, path, raw, kind, takes)?
             }
             _ => unreachable!("kinds matched above"),
         };

@@ -181,7 +181,7 @@ fn distributions_are_checked() {
         None,
     );
     expect(
-        &st("{ dist = \"gamma\", mean = \"9ms\" }"),
+        &st("{ dist = \"zipf\", mean = \"9ms\" }"),
         "fleet.tiers[0].service_time.dist",
         "one of constant, uniform",
         None,
@@ -200,8 +200,8 @@ fn distributions_are_checked() {
     );
     expect(
         &st("{ dist = \"empirical\", file = \"x.csv\" }"),
-        "fleet.tiers[0].service_time.dist",
-        "not simulated by this version",
+        "fleet.tiers[0].service_time.column",
+        "missing",
         None,
     );
     expect(
