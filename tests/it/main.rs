@@ -15,6 +15,7 @@ mod control_plane_health;
 mod control_plane_tags;
 mod determinism;
 mod discovery;
+mod fit;
 mod orchestration;
 mod pubsub;
 mod scenario_errors;
