@@ -49,9 +49,10 @@ impl LogError {
     }
 }
 
-/// A duration cell in seconds: a plain number is seconds, otherwise a
-/// number with a unit as in scenario files ("12ms", "1.5s").
-pub fn parse_seconds(cell: &str) -> Result<f64, String> {
+/// A duration cell in seconds: a plain number is `unit` seconds each (1.0:
+/// seconds, 1e-3: milliseconds), otherwise a number with a unit as in
+/// scenario files ("12ms", "1.5s").
+pub fn parse_seconds(cell: &str, unit: f64) -> Result<f64, String> {
     let s = cell.trim();
     if s.is_empty() {
         return Err("empty; write a duration such as 0.012 (seconds) or \"12ms\"".into());
@@ -63,7 +64,7 @@ pub fn parse_seconds(cell: &str) -> Result<f64, String> {
         if v < 0.0 {
             return Err(format!("`{s}` is negative; durations are zero or more"));
         }
-        return Ok(v);
+        return Ok(v * unit);
     }
     crate::time::parse_duration(s)
         .map(|d| d.as_secs_f64())
@@ -72,12 +73,14 @@ pub fn parse_seconds(cell: &str) -> Result<f64, String> {
 
 /// The durations (seconds) of column `column` of the CSV log `bytes`, by
 /// the value of column `by` (one group, named `""`, without it), groups in
-/// sorted order. `file` names the log in errors.
+/// sorted order; plain numbers are `unit` seconds each. `file` names the
+/// log in errors.
 pub fn read_log(
     file: &str,
     bytes: &[u8],
     column: &str,
     by: Option<&str>,
+    unit: f64,
 ) -> Result<BTreeMap<String, Vec<f64>>, LogError> {
     let err = |line: u64, column: Option<(usize, String)>, message: String| LogError {
         file: file.to_string(),
@@ -118,7 +121,7 @@ pub fn read_log(
         }
         let line = record.position().map_or(0, |p| p.line());
         let cell = &record[value_col];
-        let v = parse_seconds(cell)
+        let v = parse_seconds(cell, unit)
             .map_err(|m| err(line, Some((value_col + 1, column.to_string())), m))?;
         let key = by_col.map_or(String::new(), |c| record[c].trim().to_string());
         groups.entry(key).or_default().push(v);
@@ -427,24 +430,25 @@ mod tests {
 
     #[test]
     fn cells_are_seconds_or_durations() {
-        assert_eq!(parse_seconds("0.25"), Ok(0.25));
-        assert_eq!(parse_seconds(" 12ms "), Ok(0.012));
-        assert!(parse_seconds("-1").unwrap_err().contains("negative"));
-        assert!(parse_seconds("").unwrap_err().contains("empty"));
-        assert!(parse_seconds("12 parsecs").is_err());
+        assert_eq!(parse_seconds("0.25", 1.0), Ok(0.25));
+        assert_eq!(parse_seconds(" 12ms ", 1e-3), Ok(0.012));
+        assert_eq!(parse_seconds("12", 1e-3), Ok(0.012));
+        assert!(parse_seconds("-1", 1.0).unwrap_err().contains("negative"));
+        assert!(parse_seconds("", 1.0).unwrap_err().contains("empty"));
+        assert!(parse_seconds("12 parsecs", 1.0).is_err());
     }
 
     #[test]
     fn a_bad_cell_names_file_line_and_column() {
         let log = b"ts,latency\n1,10ms\n2,oops\n";
-        let e = read_log("log.csv", log, "latency", None).unwrap_err();
+        let e = read_log("log.csv", log, "latency", None, 1.0).unwrap_err();
         assert_eq!(e.line, 3);
         assert_eq!(e.column, Some((2, "latency".into())));
         assert!(
             e.to_string().starts_with("log.csv:3:2: column `latency`: "),
             "{e}"
         );
-        let e = read_log("log.csv", log, "nope", None).unwrap_err();
+        let e = read_log("log.csv", log, "nope", None, 1.0).unwrap_err();
         assert!(
             e.to_string().starts_with("log.csv:1: no column `nope`"),
             "{e}"
@@ -454,7 +458,7 @@ mod tests {
     #[test]
     fn groups_come_sorted() {
         let log = b"tier,t\nb,1\na,2\nb,3\n";
-        let g = read_log("x", log, "t", Some("tier")).unwrap();
+        let g = read_log("x", log, "t", Some("tier"), 1.0).unwrap();
         assert_eq!(g.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(g["b"], [1.0, 3.0]);
     }

@@ -43,7 +43,13 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
     use fleetsim::fit;
     let name = args.file.display().to_string();
     let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read the log {name}"))?;
-    let groups = fit::read_log(&name, &bytes, &args.column, args.by.as_deref())?;
+    let unit = match args.unit.as_str() {
+        "ns" => 1e-9,
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        _ => 1.0,
+    };
+    let groups = fit::read_log(&name, &bytes, &args.column, args.by.as_deref(), unit)?;
     let fits: Vec<fit::GroupFit> = groups.iter().map(|(g, xs)| fit::fit_group(g, xs)).collect();
     let dir = &args.out;
     let write = |file: &str, bytes: &[u8]| {
