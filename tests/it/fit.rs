@@ -275,3 +275,41 @@ fn by_fits_each_group_in_sorted_order_and_output_is_deterministic() {
         assert!(a == b, "{f} differs between runs");
     }
 }
+
+#[test]
+fn unit_sets_what_plain_numbers_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let xs = sample(&Family::Exponential { mean: 0.02 }, 9);
+    let plain: String = xs[..500]
+        .iter()
+        .map(|x| format!("{:.3}\n", x * 1e3))
+        .collect();
+    let unit: String = xs[..500]
+        .iter()
+        .map(|x| format!("{:.3}ms\n", x * 1e3))
+        .collect();
+    let a = write_log(dir.path(), "a.csv", &format!("ms\n{plain}"));
+    let b = write_log(dir.path(), "b.csv", &format!("ms\n{unit}"));
+    let run = |log: &str, extra: &[&str]| {
+        let mut args = vec!["fit", log, "--column", "ms", "--out", "out"];
+        args.extend_from_slice(extra);
+        let out = fleetsim(dir.path(), &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let last = text(&out.stdout);
+        last.lines()
+            .find(|l| l.starts_with("service_time"))
+            .unwrap()
+            .to_string()
+    };
+    let with_unit = run(&a, &["--unit", "ms"]);
+    assert_eq!(
+        with_unit,
+        run(&b, &[]),
+        "plain ms with --unit ms = cells in ms"
+    );
+    assert_ne!(
+        with_unit,
+        run(&a, &[]),
+        "without --unit the same numbers are seconds"
+    );
+}
