@@ -42,6 +42,36 @@ pub enum Command {
     List,
     /// Compare scenarios' key metrics with committed baselines; exit 1 on a regression.
     Check(CheckArgs),
+    /// Fit distributions to a column of logged durations and print the service_time line to paste.
+    Fit(FitArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Cells are plain numbers (seconds, or --unit), or durations with a unit as in scenario files (\"12ms\", \"1.5s\"). \
+Fits constant, exponential, lognormal, gamma, weibull and pareto by maximum likelihood, ranks them by the \
+Kolmogorov-Smirnov distance (AIC and its rank shown beside), lists the empirical distribution last, and prints the \
+best family's TOML. Writes fit.csv and fit_cdf.svg/.png (one chart per group with --by) into --out. \
+A bad row exits 2 naming the file, line and column."
+)]
+pub struct FitArgs {
+    /// A CSV log with a header row.
+    pub file: PathBuf,
+    /// The column of durations.
+    #[arg(long)]
+    pub column: String,
+    /// Fit one distribution per value of this column (e.g. tier or endpoint), in sorted order.
+    #[arg(long, value_name = "COLUMN")]
+    pub by: Option<String>,
+    /// The unit of plain numbers (cells with a unit, like "12ms", keep theirs).
+    #[arg(long, default_value = "s", value_parser = ["ns", "us", "ms", "s"])]
+    pub unit: String,
+    /// Report directory.
+    #[arg(long, default_value = "reports/fit")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

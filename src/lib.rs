@@ -24,7 +24,9 @@
 //! `results`; the harness runs things and calls the reports, never the
 //! other way round. Scenarios are parsed and validated in `scenario` before
 //! anything runs. Components never import `engine` or `world`: they take
-//! `now` as an argument and randomness as a parameter.
+//! `now` as an argument and randomness as a parameter. `fit` (fitting
+//! distributions to logged durations, `fleetsim fit`) sits with the
+//! results: it reads bytes and returns fits, and `report` draws them.
 #![forbid(unsafe_code)]
 
 pub mod bus;
@@ -32,6 +34,7 @@ pub mod cli;
 pub mod discovery;
 pub mod engine;
 pub mod faults;
+pub mod fit;
 pub mod fleet;
 pub mod harness;
 pub mod metrics;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use fleetsim::cli::{CheckArgs, Cli, Command, CompareArgs, MergeArgs, RunArgs, SweepArgs};
+use fleetsim::cli::{CheckArgs, Cli, Command, CompareArgs, FitArgs, MergeArgs, RunArgs, SweepArgs};
 use fleetsim::discovery::balancer::Strategy;
 use fleetsim::harness::{self, compare, sweep};
 use fleetsim::report;
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => check(args),
+        Command::Fit(args) => fit(args),
     };
     match result {
         Ok(code) => code,
@@ -34,6 +35,75 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `fleetsim fit`: read the log, fit every group, print the tables and
+/// write fit.csv and the CDF charts.
+fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
+    use fleetsim::fit;
+    let name = args.file.display().to_string();
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read the log {name}"))?;
+    let unit = match args.unit.as_str() {
+        "ns" => 1e-9,
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        _ => 1.0,
+    };
+    let groups = fit::read_log(&name, &bytes, &args.column, args.by.as_deref(), unit)?;
+    let fits: Vec<fit::GroupFit> = groups.iter().map(|(g, xs)| fit::fit_group(g, xs)).collect();
+    let dir = &args.out;
+    let write = |file: &str, bytes: &[u8]| {
+        report::write_atomic(&dir.join(file), bytes)
+            .with_context(|| format!("cannot write {}", dir.join(file).display()))
+    };
+    write("fit.csv", &report::csv::fit(&fits, &name, &args.column))?;
+    let mut used = std::collections::BTreeSet::new();
+    let mut charts = Vec::new();
+    for (i, f) in fits.iter().enumerate() {
+        let slug: String = f
+            .group
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut chart = if f.group.is_empty() {
+            "fit_cdf".to_string()
+        } else {
+            format!("fit_cdf-{}", slug.trim_matches('_'))
+        };
+        if !used.insert(chart.clone()) {
+            chart = format!("{chart}-{i}");
+            used.insert(chart.clone());
+        }
+        let title = if f.group.is_empty() {
+            format!("{}: data vs fitted CDFs", args.column)
+        } else {
+            format!("{} [{}]: data vs fitted CDFs", args.column, f.group)
+        };
+        report::chart::fit_cdf(&title, f)
+            .write(dir, &chart)
+            .with_context(|| format!("cannot write the chart {chart} to {}", dir.display()))?;
+        charts.push(chart);
+    }
+    if !args.quiet {
+        for (i, f) in fits.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", fit::table(f, &name, &args.column));
+        }
+        println!(
+            "\nreports: {}/ (fit.csv, {}.svg/.png)",
+            dir.display(),
+            charts.join(".svg/.png, ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

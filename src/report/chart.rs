@@ -15,10 +15,11 @@
 //! `sans-serif` fallback, and leaves drawing the text to the viewer.
 //!
 //! Parts: `style` (colours, text, axes, legends, the shared layout), `cdf`,
-//! `bars`, `lines` (sweeps and the time series) and `utilization`.
+//! `fit` (`fleetsim fit`: data vs fitted CDFs), `bars`, `lines` (sweeps and the time series) and `utilization`.
 
 mod bars;
 mod cdf;
+mod fit;
 mod lines;
 mod style;
 mod utilization;
@@ -35,6 +36,7 @@ use rayon::prelude::*;
 
 pub use bars::bars_with_ci;
 pub use cdf::{cdf, cdf_overlay};
+pub use fit::fit_cdf;
 pub use lines::{health, lines, throughput_p99};
 pub use utilization::utilization;
 

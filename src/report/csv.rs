@@ -628,6 +628,55 @@ pub fn shard_manifest(m: &Manifest) -> Vec<u8> {
     table(&["field", "value"], rows.into_iter())
 }
 
+/// The columns of `fit.csv` (`fleetsim fit`).
+pub const FIT_COLUMNS: &[&str] = &[
+    "group",
+    "family",
+    "rank_ks",
+    "rank_aic",
+    "values",
+    "parameters",
+    "log_likelihood",
+    "aic",
+    "ks",
+    "toml",
+];
+
+/// `fit.csv`: one row per group (sorted) and family (by KS rank, the
+/// empirical last); parameters as a scenario file spells them, `name=value`
+/// separated by spaces; empty log-likelihood and AIC for the families
+/// without a density (constant, empirical). `file` and `column` name the
+/// log in the empirical family's TOML.
+pub fn fit(fits: &[crate::fit::GroupFit], file: &str, column: &str) -> Vec<u8> {
+    let opt = |x: Option<f64>| x.map_or_else(String::new, |v| fixed(v, 3));
+    let rank = |r: Option<usize>| r.map_or_else(String::new, |r| r.to_string());
+    table(
+        FIT_COLUMNS,
+        fits.iter().flat_map(|g| {
+            g.rows.iter().map(move |r| {
+                let params: Vec<String> = r
+                    .family
+                    .describe()
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                vec![
+                    g.group.clone(),
+                    r.family.name().to_string(),
+                    rank(r.rank_ks),
+                    rank(r.rank_aic),
+                    g.sorted.len().to_string(),
+                    params.join(" "),
+                    opt(r.log_likelihood),
+                    opt(r.aic),
+                    fixed(r.ks, 6),
+                    r.family.toml(file, column),
+                ]
+            })
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

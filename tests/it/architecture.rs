@@ -28,7 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("engine", &["engine"]),
     ("configuration", &["scenario"]),
-    ("results", &["metrics", "stats", "results"]),
+    ("results", &["metrics", "stats", "results", "fit"]),
     ("world", &["world"]),
     ("reports", &["report"]),
     ("harness", &["harness"]),

@@ -16,6 +16,7 @@ mod control_plane_tags;
 mod determinism;
 mod discovery;
 mod distributions;
+mod fit;
 mod orchestration;
 mod pubsub;
 mod scenario_errors;
