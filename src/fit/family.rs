@@ -8,7 +8,9 @@
 //! Σ xᵏ ln x / Σ xᵏ − 1/k − mean(ln x) = 0, then λ = (Σ xᵏ / n)^{1/k}; for
 //! the Pareto, min = the sample minimum and α = n / Σ ln(x / min).
 
-use super::special::{digamma, gamma_p, normal_cdf, normal_quantile, trigamma};
+use super::special::{digamma, normal_cdf, trigamma};
+use crate::rng::gamma::gamma_pq;
+use crate::rng::normal_quantile;
 
 /// z such that Φ(z) = 0.99: a lognormal's p99 is median · e^{z σ}.
 pub const Z99: f64 = 2.326_347_874_040_841;
@@ -234,7 +236,7 @@ impl Family {
                     normal_cdf((libm::log(x) - mu) / sigma)
                 }
             }
-            Family::Gamma { shape, scale } => gamma_p(shape, x / scale),
+            Family::Gamma { shape, scale } => gamma_pq(shape, x / scale).0,
             Family::Weibull { shape, scale } => {
                 if x <= 0.0 {
                     0.0
