@@ -154,25 +154,34 @@ pub struct Availability {
 
 impl Availability {
     /// `None` when agents never fail (`uptime` = 1). `uptime` is in (0, 1],
-    /// `mttr` > 0 (validated).
-    pub fn new(uptime: f64, mttr: Duration) -> Option<Availability> {
+    /// `repair` (the down periods) has a mean > 0 (validated); up periods
+    /// are exponential with the mean that makes `uptime` the long-run
+    /// fraction of time up, `E[repair] · uptime / (1 − uptime)`.
+    pub fn new(uptime: f64, repair: &Dist) -> Option<Availability> {
         if uptime >= 1.0 {
             return None;
         }
-        let mtbf_ns = mttr.as_nanos() as f64 * uptime / (1.0 - uptime);
+        let mtbf_ns = repair.mean_nanos() * uptime / (1.0 - uptime);
         Some(Availability {
             uptime,
             up: Dist::Exponential {
                 mean: Duration((mtbf_ns.round() as u64).max(1)),
             },
-            down: Dist::Exponential { mean: mttr },
+            down: repair.clone(),
         })
     }
 
-    /// The state at time 0 (`true` = up) and how long it lasts.
+    /// The state at time 0 (`true` = up) and how long it lasts: in the
+    /// long-run state, so a down period in progress has its residual length
+    /// ([`Dist::residual`]; up periods are memoryless).
     pub fn start(&self, rng: &mut Stream) -> (bool, Duration) {
         let up = unit(rng) >= 1.0 - self.uptime;
-        (up, self.period(up, rng))
+        let left = if up {
+            self.up.sample(rng)
+        } else {
+            self.down.residual(rng)
+        };
+        (up, left.max(Duration(1)))
     }
 
     /// The length of an up (`true`) or down period.
@@ -193,7 +202,13 @@ mod tests {
         // `uptime`. With ~20,000 cycles the relative sd of the fraction down
         // is about sqrt(2/20000)·(1-u) ~ 0.7 % of 0.1: tolerance 0.005 is
         // over 7 sd.
-        let a = Availability::new(0.9, Duration::from_secs(5)).unwrap();
+        let a = Availability::new(
+            0.9,
+            &Dist::Exponential {
+                mean: Duration::from_secs(5),
+            },
+        )
+        .unwrap();
         let mut rng = Seed(3).stream("availability/agent-0");
         let (mut up, mut left) = a.start(&mut rng);
         let (mut t_up, mut t_all) = (0u128, 0u128);
@@ -212,12 +227,54 @@ mod tests {
     #[test]
     fn start_is_stationary() {
         // P(down at 0) = 1 - uptime = 0.25; 20,000 agents: sd 0.0031.
-        let a = Availability::new(0.75, Duration::from_secs(1)).unwrap();
+        let a = Availability::new(
+            0.75,
+            &Dist::Exponential {
+                mean: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
         let mut rng = Seed(5).stream("t");
         let down = (0..20_000).filter(|_| !a.start(&mut rng).0).count();
         let p = down as f64 / 20_000.0;
         assert!((p - 0.25).abs() < 0.0125, "p = {p}");
-        assert!(Availability::new(1.0, Duration::from_secs(1)).is_none());
+        assert!(Availability::new(1.0, &Dist::Constant(Duration::from_secs(1))).is_none());
+    }
+
+    #[test]
+    fn stays_stationary_with_a_skewed_repair_time() {
+        // Lognormal repairs (median 1 s, p99 20 s), uptime 0.75: the
+        // fraction down must stay 0.25 at every later instant, not only at
+        // 0. A down agent at 0 has the residual of its repair left: drawing
+        // a fresh repair instead gives about 0.17 down at t = 2 s (the
+        // many short repairs end early). 20,000 agents: sd 0.0031, so
+        // tolerance 0.0125 is 4 sd.
+        let a = Availability::new(
+            0.75,
+            &Dist::lognormal(Duration::from_secs(1), Duration::from_secs(20)),
+        )
+        .unwrap();
+        let at = [0.5e9, 2e9, 5e9, 20e9].map(|t: f64| t as u64);
+        let mut down = [0usize; 4];
+        let mut rng = Seed(8).stream("t");
+        for _ in 0..20_000 {
+            let (mut up, left) = a.start(&mut rng);
+            // The end of the current period.
+            let mut end = left.as_nanos();
+            for (k, &when) in at.iter().enumerate() {
+                while end <= when {
+                    up = !up;
+                    end += a.period(up, &mut rng).as_nanos();
+                }
+                if !up {
+                    down[k] += 1;
+                }
+            }
+        }
+        for (k, d) in down.iter().enumerate() {
+            let p = *d as f64 / 20_000.0;
+            assert!((p - 0.25).abs() < 0.0125, "at {} ns: {p} down", at[k]);
+        }
     }
 
     #[test]

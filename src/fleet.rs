@@ -85,9 +85,10 @@ pub struct Tier {
     pub calls: calls::Calls,
     /// Long-run fraction of time an agent is up (1.0 = never fails).
     pub uptime: f64,
-    /// Mean down period (exponential); the mean up period follows from
-    /// `uptime`: `mttr · uptime / (1 − uptime)`.
-    pub mttr: Duration,
+    /// The down periods (exponential of mean `mttr`, or the distribution
+    /// `mttr` names); up periods are exponential with the mean that makes
+    /// `uptime` the long-run fraction up: `E[repair] · uptime / (1 − uptime)`.
+    pub repair: Dist,
     /// Pre-allocated agents that start absent and may join later.
     pub spares: u32,
 }

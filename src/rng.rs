@@ -22,6 +22,7 @@
 
 pub mod dist;
 pub mod gamma;
+mod residual;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

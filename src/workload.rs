@@ -39,6 +39,11 @@ impl WorkDist {
         Duration((units * Self::SCALE).round() as u64)
     }
 
+    /// A scaled amount back in units.
+    pub fn units(scaled: Duration) -> f64 {
+        scaled.as_nanos() as f64 / Self::SCALE
+    }
+
     /// A distribution built from amounts given by [`WorkDist::scaled`].
     pub fn new(dist: Dist) -> WorkDist {
         WorkDist(dist)
@@ -46,7 +51,7 @@ impl WorkDist {
 
     /// The amount at quantile `q` in `[0, 1)`.
     pub fn quantile(&self, q: f64) -> f64 {
-        self.0.quantile(q).as_nanos() as f64 / Self::SCALE
+        Self::units(self.0.quantile(q))
     }
 
     /// The mean amount.

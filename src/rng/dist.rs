@@ -151,6 +151,16 @@ impl Empirical {
         &self.values
     }
 
+    /// The weight of the `j`-th value in ascending order (1 when the
+    /// sample is unweighted).
+    pub fn weight(&self, j: usize) -> f64 {
+        match &self.cumulative {
+            None => 1.0,
+            Some(c) if j == 0 => c[0],
+            Some(c) => c[j] - c[j - 1],
+        }
+    }
+
     /// The smallest value whose cumulative weight exceeds `q · total`.
     pub fn quantile(&self, q: f64) -> Duration {
         let n = self.values.len();

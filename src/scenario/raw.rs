@@ -2,7 +2,10 @@
 //! data with `deny_unknown_fields`, nothing checked yet beyond types.
 //! `validate` turns it into a [`crate::scenario::Scenario`].
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,44 +127,106 @@ pub struct RawTier {
     pub capabilities: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
     pub uptime: Option<f64>,
-    pub mttr: Option<String>,
+    pub mttr: Option<RawRepair>,
     pub calls: Option<Vec<RawStep>>,
     #[serde(rename = "async")]
     pub is_async: Option<bool>,
     pub finish_time: Option<RawDist>,
 }
 
+/// A tier's `mttr`: the mean of exponential repair times (`"5s"`), or a
+/// distribution of repair times (`{ dist = "lognormal", ... }`).
+#[derive(Debug)]
+pub enum RawRepair {
+    Mean(String),
+    Dist(Box<RawDist>),
+}
+
+impl<'de> Deserialize<'de> for RawRepair {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Repair;
+        impl<'de> Visitor<'de> for Repair {
+            type Value = RawRepair;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a mean repair time such as \"5s\", or a distribution such as { dist = \"lognormal\", median = \"2s\", p99 = \"1m\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawRepair, E> {
+                Ok(RawRepair::Mean(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawRepair, A::Error> {
+                RawDist::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|d| RawRepair::Dist(Box::new(d)))
+            }
+        }
+        d.deserialize_any(Repair)
+    }
+}
+
 /// `{ dist = "...", ... }`: which fields apply depends on `dist`, so they are
 /// all optional here and `validate` says which one is missing or misplaced.
-#[derive(Debug, Default, Deserialize)]
+///
+/// `T` is how the table writes an amount: a duration string (`"12ms"`) for
+/// service times, latencies and repair times, or a plain number of units for
+/// a task's work ([`RawWork`]); the families and their keys are the same.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDist {
+pub struct RawDist<T = String> {
     pub dist: Option<String>,
-    pub value: Option<String>,
-    pub min: Option<String>,
-    pub max: Option<String>,
-    pub mean: Option<String>,
-    pub median: Option<String>,
-    pub p99: Option<String>,
+    pub value: Option<T>,
+    pub min: Option<T>,
+    pub max: Option<T>,
+    pub mean: Option<T>,
+    pub median: Option<T>,
+    pub p99: Option<T>,
     pub file: Option<String>,
     /// `per_work` (a tier's service time only).
-    pub base: Option<String>,
-    pub per_unit: Option<String>,
-    pub otherwise: Option<Box<RawDist>>,
+    pub base: Option<T>,
+    pub per_unit: Option<T>,
+    pub otherwise: Option<Box<RawDist<T>>>,
     /// gamma, weibull, erlang, pareto, hyperexponential, empirical.
     pub shape: Option<f64>,
     pub k: Option<u32>,
-    pub scale: Option<String>,
+    pub scale: Option<T>,
     pub alpha: Option<f64>,
-    pub means: Option<Vec<String>>,
+    pub means: Option<Vec<T>>,
     pub probs: Option<Vec<f64>>,
-    pub values: Option<Vec<String>>,
+    pub values: Option<Vec<T>>,
     pub weights: Option<Vec<f64>>,
     pub column: Option<String>,
     pub unit: Option<String>,
 }
 
-impl RawDist {
+impl<T> Default for RawDist<T> {
+    fn default() -> Self {
+        RawDist {
+            dist: None,
+            value: None,
+            min: None,
+            max: None,
+            mean: None,
+            median: None,
+            p99: None,
+            file: None,
+            base: None,
+            per_unit: None,
+            otherwise: None,
+            shape: None,
+            k: None,
+            scale: None,
+            alpha: None,
+            means: None,
+            probs: None,
+            values: None,
+            weights: None,
+            column: None,
+            unit: None,
+        }
+    }
+}
+
+impl<T> RawDist<T> {
     /// Every key of the table and whether it is given, for "does not
     /// apply" checks.
     pub fn keys(&self) -> [(&'static str, bool); 20] {
@@ -204,17 +269,7 @@ pub struct RawWorkload {
 
 /// `work = { dist = "...", ... }`: a distribution of work amounts, its
 /// values plain numbers of units (not durations).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWork {
-    pub dist: Option<String>,
-    pub value: Option<f64>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-    pub mean: Option<f64>,
-    pub median: Option<f64>,
-    pub p99: Option<f64>,
-}
+pub type RawWork = RawDist<f64>;
 
 /// `{ process = "...", ... }`, all fields optional as for [`RawDist`].
 #[derive(Debug, Default, Deserialize)]

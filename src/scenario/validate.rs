@@ -23,6 +23,7 @@ use super::{Origin, Problem, ReportConfig, Scenario, ScenarioError};
 use crate::fleet::ServiceTime;
 use crate::rng::{Dist, Seed};
 use crate::time::{Duration, parse_duration};
+use crate::workload::WorkDist;
 
 /// Defaults for keys a scenario may leave out.
 pub const DEFAULT_SEED: u64 = 1;
@@ -33,6 +34,83 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3);
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
 
 const NAME_CHARS: &str = "letters, digits, `_`, `-` and `.`";
+
+/// How a distribution table writes its amounts: durations as strings
+/// (`"12ms"`), or work amounts as plain numbers of units. Either way the
+/// checked [`Dist`] holds them as [`Duration`]s (a work amount scaled by
+/// [`WorkDist::scaled`]), so every family serves both.
+trait Amount: Sized {
+    /// What the amounts are, for "missing" messages.
+    const WHAT: &'static str;
+    /// An inline empirical sample, for the message when it is missing.
+    const EXAMPLE_VALUES: &'static str;
+    /// A hyperexponential's means, for the message when they are missing.
+    const EXAMPLE_MEANS: &'static str;
+    /// What a sample file's cell must be, for the message on a bad one.
+    const SAMPLE_RANGE: &'static str;
+    /// Whether a sample file's bare number is in range.
+    fn in_range(x: f64) -> bool;
+    /// Whether a sample file may say the `unit` of its bare numbers.
+    const HAS_UNIT: bool;
+    /// Check one amount (a problem at `path` if it is unusable).
+    fn read(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &Self) -> Option<Duration>;
+    /// A checked amount as a message shows it.
+    fn show(d: Duration) -> String;
+    /// A bare number of a sample file, in `unit`s.
+    fn from_number(x: f64, unit: Duration) -> Duration;
+    /// Whether a sample file's cell may be a duration string.
+    const CELL_DURATIONS: bool;
+}
+
+impl Amount for String {
+    const WHAT: &'static str = "durations such as \"12ms\"";
+    const EXAMPLE_VALUES: &'static str = "values = [\"3ms\", \"5ms\", ...]";
+    const EXAMPLE_MEANS: &'static str = "means = [\"5ms\", \"50ms\"]";
+    const SAMPLE_RANGE: &'static str = "a sample is a duration of at least 0";
+    const HAS_UNIT: bool = true;
+    fn in_range(_: f64) -> bool {
+        true
+    }
+    const CELL_DURATIONS: bool = true;
+    fn read(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &String) -> Option<Duration> {
+        c.duration(path, Some(raw))
+    }
+    fn show(d: Duration) -> String {
+        d.to_string()
+    }
+    fn from_number(x: f64, unit: Duration) -> Duration {
+        Duration(crate::time::saturating_nanos(x * unit.as_nanos() as f64))
+    }
+}
+
+impl Amount for f64 {
+    const WHAT: &'static str = "numbers of work units, not durations";
+    const EXAMPLE_VALUES: &'static str = "values = [3000, 5000, ...]";
+    const EXAMPLE_MEANS: &'static str = "means = [500, 5000]";
+    const SAMPLE_RANGE: &'static str = "a work amount is a number from 0 to 1e12 units";
+    const HAS_UNIT: bool = false;
+    fn in_range(x: f64) -> bool {
+        x <= WorkDist::MAX
+    }
+    const CELL_DURATIONS: bool = false;
+    fn read(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &f64) -> Option<Duration> {
+        let x = *raw;
+        if !x.is_finite() || !(0.0..=WorkDist::MAX).contains(&x) {
+            c.fail(
+                path,
+                format!("is {x}; a work amount must be a number from 0 to 1e12 units"),
+            );
+            return None;
+        }
+        Some(WorkDist::scaled(x))
+    }
+    fn show(d: Duration) -> String {
+        WorkDist::units(d).to_string()
+    }
+    fn from_number(x: f64, _unit: Duration) -> Duration {
+        WorkDist::scaled(x)
+    }
+}
 
 struct Checker<'s, 'a> {
     src: &'s Source<'a>,
@@ -53,6 +131,20 @@ impl Checker<'_, '_> {
                 None
             }
         }
+    }
+
+    /// A required amount of a distribution table (see [`Amount`]).
+    fn required_amount<T: Amount>(
+        &mut self,
+        path: &KeyPath,
+        raw: Option<&T>,
+        what: &str,
+    ) -> Option<Duration> {
+        let Some(raw) = raw else {
+            self.fail(path, format!("missing; {what} ({})", T::WHAT));
+            return None;
+        };
+        T::read(self, path, raw)
     }
 
     fn required_duration(
@@ -185,7 +277,7 @@ impl Checker<'_, '_> {
         })
     }
 
-    fn dist(&mut self, path: &KeyPath, raw: &RawDist) -> Option<Dist> {
+    fn dist<T: Amount>(&mut self, path: &KeyPath, raw: &RawDist<T>) -> Option<Dist> {
         const KINDS: &str = "constant, uniform, exponential, lognormal, gamma, erlang, weibull, pareto, hyperexponential, empirical";
         let fields = raw.keys();
         let Some(kind) = raw.dist.as_deref() else {
@@ -233,10 +325,10 @@ impl Checker<'_, '_> {
                 ok = false;
             }
         }
-        let get = |c: &mut Self, name: &str, v: &Option<String>| {
-            c.required_duration(
+        let get = |c: &mut Self, name: &str, v: &Option<T>| {
+            c.required_amount(
                 &path.key(name),
-                v.as_deref(),
+                v.as_ref(),
                 &format!("dist = \"{kind}\" takes {}", takes.join(", ")),
             )
         };
@@ -248,7 +340,11 @@ impl Checker<'_, '_> {
                 if min > max {
                     self.fail(
                         &path.key("min"),
-                        format!("min ({min}) is greater than max ({max})"),
+                        format!(
+                            "min ({}) is greater than max ({})",
+                            T::show(min),
+                            T::show(max)
+                        ),
                     );
                     return None;
                 }
@@ -272,7 +368,11 @@ impl Checker<'_, '_> {
                 if p99 <= median {
                     self.fail(
                         &path.key("p99"),
-                        format!("p99 ({p99}) must be greater than median ({median})"),
+                        format!(
+                            "p99 ({}) must be greater than median ({})",
+                            T::show(p99),
+                            T::show(median)
+                        ),
                     );
                     return None;
                 }

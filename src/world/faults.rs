@@ -24,7 +24,7 @@ impl World<'_> {
         self.availability = (0..n)
             .map(|a| {
                 let tier = &self.sc.tiers[self.agents[a].tier as usize];
-                let model = Availability::new(tier.uptime, tier.mttr)?;
+                let model = Availability::new(tier.uptime, &tier.repair)?;
                 let mut rng = seed.stream(&format!("availability/{}", agent_id(a)));
                 let (up, period) = model.start(&mut rng);
                 if !up {

@@ -62,6 +62,46 @@ fn drawn_amounts_follow_their_distribution() {
 }
 
 #[test]
+fn every_family_draws_work_amounts() {
+    // gamma(shape 2, mean 300): sd = mean / √shape; Erlang-4 likewise.
+    mean_within_5_se(
+        r#"{ dist = "gamma", shape = 2.0, mean = 300 }"#,
+        300.0,
+        300.0 / 2f64.sqrt(),
+    );
+    mean_within_5_se(r#"{ dist = "erlang", k = 4, mean = 80 }"#, 80.0, 40.0);
+    // Weibull(k = 0.8, λ = 100): mean λΓ(1+1/k), sd λ√(Γ(1+2/k) − Γ(1+1/k)²).
+    let g1 = libm::tgamma(1.0 + 1.0 / 0.8);
+    let g2 = libm::tgamma(1.0 + 2.0 / 0.8);
+    mean_within_5_se(
+        r#"{ dist = "weibull", shape = 0.8, scale = 100 }"#,
+        100.0 * g1,
+        100.0 * (g2 - g1 * g1).sqrt(),
+    );
+    // Pareto(α = 3, min 10): mean αL/(α−1) = 15, variance L²α/((α−1)²(α−2)) = 75.
+    mean_within_5_se(
+        r#"{ dist = "pareto", alpha = 3.0, min = 10 }"#,
+        15.0,
+        75f64.sqrt(),
+    );
+    // Hyperexponential: 0.9 × exp(10) + 0.1 × exp(1000): mean 109,
+    // E[X²] = 2(0.9·100 + 0.1·10⁶).
+    let e2 = 2.0 * (0.9 * 100.0 + 0.1 * 1e6);
+    mean_within_5_se(
+        r#"{ dist = "hyperexponential", means = [10, 1000], probs = [0.9, 0.1] }"#,
+        109.0,
+        (e2 - 109.0f64 * 109.0).sqrt(),
+    );
+    // Empirical with weights: mean Σwx/Σw = (1·10 + 3·50)/4 = 40;
+    // E[X²] = (100 + 3·2500)/4 = 1900.
+    mean_within_5_se(
+        r#"{ dist = "empirical", values = [10, 50], weights = [1, 3] }"#,
+        40.0,
+        (1900.0f64 - 1600.0).sqrt(),
+    );
+}
+
+#[test]
 fn per_work_serves_base_plus_work_times_per_unit_exactly() {
     // 250 units at 10 µs each after a 2 ms base: 4.5 ms, on a free network
     // and an idle agent, so every latency is exactly that.
@@ -241,7 +281,24 @@ fn bad_work_amounts_are_refused_naming_the_key() {
     );
     let e = problems(r#"{ dist = "per_work", value = 1 }"#);
     assert!(
-        e.contains("workload.work.dist: unknown distribution `per_work`"),
+        e.contains("workload.work.dist: `per_work` applies only to a tier's service_time"),
+        "{e}"
+    );
+    let e = problems(r#"{ dist = "gamma", shape = 2.0 }"#);
+    assert!(
+        e.contains("workload.work.mean: missing; dist = \"gamma\" takes shape, mean (numbers of work units, not durations)"),
+        "{e}"
+    );
+    let e = problems(r#"{ dist = "empirical", values = [10, "20ms"] }"#);
+    assert!(e.contains("workload.work.values"), "{e}");
+    let e = problems(r#"{ dist = "pareto", alpha = 1.5, min = 10, max = 5 }"#);
+    assert!(
+        e.contains("workload.work.max: max (5) must be greater than min (10)"),
+        "{e}"
+    );
+    let e = problems(r#"{ dist = "empirical", file = "x.csv", column = "n", unit = "ms" }"#);
+    assert!(
+        e.contains("workload.work.unit: applies only to durations"),
         "{e}"
     );
     let e = problems(r#"{ dist = "constant", value = 1, mean = 2 }"#);

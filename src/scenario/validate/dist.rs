@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::Checker;
+use super::{Amount, Checker};
 use crate::rng::{Dist, Empirical, Phase};
 use crate::scenario::Problem;
 use crate::scenario::raw::RawDist;
@@ -30,16 +30,16 @@ const MAX_SHAPE: f64 = 10_000.0;
 
 /// `kind` is one of the kinds of this file; the keys that do not apply to
 /// it have been reported already. `takes` lists its keys for messages.
-pub(super) fn check(
+pub(super) fn check<T: Amount>(
     c: &mut Checker<'_, '_>,
     path: &KeyPath,
-    raw: &RawDist,
+    raw: &RawDist<T>,
     kind: &str,
     takes: &[&str],
 ) -> Option<Dist> {
     let what = format!("dist = \"{kind}\" takes {}", takes.join(", "));
-    let duration = |c: &mut Checker<'_, '_>, name: &str, v: &Option<String>| {
-        let d = c.required_duration(&path.key(name), v.as_deref(), &what)?;
+    let duration = |c: &mut Checker<'_, '_>, name: &str, v: &Option<T>| {
+        let d = c.required_amount(&path.key(name), v.as_ref(), &what)?;
         if d.is_zero() {
             c.fail(&path.key(name), "must be greater than 0");
             return None;
@@ -118,14 +118,18 @@ pub(super) fn check(
             let min = duration(c, "min", &raw.min);
             let max = match &raw.max {
                 None => Some(None),
-                Some(m) => c.duration(&path.key("max"), Some(m)).map(Some),
+                Some(m) => T::read(c, &path.key("max"), m).map(Some),
             };
             let (alpha, min, max) = (alpha?, min?, max?);
             match max {
                 Some(max) if max <= min => {
                     c.fail(
                         &path.key("max"),
-                        format!("max ({max}) must be greater than min ({min})"),
+                        format!(
+                            "max ({}) must be greater than min ({})",
+                            T::show(max),
+                            T::show(min)
+                        ),
                     );
                     None
                 }
@@ -145,13 +149,13 @@ pub(super) fn check(
     }
 }
 
-fn hyperexponential(
+fn hyperexponential<T: Amount>(
     c: &mut Checker<'_, '_>,
     path: &KeyPath,
-    raw: &RawDist,
+    raw: &RawDist<T>,
     what: &str,
 ) -> Option<Dist> {
-    let example = "e.g. means = [\"5ms\", \"50ms\"], probs = [0.9, 0.1]";
+    let example = format!("e.g. {}, probs = [0.9, 0.1]", T::EXAMPLE_MEANS);
     let means = match &raw.means {
         None => {
             c.fail(&path.key("means"), format!("missing; {what}: {example}"));
@@ -165,7 +169,7 @@ fn hyperexponential(
             let mut out = Vec::with_capacity(m.len());
             for (i, s) in m.iter().enumerate() {
                 let p = path.key("means").index(i);
-                match c.duration(&p, Some(s)) {
+                match T::read(c, &p, s) {
                     Some(d) if d.is_zero() => c.fail(&p, "must be greater than 0"),
                     Some(d) => out.push(d),
                     None => {}
@@ -221,8 +225,11 @@ fn hyperexponential(
     Some(Dist::HyperExponential(phases.into()))
 }
 
-fn empirical(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &RawDist) -> Option<Dist> {
-    let how = "give the sample inline, values = [\"3ms\", \"5ms\", ...] (and optional weights), or from a CSV file, file = \"samples.csv\", column = \"latency\"";
+fn empirical<T: Amount>(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &RawDist<T>) -> Option<Dist> {
+    let how = format!(
+        "give the sample inline, {} (and optional weights), or from a CSV file, file = \"samples.csv\", column = \"latency\"",
+        T::EXAMPLE_VALUES
+    );
     match (&raw.values, &raw.file) {
         (None, None) => {
             c.fail(&path.key("values"), format!("missing; {how}"));
@@ -249,7 +256,7 @@ fn empirical(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &RawDist) -> Option<D
             }
             let mut out = Vec::with_capacity(values.len());
             for (i, s) in values.iter().enumerate() {
-                if let Some(d) = c.duration(&path.key("values").index(i), Some(s)) {
+                if let Some(d) = T::read(c, &path.key("values").index(i), s) {
                     out.push(d);
                 }
             }
@@ -313,6 +320,13 @@ fn empirical(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &RawDist) -> Option<D
                 Some(col) => Some(col.clone()),
             };
             let unit = match raw.unit.as_deref() {
+                Some(_) if !T::HAS_UNIT => {
+                    c.fail(
+                        &path.key("unit"),
+                        "applies only to durations; a file of work amounts holds plain numbers of units",
+                    );
+                    None
+                }
                 None => Some(Duration::from_secs(1)),
                 Some(u) => match parse_duration(&format!("1{}", u.trim())) {
                     Ok(d)
@@ -342,7 +356,7 @@ fn empirical(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &RawDist) -> Option<D
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
             let (column, unit) = (column?, unit?);
-            match read_samples(&base.join(file), &column, unit) {
+            match read_samples::<T>(&base.join(file), &column, unit) {
                 Ok(values) => {
                     let e = Empirical::new(&values, None).expect("read_samples returns some rows");
                     Some(Dist::Empirical(Arc::new(e)))
@@ -369,7 +383,7 @@ enum SampleError {
 
 /// The samples of `column` in the CSV file at `path` (with a header row):
 /// each cell a duration (`"12ms"`) or a bare number in `unit`s.
-fn read_samples(
+fn read_samples<T: Amount>(
     path: &PathBuf,
     column: &str,
     unit: Duration,
@@ -427,16 +441,16 @@ fn read_samples(
             return Err(at(line, "is empty; every row needs a sample".to_string()));
         }
         let value = match cell.parse::<f64>() {
-            Ok(x) if x.is_finite() && x >= 0.0 => {
-                Duration(crate::time::saturating_nanos(x * unit.as_nanos() as f64))
-            }
+            Ok(x) if x.is_finite() && x >= 0.0 && T::in_range(x) => T::from_number(x, unit),
             Ok(x) => {
-                return Err(at(
-                    line,
-                    format!("is {x}; a sample is a duration of at least 0"),
-                ));
+                return Err(at(line, format!("is {x}; {}", T::SAMPLE_RANGE)));
             }
-            Err(_) => parse_duration(cell).map_err(|e| at(line, e.to_string()))?,
+            Err(_) if T::CELL_DURATIONS => {
+                parse_duration(cell).map_err(|e| at(line, e.to_string()))?
+            }
+            Err(_) => {
+                return Err(at(line, format!("is `{cell}`; {}", T::SAMPLE_RANGE)));
+            }
         };
         out.push(value);
     }

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use super::{Checker, DEFAULT_MTTR, NAME_CHARS, valid_name};
 use crate::fleet::Tier;
+use crate::rng::Dist;
 use crate::scenario::KeyPath;
-use crate::scenario::raw::{RawFleet, RawTier};
+use crate::scenario::raw::{RawFleet, RawRepair, RawTier};
 
 /// `[[fleet.tiers]]`: each tier, unique names, at least one agent.
 pub(super) fn check_fleet(
@@ -78,7 +79,7 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
         );
     }
     let uptime = c.fraction(&path.key("uptime"), t.uptime, 1.0, true);
-    let mttr = c.positive_duration(&path.key("mttr"), t.mttr.as_deref(), DEFAULT_MTTR);
+    let repair = check_repair(c, &path.key("mttr"), t.mttr.as_ref());
     let capabilities = t.capabilities.clone().unwrap_or_default();
     let tags = t.tags.clone().unwrap_or_default();
     for (key, list) in [("capabilities", &capabilities), ("tags", &tags)] {
@@ -112,7 +113,7 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
         capabilities,
         tags,
         uptime,
-        mttr,
+        repair,
         calls,
         spares: 0,
     })
@@ -198,4 +199,30 @@ pub(super) fn check_served(c: &mut Checker<'_, '_>, path: &KeyPath, cap: &str, t
         )
     };
     c.fail(path, format!("no agent has capability `{cap}`; {list}"));
+}
+
+/// A tier's `mttr`: a mean repair time (exponential repairs), or a
+/// distribution of repair times whose mean is greater than 0.
+fn check_repair(c: &mut Checker<'_, '_>, path: &KeyPath, raw: Option<&RawRepair>) -> Dist {
+    let default = Dist::Exponential { mean: DEFAULT_MTTR };
+    match raw {
+        None => default,
+        Some(RawRepair::Mean(s)) => Dist::Exponential {
+            mean: c.positive_duration(path, Some(s), DEFAULT_MTTR),
+        },
+        Some(RawRepair::Dist(d)) => match c.dist(path, d) {
+            Some(d) if d.mean_nanos() >= 1.0 => d,
+            Some(d) => {
+                c.fail(
+                    path,
+                    format!(
+                        "has a mean of {} ns; repairs must take time on average (a mean of at least 1ns)",
+                        d.mean_nanos()
+                    ),
+                );
+                default
+            }
+            None => default,
+        },
+    }
 }

@@ -7,7 +7,6 @@ use super::fleet::{check_served, check_tags};
 use super::orchestration::check_job;
 use super::{Checker, NAME_CHARS, valid_name};
 use crate::fleet::Tier;
-use crate::rng::Dist;
 use crate::scenario::raw::{RawArrivals, RawWork, RawWorkload};
 use crate::scenario::{Job, KeyPath, Problem, TaskStream, Workload};
 use crate::time::Duration;
@@ -173,119 +172,14 @@ pub(super) fn check_work(
     path: &KeyPath,
     raw: &RawWork,
 ) -> Option<WorkDist> {
-    const KINDS: &str = "constant, uniform, exponential, lognormal";
-    let Some(kind) = raw.dist.as_deref() else {
+    if raw.dist.is_none() {
         c.fail(
             &path.key("dist"),
-            format!("missing; one of {KINDS}, e.g. work = {{ dist = \"uniform\", min = 3000, max = 6000 }}"),
+            "missing; any distribution of plain numbers, e.g. work = { dist = \"uniform\", min = 3000, max = 6000 }",
         );
         return None;
-    };
-    let takes: &[&str] = match kind {
-        "constant" => &["value"],
-        "uniform" => &["min", "max"],
-        "exponential" => &["mean"],
-        "lognormal" => &["median", "p99"],
-        other => {
-            c.fail(
-                &path.key("dist"),
-                format!("unknown distribution `{other}` for a work amount; one of {KINDS}"),
-            );
-            return None;
-        }
-    };
-    let fields = [
-        ("value", raw.value),
-        ("min", raw.min),
-        ("max", raw.max),
-        ("mean", raw.mean),
-        ("median", raw.median),
-        ("p99", raw.p99),
-    ];
-    let mut ok = true;
-    for (name, v) in fields {
-        if v.is_some() && !takes.contains(&name) {
-            c.fail(
-                &path.key(name),
-                format!(
-                    "does not apply to dist = \"{kind}\", which takes: {}",
-                    takes.join(", ")
-                ),
-            );
-            ok = false;
-        }
     }
-    let mut get = |name: &str| -> Option<f64> {
-        let v = fields
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| *v);
-        match v {
-            None => {
-                c.fail(
-                    &path.key(name),
-                    format!(
-                        "missing; dist = \"{kind}\" takes {} (numbers of work units, not durations)",
-                        takes.join(", ")
-                    ),
-                );
-                None
-            }
-            Some(x) if !x.is_finite() || !(0.0..=WorkDist::MAX).contains(&x) => {
-                c.fail(
-                    &path.key(name),
-                    format!("is {x}; a work amount must be a number from 0 to 1e12 units"),
-                );
-                None
-            }
-            Some(x) => Some(x),
-        }
-    };
-    let s = WorkDist::scaled;
-    let dist = match kind {
-        "constant" => Dist::Constant(s(get("value")?)),
-        "uniform" => {
-            let (min, max) = (get("min"), get("max"));
-            let (min, max) = (min?, max?);
-            if min > max {
-                c.fail(
-                    &path.key("min"),
-                    format!("min ({min}) is greater than max ({max})"),
-                );
-                return None;
-            }
-            Dist::Uniform {
-                min: s(min),
-                max: s(max),
-            }
-        }
-        "exponential" => {
-            let mean = get("mean")?;
-            if mean <= 0.0 {
-                c.fail(&path.key("mean"), "must be greater than 0");
-                return None;
-            }
-            Dist::Exponential { mean: s(mean) }
-        }
-        "lognormal" => {
-            let (median, p99) = (get("median"), get("p99"));
-            let (median, p99) = (median?, p99?);
-            if median <= 0.0 {
-                c.fail(&path.key("median"), "must be greater than 0");
-                return None;
-            }
-            if p99 <= median {
-                c.fail(
-                    &path.key("p99"),
-                    format!("p99 ({p99}) must be greater than median ({median})"),
-                );
-                return None;
-            }
-            Dist::lognormal(s(median), s(p99))
-        }
-        _ => unreachable!("kinds matched above"),
-    };
-    ok.then(|| WorkDist::new(dist))
+    c.dist(path, raw).map(WorkDist::new)
 }
 
 pub(super) fn check_arrivals(
