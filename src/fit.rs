@@ -298,6 +298,29 @@ pub fn format_number(x: f64) -> String {
     }
 }
 
+/// Where a scenario's `empirical` distribution reads a group's sample: the
+/// log itself (with the unit of its plain numbers unless seconds), or, for
+/// one group of a `--by` fit, a file of that group's samples in seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleFile {
+    pub file: String,
+    pub column: String,
+    pub unit: Option<String>,
+}
+
+/// A group's sample as a CSV file `empirical` reads: a header `column`,
+/// then one duration in seconds per row (shortest round-trip form), in
+/// sorted order.
+pub fn sample_csv(column: &str, sorted: &[f64]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    w.write_record([column]).expect("in memory");
+    for x in sorted {
+        w.write_record([format!("{x}")]).expect("in memory");
+    }
+    w.into_inner().expect("in memory")
+}
+
 impl Family {
     /// The parameters as the scenario file spells them: `name=value`
     /// pairs, durations with units.
@@ -323,12 +346,18 @@ impl Family {
         }
     }
 
-    /// The inline table to paste as `service_time = ...`; `file` and
-    /// `column` name the log for the empirical one.
-    pub fn toml(&self, file: &str, column: &str) -> String {
+    /// The inline table to paste as `service_time = ...`; `sample` names
+    /// the file the empirical one reads.
+    pub fn toml(&self, sample: &SampleFile) -> String {
         let name = self.name();
         if let Family::Empirical { .. } = self {
-            return format!("{{ dist = \"{name}\", file = {file:?}, column = {column:?} }}");
+            let SampleFile { file, column, unit } = sample;
+            return match unit {
+                Some(u) => format!(
+                    "{{ dist = \"{name}\", file = {file:?}, column = {column:?}, unit = {u:?} }}"
+                ),
+                None => format!("{{ dist = \"{name}\", file = {file:?}, column = {column:?} }}"),
+            };
         }
         let params: Vec<String> = self
             .describe()
@@ -347,8 +376,9 @@ impl Family {
 
 /// The terminal table of one group: one row per family by KS rank, then
 /// the families that could not be fitted, then the line to paste.
-pub fn table(fit: &GroupFit, file: &str, column: &str) -> String {
+pub fn table(fit: &GroupFit, sample: &SampleFile) -> String {
     use std::fmt::Write;
+    let column = &sample.column;
     let mut out = String::new();
     let xs = &fit.sorted;
     let q = |p: f64| Family::Empirical { sorted: xs.clone() }.quantile(p);
@@ -398,11 +428,7 @@ pub fn table(fit: &GroupFit, file: &str, column: &str) -> String {
     for (name, why) in &fit.skipped {
         let _ = writeln!(out, "   -  {name:<12} not fitted: {why}");
     }
-    let _ = writeln!(
-        out,
-        "service_time = {}",
-        fit.best().family.toml(file, column)
-    );
+    let _ = writeln!(out, "service_time = {}", fit.best().family.toml(sample));
     out
 }
 
@@ -475,12 +501,17 @@ mod tests {
 
     #[test]
     fn toml_lines_have_the_scenario_keys() {
+        let none = SampleFile {
+            file: "f".into(),
+            column: "c".into(),
+            unit: None,
+        };
         let g = Family::Gamma {
             shape: 2.1,
             scale: 0.045 / 2.1,
         };
         assert_eq!(
-            g.toml("f", "c"),
+            g.toml(&none),
             r#"{ dist = "gamma", shape = 2.1, mean = "45ms" }"#
         );
         let l = Family::Lognormal {
@@ -488,13 +519,27 @@ mod tests {
             sigma: 0.5,
         };
         assert!(
-            l.toml("f", "c")
+            l.toml(&none)
                 .starts_with(r#"{ dist = "lognormal", median = "41.2ms", p99 = "#)
         );
         let e = Family::Empirical { sorted: vec![1.0] };
+        let mut sample = SampleFile {
+            file: "logs/a.csv".into(),
+            column: "ms".into(),
+            unit: None,
+        };
         assert_eq!(
-            e.toml("logs/a.csv", "ms"),
+            e.toml(&sample),
             r#"{ dist = "empirical", file = "logs/a.csv", column = "ms" }"#
+        );
+        sample.unit = Some("ms".into());
+        assert_eq!(
+            e.toml(&sample),
+            r#"{ dist = "empirical", file = "logs/a.csv", column = "ms", unit = "ms" }"#
+        );
+        assert_eq!(
+            sample_csv("lat", &[0.5, 0.0125]),
+            b"lat\n0.5\n0.0125\n".to_vec()
         );
     }
 }

@@ -56,9 +56,10 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
         report::write_atomic(&dir.join(file), bytes)
             .with_context(|| format!("cannot write {}", dir.join(file).display()))
     };
-    write("fit.csv", &report::csv::fit(&fits, &name, &args.column))?;
+    // One suffix per group for its chart and sample file: `-slug`, made
+    // unique by the group's index when two slugs collide.
     let mut used = std::collections::BTreeSet::new();
-    let mut charts = Vec::new();
+    let mut suffixes = Vec::new();
     for (i, f) in fits.iter().enumerate() {
         let slug: String = f
             .group
@@ -71,15 +72,41 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
                 }
             })
             .collect();
-        let mut chart = if f.group.is_empty() {
-            "fit_cdf".to_string()
+        let mut suffix = if f.group.is_empty() {
+            String::new()
         } else {
-            format!("fit_cdf-{}", slug.trim_matches('_'))
+            format!("-{}", slug.trim_matches('_'))
         };
-        if !used.insert(chart.clone()) {
-            chart = format!("{chart}-{i}");
-            used.insert(chart.clone());
+        if !used.insert(suffix.clone()) {
+            suffix = format!("{suffix}-{i}");
+            used.insert(suffix.clone());
         }
+        suffixes.push(suffix);
+    }
+    // The empirical line reads the log itself, or with --by a file of the
+    // group's own samples (the log mixes every group).
+    let mut samples = Vec::new();
+    for (f, suffix) in fits.iter().zip(&suffixes) {
+        if args.by.is_none() {
+            samples.push(fit::SampleFile {
+                file: name.clone(),
+                column: args.column.clone(),
+                unit: (args.unit != "s").then(|| args.unit.clone()),
+            });
+        } else {
+            let file = format!("samples{suffix}.csv");
+            write(&file, &fit::sample_csv(&args.column, &f.sorted))?;
+            samples.push(fit::SampleFile {
+                file: dir.join(&file).display().to_string(),
+                column: args.column.clone(),
+                unit: None,
+            });
+        }
+    }
+    write("fit.csv", &report::csv::fit(&fits, &samples))?;
+    let mut charts = Vec::new();
+    for (f, suffix) in fits.iter().zip(&suffixes) {
+        let chart = format!("fit_cdf{suffix}");
         let title = if f.group.is_empty() {
             format!("{}: data vs fitted CDFs", args.column)
         } else {
@@ -95,7 +122,7 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
             if i > 0 {
                 println!();
             }
-            print!("{}", fit::table(f, &name, &args.column));
+            print!("{}", fit::table(f, &samples[i]));
         }
         println!(
             "\nreports: {}/ (fit.csv, {}.svg/.png)",
@@ -359,7 +386,7 @@ fn list() {
     }
     let _ = writeln!(
         out,
-        "\nService-time and latency distributions (dist = ...):"
+        "\nDistributions (dist = ...: service times, latencies, repair times, work amounts):"
     );
     let _ = writeln!(out, "  constant    {{ value }}");
     let _ = writeln!(out, "  uniform     {{ min, max }}");
@@ -430,7 +457,15 @@ fn list() {
         "  exponential, linear, constant; none, full, equal, decorrelated"
     );
     let _ = writeln!(out, "\nFault kinds ([[faults]] kind = ...):");
-    let _ = writeln!(out, "  crash, recover, slow {{ factor }}, partition");
+    let _ = writeln!(
+        out,
+        "  crash, recover, slow {{ factor }}, partition, dispatcher_down, broker_down,\n  drain, join {{ count }}, rolling_restart {{ batch, pause? }}"
+    );
+    let _ = writeln!(out, "\nFrom data:");
+    let _ = writeln!(
+        out,
+        "  fleetsim fit LOG.csv --column NAME [--by COLUMN] [--unit ms]\n              fits the families above to logged durations and prints the line to paste"
+    );
     // A closed pipe (`fleetsim list | head`) is not an error.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
 }

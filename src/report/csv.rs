@@ -647,12 +647,13 @@ pub const FIT_COLUMNS: &[&str] = &[
 /// separated by spaces; empty log-likelihood and AIC for the families
 /// without a density (constant, empirical). `file` and `column` name the
 /// log in the empirical family's TOML.
-pub fn fit(fits: &[crate::fit::GroupFit], file: &str, column: &str) -> Vec<u8> {
+/// `fit.csv`; `samples[i]` is where group `i`'s empirical line reads.
+pub fn fit(fits: &[crate::fit::GroupFit], samples: &[crate::fit::SampleFile]) -> Vec<u8> {
     let opt = |x: Option<f64>| x.map_or_else(String::new, |v| fixed(v, 3));
     let rank = |r: Option<usize>| r.map_or_else(String::new, |r| r.to_string());
     table(
         FIT_COLUMNS,
-        fits.iter().flat_map(|g| {
+        fits.iter().zip(samples).flat_map(|(g, sample)| {
             g.rows.iter().map(move |r| {
                 let params: Vec<String> = r
                     .family
@@ -670,7 +671,7 @@ pub fn fit(fits: &[crate::fit::GroupFit], file: &str, column: &str) -> Vec<u8> {
                     opt(r.log_likelihood),
                     opt(r.aic),
                     fixed(r.ks, 6),
-                    r.family.toml(file, column),
+                    r.family.toml(sample),
                 ]
             })
         }),

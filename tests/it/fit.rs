@@ -263,15 +263,60 @@ fn by_fits_each_group_in_sorted_order_and_output_is_deterministic() {
     ] {
         assert!(dir.path().join("o1").join(f).is_file(), "{f}");
     }
+    // The empirical line of a group reads that group's own samples, which
+    // fit wrote beside fit.csv: a scenario pasting it draws exactly the
+    // group's values.
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("api,empirical,"))
+        .unwrap();
+    let toml = &row[row.find("\"{").unwrap() + 1..row.len() - 1].replace("\"\"", "\"");
+    assert!(toml.contains("samples-api.csv"), "{toml}");
+    let scenario = format!(
+        "[[fleet.tiers]]\nname = \"api\"\nservice_time = {toml}\n[workload]\narrivals = {{ process = \"poisson\", rate = 1.0 }}\n"
+    );
+    std::fs::write(dir.path().join("s.toml"), scenario).unwrap();
+    let sc = fleetsim::scenario::load(dir.path().join("s.toml").to_str().unwrap(), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fleetsim::fleet::ServiceTime::Dist(fleetsim::rng::Dist::Empirical(e)) =
+        &sc.tiers[0].service_time
+    else {
+        panic!("not empirical")
+    };
+    assert_eq!(e.values().len(), 2000);
+    let want: f64 = api[..2000]
+        .iter()
+        .map(|x| (x * 1e6).round() / 1e6)
+        .sum::<f64>()
+        / 2000.0;
+    assert!(
+        (e.mean_nanos() / 1e9 - want).abs() < 1e-9,
+        "{} vs {want}",
+        e.mean_nanos() / 1e9
+    );
     let svg = std::fs::read_to_string(dir.path().join("o1/fit_cdf-db.svg")).unwrap();
     assert!(svg.contains("DejaVu Sans"), "the embedded font's family");
-    // Same log, same bytes.
+    // Same log, same bytes (fit.csv names its own directory's sample
+    // files).
     let mut again = args;
     again[7] = "o2";
     assert!(fleetsim(dir.path(), &again).status.success());
-    for f in ["fit.csv", "fit_cdf-api.svg", "fit_cdf-api.png"] {
+    for f in [
+        "fit.csv",
+        "fit_cdf-api.svg",
+        "fit_cdf-api.png",
+        "samples-api.csv",
+    ] {
         let a = std::fs::read(dir.path().join("o1").join(f)).unwrap();
         let b = std::fs::read(dir.path().join("o2").join(f)).unwrap();
+        let a = if f.ends_with(".csv") {
+            String::from_utf8(a)
+                .unwrap()
+                .replace("o1/samples", "o2/samples")
+                .into_bytes()
+        } else {
+            a
+        };
         assert!(a == b, "{f} differs between runs");
     }
 }
@@ -311,5 +356,20 @@ fn unit_sets_what_plain_numbers_mean() {
         with_unit,
         run(&a, &[]),
         "without --unit the same numbers are seconds"
+    );
+    // The empirical line names the log and the unit of its numbers.
+    let csv = std::fs::read_to_string(dir.path().join("out/fit.csv")).unwrap();
+    run(&a, &["--unit", "ms"]);
+    let csv_ms = std::fs::read_to_string(dir.path().join("out/fit.csv")).unwrap();
+    let empirical = |c: &str| {
+        c.lines()
+            .find(|l| l.contains(",empirical,"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(!empirical(&csv).contains("unit"), "{csv}");
+    assert!(
+        empirical(&csv_ms).ends_with(r#"column = ""ms"", unit = ""ms"" }""#),
+        "{csv_ms}"
     );
 }
