@@ -44,7 +44,14 @@ fn commit() -> Option<String> {
     for path in watch {
         let path = manifest.join(path);
         // A missing file would make cargo rerun the script on every build.
-        if path.exists() {
+        // A branch that lives only in packed-refs gets a file of its own at
+        // its next commit: watch the directory it will appear in.
+        let watched = if path.exists() {
+            Some(path)
+        } else {
+            path.parent().filter(|d| d.is_dir()).map(Path::to_path_buf)
+        };
+        if let Some(path) = watched {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
