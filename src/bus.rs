@@ -5,7 +5,7 @@
 //! Why a component of its own: the network is where distributed designs
 //! differ (a lost heartbeat, a reply that comes too late, an agent cut off),
 //! so the bus decides each message's fate and counts it, and the world only
-//! schedules the arrivals it is told about. Sans-IO (DESIGN.md): no clock
+//! schedules the arrivals it is told about. Sans-IO (docs/architecture.md): no clock
 //! and no RNG of its own; `now` and `rng` are arguments, so a run replays
 //! exactly and the same logic could sit behind real sockets.
 //!

@@ -1,6 +1,12 @@
 //! The command line: clap types (parse), then a checked plan (validate),
 //! then the run. Exit codes: 0 success, 1 a run worked but a check failed,
 //! 2 usage, scenario or I/O error.
+//!
+//! Every subcommand's `--help` ends with an "Examples:" block, and the
+//! top-level `--help` lists the exit codes. `--version` carries the git
+//! commit when built from a checkout (`build.rs` sets `FLEETSIM_VERSION`);
+//! no report writes it. `completions` and `man` print shell completions
+//! (clap_complete) and the roff man page (clap_mangen) from these types.
 
 use std::path::PathBuf;
 
@@ -13,9 +19,20 @@ use crate::scenario::Override;
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetsim",
-    version,
+    version = env!("FLEETSIM_VERSION"),
     about = "Deterministic discrete-event simulator and benchmark harness for fleets of service agents",
-    after_help = "Run `fleetsim run` to simulate the built-in steady-load scenario, `fleetsim list` for what is built in."
+    after_help = "Run `fleetsim run` to simulate the built-in steady-load scenario, `fleetsim list` for what is built in.
+
+Exit codes:
+  0  success
+  1  the runs worked but a check failed (`fleetsim check` found a regression)
+  2  usage, scenario or I/O error
+
+Examples:
+  fleetsim run
+  fleetsim run scenarios/partition.toml --replications 10
+  fleetsim compare steady_load --strategies p2c,round_robin,least_connections
+  fleetsim check steady_load partition --baseline reports/baselines"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,17 +50,42 @@ pub enum Command {
     /// Combine the directories of sweep shards into what one unsharded sweep writes.
     Merge(MergeArgs),
     /// Check scenario files without running them.
+    #[command(
+        after_help = "Exits 2 if any scenario is invalid, after printing every error.
+
+Examples:
+  fleetsim validate scenarios/*.toml
+  fleetsim validate steady_load my_fleet.toml"
+    )]
     Validate {
         /// Scenario files (or built-in names).
         #[arg(required = true)]
         scenarios: Vec<String>,
     },
     /// List built-in scenarios, balancer strategies, distributions and arrival processes.
+    #[command(after_help = "Examples:
+  fleetsim list
+  fleetsim list | grep -A8 'Balancer strategies'")]
     List,
     /// Compare scenarios' key metrics with committed baselines; exit 1 on a regression.
     Check(CheckArgs),
     /// Fit distributions to a column of logged durations and print the service_time line to paste.
     Fit(FitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    #[command(after_help = "Examples:
+  fleetsim completions bash > ~/.local/share/bash-completion/completions/fleetsim
+  fleetsim completions zsh > ~/.zfunc/_fleetsim     # with fpath+=(~/.zfunc) before compinit
+  fleetsim completions fish > ~/.config/fish/completions/fleetsim.fish
+  fleetsim completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(after_help = "Examples:
+  fleetsim man > fleetsim.1 && man ./fleetsim.1
+  fleetsim man | sudo tee /usr/local/share/man/man1/fleetsim.1 > /dev/null")]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -52,7 +94,11 @@ pub enum Command {
 Fits constant, exponential, lognormal, gamma, weibull and pareto by maximum likelihood, ranks them by the \
 Kolmogorov-Smirnov distance (AIC and its rank shown beside), lists the empirical distribution last, and prints the \
 best family's TOML. Writes fit.csv and fit_cdf.svg/.png (one chart per group with --by) into --out. \
-A bad row exits 2 naming the file, line and column."
+A bad row exits 2 naming the file, line and column.
+
+Examples:
+  fleetsim fit durations.csv --column duration_s
+  fleetsim fit access.csv --column latency_ms --unit ms --by tier --out reports/fit-access"
 )]
 pub struct FitArgs {
     /// A CSV log with a header row.
@@ -75,6 +121,16 @@ pub struct FitArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Runs each scenario, compares its key metrics with <baseline>/<scenario name>.csv within the \
+tolerances and prints a markdown table; exits 1 if any metric moved past its tolerance or the scenario changed \
+(a different scenario hash), 0 otherwise.
+
+Examples:
+  fleetsim check steady_load partition scenarios/api_gateway_replay.toml --baseline reports/baselines
+  fleetsim check steady_load --baseline reports/baselines --tolerance latency_p99_ms=5%,success_rate=0.5
+  fleetsim check steady_load --baseline reports/baselines --update"
+)]
 pub struct CheckArgs {
     /// Scenario files (or built-in names).
     #[arg(required = true)]
@@ -111,6 +167,10 @@ pub struct CommonArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  fleetsim run
+  fleetsim run scenarios/partition.toml --replications 10 --out reports/partition-10
+  fleetsim run steady_load --seed 7 --set dispatch.workers=8 --set balancer.strategy=round_robin")]
 pub struct RunArgs {
     /// A scenario file, or the name of a built-in scenario.
     pub scenario: Option<String>,
@@ -129,7 +189,11 @@ pub struct RunArgs {
     after_help = "Replication r of every strategy uses the same seed, so every strategy sees the same tasks. \
 Each strategy is set after the --set overrides. \
 Writes summary.csv, agents.csv, timeseries.csv, bus.csv and perf.csv over all runs (strategy, then replication) \
-and comparison.csv: per strategy and key metric, mean ± 95% CI and the paired difference against the first strategy."
+and comparison.csv: per strategy and key metric, mean ± 95% CI and the paired difference against the first strategy.
+
+Examples:
+  fleetsim compare steady_load --strategies p2c,round_robin,least_connections
+  fleetsim compare scenarios/cascade.toml --strategies p2c,peak_ewma --replications 30 --seed 1"
 )]
 pub struct CompareArgs {
     /// A scenario file, or the name of a built-in scenario.
@@ -153,7 +217,11 @@ pub struct CompareArgs {
 Run point·R + r is replication r of grid point `point`, on the seed of replication r (the same at every point). \
 Values are TOML as for --set, and a grid point's values are set after the --set overrides; \
 commas inside quotes, [arrays] and {inline tables} do not split values. \
-With --shard I/N only the runs with index ≡ I (mod N) run, and shard.csv records the sweep for `fleetsim merge`."
+With --shard I/N only the runs with index ≡ I (mod N) run, and shard.csv records the sweep for `fleetsim merge`.
+
+Examples:
+  fleetsim sweep steady_load --vary dispatch.workers=4,8,16 --vary balancer.strategy=p2c,round_robin --replications 5
+  fleetsim sweep steady_load --vary dispatch.workers=4,8,16 --replications 5 --shard 0/4 --out shards/0"
 )]
 pub struct SweepArgs {
     /// A scenario file, or the name of a built-in scenario.
@@ -182,7 +250,11 @@ pub struct SweepArgs {
     after_help = "Checks that the shards come from the same sweep (scenario hash, seed, grid, \
 replications, shard count) and that every shard 0..N-1 is there once, then writes summary.csv, \
 agents.csv, timeseries.csv, bus.csv (and jobs.csv) byte for byte as the unsharded sweep would, and perf.csv \
-in the same order."
+in the same order.
+
+Examples:
+  fleetsim merge shards/0 shards/1 shards/2 shards/3 --out reports/steady_load/sweep
+  fleetsim merge reports/steady_load/sweep-shard-*-of-4 --out reports/steady_load/sweep"
 )]
 pub struct MergeArgs {
     /// The shards' output directories, in any order.

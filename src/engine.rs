@@ -8,8 +8,8 @@
 //! **Why `(time, seq)`.** `seq` is a global counter of scheduling calls, so the
 //! order is total: events at the same instant pop FIFO, in the order they were
 //! scheduled. Nothing depends on hash order, allocation addresses or heap
-//! tie-breaking, so a run is a pure function of its inputs (DESIGN.md,
-//! determinism contract).
+//! tie-breaking, so a run is a pure function of its inputs (the
+//! determinism contract: docs/determinism.md).
 //!
 //! **How.** The queue is a radix heap (Ahuja, Mehlhorn, Orlin & Tarjan 1990;
 //! details in `engine/radix.rs`) keyed by time, with `seq` breaking ties. A

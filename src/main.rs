@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use fleetsim::cli::{CheckArgs, Cli, Command, CompareArgs, FitArgs, MergeArgs, RunArgs, SweepArgs};
 use fleetsim::discovery::balancer::Strategy;
@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         }
         Command::Check(args) => check(args),
         Command::Fit(args) => fit(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     };
     match result {
         Ok(code) => code,
@@ -468,4 +470,47 @@ fn list() {
     );
     // A closed pipe (`fleetsim list | head`) is not an error.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+}
+
+/// `fleetsim completions SHELL`: the completion script, from the clap types.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "fleetsim", &mut out);
+    print_bytes(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fleetsim man`: one roff man page, from the clap types: the top-level
+/// command, then a section per subcommand (its synopsis, options and
+/// examples as subsections), so `man ./fleetsim.1` documents everything.
+fn man() -> anyhow::Result<ExitCode> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut out)
+        .context("cannot render the man page")?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("fleetsim {}", sub.get_name());
+        let man = clap_mangen::Man::new(sub.clone().bin_name(&name));
+        let mut part = Vec::new();
+        man.render_synopsis_section(&mut part)
+            .and_then(|()| man.render_description_section(&mut part))
+            .and_then(|()| man.render_options_section(&mut part))
+            .and_then(|()| man.render_extra_section(&mut part))
+            .context("cannot render the man page")?;
+        let part = String::from_utf8_lossy(&part).replace("\n.SH ", "\n.SS ");
+        let part = part
+            .strip_prefix(".SH ")
+            .map_or(part.clone(), |rest| format!(".SS {rest}"));
+        out.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    print_bytes(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write to stdout; a closed pipe (`fleetsim man | head`) is not an error.
+fn print_bytes(bytes: &[u8]) {
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), bytes);
 }

@@ -1,4 +1,4 @@
-//! Scenario files: the TOML format of DESIGN.md, parsed into a serde mirror
+//! Scenario files: the TOML format of docs/scenario.md, parsed into a serde mirror
 //! (`raw`), then validated into a [`Scenario`] that cannot be invalid.
 //!
 //! Why two steps (ripgrep's low-level → high-level args): every check lives

@@ -3,7 +3,7 @@
 //!
 //! Why integers: floating-point time drifts and compares differently after
 //! harmless refactorings; `u64` nanoseconds cover 584 years exactly and make
-//! `(time, seq)` event order total (DESIGN.md, determinism contract).
+//! `(time, seq)` event order total (docs/determinism.md).
 //! Duration strings are parsed with integer arithmetic, so `"0.1s"` is exactly
 //! 100,000,000 ns, never 99,999,999.
 

@@ -1,6 +1,6 @@
 //! A circuit breaker: CLOSED → OPEN after too many failures, OPEN →
 //! HALF_OPEN after `open_for`, HALF_OPEN → CLOSED when every probe succeeds,
-//! → OPEN again when one fails (Nygard, *Release It!*; DESIGN.md).
+//! → OPEN again when one fails (Nygard, *Release It!*; `[breaker]` in docs/scenario.md).
 //!
 //! Two trip rules, either enough: `failure_threshold` consecutive failures,
 //! or (optional, as resilience4j's count-based sliding window) a failure rate

@@ -74,7 +74,7 @@ pub trait Rule {
     fn classify(&self, cfg: &HealthConfig, obs: &Observation) -> Status;
 }
 
-/// The rule of DESIGN.md: UNHEALTHY after `unhealthy_after` consecutive
+/// The health rule (`[health]` in docs/scenario.md): UNHEALTHY after `unhealthy_after` consecutive
 /// failures (earlier failures keep the previous status), otherwise DEGRADED
 /// while the EMA is above the threshold, else HEALTHY.
 #[derive(Clone, Copy, Debug, Default)]

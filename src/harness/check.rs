@@ -95,6 +95,10 @@ impl Tolerances {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Baseline {
     pub scenario: String,
+    /// The scenario as the command line names it: the file path as given,
+    /// or the built-in name. Only the comment line that says how to
+    /// regenerate the file uses it; reading takes it from `scenario`.
+    pub source: String,
     /// The scenario's hash (`Origin::hash`) when the baseline was taken.
     pub hash: u64,
     pub seed: u64,
@@ -105,6 +109,26 @@ pub struct Baseline {
 /// The file of `sc`'s baseline in `dir`.
 pub fn baseline_path(dir: &Path, sc: &Scenario) -> PathBuf {
     dir.join(format!("{}.csv", sc.name))
+}
+
+/// How the command line names `sc`: a built-in by its name, a file by the
+/// path it was loaded from (as given, so relative to where `check` ran).
+pub fn command_name(sc: &Scenario) -> String {
+    let file = &sc.origin.file;
+    file.strip_prefix("builtin:").unwrap_or(file).to_string()
+}
+
+/// `s` as one shell word: as is when it needs no quoting, else in single
+/// quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// The mean of each metric over the runs.
@@ -121,6 +145,7 @@ impl Baseline {
     pub fn new(sc: &Scenario, replications: u32, runs: &[RunResult]) -> Baseline {
         Baseline {
             scenario: sc.name.clone(),
+            source: command_name(sc),
             hash: sc.origin.hash,
             seed: sc.seed.0,
             replications,
@@ -128,11 +153,19 @@ impl Baseline {
         }
     }
 
-    /// The file's bytes: provenance, then one metric per row.
-    pub fn to_csv(&self) -> Vec<u8> {
+    /// The file's bytes: a comment with the command that regenerates it
+    /// into `dir` (ignored when read), the provenance, then one metric per
+    /// row.
+    pub fn to_csv(&self, dir: &Path) -> Vec<u8> {
+        let replications = if self.replications == 1 {
+            String::new()
+        } else {
+            format!(" --replications {}", self.replications)
+        };
         let mut out = format!(
-            "# fleetsim baseline: regenerate with `fleetsim check {} --baseline DIR --update`\n",
-            self.scenario
+            "# fleetsim baseline: regenerate with `fleetsim check {} --baseline {}{replications} --update`\n",
+            shell_word(&self.source),
+            shell_word(&dir.display().to_string()),
         );
         out += "key,value\n";
         out += &format!("scenario,{}\n", self.scenario);
@@ -192,6 +225,7 @@ impl Baseline {
             })
             .collect::<Result<_, _>>()?;
         Ok(Some(Baseline {
+            source: scenario.clone(),
             scenario,
             hash,
             seed,
@@ -207,7 +241,8 @@ impl Baseline {
                 source,
             })?;
         }
-        write_atomic(path, &self.to_csv()).map_err(|source| CheckError::Io {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        write_atomic(path, &self.to_csv(dir)).map_err(|source| CheckError::Io {
             path: path.to_path_buf(),
             source,
         })
@@ -393,6 +428,7 @@ mod tests {
     fn baseline(sc: &Scenario, p99: f64, success: f64) -> Baseline {
         Baseline {
             scenario: sc.name.clone(),
+            source: sc.name.clone(),
             hash: sc.origin.hash,
             seed: sc.seed.0,
             replications: 1,
@@ -468,5 +504,40 @@ mod tests {
         assert_eq!(back.hash, b.hash);
         assert_eq!(back.values["latency_p99_ms"], 123.456789);
         assert_eq!(Baseline::read(&dir.path().join("none.csv")).unwrap(), None);
+    }
+
+    #[test]
+    fn the_comment_gives_a_command_that_names_the_scenario_as_loaded() {
+        let sc = sc();
+        let mut b = baseline(&sc, 1.0, 1.0);
+        // A built-in by name, the directory as given.
+        let text = String::from_utf8(b.to_csv(Path::new("reports/baselines"))).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "# fleetsim baseline: regenerate with `fleetsim check {} --baseline reports/baselines --update`\n",
+                sc.name
+            )),
+            "{text}"
+        );
+        // A file by its path, replications kept, odd paths quoted.
+        b.source = "scenarios/api gateway.toml".into();
+        b.replications = 3;
+        let text = String::from_utf8(b.to_csv(Path::new("ci/baselines"))).unwrap();
+        assert!(
+            text.starts_with(
+                "# fleetsim baseline: regenerate with `fleetsim check 'scenarios/api gateway.toml' \
+                 --baseline ci/baselines --replications 3 --update`\n"
+            ),
+            "{text}"
+        );
+        // The comment is not data: two baselines that differ only in it
+        // read back the same.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        std::fs::write(&p, &text).unwrap();
+        let a = Baseline::read(&p).unwrap().unwrap();
+        let other = text.replacen("ci/baselines", "elsewhere", 1);
+        std::fs::write(&p, other).unwrap();
+        assert_eq!(Baseline::read(&p).unwrap().unwrap(), a);
     }
 }

@@ -10,8 +10,8 @@
 //! not depend on the number of threads, and the shards `i ≡ I (mod N)`,
 //! merged by run index, are the unsharded files byte for byte. Any batch
 //! engine that runs N indexed copies of one command (a Kubernetes Indexed
-//! Job, a Slurm array, a CI matrix) can therefore run a sweep (DESIGN.md,
-//! "Scale beyond one machine"). Shards are checked before they are merged by
+//! Job, a Slurm array, a CI matrix) can therefore run a sweep
+//! (docs/determinism.md, "Threads, --jobs, shards and merge"). Shards are checked before they are merged by
 //! a small manifest, `shard.csv`, written last by each shard.
 
 use std::collections::BTreeMap;

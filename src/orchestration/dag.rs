@@ -4,7 +4,7 @@
 //! saga, stops the job and undoes what completed, newest first.
 //!
 //! Why: the workload's `[[workload.jobs]]` are DAGs of stages, each a fan-out
-//! of tasks (DESIGN.md; the reference platform's ETL pipeline ingestion →
+//! of tasks (docs/scenario.md; the reference platform's ETL pipeline ingestion →
 //! validation → transformation → aggregation → export). The world runs the
 //! tasks and reports when a stage's tasks all succeeded or when the stage
 //! failed; this module decides what may start next and how the job ends.
@@ -54,7 +54,7 @@
 //!   when every compensation succeeded, FAILED at the first that fails (the
 //!   rest are not run). A saga with no completed stage at that point has
 //!   nothing to undo and ends COMPENSATED at once. A failed stage itself is
-//!   never compensated (DESIGN.md: failure at step k runs k-1 … 1).
+//!   never compensated (a failure at step k runs k-1 … 1).
 //! - A job whose stages all complete ends COMPLETED; a job with no stages
 //!   is COMPLETED from the start.
 //! - Every job ends in exactly one of COMPLETED, FAILED, COMPENSATED, and

@@ -12,7 +12,7 @@
 //! (linear) or `min(cap, base)` (constant), in integer nanoseconds that
 //! saturate rather than overflow, whatever `n`. Jitter follows the AWS
 //! architecture blog, "Exponential Backoff And Jitter" (Brooker, 2015), as
-//! DESIGN.md states:
+//! `retry.jitter` in docs/scenario.md names them:
 //!
 //! - none: `v`;
 //! - full: `U(0, v)`;

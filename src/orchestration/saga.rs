@@ -4,8 +4,9 @@
 //!
 //! Why: a saga has no distributed transaction to roll back; each completed
 //! step is undone by its own compensating action, and running those newest
-//! first means a step is undone before anything it built on (DESIGN.md:
-//! "a failure at step k runs compensations k-1 … 1, in that order").
+//! first means a step is undone before anything it built on (sagas in
+//! docs/scenario.md: a failure at step k runs compensations k-1 … 1, in
+//! that order).
 //!
 //! Source: Garcia-Molina and Salem, *Sagas* (SIGMOD 1987), backward
 //! recovery: T1 … Tk-1 completed and Tk failed ⇒ run C(k-1) … C1. In a job

@@ -3,8 +3,8 @@
 //!
 //! The charts of a run directory ([`run_charts`]) are the latency CDF, the
 //! throughput and p99 over time, the utilization per agent by tier, and the
-//! healthy agents and open breakers over time (DESIGN.md, "Reports — the
-//! contract"). [`cdf_overlay`], [`bars_with_ci`] and [`lines`] are the
+//! healthy agents and open breakers over time (docs/outputs.md, "Charts and
+//! report.html"). [`cdf_overlay`], [`bars_with_ci`] and [`lines`] are the
 //! building blocks for comparisons and sweeps.
 //!
 //! Text uses one font only: DejaVu Sans, shipped in `assets/fonts/` (Bitstream

@@ -1,6 +1,7 @@
-//! The CSV reports of DESIGN.md: `summary.csv`, `agents.csv`,
-//! `timeseries.csv` and `perf.csv`, with the contract's columns first, in
-//! order, and the extra `jobs.csv` and `bus.csv`. Floats have fixed
+//! The CSV reports (every column is described in docs/outputs.md):
+//! `summary.csv`, `agents.csv`, `timeseries.csv` and `perf.csv`, with the
+//! original columns first, in order, and the extra `jobs.csv`, `bus.csv`,
+//! `calls.csv`, `tiers.csv`, `comparison.csv`, `shard.csv` and `fit.csv`. Floats have fixed
 //! decimals; rows come in run order (variant, then replication), agents in
 //! id order, buckets in time order, message kinds in `bus::Kind::ALL` order.
 

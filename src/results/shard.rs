@@ -6,7 +6,8 @@
 //! sweeps, and reads manifests back in `merge`, checking them against the
 //! grid) builds on top. Run `i` of a sweep with `R` replications is
 //! replication `i % R` of grid point `i / R`; a shard holds the runs
-//! `i ≡ I (mod N)` (DESIGN.md, "Scale beyond one machine").
+//! `i ≡ I (mod N)` (docs/determinism.md, "Threads, --jobs, shards and
+//! merge").
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The serde mirror of the scenario file: every table of DESIGN.md as plain
+//! The serde mirror of the scenario file: every table of docs/scenario.md as plain
 //! data with `deny_unknown_fields`, nothing checked yet beyond types.
 //! `validate` turns it into a [`crate::scenario::Scenario`].
 

@@ -11,7 +11,8 @@ use fleetsim::harness::{self, RunRecord};
 
 use crate::support::load;
 
-/// Erlang C mean wait in queue for M/M/c (DESIGN.md, references).
+/// Erlang C mean wait in queue for M/M/c (Kleinrock, *Queueing Systems*,
+/// vol. 1, ch. 3).
 fn erlang_c_wq(lambda: f64, mu: f64, c: u32) -> f64 {
     let a = lambda / mu;
     let rho = a / f64::from(c);
