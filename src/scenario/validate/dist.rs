@@ -401,6 +401,7 @@ fn read_samples(
             file: shown.clone(),
             location: format!("{line}:{}", col + 1),
             path: String::new(),
+            snippet: String::new(),
             message: format!("column `{column}`: {message}"),
         })
     };
