@@ -16,6 +16,7 @@ mod control_plane_tags;
 mod determinism;
 mod discovery;
 mod distributions;
+mod errors_snapshot;
 mod fit;
 mod orchestration;
 mod pubsub;
