@@ -323,3 +323,30 @@ fn unclosed_arrays_and_strings_point_where_they_began() {
    |                                                ^"
     );
 }
+
+/// A `--vary` value that is a near miss gets the help line too.
+#[test]
+fn a_vary_value_gets_the_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.toml"), BASE).unwrap();
+    let out = fleetsim(
+        dir.path(),
+        &[
+            "sweep",
+            "ok.toml",
+            "--vary",
+            "balancer.strategy=p2c,rond_robin",
+            "--replications",
+            "1",
+            "--out",
+            "o",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: ok.toml (--vary balancer.strategy=rond_robin): balancer.strategy: unknown \
+strategy `rond_robin`; one of round_robin, least_connections, weighted, random, \
+weighted_random, p2c, peak_ewma\n  = help: did you mean `round_robin`?\n"
+    );
+}
