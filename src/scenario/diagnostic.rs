@@ -17,7 +17,8 @@
 //! distribution families, fault kinds, units and tier names. The distance
 //! is Damerau–Levenshtein (strsim), case-insensitive, at most 1 edit for
 //! names of up to 4 characters and 2 for longer ones, as cargo's and
-//! clap's "did you mean" use an edit distance.
+//! clap's "did you mean" use an edit distance; units also know their
+//! long spellings (`sec`, `min`, `hours`).
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -98,7 +99,27 @@ pub fn argument_excerpt(arg: &str, span: Range<usize>, help: Option<&str>) -> St
 /// choices, and one of them is a near miss.
 pub fn did_you_mean(message: &str) -> Option<String> {
     let (got, choices) = near_miss_parts(message)?;
-    closest(got, choices).map(|best| format!("did you mean `{best}`?"))
+    let alias = message
+        .contains("unknown unit")
+        .then(|| unit_alias(got))
+        .flatten();
+    alias
+        .or_else(|| closest(got, choices))
+        .map(|best| format!("did you mean `{best}`?"))
+}
+
+/// The unit meant by a spelling that is too far from every unit's name
+/// for an edit distance (`sec` is 2 edits from `s`).
+fn unit_alias(got: &str) -> Option<&'static str> {
+    Some(match got.to_lowercase().as_str() {
+        "nsec" | "nsecs" | "nanos" | "nanosecond" | "nanoseconds" => "ns",
+        "µs" | "μs" | "usec" | "usecs" | "micros" | "microsecond" | "microseconds" => "us",
+        "msec" | "msecs" | "millis" | "millisecond" | "milliseconds" => "ms",
+        "sec" | "secs" | "second" | "seconds" => "s",
+        "min" | "mins" | "minute" | "minutes" => "m",
+        "hr" | "hrs" | "hour" | "hours" => "h",
+        _ => return None,
+    })
 }
 
 /// The given name and the listed choices of an "unknown …" message:
@@ -181,6 +202,11 @@ mod tests {
             did_you_mean("`5mss` has unknown unit `mss`; use one of ns, us, ms, s, m, h")
                 .as_deref(),
             Some("did you mean `ms`?")
+        );
+        assert_eq!(
+            did_you_mean("`2min` has unknown unit `min`; use one of ns, us, ms, s, m, h")
+                .as_deref(),
+            Some("did you mean `m`?")
         );
         assert_eq!(
             did_you_mean("no tier named `edgee`; tiers: edge, core").as_deref(),
