@@ -6,6 +6,7 @@
 //! file, the line:column and the key that is wrong, and what is allowed.
 //! Nothing downstream re-checks a scenario.
 
+pub mod diagnostic;
 pub mod raw;
 pub mod source;
 pub mod validate;
@@ -474,6 +475,10 @@ pub struct Problem {
     /// The key path, e.g. `fleet.tiers[0].count`; empty for syntax errors.
     pub path: String,
     pub message: String,
+    /// The lines printed under the first one, as rustc does: the source
+    /// line (or the `--set` argument) with a caret under the span, and a
+    /// `= help:` line with a likely fix; empty when no text is at hand.
+    pub snippet: String,
 }
 
 impl fmt::Display for Problem {
@@ -486,7 +491,11 @@ impl fmt::Display for Problem {
         if !self.path.is_empty() {
             write!(f, ": {}", self.path)?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.message)?;
+        if !self.snippet.is_empty() {
+            write!(f, "\n{}", self.snippet)?;
+        }
+        Ok(())
     }
 }
 
@@ -508,12 +517,19 @@ pub enum ScenarioError {
     NotFound(String),
 }
 
+/// One problem after another, with a blank line after each excerpt.
 fn problems_text(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !problems[i - 1].snippet.is_empty() {
+                out.push('\n');
+            }
+        }
+        out.push_str(&p.to_string());
+    }
+    out
 }
 
 impl From<Problem> for ScenarioError {
@@ -589,10 +605,12 @@ pub fn load(spec: &str, overrides: &[Override]) -> Result<Scenario, ScenarioErro
 /// Load and validate a scenario file.
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
         file: file.clone(),
         source,
     })?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| not_utf8(&file, e.as_bytes(), e.utf8_error()))?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -613,8 +631,15 @@ pub fn load_str(
     let raw: raw::RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let message = friendly_serde_message(inner.message());
         let path = if path == "." { String::new() } else { path };
+        let span_text = inner
+            .span()
+            .and_then(|s| src.text().get(s.start..))
+            .unwrap_or("");
+        if let Some(problem) = table_as_array(&src, &path) {
+            return ScenarioError::from(problem);
+        }
+        let message = friendly_serde_message(inner.message(), &path, span_text);
         let mut problem = match inner.span() {
             Some(span) => src.problem_at(span, &path, message),
             None => match KeyPath::parse(&path) {
@@ -645,15 +670,195 @@ pub fn load_str(
     validate::validate(raw, &src, default_name, origin)
 }
 
-/// serde's messages, made to speak of TOML rather than Rust types.
-fn friendly_serde_message(msg: &str) -> String {
+/// Keys whose values are durations (strings such as `"250ms"`), for the
+/// hint when one is given as a bare number. A key missing here only loses
+/// the hint.
+const DURATION_KEYS: &[&str] = &[
+    "duration",
+    "warmup",
+    "drain",
+    "mttr",
+    "value",
+    "min",
+    "max",
+    "mean",
+    "median",
+    "p99",
+    "base",
+    "per_unit",
+    "scale",
+    "means",
+    "values",
+    "deadline",
+    "every",
+    "start",
+    "spread",
+    "period",
+    "phase",
+    "end",
+    "aging",
+    "at",
+    "interval",
+    "timeout",
+    "degraded_threshold",
+    "open_for",
+    "max_open_for",
+    "max_delay",
+    "window",
+    "for",
+    "pause",
+    "ttl",
+    "heartbeat",
+    "bucket",
+    "startup",
+    "cooldown",
+];
+
+/// serde's messages, made to speak of TOML rather than Rust types, with a
+/// fix for the common slips: a bare number for a duration, `[a.b]` for an
+/// array of tables and `[[a]]` for a table. `path` is the key path and
+/// `span_text` the file from the value on (empty for a `--set` value).
+fn friendly_serde_message(msg: &str, path: &str, span_text: &str) -> String {
     let msg = msg.trim();
-    msg.replace("u32", "a whole number from 0 to 4294967295")
+    let key = KeyPath::parse(path).and_then(|p| {
+        p.0.iter().rev().find_map(|s| match s {
+            source::Seg::Key(k) => Some(k.clone()),
+            source::Seg::Index(_) => None,
+        })
+    });
+    let is_duration = key.as_deref().is_some_and(|k| DURATION_KEYS.contains(&k));
+    for kind in ["integer", "floating point"] {
+        if let Some(n) = msg
+            .strip_prefix(&format!("invalid type: {kind} `"))
+            .and_then(|r| r.strip_suffix("`, expected a string"))
+            && is_duration
+        {
+            return format!(
+                "is the number {n}; a duration is a string with a unit, e.g. \"{n}s\" or \"{n}ms\""
+            );
+        }
+    }
+    if msg == "invalid type: map, expected a sequence" {
+        if let Some(header) = span_text.strip_prefix('[')
+            && !header.starts_with('[')
+            && let Some(end) = header.find(']')
+        {
+            let name = header[..end].trim();
+            return format!(
+                "`[{name}]` is a single table, but `{path}` is an array of tables: \
+                 write `[[{name}]]` (double brackets) above each entry"
+            );
+        }
+        return format!(
+            "is a table, but `{path}` is an array of tables: write `[[{path}]]` above each entry, \
+             or an array `[{{ … }}, {{ … }}]`"
+        );
+    }
+    if msg == "invalid type: sequence, expected a map"
+        && let Some(header) = span_text.strip_prefix("[[")
+        && let Some(end) = header.find("]]")
+    {
+        return one_table(header[..end].trim(), path);
+    }
+    let mut out = msg
+        .replace("u32", "a whole number from 0 to 4294967295")
         .replace("u64", "a whole number from 0 to 18446744073709551615")
         .replace("f64", "a number")
         .replace("a sequence", "an array")
-        .replace("a map", "a table")
-        .replace("struct ", "table ")
+        .replace("a map", "a table");
+    // `struct RawWorkload` → `a table`.
+    while let Some(i) = out.find("struct Raw") {
+        let end = out[i + 7..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(out.len(), |e| i + 7 + e);
+        out.replace_range(i..end, "a table");
+    }
+    out.replace("struct ", "table ")
+}
+
+/// The last names of the keys whose values are arrays (`Vec` fields of
+/// the raw mirror), to tell `[[a]]` written for a table.
+const ARRAY_KEYS: &[&str] = &[
+    "tiers",
+    "calls",
+    "capabilities",
+    "tags",
+    "faults",
+    "autoscale",
+    "topics",
+    "subscriptions",
+    "jobs",
+    "streams",
+    "stages",
+    "changes",
+    "means",
+    "probs",
+    "values",
+    "weights",
+    "all",
+    "any",
+    "after",
+    "agents",
+];
+
+/// `[[workload]]` written for the table `[workload]`: serde reads a table
+/// from an array (its fields in order), so the error it gives is about
+/// `workload[0]`'s first field; name the header instead.
+fn table_as_array(src: &source::Source<'_>, path: &str) -> Option<Problem> {
+    let segs = KeyPath::parse(path)?.0;
+    let at = segs
+        .iter()
+        .position(|s| matches!(s, source::Seg::Index(_)))?;
+    let prefix = KeyPath(segs[..at].to_vec());
+    let source::Seg::Key(last) = prefix.0.last()? else {
+        return None;
+    };
+    if ARRAY_KEYS.contains(&last.as_str()) {
+        return None;
+    }
+    let span = src.span_of(&prefix);
+    let header = src.text().get(span.start..)?.strip_prefix("[[")?;
+    let name = header[..header.find("]]")?].trim();
+    Some(src.problem_at(
+        span,
+        &prefix.to_string(),
+        one_table(name, &prefix.to_string()),
+    ))
+}
+
+fn one_table(name: &str, path: &str) -> String {
+    format!("`[[{name}]]` makes an array of tables, but `{path}` is one table: write `[{name}]`")
+}
+
+/// A scenario file that is not UTF-8: where the first bad byte is.
+fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> ScenarioError {
+    let offset = e.valid_up_to();
+    let bad = e.error_len().unwrap_or(bytes.len() - offset);
+    let hex: Vec<String> = bytes[offset..offset + bad]
+        .iter()
+        .map(|b| format!("0x{b:02X}"))
+        .collect();
+    // Shown with the bad bytes as U+FFFD; the text before the first one,
+    // and so its offsets, are unchanged.
+    let shown = String::from_utf8_lossy(bytes);
+    let (line, col) = source::line_col(&shown, offset);
+    let snippet = diagnostic::file_excerpt(
+        file,
+        &shown,
+        offset..offset + '\u{FFFD}'.len_utf8(),
+        None,
+        Some("save the file as UTF-8"),
+    );
+    ScenarioError::from(Problem {
+        file: file.to_string(),
+        location: format!("{line}:{col}"),
+        path: String::new(),
+        message: format!(
+            "the file is not UTF-8: byte {} at offset {offset} is not valid UTF-8",
+            hex.join(" ")
+        ),
+        snippet,
+    })
 }
 
 /// The key of an "unknown field `x`" message.

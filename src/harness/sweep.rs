@@ -449,8 +449,11 @@ fn point_error(e: &ScenarioError, grid: &Grid, point: usize) -> String {
                     } else {
                         format!(" {}:", pr.path)
                     };
+                    let help = crate::scenario::diagnostic::did_you_mean(&pr.message)
+                        .map(|h| format!("\n  = help: {h}"))
+                        .unwrap_or_default();
                     format!(
-                        "{} (--vary {}={}):{path} {}",
+                        "{} (--vary {}={}):{path} {}{help}",
                         pr.file, ov.path, ov.value, pr.message
                     )
                 }

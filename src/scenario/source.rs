@@ -13,6 +13,7 @@ use std::ops::Range;
 use serde_spanned::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
+use super::diagnostic::{self, Context};
 use super::{Problem, ScenarioError};
 
 /// Spans at or above this offset stand for `--set` arguments, not the file.
@@ -146,8 +147,27 @@ impl<'a> Source<'a> {
             table: Spanned::new(0..0, DeTable::new()),
         };
         src.table = DeTable::parse(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            ScenarioError::from(src.problem_at(span, "", e.message().trim()))
+            let found = e.span().unwrap_or(0..0);
+            let context = unclosed_context(text, &found);
+            let mut span = found;
+            // At the very end, after the last newline: point at the end of
+            // the last line instead of a line that is not there.
+            if span.start == text.len() && text.ends_with('\n') {
+                let end = text.trim_end_matches(['\n', '\r']).len();
+                span = end..end;
+            }
+            let mut problem = src.problem_at(span.clone(), "", e.message().trim());
+            if context.is_some() {
+                let help = diagnostic::did_you_mean(&problem.message);
+                problem.snippet = diagnostic::file_excerpt(
+                    &src.file,
+                    text,
+                    span,
+                    context.as_ref(),
+                    help.as_deref(),
+                );
+            }
+            ScenarioError::from(problem)
         })?;
         for (i, ov) in overrides.iter().enumerate() {
             src.apply_override(i, ov)?;
@@ -174,10 +194,14 @@ impl<'a> Source<'a> {
         };
         *self.table.get_mut() = root;
         result.map_err(|message| {
+            // The path is what is wrong: put the caret under it.
+            let arg = format!("{ov}");
+            let at = "--set ".len();
             Problem {
                 file: self.file.clone(),
-                location: format!("{ov}"),
+                location: arg.clone(),
                 path: path.to_string(),
+                snippet: diagnostic::argument_excerpt(&arg, at..at + ov.path.len(), None),
                 message,
             }
             .into()
@@ -218,23 +242,93 @@ impl<'a> Source<'a> {
         path: &str,
         message: impl Into<String>,
     ) -> Problem {
-        let location = if span.start >= OVERRIDE_BASE {
+        let message = message.into();
+        let help = diagnostic::did_you_mean(&message);
+        let (location, snippet) = if span.start >= OVERRIDE_BASE {
             let i = span.start - OVERRIDE_BASE;
             match self.overrides.get(i) {
-                Some(ov) => format!("{ov}"),
-                None => "--set".to_string(),
+                Some(ov) => {
+                    // The caret goes under the value.
+                    let arg = format!("{ov}");
+                    let at = arg.len() - ov.value.len();
+                    let snippet =
+                        diagnostic::argument_excerpt(&arg, at..arg.len(), help.as_deref());
+                    (arg, snippet)
+                }
+                None => ("--set".to_string(), String::new()),
             }
         } else {
             let (line, col) = line_col(self.text, span.start);
-            format!("{line}:{col}")
+            // A key missing from the document has no better place than the
+            // whole document: no excerpt then.
+            let whole = span == self.table.span() && !self.text.is_empty();
+            let snippet = if whole {
+                help.map(|h| format!("  = help: {h}")).unwrap_or_default()
+            } else {
+                diagnostic::file_excerpt(&self.file, self.text, span, None, help.as_deref())
+            };
+            (format!("{line}:{col}"), snippet)
         };
         Problem {
             file: self.file.clone(),
             location,
             path: path.to_string(),
-            message: message.into(),
+            message,
+            snippet,
         }
     }
+
+    /// The scenario text (without the `--set` arguments).
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+}
+
+/// Where the bracket or string that a syntax error at `span` is inside
+/// began, when that is on an earlier line: an unclosed `{`, `[` or `"`
+/// shows up only where the parser next stumbles. The toml crate's error
+/// keeps only the stumble; its parser, toml_parser, also knows the opening
+/// token, so the text is parsed again with it to find the same error.
+fn unclosed_context(text: &str, span: &Range<usize>) -> Option<Context> {
+    let source = toml_parser::Source::new(text);
+    let tokens = source.lex().into_vec();
+    let mut errors: Vec<toml_parser::ParseError> = Vec::new();
+    toml_parser::parser::parse_document(&tokens, &mut (), &mut errors);
+    let from_parser = errors
+        .iter()
+        .find(|e| {
+            e.unexpected()
+                .is_some_and(|u| u.start() == span.start && u.end() == span.end)
+        })
+        .and_then(|e| e.context());
+    // A string is one token: one left open runs on to the end of the file,
+    // and the error (from decoding it) is at its end.
+    let ctx = from_parser.or_else(|| {
+        tokens
+            .iter()
+            .map(|t| t.span())
+            .find(|t| {
+                t.start() < span.start
+                    && t.end() >= span.start
+                    && text[t.start()..].starts_with(['"', '\''])
+            })
+            .map(|t| toml_parser::Span::new_unchecked(t.start(), t.start() + 1))
+    })?;
+    let (open, _) = line_col(text, ctx.start());
+    let (here, _) = line_col(text, span.start);
+    if open >= here {
+        return None;
+    }
+    let label = match text.get(ctx.start()..)?.chars().next()? {
+        '{' => "this inline table starts here; is its `}` missing?",
+        '[' => "this array starts here; is its `]` missing?",
+        '"' | '\'' => "this string starts here; is its closing quote missing?",
+        _ => "while reading this",
+    };
+    Some(Context {
+        span: ctx.start()..ctx.end(),
+        label: label.to_string(),
+    })
 }
 
 /// 1-based line and column (in characters) of a byte offset.

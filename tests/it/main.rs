@@ -18,6 +18,7 @@ mod determinism;
 mod discovery;
 mod distributions;
 mod docs;
+mod errors_snapshot;
 mod fit;
 mod orchestration;
 mod pubsub;

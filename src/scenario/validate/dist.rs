@@ -415,6 +415,7 @@ fn read_samples<T: Amount>(
             file: shown.clone(),
             location: format!("{line}:{}", col + 1),
             path: String::new(),
+            snippet: String::new(),
             message: format!("column `{column}`: {message}"),
         })
     };

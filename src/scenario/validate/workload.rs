@@ -484,6 +484,7 @@ fn check_trace(c: &mut Checker<'_, '_>, path: &KeyPath, a: &RawArrivals) -> Opti
                     None => e.line.to_string(),
                 },
                 path: String::new(),
+                snippet: String::new(),
                 message: match &e.column {
                     Some((_, name)) => format!("column `{name}`: {}", e.message),
                     None => e.message.clone(),
