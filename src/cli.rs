@@ -44,6 +44,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Fit distributions to a column of logged durations and print the service_time line to paste.
     Fit(FitArgs),
+    /// Print the JSON Schema of scenario files (for editor completion and validation).
+    #[command(
+        after_help = "Save it with `fleetsim schema > scenario.schema.json` and point your editor at it, \
+e.g. a `#:schema ./scenario.schema.json` line at the top of a scenario file (taplo, Even Better TOML)."
+    )]
+    Schema,
 }
 
 #[derive(Debug, Args)]

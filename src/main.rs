@@ -27,6 +27,10 @@ fn main() -> ExitCode {
         }
         Command::Check(args) => check(args),
         Command::Fit(args) => fit(args),
+        Command::Schema => {
+            print!("{}", scenario::schema::json());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

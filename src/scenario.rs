@@ -7,6 +7,7 @@
 //! Nothing downstream re-checks a scenario.
 
 pub mod raw;
+pub mod schema;
 pub mod source;
 pub mod validate;
 
