@@ -82,17 +82,17 @@ pub struct RawAutoscale {
     pub metric: Option<String>,
     /// The metric value per agent to hold (utilization: 0 to 1).
     pub target: Option<f64>,
-    /// Time between scaling decisions.
+    /// Time between scaling decisions (default "15s").
     #[schemars(pattern(DURATION))]
     pub interval: Option<String>,
-    /// Fewest agents.
+    /// Fewest agents (default 1).
     pub min: Option<u32>,
-    /// Most agents.
+    /// Most agents (required; the spares are allocated up front).
     pub max: Option<u32>,
-    /// Time from a scale-up decision until the new agent serves.
+    /// Time from a scale-up until the new agent registers (default "0s").
     #[schemars(pattern(DURATION))]
     pub startup: Option<String>,
-    /// Least time between two scale-downs.
+    /// A scale-down applies the highest count asked for within this time (default "0s").
     #[schemars(pattern(DURATION))]
     pub cooldown: Option<String>,
 }
@@ -120,15 +120,15 @@ pub struct RawCapability {
 pub struct RawStep {
     /// Call this capability.
     pub capability: Option<String>,
-    /// Call these capabilities in parallel and wait for all (or `need` of them).
+    /// Call these capabilities in parallel; every call must succeed.
     pub all: Option<Vec<String>>,
-    /// Call these capabilities in parallel and take the first success.
+    /// Call these capabilities in parallel; `need` of them must succeed.
     pub any: Option<Vec<String>>,
-    /// With `all`: how many successes are enough.
+    /// With `any`: how many calls must succeed (1 to the number listed, default 1).
     pub need: Option<u32>,
-    /// Chance that the step runs at all (0 to 1, default 1).
+    /// Probability that the step runs; otherwise it is skipped (0 < p <= 1, default 1).
     pub probability: Option<f64>,
-    /// A failed optional step does not fail the caller.
+    /// A failed optional step lets the request go on (default false).
     pub optional: Option<bool>,
     /// Only agents with all of these tags may serve the call.
     pub tags: Option<Vec<String>>,
@@ -154,11 +154,11 @@ pub struct RawBus {
 pub struct RawBroker {
     /// Time the broker takes per message.
     pub service_time: Option<RawDist>,
-    /// Messages the broker handles at once.
+    /// Messages the broker handles at once (1 to 10000, default 1).
     pub concurrency: Option<u32>,
-    /// Messages the broker holds waiting; more are dropped.
+    /// Messages that may wait for a slot (default: no limit).
     pub capacity: Option<u64>,
-    /// Whether messages survive a broker outage.
+    /// Retained messages survive a broker outage (default false).
     pub persistence: Option<bool>,
 }
 
@@ -167,19 +167,19 @@ pub struct RawBroker {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Topic")]
 pub struct RawTopic {
-    /// Topic name (dotted, matched by subscription patterns).
+    /// A concrete topic: dot-separated tokens of letters, digits, `_` and `-`.
     pub name: Option<String>,
     /// Time between publications.
     #[schemars(pattern(DURATION))]
     pub every: Option<String>,
-    /// Time of the first publication.
+    /// Time of the first publication (default "0s").
     #[schemars(pattern(DURATION))]
     pub start: Option<String>,
-    /// Messages kept for late subscribers.
+    /// Keep the last N messages and send them to agents that subscribe again (default 0, at most 10000).
     pub retain: Option<u32>,
-    /// Header values of every message (matched by subscription filters).
+    /// Headers of every message, which subscription filters test.
     pub headers: Option<std::collections::BTreeMap<String, String>>,
-    /// Direct the messages to one target instead of the subscribers.
+    /// Audience: "subscribers" (default), "all" or one agent such as "agent-7".
     pub to: Option<String>,
 }
 
@@ -188,11 +188,11 @@ pub struct RawTopic {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Subscription")]
 pub struct RawSubscription {
-    /// Topic pattern, with `*` for one segment and `#` for the rest.
+    /// Topics to receive, NATS style: `*` one token, `>` one or more trailing tokens.
     pub pattern: Option<String>,
-    /// Header filter, e.g. "region = eu".
+    /// Header conditions that must all hold, e.g. "region=eu|us, !canary".
     pub filter: Option<String>,
-    /// Which agents subscribe.
+    /// Which agents subscribe, as a fault's target (default: every agent).
     pub agents: Option<RawTarget>,
 }
 
@@ -224,7 +224,7 @@ pub struct RawTier {
     pub error_rate: Option<f64>,
     /// Capabilities the agents serve.
     pub capabilities: Option<Vec<String>>,
-    /// Tags that routing rules select on.
+    /// Tags of the agents, which streams, stages and calls may require.
     pub tags: Option<Vec<String>>,
     /// Long-run fraction of time an agent is up (0 < uptime <= 1, default 1).
     pub uptime: Option<f64>,
@@ -233,10 +233,10 @@ pub struct RawTier {
     pub mttr: Option<String>,
     /// Calls an agent makes to other capabilities while serving a task.
     pub calls: Option<Vec<RawStep>>,
-    /// Async agents send their calls and finish without waiting for all replies.
+    /// true: an event loop that holds a slot only while serving (default false: a thread per request).
     #[serde(rename = "async")]
     pub is_async: Option<bool>,
-    /// Async tiers: time to finish after the replies.
+    /// Async tiers: service after the calls are back, queued for a slot.
     pub finish_time: Option<RawDist>,
 }
 
@@ -338,9 +338,9 @@ pub struct RawWorkload {
     pub arrivals: Option<RawArrivals>,
     /// Weights of the four priorities of plain tasks.
     pub priorities: Option<RawPriorities>,
-    /// Capability the plain tasks need.
+    /// Capability the plain tasks need (default: any agent).
     pub capability: Option<String>,
-    /// Time after arrival by which a task must finish.
+    /// A task not done this long after arriving is cancelled (default: none).
     #[schemars(pattern(DURATION))]
     pub deadline: Option<String>,
     /// Jobs: graphs of stages.
@@ -388,8 +388,9 @@ pub struct RawArrivals {
     /// bursts: time between bursts.
     #[schemars(pattern(DURATION))]
     pub every: Option<String>,
-    /// bursts: time of the first burst; trace: skip the trace before this time.
-    #[schemars(pattern(DURATION))]
+    /// bursts: time of the first burst (default "0s"); trace: skip the rows
+    /// before it, a duration from the first row ("90s") or a time written
+    /// like the time column ("09:01:00").
     pub start: Option<String>,
     /// bursts: window over which a burst's tasks arrive.
     #[schemars(pattern(DURATION))]
@@ -420,8 +421,7 @@ pub struct RawArrivals {
     pub capability_column: Option<String>,
     /// trace: replay this many times faster.
     pub speedup: Option<f64>,
-    /// trace: stop the trace at this time.
-    #[schemars(pattern(DURATION))]
+    /// trace: skip the rows from this point on, written as for `start`.
     pub end: Option<String>,
     /// trace: replay again from the start until the run ends.
     #[serde(rename = "loop")]
@@ -448,11 +448,11 @@ pub struct RawPriorities {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Dispatch")]
 pub struct RawDispatch {
-    /// Tasks in flight at once; 0 (default) routes every task on arrival.
+    /// Central workers: tasks in flight at once; 0 (default) routes every task on arrival.
     pub workers: Option<u32>,
-    /// Tasks the central queue holds; more are rejected (0: unbounded).
+    /// Tasks the central queue holds; more are rejected (0: unbounded; needs workers > 0).
     pub queue_capacity: Option<u32>,
-    /// Time after which a waiting task moves up one priority.
+    /// A queued task counts one priority more urgent per `aging` waited (default: off).
     #[schemars(pattern(DURATION))]
     pub aging: Option<String>,
 }
@@ -491,18 +491,18 @@ pub struct RawStrategyChange {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Health")]
 pub struct RawHealth {
-    /// Time between probes of an agent.
+    /// Time between probes of an agent (default "1s").
     #[schemars(pattern(DURATION))]
     pub interval: Option<String>,
-    /// A probe slower than this fails (at most interval).
+    /// A probe slower than this fails (default "500ms", at most interval).
     #[schemars(pattern(DURATION))]
     pub timeout: Option<String>,
-    /// A smoothed probe latency above this marks the agent DEGRADED.
+    /// A smoothed probe latency above this marks the agent DEGRADED (default "500ms").
     #[schemars(pattern(DURATION))]
     pub degraded_threshold: Option<String>,
-    /// Weight of the newest probe in the smoothed latency (0 < a <= 1).
+    /// Weight of the newest probe in the smoothed latency (0 < a <= 1, default 0.3).
     pub ema_alpha: Option<f64>,
-    /// Consecutive failed probes before UNHEALTHY.
+    /// Consecutive failed probes before UNHEALTHY (default 3).
     pub unhealthy_after: Option<u32>,
 }
 
@@ -511,19 +511,19 @@ pub struct RawHealth {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Breaker")]
 pub struct RawBreaker {
-    /// Consecutive failures that open the breaker.
+    /// Consecutive failures that open the breaker (default 5).
     pub failure_threshold: Option<u32>,
-    /// Count-based failure-rate rule, as well.
+    /// A count-based failure-rate rule that also opens the breaker.
     pub window: Option<RawWindow>,
-    /// How long the breaker stays open.
+    /// How long the breaker stays open (default "30s").
     #[schemars(pattern(DURATION))]
     pub open_for: Option<String>,
     /// Growth of open_for per consecutive trip (>= 1, default 1).
     pub backoff: Option<f64>,
-    /// Cap of open_for with backoff.
+    /// Cap of open_for under backoff (default open_for, or 10 x open_for with backoff > 1).
     #[schemars(pattern(DURATION))]
     pub max_open_for: Option<String>,
-    /// Calls let through while half-open.
+    /// Calls let through while half-open (default 1).
     pub half_open_probes: Option<u32>,
 }
 
@@ -532,11 +532,11 @@ pub struct RawBreaker {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Window")]
 pub struct RawWindow {
-    /// Calls remembered.
+    /// Calls remembered (at least 1).
     pub size: Option<u32>,
-    /// Calls needed before the rate is judged (default size).
+    /// Calls needed before the rate is judged (at most size, default size).
     pub min_calls: Option<u32>,
-    /// Failure rate that opens the breaker (0 < rate <= 1).
+    /// Failure rate that opens the breaker (required, 0 < rate <= 1).
     pub rate: Option<f64>,
 }
 
@@ -545,21 +545,21 @@ pub struct RawWindow {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Retry")]
 pub struct RawRetry {
-    /// Backoff: constant, linear or exponential.
+    /// Backoff: exponential (default), linear or constant.
     pub strategy: Option<String>,
-    /// Attempts in all, the first included (1: no retries).
+    /// Attempts in all, the first included (default 3; 1: no retries).
     pub max_attempts: Option<u32>,
-    /// Delay before the first retry.
+    /// Delay before the first retry (default "100ms").
     #[schemars(pattern(DURATION))]
     pub base: Option<String>,
-    /// exponential: growth of the delay per retry (>= 1).
+    /// exponential only: growth of the delay per retry (>= 1, default 2).
     pub multiplier: Option<f64>,
-    /// Cap of the delay.
+    /// Cap of the delay (default "5s", or base if longer; not below base).
     #[schemars(pattern(DURATION))]
     pub max_delay: Option<String>,
-    /// Jitter of the delay: none, full, equal or decorrelated.
+    /// Jitter of the delay: none, full (default), equal or decorrelated.
     pub jitter: Option<String>,
-    /// Retry budget.
+    /// Retry budget (default ratio 0.2, 10 per second, 10 s window).
     pub budget: Option<RawBudget>,
 }
 
@@ -568,11 +568,11 @@ pub struct RawRetry {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Budget")]
 pub struct RawBudget {
-    /// Retries allowed per first attempt.
+    /// Retries allowed per first attempt (0 to 1e6, default 0.2).
     pub ratio: Option<f64>,
-    /// Retries allowed per second regardless of ratio.
+    /// Retries per second allowed on top of the ratio (default 10).
     pub min_per_s: Option<u32>,
-    /// Time over which attempts are counted.
+    /// Time over which attempts are counted (at least "1ms", default "10s").
     #[schemars(pattern(DURATION))]
     pub window: Option<String>,
 }
@@ -586,7 +586,7 @@ pub struct RawStream {
     pub name: Option<String>,
     /// Arrival process of this stream.
     pub arrivals: Option<RawArrivals>,
-    /// Capability its tasks need.
+    /// Capability its tasks need (default: the workload's for a stream).
     pub capability: Option<String>,
     /// Only agents with all of these tags serve its tasks.
     pub tags: Option<Vec<String>>,
@@ -599,11 +599,11 @@ pub struct RawStream {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Job")]
 pub struct RawJob {
-    /// Job name (unique).
+    /// Job name (unique, default "jobN").
     pub name: Option<String>,
-    /// Arrival process of the jobs.
+    /// Arrival process: one job per arrival (not a trace).
     pub arrivals: Option<RawArrivals>,
-    /// Run compensations of finished stages when a stage fails.
+    /// On a failed stage, undo the finished ones with their `compensate` (default false).
     pub saga: Option<bool>,
     /// The stages.
     pub stages: Option<Vec<RawStage>>,
@@ -614,15 +614,15 @@ pub struct RawJob {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Stage")]
 pub struct RawStage {
-    /// Stage name (unique in the job).
+    /// Stage name (required, unique in the job; `after` refers to it).
     pub name: Option<String>,
-    /// Capability its tasks need.
+    /// Capability its tasks need (default: any agent).
     pub capability: Option<String>,
-    /// Tasks the stage fans out to.
+    /// Tasks run in parallel in the stage (default 1).
     pub tasks: Option<u32>,
     /// Stages that must finish first.
     pub after: Option<Vec<String>>,
-    /// Saga: capability of the compensating task.
+    /// saga jobs only: the capability that undoes the stage.
     pub compensate: Option<String>,
     /// Only agents with all of these tags serve its tasks.
     pub tags: Option<Vec<String>>,
@@ -648,10 +648,10 @@ pub struct RawDispatcher {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Request")]
 pub struct RawRequest {
-    /// Time the dispatcher waits for an attempt.
+    /// Time an attempt may take before it fails as a timeout (default: none).
     #[schemars(pattern(DURATION))]
     pub timeout: Option<String>,
-    /// Pass the remaining deadline down the calls.
+    /// Requests carry the task's workload.deadline down the calls (default false).
     pub propagate_deadline: Option<bool>,
 }
 
@@ -713,9 +713,9 @@ pub struct RawTarget {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Network")]
 pub struct RawNetwork {
-    /// One-way latency.
+    /// Latency of each message, each way (default: zero).
     pub latency: Option<RawDist>,
-    /// Probability a message is lost (0 to 1).
+    /// Probability that a message is lost (at least 0, below 1; needs a [request] timeout).
     pub loss: Option<f64>,
 }
 

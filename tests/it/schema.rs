@@ -164,4 +164,11 @@ fn duration_strings_are_checked_like_the_parser() {
             "the parser accepts {bad:?}"
         );
     }
+    // A trace window's `start` and `end` may be times of day, not durations.
+    let window = edit(
+        "arrivals = { process = \"poisson\", rate = 10.0 }",
+        "arrivals = { process = \"trace\", file = \"x.csv\", time_column = \"t\", start = \"09:01:00\", end = \"2023-11-16 09:02:00\" }",
+    );
+    v.check(&window)
+        .expect("a trace window of times of day passes the schema");
 }
