@@ -31,7 +31,7 @@ pub struct RawScenario {
     /// How long tasks arrive (default "60s").
     #[schemars(pattern(DURATION))]
     pub duration: Option<String>,
-    /// Start of the measured window; tasks finishing earlier are not counted (default "0s", shorter than duration).
+    /// Start of the measured window; tasks arriving earlier are left out of the summary (default "0s", shorter than duration).
     #[schemars(pattern(DURATION))]
     pub warmup: Option<String>,
     /// Time after `duration` for tasks in flight to finish (default "30s").
@@ -63,7 +63,7 @@ pub struct RawScenario {
     pub faults: Option<Vec<RawFault>>,
     /// Message bus topics, subscriptions and broker.
     pub bus: Option<RawBus>,
-    /// Per-capability policy for calls between agents, keyed by capability name.
+    /// Per-capability policy for calls (from the dispatcher or agents), keyed by capability name.
     pub capabilities: Option<std::collections::BTreeMap<String, RawCapability>>,
     /// The routing decision as a server with its own service time.
     pub dispatcher: Option<RawDispatcher>,

@@ -172,3 +172,53 @@ fn duration_strings_are_checked_like_the_parser() {
     v.check(&window)
         .expect("a trace window of times of day passes the schema");
 }
+/// The keys of `keys` that `doc` never names as `` `key` ``.
+fn missing_from(doc: &str, keys: &BTreeSet<String>) -> Vec<String> {
+    keys.iter()
+        .filter(|k| !doc.contains(&format!("`{k}`")))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_reference_names_every_key() {
+    let keys = schema::keys(&schema::schema());
+    assert!(keys.len() > 100, "the walk found only {keys:?}");
+    let doc = std::fs::read_to_string(root().join("docs/scenario.md")).expect("docs/scenario.md");
+    let missing = missing_from(&doc, &keys);
+    assert!(
+        missing.is_empty(),
+        "docs/scenario.md does not name these keys of the schema (add a row `key` | type | default | meaning to its table): {missing:?}"
+    );
+}
+
+/// The completeness check can fail: a fake reference with a row for every
+/// key but one is caught, and so is a key mentioned without backticks.
+#[test]
+fn the_reference_check_catches_a_missing_key() {
+    let keys = schema::keys(&schema::schema());
+    let row = |k: &String| format!("| `{k}` | string | none | meaning |\n");
+    let full: String = keys.iter().map(row).collect();
+    assert!(missing_from(&full, &keys).is_empty());
+    let without: String = keys
+        .iter()
+        .filter(|k| *k != "half_open_probes")
+        .map(row)
+        .collect();
+    assert_eq!(missing_from(&without, &keys), ["half_open_probes"]);
+    let bare = full.replace("`ttl`", "ttl");
+    assert_eq!(missing_from(&bare, &keys), ["ttl"]);
+}
+
+#[test]
+fn the_readme_points_at_the_schema_and_the_reference() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for needle in [
+        "docs/scenario.md",
+        "#:schema ./docs/scenario.schema.json",
+        "evenBetterToml.schema.associations",
+        "fleetsim schema > scenario.schema.json",
+    ] {
+        assert!(readme.contains(needle), "README.md lacks {needle:?}");
+    }
+}
