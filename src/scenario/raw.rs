@@ -24,7 +24,7 @@ pub const DURATION: &str = r"^\s*\+?[0-9_.]+(ns|us|µs|ms|s|m|min|h)\s*$";
 pub struct RawScenario {
     /// Name of the scenario and of its report directory (letters, digits, `_`, `-`, `.`); default: the file stem.
     pub name: Option<String>,
-    /// Free text shown in reports.
+    /// Free text, shown in the HTML report.
     pub description: Option<String>,
     /// Root seed of every random stream (default 1); `--seed` overrides it.
     pub seed: Option<u64>,
