@@ -86,6 +86,16 @@ Examples:
   fleetsim man > fleetsim.1 && man ./fleetsim.1
   fleetsim man | sudo tee /usr/local/share/man/man1/fleetsim.1 > /dev/null")]
     Man,
+    /// Print the JSON Schema of scenario files (for editor completion and validation).
+    #[command(
+        after_help = "Save it and point your editor at it, e.g. a `#:schema ./scenario.schema.json` line \
+at the top of a scenario file (taplo, Even Better TOML).
+
+Examples:
+  fleetsim schema > scenario.schema.json
+  fleetsim schema | python3 -m json.tool | less"
+    )]
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,10 @@ fn main() -> ExitCode {
         Command::Fit(args) => fit(args),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
+        Command::Schema => {
+            print!("{}", scenario::schema::json());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@
 
 pub mod diagnostic;
 pub mod raw;
+pub mod schema;
 pub mod source;
 pub mod validate;
 

@@ -798,7 +798,7 @@ mod tests {
         assert_eq!(drain(&mut run), [1, 2]);
         assert_eq!(run.stages_running(), 2);
         run.on_stage_completed(2);
-        assert_eq!(drain(&mut run), [], "d waits for b too");
+        assert_eq!(drain(&mut run), [0usize; 0], "d waits for b too");
         run.on_stage_completed(1);
         assert_eq!(drain(&mut run), [3]);
         assert!(!run.is_finished());
@@ -843,7 +843,7 @@ mod tests {
         assert_eq!(drain(&mut run), [0, 2]);
         run.on_stage_failed(0);
         assert_eq!(run.stage_state(1), StageState::Cancelled);
-        assert_eq!(drain(&mut run), []);
+        assert_eq!(drain(&mut run), [0usize; 0]);
         run.on_stage_completed(2);
         assert_eq!(
             drain(&mut run),
@@ -881,7 +881,7 @@ mod tests {
         run.on_stage_failed(3);
         assert_eq!(run.state(), JobState::Compensating);
         assert_eq!(run.stage_state(4), StageState::Cancelled);
-        assert_eq!(drain(&mut run), [], "a failed saga starts nothing");
+        assert_eq!(drain(&mut run), [0usize; 0], "a failed saga starts nothing");
         assert_eq!(run.poll_compensation(), None, "b is still running");
         run.on_stage_completed(1);
         assert_eq!(run.completion_order(), [0, 2, 1]);
@@ -912,7 +912,7 @@ mod tests {
         assert!(run.is_finished());
         assert_eq!(run.state(), JobState::Failed);
         assert_eq!(run.poll_compensation(), None, "a is never compensated");
-        assert_eq!(run.compensations_run(), []);
+        assert_eq!(run.compensations_run(), [0usize; 0]);
     }
 
     #[test]
@@ -934,7 +934,7 @@ mod tests {
             run.on_stage_completed(s);
         }
         assert_eq!(run.state(), JobState::Completed);
-        assert_eq!(run.compensations_run(), []);
+        assert_eq!(run.compensations_run(), [0usize; 0]);
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod fit;
 mod orchestration;
 mod pubsub;
 mod scenario_errors;
+mod schema;
 mod support;
 mod sweep;
 mod theory;

@@ -179,7 +179,7 @@ pub(super) fn check_work(
         );
         return None;
     }
-    c.dist(path, raw).map(WorkDist::new)
+    c.dist(path, &raw.to_dist()).map(WorkDist::new)
 }
 
 pub(super) fn check_arrivals(
