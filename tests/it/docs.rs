@@ -7,12 +7,6 @@ use std::path::{Path, PathBuf};
 
 use crate::support::root;
 
-/// Files named in the docs that arrive with other work still on its way
-/// into the branch (the scenario reference and its JSON Schema). Once they
-/// are in `docs/`, the check below covers them like any other; remove them
-/// from this list then.
-const LANDING: &[&str] = &["docs/scenario.md", "docs/scenario.schema.json"];
-
 /// Every file under `dir` (recursively) with one of `exts`, sorted.
 fn files(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -114,8 +108,7 @@ fn every_docs_path_in_the_readme_and_docs_exists() {
                     }
                     acc
                 });
-            let name = resolved.to_string_lossy().into_owned();
-            if !root.join(&resolved).exists() && !LANDING.contains(&name.as_str()) {
+            if !root.join(&resolved).exists() {
                 missing.push(format!("{}: {target}", path.display()));
             }
         }
