@@ -298,7 +298,7 @@ fn bad_work_amounts_are_refused_naming_the_key() {
     );
     let e = problems(r#"{ dist = "empirical", file = "x.csv", column = "n", unit = "ms" }"#);
     assert!(
-        e.contains("workload.work.unit: applies only to durations"),
+        e.contains("workload.work.unit: unknown field `unit`"),
         "{e}"
     );
     let e = problems(r#"{ dist = "constant", value = 1, mean = 2 }"#);
