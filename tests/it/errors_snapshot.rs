@@ -10,18 +10,7 @@ use fleetsim::scenario::{self, Override, ScenarioError};
 
 use super::support::{fleetsim, text};
 
-const BASE: &str = r#"name = "base"
-duration = "10s"
-
-[[fleet.tiers]]
-name = "a"
-count = 2
-service_time = { dist = "constant", value = "5ms" }
-capabilities = ["compute"]
-
-[workload]
-arrivals = { process = "poisson", rate = 10.0 }
-"#;
+use crate::support::BASE;
 
 /// BASE with `from` replaced by `to` (which must occur).
 fn base_with(from: &str, to: &str) -> Vec<u8> {

@@ -3,18 +3,7 @@
 
 use fleetsim::scenario::{self, Override, Problem, ScenarioError};
 
-const BASE: &str = r#"name = "base"
-duration = "10s"
-
-[[fleet.tiers]]
-name = "a"
-count = 2
-service_time = { dist = "constant", value = "5ms" }
-capabilities = ["compute"]
-
-[workload]
-arrivals = { process = "poisson", rate = 10.0 }
-"#;
+use crate::support::BASE;
 
 fn problems(text: &str, sets: &[&str]) -> Vec<Problem> {
     let overrides: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();

@@ -59,3 +59,18 @@ pub fn peak_rss_mb(out: &Path) -> Option<f64> {
     let value = perf.lines().nth(1).unwrap().split(',').nth(col).unwrap();
     (!value.is_empty()).then(|| value.parse().unwrap())
 }
+
+/// A small valid scenario: two agents of one tier serving `compute`, Poisson
+/// arrivals; tests of errors break one key of it.
+pub const BASE: &str = r#"name = "base"
+duration = "10s"
+
+[[fleet.tiers]]
+name = "a"
+count = 2
+service_time = { dist = "constant", value = "5ms" }
+capabilities = ["compute"]
+
+[workload]
+arrivals = { process = "poisson", rate = 10.0 }
+"#;
