@@ -5,6 +5,11 @@
 pub mod chart;
 pub mod csv;
 pub mod html;
+pub mod manifest;
+pub mod staging;
+
+pub use manifest::{Provenance, verify};
+pub use staging::Staging;
 
 use std::fs;
 use std::io::{self, Write};
