@@ -25,7 +25,8 @@ use crate::scenario::Override;
 
 Exit codes:
   0  success
-  1  the runs worked but a check failed (`fleetsim check` found a regression)
+  1  the runs worked but a check failed (`fleetsim check` found a regression), or
+     `fleetsim verify` found an output directory incomplete or changed
   2  usage, scenario or I/O error
 
 Examples:

@@ -469,6 +469,32 @@ mod tests {
     }
 
     #[test]
+    fn entries_parked_by_a_killed_commit_are_given_back() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        let s = Staging::begin(&out).unwrap();
+        write_atomic(&s.dir().join("a.csv"), b"x\n1\n").unwrap();
+        s.commit(&prov()).unwrap();
+        // A commit killed after writing its manifest and parking `compare/`
+        // (a nested output) and `notes.txt` (another program's file).
+        let parked = root.path().join(".out.staging-0-ab");
+        fs::create_dir(&parked).unwrap();
+        fs::write(parked.join("a.csv"), "x\n2\n").unwrap();
+        let m = Manifest::of_dir(&parked, &prov()).unwrap();
+        fs::write(parked.join(MANIFEST_JSON), m.to_json()).unwrap();
+        fs::create_dir(parked.join("compare")).unwrap();
+        fs::write(parked.join("compare/x"), "x").unwrap();
+        fs::write(parked.join("notes.txt"), "n").unwrap();
+        drop(Staging::begin(&out).unwrap());
+        assert_eq!(names(root.path()), ["out"]);
+        assert_eq!(
+            names(&out),
+            ["a.csv", "compare", "manifest.json", "notes.txt"]
+        );
+        assert_eq!(fs::read(out.join("a.csv")).unwrap(), b"x\n1\n");
+    }
+
+    #[test]
     fn leftover_names_are_recognised_strictly() {
         assert!(matches!(
             leftover(".out.staging-12-ab", "out"),

@@ -93,7 +93,10 @@ fn a_killed_run_leaves_the_previous_output_or_the_new_one_never_a_mix() {
             ok(d, &with("1", "out"));
         }
     }
-    eprintln!("kills: {} left the previous output, {} the new one", states[0], states[1]);
+    eprintln!(
+        "kills: {} left the previous output, {} the new one",
+        states[0], states[1]
+    );
     assert!(states[0] > 0, "no kill landed before the swap: {states:?}");
     // The next complete run cleans up whatever the kills left beside it.
     ok(d, &with("2", "out"));
@@ -133,7 +136,10 @@ fn a_killed_first_run_leaves_nothing_verify_accepts_but_a_complete_output() {
         if verify_code(d, &out).0 == Some(0) {
             assert_eq!(manifest_sans_perf(&d.join(&out)), want);
         } else {
-            assert!(!d.join(&out).exists(), "{out}: an incomplete output in place");
+            assert!(
+                !d.join(&out).exists(),
+                "{out}: an incomplete output in place"
+            );
         }
     }
 }
