@@ -25,7 +25,8 @@ use crate::scenario::Override;
 
 Exit codes:
   0  success
-  1  the runs worked but a check failed (`fleetsim check` found a regression)
+  1  the runs worked but a check failed (`fleetsim check` found a regression), or
+     `fleetsim verify` found an output directory incomplete or changed
   2  usage, scenario or I/O error
 
 Examples:
@@ -96,6 +97,8 @@ Examples:
   fleetsim schema | python3 -m json.tool | less"
     )]
     Schema,
+    /// Check that an output directory is complete and unchanged: every file against its manifest.json.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +276,29 @@ pub struct MergeArgs {
     /// Where to write the merged reports.
     #[arg(long, required = true)]
     pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every command that writes a directory (run, compare, sweep, merge, fit) builds it beside --out \
+and puts it in place only when every file is written, with manifest.json last: each file's size, SHA-256 and, \
+for a CSV, its number of data rows. verify re-reads them all and also refuses files the manifest does not list \
+(subdirectories other than charts/ are other outputs and are skipped).
+
+Exits 0 when everything matches; 1 naming the first mismatch (a missing manifest, a missing, changed or \
+unlisted file); 2 when DIR does not exist or cannot be read.
+
+Examples:
+  fleetsim verify reports/steady_load
+  fleetsim verify shards/* && fleetsim merge shards/* --out reports/steady_load/sweep"
+)]
+pub struct VerifyArgs {
+    /// Output directories to check.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,

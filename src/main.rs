@@ -1,12 +1,15 @@
 //! `fleetsim`: parse arguments, run, map the outcome to an exit code
-//! (0 ok, 1 a check failed, 2 usage, scenario or I/O error).
+//! (0 ok, 1 a check failed or `verify` found a directory incomplete or
+//! changed, 2 usage, scenario or I/O error).
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
-use fleetsim::cli::{CheckArgs, Cli, Command, CompareArgs, FitArgs, MergeArgs, RunArgs, SweepArgs};
+use fleetsim::cli::{
+    CheckArgs, Cli, Command, CompareArgs, FitArgs, MergeArgs, RunArgs, SweepArgs, VerifyArgs,
+};
 use fleetsim::discovery::balancer::Strategy;
 use fleetsim::harness::{self, compare, sweep};
 use fleetsim::report;
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
             print!("{}", scenario::schema::json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Verify(args) => Ok(verify(&args)),
     };
     match result {
         Ok(code) => code,
@@ -57,10 +61,12 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
     };
     let groups = fit::read_log(&name, &bytes, &args.column, args.by.as_deref(), unit)?;
     let fits: Vec<fit::GroupFit> = groups.iter().map(|(g, xs)| fit::fit_group(g, xs)).collect();
-    let dir = &args.out;
+    let staging = report::Staging::begin(&args.out)
+        .with_context(|| format!("cannot write reports to {}", args.out.display()))?;
+    let dir = staging.dir();
     let write = |file: &str, bytes: &[u8]| {
         report::write_atomic(&dir.join(file), bytes)
-            .with_context(|| format!("cannot write {}", dir.join(file).display()))
+            .with_context(|| format!("cannot write {}", args.out.join(file).display()))
     };
     // One suffix per group for its chart and sample file: `-slug`, made
     // unique by the group's index when two slugs collide.
@@ -103,7 +109,7 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
             let file = format!("samples{suffix}.csv");
             write(&file, &fit::sample_csv(&args.column, &f.sorted))?;
             samples.push(fit::SampleFile {
-                file: dir.join(&file).display().to_string(),
+                file: args.out.join(&file).display().to_string(),
                 column: args.column.clone(),
                 unit: None,
             });
@@ -120,9 +126,17 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
         };
         report::chart::fit_cdf(&title, f)
             .write(dir, &chart)
-            .with_context(|| format!("cannot write the chart {chart} to {}", dir.display()))?;
+            .with_context(|| format!("cannot write the chart {chart} to {}", args.out.display()))?;
         charts.push(chart);
     }
+    let out = staging.out().to_path_buf();
+    staging
+        .commit(&report::Provenance {
+            command: "fit".to_string(),
+            ..report::Provenance::default()
+        })
+        .with_context(|| format!("cannot write reports to {}", out.display()))?;
+    let dir = &args.out;
     if !args.quiet {
         for (i, f) in fits.iter().enumerate() {
             if i > 0 {
@@ -210,7 +224,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| harness::default_out_dir(&sc));
-    harness::write_run_reports(&dir, &sc, &runs)
+    let staging = report::Staging::begin(&dir)
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    harness::write_run_reports(staging.dir(), &sc, &runs)
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    staging
+        .commit(&provenance("run", &sc))
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if !args.common.quiet {
         print!("{}", harness::summary_table(&sc, &runs));
@@ -247,16 +266,21 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| harness::default_out_dir(first).join("compare"));
-    let table = dir.join("comparison.csv");
-    let written = harness::write_run_reports(&dir, first, &runs)
+    let staging = report::Staging::begin(&dir)
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    let table = staging.dir().join("comparison.csv");
+    let written = harness::write_run_reports(staging.dir(), first, &runs)
         .and_then(|mut written| {
             report::write_atomic(&table, &report::csv::comparison(&comparison))?;
             written.insert(0, table);
             Ok(written)
         })
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
-    report::chart::write_all(&dir, &compare::charts(&comparison, &runs))
+    report::chart::write_all(staging.dir(), &compare::charts(&comparison, &runs))
         .with_context(|| format!("cannot write charts to {}", dir.display()))?;
+    staging
+        .commit(&provenance("compare", first))
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if !args.common.quiet {
         print!("{}", compare::table(&comparison));
         let names: Vec<String> = written
@@ -290,12 +314,17 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         jobs,
         !args.common.quiet && harness::interactive(),
     )?;
-    out.write(&dir)
+    let staging = report::Staging::begin(&dir)
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    out.write(staging.dir())
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if args.shard.is_none() {
-        report::chart::write_all(&dir, &plan.charts(&out))
+        report::chart::write_all(staging.dir(), &plan.charts(&out))
             .with_context(|| format!("cannot write charts to {}", dir.display()))?;
     }
+    staging
+        .commit(&provenance("sweep", &plan.base))
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if !args.common.quiet {
         if let Some(shard) = args.shard {
             println!(
@@ -326,8 +355,18 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
 
 fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let merged = sweep::merge(&args.dirs, &args.out)?;
+    let staging = report::Staging::begin(&args.out)
+        .with_context(|| format!("cannot write reports to {}", args.out.display()))?;
     merged
-        .write(&args.out)
+        .write(staging.dir())
+        .with_context(|| format!("cannot write reports to {}", args.out.display()))?;
+    staging
+        .commit(&report::Provenance {
+            command: "merge".to_string(),
+            scenario: Some(merged.scenario.clone()),
+            scenario_hash: Some(merged.scenario_hash),
+            seed: Some(merged.seed),
+        })
         .with_context(|| format!("cannot write reports to {}", args.out.display()))?;
     if !args.quiet {
         let names: Vec<&str> = merged.files.iter().map(|(n, _)| *n).collect();
@@ -338,6 +377,16 @@ fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         println!("reports: {}/ ({})", args.out.display(), names.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the manifest of an output of `command` on `sc` records.
+fn provenance(command: &str, sc: &scenario::Scenario) -> report::Provenance {
+    report::Provenance {
+        command: command.to_string(),
+        scenario: Some(sc.name.clone()),
+        scenario_hash: Some(sc.origin.hash),
+        seed: Some(sc.seed.0),
+    }
 }
 
 fn validate(specs: &[String]) -> anyhow::Result<ExitCode> {
@@ -517,4 +566,25 @@ fn man() -> anyhow::Result<ExitCode> {
 /// Write to stdout; a closed pipe (`fleetsim man | head`) is not an error.
 fn print_bytes(bytes: &[u8]) {
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), bytes);
+}
+
+/// `fleetsim verify DIR...`: 0 when every directory matches its manifest,
+/// else the worst code of [`report::manifest::VerifyError::exit_code`] (1 a
+/// mismatch, 2 a directory that cannot be read), after naming each problem.
+fn verify(args: &VerifyArgs) -> ExitCode {
+    let mut worst = 0;
+    for dir in &args.dirs {
+        match report::verify(dir) {
+            Ok(m) => {
+                if !args.quiet {
+                    println!("ok: {} ({} files)", dir.display(), m.files.len());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                worst = worst.max(e.exit_code());
+            }
+        }
+    }
+    ExitCode::from(worst)
 }

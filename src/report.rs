@@ -1,10 +1,17 @@
 //! Reports: pure functions from run results to bytes (fixed column order,
-//! float formatting and row order, so outputs diff cleanly), and the one
-//! function that puts bytes on disk atomically.
+//! float formatting and row order, so outputs diff cleanly), the one
+//! function that puts bytes on disk atomically, and whole output
+//! directories: built in a staging directory, described by `manifest.json`
+//! and swapped into place ([`staging`], [`manifest`]).
 
 pub mod chart;
 pub mod csv;
 pub mod html;
+pub mod manifest;
+pub mod staging;
+
+pub use manifest::{Provenance, verify};
+pub use staging::Staging;
 
 use std::fs;
 use std::io::{self, Write};

@@ -750,6 +750,8 @@ pub enum MergeError {
         .missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", "),
         last = .count - 1)]
     Missing { missing: Vec<u32>, count: u32 },
+    #[error("{0}; merge only shards whose sweep finished (run the shard again)")]
+    Unverified(String),
     #[error("--out {0} is one of the shard directories; merge into a new directory")]
     OutIsInput(String),
 }
@@ -761,6 +763,8 @@ pub struct MergeOutput {
     pub shards: u32,
     pub runs: usize,
     pub scenario: String,
+    pub scenario_hash: u64,
+    pub seed: u64,
 }
 
 /// Merge shard directories (in any order) into the files an unsharded
@@ -776,6 +780,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
     }
     // The manifests.
     let mut shards: Vec<(PathBuf, Manifest)> = Vec::new();
+    let mut contents: Vec<report::manifest::Manifest> = Vec::new();
     for dir in dirs {
         let path = dir.join(MANIFEST);
         let bytes = match fs::read(&path) {
@@ -796,7 +801,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
             path: path.display().to_string(),
             message,
         })?;
+        // Every file as the shard wrote it: sizes, hashes and row counts.
+        let content = report::verify(dir).map_err(|e| MergeError::Unverified(e.to_string()))?;
+        if content.command != "sweep" || content.file(MANIFEST).is_none() {
+            return Err(MergeError::Unverified(format!(
+                "{}: its {} is not a sweep shard's",
+                dir.display(),
+                report::manifest::MANIFEST_JSON
+            )));
+        }
         shards.push((dir.clone(), m));
+        contents.push(content);
     }
     let (first_dir, first) = shards
         .first()
@@ -922,7 +937,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
             };
             let (vcol, rcol) = (col("variant")?, col("replication")?);
             let owned: std::collections::BTreeSet<usize> = m.runs.iter().copied().collect();
+            let mut count = 0u64;
             for rec in records {
+                count += 1;
                 let rec = rec.map_err(|e| bad(e.to_string()))?;
                 let variant = String::from_utf8_lossy(&rec[vcol]).into_owned();
                 let replication = String::from_utf8_lossy(&rec[rcol]).into_owned();
@@ -944,6 +961,25 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
                 }
                 seen[run] += 1;
                 rows.push((run, rec));
+            }
+            let listed = contents[k].file(name).and_then(|e| e.rows);
+            if listed != Some(count) {
+                return Err(bad(format!(
+                    "{count} data rows; its {} says {}",
+                    report::manifest::MANIFEST_JSON,
+                    listed.map_or("nothing".to_string(), |r| r.to_string())
+                )));
+            }
+            // Every run has at least one row in the files with a row per
+            // agent or per interval.
+            if matches!(name, "agents.csv" | "timeseries.csv")
+                && let Some(&run) = m.runs.iter().find(|&&r| seen[r] == 0)
+            {
+                return Err(bad(format!(
+                    "no row for run {run} (`{}` replication {})",
+                    grid.label(run / first.replications as usize),
+                    run % first.replications as usize
+                )));
             }
             if let Some(want) = per_run
                 && let Some(&run) = m.runs.iter().find(|&&r| seen[r] != want)
@@ -973,6 +1009,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
         shards: count,
         runs: total,
         scenario: first.scenario,
+        scenario_hash: first.scenario_hash,
+        seed: first.seed,
     })
 }
 

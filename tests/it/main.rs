@@ -21,6 +21,7 @@ mod docs;
 mod errors_snapshot;
 mod fit;
 mod orchestration;
+mod outputs;
 mod pubsub;
 mod scenario_errors;
 mod schema;

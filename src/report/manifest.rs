@@ -1,0 +1,383 @@
+//! `manifest.json`: what a complete output directory holds, and
+//! `fleetsim verify`, which checks a directory against it.
+//!
+//! Why: every file is written atomically, but a directory of files is not.
+//! A run killed half-way (SIGKILL, a full disk) could leave this run's
+//! `summary.csv` beside the previous run's charts, with nothing to tell.
+//! Every command that writes an output directory now builds it in a staging
+//! directory ([`super::staging`]), writes this manifest as the last file
+//! there, and only then swaps it into place; a directory whose manifest is
+//! missing or does not match its files is incomplete, and `merge` refuses it.
+//!
+//! The manifest lists every file (top level and `charts/`) with its size,
+//! SHA-256 (the `sha2` crate, FIPS 180-4) and, for a CSV, its number of data
+//! rows (records after the header, read with the `csv` crate, so a quoted
+//! newline does not count). It names the fleetsim package version (never a
+//! git commit), the command, scenario, scenario hash and seed, and nothing
+//! else: no time, no PID, no path, so the same run writes the same manifest
+//! on every machine, except for the `perf.csv` entry (wall-clock times, the
+//! one file whose bytes change between runs). One entry per line, so the
+//! file diffs cleanly.
+//!
+//! Subdirectories other than `charts/` are not part of an output: they are
+//! other outputs nested in it (`reports/NAME/compare`, `.../sweep`), each
+//! with its own manifest, and `verify` leaves them alone.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::chart::CHART_DIR;
+
+/// The manifest's file name.
+pub const MANIFEST_JSON: &str = "manifest.json";
+
+/// The manifest format this fleetsim writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// Where an output came from: the fields of the manifest beside the file list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The subcommand that wrote the directory (`run`, `sweep`, `merge`, ...).
+    pub command: String,
+    pub scenario: Option<String>,
+    /// The scenario's hash (its text and overrides), as in `shard.csv`.
+    pub scenario_hash: Option<u64>,
+    pub seed: Option<u64>,
+}
+
+/// One file of an output directory.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Entry {
+    /// Relative to the directory, `/`-separated (`charts/latency.svg`).
+    pub path: String,
+    pub bytes: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+    /// Data rows (records after the header), for a CSV file.
+    #[serde(default)]
+    pub rows: Option<u64>,
+}
+
+/// A parsed `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub fleetsim: String,
+    pub command: String,
+    pub scenario: Option<String>,
+    pub scenario_hash: Option<String>,
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub note: Option<String>,
+    pub files: Vec<Entry>,
+}
+
+impl Manifest {
+    /// The entry for `path`, if listed.
+    pub fn file(&self, path: &str) -> Option<&Entry> {
+        self.files.iter().find(|e| e.path == path)
+    }
+
+    /// The manifest of the files now in `dir` (its top level and
+    /// `charts/`), sorted by path.
+    pub fn of_dir(dir: &Path, p: &Provenance) -> io::Result<Manifest> {
+        let mut files = Vec::new();
+        for rel in output_files(dir)? {
+            let bytes = fs::read(dir.join(&rel))?;
+            files.push(entry(&rel, &bytes));
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Manifest {
+            format: FORMAT,
+            fleetsim: env!("CARGO_PKG_VERSION").to_string(),
+            command: p.command.clone(),
+            scenario: p.scenario.clone(),
+            scenario_hash: p.scenario_hash.map(|h| format!("{h:016x}")),
+            seed: p.seed,
+            note: files.iter().any(|f| f.path == "perf.csv").then(|| {
+                "perf.csv holds wall-clock times: its bytes and hash differ between runs"
+                    .to_string()
+            }),
+            files,
+        })
+    }
+
+    /// The JSON text: fixed key order, one file per line.
+    pub fn to_json(&self) -> String {
+        let s = |v: &str| serde_json::to_string(v).expect("a string serializes");
+        let opt = |v: &Option<String>| v.as_deref().map_or("null".to_string(), s);
+        let mut out = String::from("{\n");
+        out += &format!("  \"format\": {},\n", self.format);
+        out += &format!("  \"fleetsim\": {},\n", s(&self.fleetsim));
+        out += &format!("  \"command\": {},\n", s(&self.command));
+        out += &format!("  \"scenario\": {},\n", opt(&self.scenario));
+        out += &format!("  \"scenario_hash\": {},\n", opt(&self.scenario_hash));
+        out += &format!(
+            "  \"seed\": {},\n",
+            self.seed.map_or("null".to_string(), |x| x.to_string())
+        );
+        if let Some(note) = &self.note {
+            out += &format!("  \"note\": {},\n", s(note));
+        }
+        out += "  \"files\": [\n";
+        for (i, f) in self.files.iter().enumerate() {
+            let rows = f.rows.map_or(String::new(), |r| format!(", \"rows\": {r}"));
+            out += &format!(
+                "    {{\"path\": {}, \"bytes\": {}, \"sha256\": \"{}\"{rows}}}{}\n",
+                s(&f.path),
+                f.bytes,
+                f.sha256,
+                if i + 1 < self.files.len() { "," } else { "" }
+            );
+        }
+        out += "  ]\n}\n";
+        out
+    }
+
+    /// Parse `manifest.json`.
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if m.format != FORMAT {
+            return Err(format!(
+                "format {}; this fleetsim reads format {FORMAT}",
+                m.format
+            ));
+        }
+        Ok(m)
+    }
+}
+
+/// The manifest entry of a file with these bytes.
+pub fn entry(rel: &str, bytes: &[u8]) -> Entry {
+    Entry {
+        path: rel.to_string(),
+        bytes: bytes.len() as u64,
+        sha256: sha256_hex(bytes),
+        rows: rel.ends_with(".csv").then(|| csv_rows(bytes)),
+    }
+}
+
+/// SHA-256 in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Data rows of a CSV file: records after the header (a record that does
+/// not parse still counts, so the number is defined for any bytes).
+pub fn csv_rows(bytes: &[u8]) -> u64 {
+    ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes)
+        .byte_records()
+        .count() as u64
+}
+
+/// The files of an output in `dir`, relative and `/`-separated: regular
+/// files at the top level (but the manifest) and in `charts/`, sorted.
+/// Other subdirectories are other outputs and are not listed.
+pub fn output_files(dir: &Path) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            if name == CHART_DIR {
+                for c in fs::read_dir(e.path())? {
+                    let c = c?;
+                    out.push(format!("{CHART_DIR}/{}", c.file_name().to_string_lossy()));
+                }
+            }
+        } else if name != MANIFEST_JSON {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Why a directory is not a complete output.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{dir}: no such directory")]
+    NoDir { dir: String },
+    #[error(
+        "{dir}: no {MANIFEST_JSON}: not a fleetsim output, or the command that wrote it did not finish (run it again)"
+    )]
+    NoManifest { dir: String },
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{dir}/{MANIFEST_JSON}: {message}")]
+    BadManifest { dir: String, message: String },
+    #[error("{dir}: {file} is listed in {MANIFEST_JSON} but missing")]
+    Missing { dir: String, file: String },
+    #[error("{dir}: {file} has {what} {found}; {MANIFEST_JSON} says {want}")]
+    Differs {
+        dir: String,
+        file: String,
+        what: &'static str,
+        found: String,
+        want: String,
+    },
+    #[error(
+        "{dir}: {file} is not listed in {MANIFEST_JSON} (left by another program or an interrupted run?)"
+    )]
+    Unlisted { dir: String, file: String },
+}
+
+impl VerifyError {
+    /// Exit code for `fleetsim verify`: 2 when the directory does not exist
+    /// or cannot be read, 1 when it is not a complete, unchanged output.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            VerifyError::NoDir { .. } | VerifyError::Read { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Check `dir` against its manifest: every listed file present with its
+/// size, hash and rows, and no unlisted file at the top level or in
+/// `charts/`. Returns the manifest; the error names the first mismatch.
+pub fn verify(dir: &Path) -> Result<Manifest, VerifyError> {
+    let shown = dir.display().to_string();
+    let read = |p: PathBuf| {
+        fs::read(&p).map_err(|e| VerifyError::Read {
+            path: p.display().to_string(),
+            message: e.to_string(),
+        })
+    };
+    if !dir.is_dir() {
+        return Err(VerifyError::NoDir { dir: shown });
+    }
+    let mpath = dir.join(MANIFEST_JSON);
+    if !mpath.exists() {
+        return Err(VerifyError::NoManifest { dir: shown });
+    }
+    let m = Manifest::parse(&read(mpath)?).map_err(|message| VerifyError::BadManifest {
+        dir: shown.clone(),
+        message,
+    })?;
+    for f in &m.files {
+        let safe = match f.path.split_once('/') {
+            None => !f.path.is_empty() && !f.path.starts_with('.'),
+            Some((d, rest)) => d == CHART_DIR && !rest.contains('/') && !rest.is_empty(),
+        };
+        if !safe || f.path == MANIFEST_JSON {
+            return Err(VerifyError::BadManifest {
+                dir: shown,
+                message: format!("`{}` is not a file of an output directory", f.path),
+            });
+        }
+        let p = dir.join(&f.path);
+        if !p.is_file() {
+            return Err(VerifyError::Missing {
+                dir: shown,
+                file: f.path.clone(),
+            });
+        }
+        let bytes = read(p)?;
+        let got = entry(&f.path, &bytes);
+        let differs = |what, found: String, want: String| VerifyError::Differs {
+            dir: shown.clone(),
+            file: f.path.clone(),
+            what,
+            found,
+            want,
+        };
+        if got.bytes != f.bytes {
+            return Err(differs(
+                "size",
+                format!("{} bytes", got.bytes),
+                format!("{} bytes", f.bytes),
+            ));
+        }
+        if got.sha256 != f.sha256 {
+            return Err(differs("SHA-256", got.sha256, f.sha256.clone()));
+        }
+        if got.rows != f.rows {
+            let show = |r: Option<u64>| r.map_or("none".to_string(), |r| r.to_string());
+            return Err(differs("data rows", show(got.rows), show(f.rows)));
+        }
+    }
+    let files = output_files(dir).map_err(|e| VerifyError::Read {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    if let Some(extra) = files.into_iter().find(|f| m.file(f).is_none()) {
+        return Err(VerifyError::Unlisted {
+            dir: shown,
+            file: extra,
+        });
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_count_records_not_lines() {
+        assert_eq!(csv_rows(b"a,b\n1,2\n3,4\n"), 2);
+        assert_eq!(csv_rows(b"a,b\n\"x\ny\",2\n"), 1);
+        assert_eq!(csv_rows(b"a,b\n"), 0);
+        assert_eq!(csv_rows(b""), 0);
+    }
+
+    #[test]
+    fn sha256_matches_the_standard_vector() {
+        // FIPS 180-4 example "abc".
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn the_json_reads_back_and_verify_names_the_first_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.csv"), "x\n1\n2\n").unwrap();
+        fs::create_dir(dir.path().join("charts")).unwrap();
+        fs::write(dir.path().join("charts/c.svg"), "<svg/>").unwrap();
+        fs::create_dir(dir.path().join("nested")).unwrap();
+        let p = Provenance {
+            command: "run".into(),
+            scenario: Some("s\"q".into()),
+            scenario_hash: Some(0xabc),
+            seed: Some(7),
+        };
+        let m = Manifest::of_dir(dir.path(), &p).unwrap();
+        assert_eq!(m.files.len(), 2);
+        assert_eq!(m.file("a.csv").unwrap().rows, Some(2));
+        assert_eq!(m.file("charts/c.svg").unwrap().rows, None);
+        let json = m.to_json();
+        assert_eq!(Manifest::parse(json.as_bytes()).unwrap(), m);
+        fs::write(dir.path().join(MANIFEST_JSON), &json).unwrap();
+        assert_eq!(verify(dir.path()).unwrap(), m);
+        fs::write(dir.path().join("stray.txt"), "").unwrap();
+        let e = verify(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("stray.txt is not listed"), "{e}");
+        fs::remove_file(dir.path().join("stray.txt")).unwrap();
+        fs::write(dir.path().join("a.csv"), "x\n1\n").unwrap();
+        let e = verify(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("a.csv has size 4 bytes"), "{e}");
+        fs::write(dir.path().join("a.csv"), "x\n1\n3\n").unwrap();
+        let e = verify(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("a.csv has SHA-256"), "{e}");
+        fs::remove_file(dir.path().join("a.csv")).unwrap();
+        let e = verify(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("a.csv is listed in manifest.json but missing"),
+            "{e}"
+        );
+    }
+}
