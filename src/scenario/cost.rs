@@ -27,14 +27,15 @@
 //!   its HDR histograms and its rows in the reports); 240 bytes per task
 //!   waiting when the offered load `ρ = λ · E[S] / (agents × concurrency)`
 //!   is 1 or more (then the backlog grows to `(1 − 1/ρ) × arrivals`; 1
-//!   million queued tasks measured at 240 MB); the time series, `(duration
-//!   + drain) / bucket` rows of `8 × (24 + 4 × routes + tiers)` bytes.
-//!   Replications run `parallel` at a time and each keeps its results
-//!   (about 8 KB plus 64 bytes per agent and its time series).
+//!   million queued tasks measured at 240 MB); the time series,
+//!   `(duration + drain) / bucket` rows of `8 × (24 + 4 × routes + tiers)`
+//!   bytes. Replications run `parallel` at a time and each keeps its
+//!   results (about 8 KB plus 64 bytes per agent and its time series).
 //!
-//! Accuracy on the reference scenarios (README, "Cost estimate"): events
-//! within 0.5×–2× of the `events` column of summary.csv, memory an upper
-//! bound within 3× of the measured peak resident memory.
+//! Accuracy on the reference scenarios (README, "Limits and the cost
+//! estimate"): events within 0.67×–1.24× of the `events` column of
+//! summary.csv, memory within 0.54×–1.2× of the measured peak resident
+//! memory; a test holds three scenarios' events to 0.5×–2×.
 
 use crate::faults::FaultKind;
 use crate::fleet::ServiceTime;
@@ -74,8 +75,7 @@ pub struct Cost {
     pub bytes: f64,
     /// Results kept per replication, in bytes.
     pub result_bytes: f64,
-    /// The contributions, largest first by neither measure in particular:
-    /// in the order the model adds them.
+    /// The contributions, in the order the model adds them.
     pub terms: Vec<Term>,
 }
 
