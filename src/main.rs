@@ -389,14 +389,19 @@ fn validate(specs: &[String]) -> anyhow::Result<ExitCode> {
     let mut bad = 0;
     for spec in specs {
         match scenario::load(spec, &[]) {
-            Ok(sc) => println!(
-                "ok: {spec} ({}: {}, {}, {} balancing; {})",
-                sc.name,
-                plural(u64::from(sc.agent_count()), "agent"),
-                plural(sc.tiers.len() as u64, "tier"),
-                sc.balancer.strategy,
-                scenario::cost::estimate(&sc).summary()
-            ),
+            Ok(sc) => {
+                println!(
+                    "ok: {spec} ({}: {}, {}, {} balancing; {})",
+                    sc.name,
+                    plural(u64::from(sc.agent_count()), "agent"),
+                    plural(sc.tiers.len() as u64, "tier"),
+                    sc.balancer.strategy,
+                    scenario::cost::estimate(&sc).summary()
+                );
+                for note in scenario::validate::limits::idle_periods(&sc) {
+                    eprintln!("note: {spec}: {note}");
+                }
+            }
             Err(
                 e @ (ScenarioError::Invalid(_)
                 | ScenarioError::Read { .. }

@@ -14,7 +14,7 @@ mod discovery;
 mod dist;
 mod faults;
 mod fleet;
-mod limits;
+pub mod limits;
 mod orchestration;
 mod workload;
 

@@ -235,6 +235,25 @@ fn the_limits_are_flags_and_validate_prints_the_estimate() {
             && stdout.trim_end().ends_with(" MB)"),
         "{stdout}"
     );
+    // A period longer than the run is allowed, with a note.
+    std::fs::write(
+        d.join("idle.toml"),
+        format!("{BASE}[health]\ninterval = \"1h\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(["validate", "idle.toml"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "note: idle.toml: health.interval (1h) is longer than the run (40s with the drain): it fires at most once"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// The event estimate against the `events` a run counts, for three

@@ -215,3 +215,32 @@ fn arrivals(c: &mut Checker<'_, '_>, path: &KeyPath, a: &Arrivals) {
         }
     }
 }
+
+/// Periodic keys longer than the run (`duration + drain`): each fires at
+/// most once, which is allowed (a probe at start-up only) but rarely
+/// meant. `fleetsim validate` prints these as notes.
+pub fn idle_periods(sc: &Scenario) -> Vec<String> {
+    let span = sc.duration + sc.drain;
+    let mut periods = Vec::new();
+    if let Some(h) = &sc.health {
+        periods.push(("health.interval".to_string(), h.interval));
+    }
+    if sc.agents_can_go_silent() {
+        periods.push(("registry.heartbeat".to_string(), sc.registry.heartbeat));
+    }
+    for (i, t) in sc.bus.topics.iter().enumerate() {
+        periods.push((format!("bus.topics[{i}].every"), t.every));
+    }
+    for (i, a) in sc.autoscale.iter().enumerate() {
+        periods.push((format!("autoscale[{i}].interval"), a.interval));
+    }
+    periods
+        .into_iter()
+        .filter(|(_, p)| *p > span)
+        .map(|(key, p)| {
+            format!(
+                "{key} ({p}) is longer than the run ({span} with the drain): it fires at most once"
+            )
+        })
+        .collect()
+}
