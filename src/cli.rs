@@ -158,11 +158,50 @@ pub struct CheckArgs {
     #[arg(long)]
     pub update: bool,
     /// Replications per scenario (their mean is compared).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_REPLICATIONS as i64))]
     pub replications: u32,
     /// Also write the markdown report to this file (e.g. $GITHUB_STEP_SUMMARY).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The most replications (or runs per sweep point) a command accepts.
+pub const MAX_REPLICATIONS: u32 = 100_000;
+
+/// `--max-events` and `--max-memory`: a run whose estimated cost is over
+/// either is refused before it starts (exit 2), naming the keys that drive
+/// it.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// Refuse a plan estimated to process more events than this (all runs together), e.g. 5e9.
+    #[arg(long, value_name = "N", default_value = "1e9", value_parser = parse_count)]
+    pub max_events: u64,
+    /// Refuse a plan estimated to need more memory than this (runs in parallel, plus results), e.g. 16GiB, 500MB or plain bytes.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = crate::scenario::cost::parse_bytes)]
+    pub max_memory: u64,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> crate::scenario::cost::Limits {
+        crate::scenario::cost::Limits {
+            max_events: self.max_events,
+            max_memory: self.max_memory,
+        }
+    }
+}
+
+/// A count written as an integer or in scientific notation (`5e9`).
+fn parse_count(s: &str) -> Result<u64, String> {
+    let x: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number; e.g. 1000000000 or 1e9"))?;
+    if !x.is_finite() || x < 1.0 || x > u64::MAX as f64 {
+        return Err(format!("`{s}`: must be at least 1"));
+    }
+    Ok(x as u64)
 }
 
 /// The options of every command that runs a scenario (run, compare, sweep).
@@ -177,6 +216,8 @@ pub struct CommonArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -191,7 +232,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Independent replications (seeds derived from the root seed), run in parallel.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_REPLICATIONS as i64))]
     pub replications: u32,
     #[command(flatten)]
     pub common: CommonArgs,
@@ -215,7 +256,7 @@ pub struct CompareArgs {
     #[arg(long, required = true, value_delimiter = ',', value_name = "A,B,..")]
     pub strategies: Vec<Strategy>,
     /// Replications per strategy (seeds derived from the root seed; replication 0 is the seed itself).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=MAX_REPLICATIONS as i64))]
     pub replications: u32,
     /// Report directory [default: reports/<scenario name>/compare/].
     #[arg(long)]
@@ -243,7 +284,7 @@ pub struct SweepArgs {
     #[arg(long, required = true, value_name = "KEY=V1,V2,..")]
     pub vary: Vec<Vary>,
     /// Replications per grid point.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_REPLICATIONS as i64))]
     pub replications: u32,
     /// Worker threads [default: one per core]; the files do not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use fleetsim::cli::{
-    CheckArgs, Cli, Command, CompareArgs, FitArgs, MergeArgs, RunArgs, SweepArgs, VerifyArgs,
+    CheckArgs, Cli, Command, CompareArgs, FitArgs, LimitArgs, MergeArgs, RunArgs, SweepArgs,
+    VerifyArgs,
 };
 use fleetsim::discovery::balancer::Strategy;
 use fleetsim::harness::{self, compare, sweep};
@@ -165,6 +166,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| scenario::load(s, &[]))
         .collect::<Result<Vec<_>, _>>()?;
+    for sc in &scenarios {
+        within_limits(sc, u64::from(args.replications), &args.limits)?;
+    }
     let mut verdicts = Vec::new();
     for sc in &scenarios {
         let runs = harness::run_replications(sc, "default", args.replications, false);
@@ -213,6 +217,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(seed) = args.common.seed {
         sc.seed = Seed(seed);
     }
+    within_limits(&sc, u64::from(args.replications), &args.common.limits)?;
     let runs = harness::run_replications(
         &sc,
         "default",
@@ -249,6 +254,11 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         &args.strategies,
     )?;
     let first = &scenarios[0];
+    within_limits(
+        first,
+        scenarios.len() as u64 * u64::from(args.replications),
+        &args.common.limits,
+    )?;
     if !args.common.quiet && !first.balancer.changes.is_empty() {
         eprintln!(
             "note: {} changes strategy during the run ([[balancer.changes]]); compare sets only the initial strategy",
@@ -301,6 +311,24 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         args.vary,
         args.replications,
     )?;
+    // The costliest point, as often as the sweep (or shard) runs.
+    let costliest = plan
+        .points
+        .iter()
+        .map(|p| &p.scenario)
+        .max_by(|a, b| {
+            let (a, b) = (scenario::cost::estimate(a), scenario::cost::estimate(b));
+            (a.events, a.bytes)
+                .partial_cmp(&(b.events, b.bytes))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .unwrap_or(&plan.base);
+    let runs = match args.shard {
+        Some(s) => (plan.total_runs() as u64).div_ceil(u64::from(s.count).max(1)),
+        None => plan.total_runs() as u64,
+    };
+    let parallel = args.jobs.unwrap_or(rayon::current_num_threads() as u64);
+    within_limits_on(costliest, runs, parallel, &args.common.limits)?;
     let dir = args.out.clone().unwrap_or_else(|| {
         let base = harness::default_out_dir(&plan.base);
         match args.shard {
@@ -353,6 +381,22 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuse `runs` runs of `sc` (as many in parallel as there are threads)
+/// whose estimated cost is over `--max-events` or `--max-memory`.
+fn within_limits(sc: &scenario::Scenario, runs: u64, limits: &LimitArgs) -> anyhow::Result<()> {
+    within_limits_on(sc, runs, rayon::current_num_threads() as u64, limits)
+}
+
+fn within_limits_on(
+    sc: &scenario::Scenario,
+    runs: u64,
+    parallel: u64,
+    limits: &LimitArgs,
+) -> anyhow::Result<()> {
+    scenario::cost::estimate(sc).check(&sc.name, runs, parallel, &limits.limits())?;
+    Ok(())
+}
+
 fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let merged = sweep::merge(&args.dirs, &args.out)?;
     let staging = report::Staging::begin(&args.out)
@@ -393,13 +437,19 @@ fn validate(specs: &[String]) -> anyhow::Result<ExitCode> {
     let mut bad = 0;
     for spec in specs {
         match scenario::load(spec, &[]) {
-            Ok(sc) => println!(
-                "ok: {spec} ({}: {}, {}, {} balancing)",
-                sc.name,
-                plural(u64::from(sc.agent_count()), "agent"),
-                plural(sc.tiers.len() as u64, "tier"),
-                sc.balancer.strategy
-            ),
+            Ok(sc) => {
+                println!(
+                    "ok: {spec} ({}: {}, {}, {} balancing; {})",
+                    sc.name,
+                    plural(u64::from(sc.agent_count()), "agent"),
+                    plural(sc.tiers.len() as u64, "tier"),
+                    sc.balancer.strategy,
+                    scenario::cost::estimate(&sc).summary()
+                );
+                for note in scenario::validate::limits::idle_periods(&sc) {
+                    eprintln!("note: {spec}: {note}");
+                }
+            }
             Err(
                 e @ (ScenarioError::Invalid(_)
                 | ScenarioError::Read { .. }

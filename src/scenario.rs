@@ -6,6 +6,7 @@
 //! file, the line:column and the key that is wrong, and what is allowed.
 //! Nothing downstream re-checks a scenario.
 
+pub mod cost;
 pub mod diagnostic;
 pub mod raw;
 pub mod schema;
@@ -603,10 +604,31 @@ pub fn load(spec: &str, overrides: &[Override]) -> Result<Scenario, ScenarioErro
     }
 }
 
+/// The largest scenario or baseline file read: 16 MiB.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Read at most [`MAX_FILE_BYTES`] of a file: a larger one (or an endless
+/// one, `/dev/zero`) is an `InvalidData` error after reading just past the
+/// limit, so it fails fast instead of filling memory.
+pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is larger than 16 MiB, the most fleetsim reads",
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Load and validate a scenario file.
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
+    let bytes = read_bounded(path).map_err(|source| ScenarioError::Read {
         file: file.clone(),
         source,
     })?;

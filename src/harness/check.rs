@@ -179,7 +179,9 @@ impl Baseline {
     }
 
     pub fn read(path: &Path) -> Result<Option<Baseline>, CheckError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::scenario::read_bounded(path).and_then(|b| {
+            String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {

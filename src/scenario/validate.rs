@@ -14,6 +14,7 @@ mod discovery;
 mod dist;
 mod faults;
 mod fleet;
+pub mod limits;
 mod orchestration;
 mod workload;
 
@@ -537,20 +538,9 @@ pub fn validate(
 
     let seed = Seed(raw.seed.unwrap_or(DEFAULT_SEED));
     if !c.problems.is_empty() {
-        // In file order, then the --set arguments.
-        c.problems.sort_by_key(|p| {
-            let mut lc = p
-                .location
-                .split(':')
-                .map(|n| n.parse::<usize>().unwrap_or(usize::MAX));
-            (
-                lc.next().unwrap_or(usize::MAX),
-                lc.next().unwrap_or(usize::MAX),
-            )
-        });
-        return Err(ScenarioError::Invalid(c.problems));
+        return Err(invalid(c.problems));
     }
-    Ok(Scenario {
+    let sc = Scenario {
         name,
         description: raw.description.unwrap_or_default(),
         seed,
@@ -576,7 +566,28 @@ pub fn validate(
         capabilities,
         dispatcher,
         origin,
-    })
+    };
+    // The bounds that keep it runnable, on the checked values.
+    limits::check(&mut c, &sc);
+    if !c.problems.is_empty() {
+        return Err(invalid(c.problems));
+    }
+    Ok(sc)
+}
+
+/// The problems in file order, then the `--set` arguments.
+fn invalid(mut problems: Vec<super::Problem>) -> ScenarioError {
+    problems.sort_by_key(|p| {
+        let mut lc = p
+            .location
+            .split(':')
+            .map(|n| n.parse::<usize>().unwrap_or(usize::MAX));
+        (
+            lc.next().unwrap_or(usize::MAX),
+            lc.next().unwrap_or(usize::MAX),
+        )
+    });
+    ScenarioError::Invalid(problems)
 }
 
 /// One second, or a round width that keeps `timeseries.csv` near or under

@@ -427,11 +427,13 @@ impl TraceError {
     }
 }
 
-/// Stream the file once and check every row up to the end of the window
-/// (rows before `start` only for their time). The caller does this when the
-/// scenario loads, so a bad trace fails before the run starts.
+/// Stream the file once and check every row, inside the window and out
+/// (its time, order and every column the scenario names), to the end of
+/// the file. The caller does this when the scenario loads, so a bad row
+/// anywhere in the file fails before the run starts.
 pub fn scan(spec: &TraceSpec) -> Result<TraceInfo, TraceError> {
     let mut pass = Pass::open(spec)?;
+    pass.check_all = true;
     let mut capabilities = BTreeSet::new();
     let (mut rows, mut first, mut last, mut last_line) = (0_u64, 0, 0, 0);
     while let Some(row) = pass.next()? {
@@ -657,6 +659,11 @@ struct Pass {
     /// The line of the current row.
     line: u64,
     done: bool,
+    /// Check every cell of every row, outside the window too, and read to
+    /// the end of the file ([`scan`]); a replay stops at the window's end.
+    check_all: bool,
+    /// The line of the first row at or past `end`, once read.
+    ended_at: Option<u64>,
 }
 
 impl Pass {
@@ -708,6 +715,8 @@ impl Pass {
             in_window: 0,
             line: header_line,
             done: false,
+            check_all: false,
+            ended_at: None,
         };
         if pass.header.is_empty() {
             return Err(pass.error(
@@ -788,9 +797,17 @@ impl Pass {
             self.rows += 1;
             let t = self.time()?;
             if self.start.is_some_and(|s| t < s) {
+                if self.check_all {
+                    self.check_cells()?;
+                }
                 continue;
             }
             if self.end.is_some_and(|e| t >= e) {
+                self.ended_at.get_or_insert(self.line);
+                if self.check_all {
+                    self.check_cells()?;
+                    continue;
+                }
                 self.done = true;
                 return self.finish().map(|()| None);
             }
@@ -971,6 +988,21 @@ impl Pass {
         }
     }
 
+    /// The cells of a row outside the window: what a row inside it would
+    /// have to be (its time is checked already).
+    fn check_cells(&self) -> Result<(), TraceError> {
+        if let Some(i) = self.columns.work {
+            self.work(i)?;
+        }
+        if let Some(i) = self.columns.priority {
+            self.priority(i)?;
+        }
+        if let Some(i) = self.columns.capability {
+            self.cell(i)?;
+        }
+        Ok(())
+    }
+
     /// After the last row of the window: fine if it had rows.
     fn finish(&self) -> Result<(), TraceError> {
         if self.rows == 0 {
@@ -987,7 +1019,7 @@ impl Pass {
         let show =
             |b: Option<i64>| b.map_or("none".to_string(), |ns| TraceTime { kind, ns }.to_string());
         Err(self.error(
-            self.line,
+            self.ended_at.unwrap_or(self.line),
             None,
             format!(
                 "no rows between start ({}) and end ({}); the file's first row (line {}) is at {}",
@@ -1356,6 +1388,34 @@ mod tests {
 
     fn file(t: &Trace) -> String {
         t.spec.path.display().to_string()
+    }
+
+    #[test]
+    fn a_bad_row_outside_the_window_fails_the_scan_too() {
+        // A bad work cell before `start`, after `end`, and a time going
+        // backwards after `end`: each is named, though no replay reads it.
+        for (text, want) in [
+            ("ts,w\n1,x\n5,1\n", "2:2: column `w`: `x` is not a number"),
+            ("ts,w\n5,1\n20,-1\n", "3:2: column `w`: `-1` is negative"),
+            (
+                "ts,w\n5,1\n20,1\n19,1\n",
+                "4:1: column `ts`: `19` is earlier than `20`",
+            ),
+        ] {
+            let mut t = trace(text);
+            t.spec.work_column = Some("w".into());
+            t.spec.start = Some(parse_bound("4").unwrap());
+            t.spec.end = Some(parse_bound("10").unwrap());
+            let err = scan_err(&t);
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+        // The same rows in the window's bounds replay as before.
+        let mut t = trace("ts,w\n1,1\n5,2\n20,3\n");
+        t.spec.work_column = Some("w".into());
+        t.spec.start = Some(parse_bound("4").unwrap());
+        t.spec.end = Some(parse_bound("10").unwrap());
+        let (info, rows) = replay(&t.spec, 10);
+        assert_eq!((info.rows, rows.len()), (1, 1));
     }
 
     #[test]

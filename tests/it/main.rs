@@ -1,6 +1,7 @@
 //! Integration tests: one binary, files by topic.
 
 mod architecture;
+mod bounds;
 mod bus;
 mod calls;
 mod calls_scale;
