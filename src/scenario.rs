@@ -504,12 +504,10 @@ impl fmt::Display for Problem {
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("{file}: cannot read the scenario: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The message carries the I/O error itself (not as a `source`, so
+    /// that an error chain does not print it twice).
+    #[error("{file}: cannot read the scenario: {error}")]
+    Read { file: String, error: std::io::Error },
     #[error("{}", problems_text(.0))]
     Invalid(Vec<Problem>),
     #[error(
@@ -628,9 +626,9 @@ pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
 /// Load and validate a scenario file.
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let bytes = read_bounded(path).map_err(|source| ScenarioError::Read {
+    let bytes = read_bounded(path).map_err(|error| ScenarioError::Read {
         file: file.clone(),
-        source,
+        error,
     })?;
     let text =
         String::from_utf8(bytes).map_err(|e| not_utf8(&file, e.as_bytes(), e.utf8_error()))?;
