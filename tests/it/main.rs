@@ -20,6 +20,7 @@ mod distributions;
 mod docs;
 mod errors_snapshot;
 mod fit;
+mod fuzz;
 mod orchestration;
 mod pubsub;
 mod scenario_errors;
