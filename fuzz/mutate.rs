@@ -27,7 +27,7 @@ impl Rng {
     }
     /// Uniform in `0..n` (`n` > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (u128::from(self.next()) * n as u128 >> 64) as usize
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
     }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -177,7 +177,7 @@ fn once(rng: &mut Rng, mut b: Vec<u8>, others: &[Vec<u8>], keys: &[String]) -> V
             b.drain(i..i + n);
         }
         // Lines.
-        3 | 4 | 5 => {
+        3..=5 => {
             let mut lines: Vec<Vec<u8>> = b.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
             let n = lines.len();
             let i = rng.below(n);

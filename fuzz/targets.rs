@@ -28,8 +28,11 @@ use fleetsim::workload::trace::{self, TraceReader, TraceSpec, parse_bound, parse
 /// The longest input a target looks at; libFuzzer's `-max_len` should match.
 pub const MAX_LEN: usize = 64 * 1024;
 
+/// A target: any bytes in, a panic if something is wrong.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `cargo fuzz run NAME` and the test loop call them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("scenario", scenario),
     ("set", set),
     ("trace", trace),

@@ -160,3 +160,16 @@ fn the_mutator_is_deterministic_and_changes_its_input() {
     );
     assert!(keys.iter().any(|k| k == "[[fleet.tiers]]"), "{keys:?}");
 }
+
+/// The seeds as files, for libFuzzer: `fuzz/corpus/<target>/seed-NNN`.
+#[test]
+#[ignore = "writes fuzz/corpus/ for `cargo fuzz run`; run by hand (fuzz/README.md)"]
+fn write_fuzz_corpus() {
+    for (target, _) in targets::TARGETS {
+        let dir = seeds::root().join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&dir).expect("a corpus folder");
+        for (i, s) in seeds::seeds(target).iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i:03}")), s).expect("a seed file");
+        }
+    }
+}
