@@ -90,6 +90,10 @@ impl fmt::Display for TraceTime {
         let (secs, frac) = (self.ns.div_euclid(NS), self.ns.rem_euclid(NS));
         match self.kind {
             TimeKind::Seconds => write!(f, "{secs}")?,
+            // A leap second (`23:59:60`, which parse_time accepts) is the
+            // 86,400th second of the day: printed as it was written, since
+            // `24:00:00` would not parse back.
+            TimeKind::TimeOfDay if secs >= DAY => write!(f, "23:59:{:02}", secs - DAY + 60)?,
             TimeKind::TimeOfDay => write!(
                 f,
                 "{:02}:{:02}:{:02}",
@@ -1292,6 +1296,10 @@ mod tests {
             "2023-11-16T18:17:03.97996Z",
             "1969-12-31T23:59:59.5Z",
             "2024-02-29T00:00:00Z",
+            // A leap second of a time of day: once printed as `24:00:00.5`,
+            // which has no hour 24 (found by fuzzing).
+            "23:59:60",
+            "23:59:60.5",
         ] {
             let t = parse_time(s).unwrap();
             assert_eq!(t.to_string(), s);
