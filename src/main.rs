@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
-use fleetsim::cli::{CheckArgs, Cli, Command, CompareArgs, FitArgs, MergeArgs, RunArgs, SweepArgs};
+use fleetsim::cli::{
+    CheckArgs, Cli, Command, CompareArgs, FitArgs, MergeArgs, RunArgs, SwarmArgs, SweepArgs,
+};
 use fleetsim::discovery::balancer::Strategy;
 use fleetsim::harness::{self, compare, sweep};
 use fleetsim::report;
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
             print!("{}", scenario::schema::json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Swarm(args) => swarm(args),
     };
     match result {
         Ok(code) => code,
@@ -517,4 +520,44 @@ fn man() -> anyhow::Result<ExitCode> {
 /// Write to stdout; a closed pipe (`fleetsim man | head`) is not an error.
 fn print_bytes(bytes: &[u8]) {
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), bytes);
+}
+
+/// `fleetsim swarm`: run the seeds, save what was asked, print the
+/// report; exit 1 if any seed broke an invariant.
+fn swarm(args: SwarmArgs) -> anyhow::Result<ExitCode> {
+    use fleetsim::harness::swarm;
+    let started = std::time::Instant::now();
+    let bar = if harness::interactive() && !args.quiet {
+        indicatif::ProgressBar::new(args.seeds)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let keep_all = args.seeds == 1 && args.save.is_some();
+    let jobs = args.jobs.map(|j| j as usize);
+    let summary = swarm::run(args.start, args.seeds, jobs, keep_all, &|| bar.inc(1));
+    bar.finish_and_clear();
+    if let Some(dir) = &args.save {
+        for r in &summary.failed {
+            let path = swarm::write_scenario(dir, &r.generated, r.seed)
+                .with_context(|| format!("cannot write into {}", dir.display()))?;
+            eprintln!("saved {}", path.display());
+        }
+    }
+    let text = swarm::render(&summary, args.start, started.elapsed().as_secs_f64());
+    if args.quiet {
+        for line in text
+            .lines()
+            .take_while(|l| !l.starts_with("features covered"))
+        {
+            println!("{line}");
+        }
+    } else {
+        print!("{text}");
+    }
+    let failed = summary.failed.iter().any(|r| !r.failures.is_empty());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -124,6 +124,7 @@ impl World<'_> {
             compensation,
             last_delay: None,
             last_cause: Cause::Error,
+            ended: false,
         });
         self.metrics.on_arrival(now);
         self.metrics.on_call(route as usize);
@@ -227,6 +228,10 @@ impl World<'_> {
 
     pub(super) fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
         let task = self.tasks[t as usize];
+        if task.ended {
+            self.checks.double_outcomes += 1;
+        }
+        self.tasks[t as usize].ended = true;
         let route = task.route as usize;
         match outcome {
             Outcome::Completed => self
@@ -259,6 +264,9 @@ impl World<'_> {
             live[f as usize] = false;
         }
         for (i, task) in self.tasks.iter().enumerate() {
+            if live[i] && task.ended {
+                self.checks.double_outcomes += 1;
+            }
             if live[i] {
                 self.metrics
                     .on_outcome(end, task.arrival, Outcome::Cancelled, task.attempts);
