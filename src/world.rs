@@ -292,7 +292,10 @@ struct Task {
     /// The route (capability pool) it goes to.
     route: u32,
     /// The job instance, stage and role of a job's task (`NO_JOB`: none).
+    /// `job` is a slot, reused once the job ends; `job_id` tells whether
+    /// the slot still holds this task's job.
     job: u32,
+    job_id: u64,
     stage: u16,
     compensation: bool,
     /// The previous retry delay (decorrelated jitter needs it).

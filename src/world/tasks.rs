@@ -108,6 +108,7 @@ impl World<'_> {
         let priority = given.priority.unwrap_or(drawn);
         let work_q = unit(&mut self.rng.work);
         let fail_seed = self.rng.failures.next_u64();
+        let job_id = self.job_id(job);
         let t = self.alloc(Task {
             epoch: 0,
             place: Place::Queued,
@@ -120,6 +121,7 @@ impl World<'_> {
             attempts: 0,
             route,
             job,
+            job_id,
             stage,
             compensation,
             last_delay: None,
@@ -252,7 +254,15 @@ impl World<'_> {
         self.last_outcome = now;
         self.release(t);
         if task.job != NO_JOB {
-            self.job_task_ended(now, task.job, task.stage, task.compensation, outcome, work);
+            self.job_task_ended(
+                now,
+                task.job,
+                task.job_id,
+                task.stage,
+                task.compensation,
+                outcome,
+                work,
+            );
         }
     }
 

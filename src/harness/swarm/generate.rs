@@ -177,14 +177,14 @@ impl Gen {
         }
     }
 
-    /// An arrival process at about `rate` per second; `trace` allows one.
+    /// An arrival process at about `rate` per second; a replay of the
+    /// trace file `trace` if given.
     fn arrivals(&mut self, rate: u64, trace: Option<&str>) -> String {
-        let kinds: &[&str] = if trace.is_some() {
-            &["poisson", "constant", "bursts", "ramp", "diurnal", "trace"]
+        let kind = if trace.is_some() {
+            "trace"
         } else {
-            &["poisson", "constant", "bursts", "ramp", "diurnal"]
+            self.pick(&["poisson", "constant", "bursts", "ramp", "diurnal"])
         };
-        let kind = self.pick(kinds);
         self.features.insert(match kind {
             "poisson" => "arrivals:poisson",
             "constant" => "arrivals:constant",
@@ -197,16 +197,17 @@ impl Gen {
             "poisson" => format!("{{ process = \"poisson\", rate = {rate}.0 }}"),
             "constant" => format!("{{ process = \"constant\", rate = {rate}.0 }}"),
             "bursts" => {
-                let spread = if self.coin(0.5) {
-                    format!(", spread = {}", self.ms(0, 300))
-                } else {
-                    String::new()
-                };
-                // The last burst starts before the end of the run.
+                // The last burst starts before the end of the run, and
+                // bursts do not overlap.
                 let count = self.int(1, 4);
                 let start = self.int(0, 500);
                 let room = (self.duration_ms - start - 1) / count;
                 let every = self.int(room.min(200), room);
+                let spread = if self.coin(0.5) {
+                    format!(", spread = \"{}ms\"", self.int(0, every.min(300)))
+                } else {
+                    String::new()
+                };
                 format!(
                     "{{ process = \"bursts\", count = {count}, size = {}, every = \"{every}ms\", start = \"{start}ms\"{spread} }}",
                     self.int(1, rate.max(2) / 2 + 1),
@@ -442,7 +443,7 @@ pub fn generate(seed: u64) -> Generated {
 
     // Where tasks go: a capability (with the tier's tag) or any agent.
     let main_tier = g.int(0, n_tiers as u64 - 1) as usize;
-    let trace = g.coin(0.15);
+    let trace = g.coin(0.08);
     g.line("[workload]");
     let file = trace_file(seed);
     let arr = g.arrivals(rate, trace.then_some(file.as_str()));
