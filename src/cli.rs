@@ -99,6 +99,8 @@ Examples:
     Schema,
     /// Check that an output directory is complete and unchanged: every file against its manifest.json.
     Verify(VerifyArgs),
+    /// Swarm testing: run random scenarios, each twice, and check the simulator's invariants.
+    Swarm(SwarmArgs),
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +343,38 @@ pub struct VerifyArgs {
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each seed draws a random but valid scenario (a random subset of the features: tiers, every \
+arrival process, faults of every kind, network loss, breakers, health, retries, jobs, sagas, the bus and broker, \
+calls between tiers, the dispatcher, autoscaling), runs it twice and checks: task, message and call conservation, \
+no event before now, legal breaker and health transitions, gauges in bounds, and byte-identical CSVs between the \
+two runs. A failed seed prints its breaches and the command that reruns it alone. Exits 1 if any seed failed, \
+0 otherwise.
+
+Examples:
+  fleetsim swarm --seeds 300
+  fleetsim swarm --seeds 100000 --start 1000000 --jobs 8
+  fleetsim swarm --seeds 1 --start 4242 --save swarm-failures && fleetsim run swarm-failures/swarm-4242.toml"
+)]
+pub struct SwarmArgs {
+    /// How many seeds (scenarios) to run.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// Worker threads [default: one per core]; the findings do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// Write the scenario (and trace file) of every failed seed into DIR as swarm-SEED.toml; with --seeds 1, the seed's scenario whatever happens.
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Print only the failures and the totals line.
     #[arg(long)]
     pub quiet: bool,
 }

@@ -11,6 +11,7 @@ pub mod compare;
 pub mod sweep;
 
 pub mod check;
+pub mod swarm;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use fleetsim::cli::{
-    CheckArgs, Cli, Command, CompareArgs, FitArgs, LimitArgs, MergeArgs, RunArgs, SweepArgs,
-    VerifyArgs,
+    CheckArgs, Cli, Command, CompareArgs, FitArgs, LimitArgs, MergeArgs, RunArgs, SwarmArgs,
+    SweepArgs, VerifyArgs,
 };
 use fleetsim::discovery::balancer::Strategy;
 use fleetsim::harness::{self, compare, sweep};
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => Ok(verify(&args)),
+        Command::Swarm(args) => swarm(args),
     };
     match result {
         Ok(code) => code,
@@ -637,4 +638,44 @@ fn verify(args: &VerifyArgs) -> ExitCode {
         }
     }
     ExitCode::from(worst)
+}
+
+/// `fleetsim swarm`: run the seeds, save what was asked, print the
+/// report; exit 1 if any seed broke an invariant.
+fn swarm(args: SwarmArgs) -> anyhow::Result<ExitCode> {
+    use fleetsim::harness::swarm;
+    let started = std::time::Instant::now();
+    let bar = if harness::interactive() && !args.quiet {
+        indicatif::ProgressBar::new(args.seeds)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let keep_all = args.seeds == 1 && args.save.is_some();
+    let jobs = args.jobs.map(|j| j as usize);
+    let summary = swarm::run(args.start, args.seeds, jobs, keep_all, &|| bar.inc(1));
+    bar.finish_and_clear();
+    if let Some(dir) = &args.save {
+        for r in &summary.failed {
+            let path = swarm::write_scenario(dir, &r.generated, r.seed)
+                .with_context(|| format!("cannot write into {}", dir.display()))?;
+            eprintln!("saved {}", path.display());
+        }
+    }
+    let text = swarm::render(&summary, args.start, started.elapsed().as_secs_f64());
+    if args.quiet {
+        for line in text
+            .lines()
+            .take_while(|l| !l.starts_with("features covered"))
+        {
+            println!("{line}");
+        }
+    } else {
+        print!("{text}");
+    }
+    let failed = summary.failed.iter().any(|r| !r.failures.is_empty());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

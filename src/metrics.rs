@@ -622,6 +622,7 @@ impl Recorder {
             dispatcher_utilization: 0.0,
             work_done: 0.0,
             work_per_s: 0.0,
+            invariants: Invariants::default(),
         }
     }
 }
@@ -756,6 +757,23 @@ pub struct RunResult {
     /// work amount), and per second of `duration`.
     pub work_done: f64,
     pub work_per_s: f64,
+    /// Breaches of the simulator's own invariants seen during the run
+    /// (all zero unless the simulator is broken); read by `fleetsim
+    /// swarm`, written to no report.
+    pub invariants: Invariants,
+}
+
+/// Counters of broken invariants, kept cheaply during every run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Invariants {
+    /// Events handled at a time before the previous event's.
+    pub time_reversals: u64,
+    /// Tasks given an outcome a second time.
+    pub double_outcomes: u64,
+    /// Breaker state changes outside `discovery::breaker::legal`.
+    pub illegal_breaker_transitions: u64,
+    /// Health status changes outside `discovery::health::legal`.
+    pub illegal_health_transitions: u64,
 }
 
 /// How a job ended.

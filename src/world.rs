@@ -292,13 +292,18 @@ struct Task {
     /// The route (capability pool) it goes to.
     route: u32,
     /// The job instance, stage and role of a job's task (`NO_JOB`: none).
+    /// `job` is a slot, reused once the job ends; `job_id` tells whether
+    /// the slot still holds this task's job.
     job: u32,
+    job_id: u64,
     stage: u16,
     compensation: bool,
     /// The previous retry delay (decorrelated jitter needs it).
     last_delay: Option<Duration>,
     /// Why the last attempt failed (the outcome if no retry follows).
     last_cause: Cause,
+    /// It has its outcome (a second one is counted as a broken invariant).
+    ended: bool,
 }
 
 /// Where a request is on its agent's side.
@@ -534,6 +539,8 @@ pub struct World<'s> {
     sources_live: u32,
     end_of_arrivals: Instant,
     last_outcome: Instant,
+    /// Broken invariants seen so far (see `metrics::Invariants`).
+    checks: crate::metrics::Invariants,
     priorities: Weighted,
     /// Messages take no time: deliver them inline, without an event.
     zero_latency: bool,
@@ -675,6 +682,7 @@ impl<'s> World<'s> {
             sources_live: 0,
             end_of_arrivals: Instant(sc.duration.as_nanos()),
             last_outcome: Instant::ZERO,
+            checks: crate::metrics::Invariants::default(),
             priorities: sc.workload.priority_sampler(),
             // A broker takes time even on an instant network.
             zero_latency: sc.network.latency.is_zero() && sc.bus.broker.is_none(),
@@ -799,6 +807,8 @@ impl<'s> World<'s> {
         // The run ends when every task has ended (but not before arrivals
         // stop), or at the end of the drain. Background events (probes,
         // heartbeats, failures) do not keep it going.
+        // One comparison per event: time never runs backwards.
+        let mut previous = Instant::ZERO;
         let end = loop {
             if self.sources_live == 0 && self.metrics.in_system() == 0 {
                 break self.last_outcome.max(self.end_of_arrivals);
@@ -810,6 +820,10 @@ impl<'s> World<'s> {
                     limit
                 };
             };
+            if now < previous {
+                self.checks.time_reversals += 1;
+            }
+            previous = now;
             if self
                 .engine
                 .events_processed()
@@ -957,6 +971,20 @@ impl<'s> World<'s> {
             stats.breaker_trips = trips;
             stats.capability = cap.label();
         }
+        let mut checks = self.checks;
+        checks.illegal_breaker_transitions = self
+            .breakers
+            .iter()
+            .chain(self.route_breakers.iter().flatten())
+            .chain(self.clients.iter().flat_map(|c| c.breakers.iter()))
+            .map(Breaker::illegal_transitions)
+            .sum();
+        checks.illegal_health_transitions = self
+            .monitors
+            .iter()
+            .map(HealthMonitor::illegal_transitions)
+            .sum();
+        result.invariants = checks;
         result.errors = self
             .sources
             .iter()

@@ -104,6 +104,21 @@ pub struct Breaker {
     time_open: Duration,
     /// Undrained transitions (the owner drains them with `poll_transition`).
     transitions: VecDeque<Transition>,
+    /// Transitions outside [`legal`] (none, unless the breaker is broken).
+    illegal: u64,
+}
+
+/// The breaker's legal state changes: Closed → Open (trip), Open →
+/// HalfOpen (the open period ends), HalfOpen → Closed (the probes
+/// succeeded) and HalfOpen → Open (a probe failed).
+pub fn legal(from: Kind, to: Kind) -> bool {
+    matches!(
+        (from, to),
+        (Kind::Closed, Kind::Open)
+            | (Kind::Open, Kind::HalfOpen)
+            | (Kind::HalfOpen, Kind::Closed)
+            | (Kind::HalfOpen, Kind::Open)
+    )
 }
 
 impl Breaker {
@@ -122,7 +137,14 @@ impl Breaker {
             opened_at: Instant::ZERO,
             time_open: Duration::ZERO,
             transitions: VecDeque::new(),
+            illegal: 0,
         }
+    }
+
+    /// State changes that [`legal`] refused (they still happened, so that
+    /// results stay as they were; `fleetsim swarm` fails on any).
+    pub fn illegal_transitions(&self) -> u64 {
+        self.illegal
     }
 
     pub fn state(&self) -> State {
@@ -298,6 +320,9 @@ impl Breaker {
     /// The one place the state changes: counters and the record follow it.
     fn transition(&mut self, now: Instant, to: State) {
         let from = self.state.kind();
+        if !legal(from, to.kind()) {
+            self.illegal += 1;
+        }
         if from == Kind::Open {
             self.time_open = self.time_open + now.saturating_since(self.opened_at);
         }
@@ -479,6 +504,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn only_the_four_breaker_moves_are_legal() {
+        use Kind::*;
+        let all = [Closed, Open, HalfOpen];
+        let legal_moves: Vec<(Kind, Kind)> = all
+            .iter()
+            .flat_map(|&a| all.iter().map(move |&b| (a, b)))
+            .filter(|&(a, b)| legal(a, b))
+            .collect();
+        assert_eq!(
+            legal_moves,
+            vec![
+                (Closed, Open),
+                (Open, HalfOpen),
+                (HalfOpen, Closed),
+                (HalfOpen, Open)
+            ]
+        );
+    }
+
     proptest! {
         /// HALF_OPEN never has more than `half_open_probes` calls admitted
         /// and unanswered, whatever happens.
@@ -505,6 +550,11 @@ mod tests {
                     prop_assert!(in_flight + successes <= probes);
                     prop_assert!(in_flight <= outstanding);
                 }
+            }
+            // Every change it made, and recorded, is a legal one.
+            prop_assert_eq!(b.illegal_transitions(), 0);
+            while let Some(tr) = b.poll_transition() {
+                prop_assert!(legal(tr.from, tr.to), "{:?}", tr);
             }
         }
     }

@@ -111,6 +111,15 @@ pub struct HealthMonitor<R: Rule = ThresholdRule> {
     /// The same for DEGRADED.
     degraded_since: Option<Instant>,
     degraded_total: Duration,
+    /// Status changes outside [`legal`] (none, unless a rule is broken).
+    illegal: u64,
+}
+
+/// The monitor's legal status changes: any, except back to UNKNOWN (only
+/// a new monitor knows nothing; once probed, an agent is HEALTHY,
+/// DEGRADED or UNHEALTHY).
+pub fn legal(from: Status, to: Status) -> bool {
+    to != Status::Unknown || from == Status::Unknown
 }
 
 impl HealthMonitor<ThresholdRule> {
@@ -132,7 +141,13 @@ impl<R: Rule> HealthMonitor<R> {
             unhealthy_total: Duration::ZERO,
             degraded_since: None,
             degraded_total: Duration::ZERO,
+            illegal: 0,
         }
+    }
+
+    /// Status changes that [`legal`] refused (`fleetsim swarm` fails on any).
+    pub fn illegal_transitions(&self) -> u64 {
+        self.illegal
     }
 
     pub fn status(&self) -> Status {
@@ -207,6 +222,9 @@ impl<R: Rule> HealthMonitor<R> {
         };
         let next = self.rule.classify(&self.cfg, &obs);
         let was = self.status;
+        if !legal(was, next) {
+            self.illegal += 1;
+        }
         account(
             now,
             was == Status::Unhealthy,

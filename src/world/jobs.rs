@@ -179,11 +179,24 @@ impl World<'_> {
         self.jobs.free.push(j);
     }
 
-    /// A task of job `j` ended, having done `work` (0 unless completed).
+    /// The id of the job in slot `j` (0 for `NO_JOB`).
+    pub(super) fn job_id(&self, j: u32) -> u64 {
+        match self.jobs.live.get(j as usize) {
+            Some(Some(live)) if j != NO_JOB => live.id,
+            _ => 0,
+        }
+    }
+
+    /// A task of job `id` (in slot `j`) ended, having done `work` (0 unless
+    /// completed). Ignored if that job has ended: a failed stage ends its
+    /// job while the stage's other tasks run on, and the slot may hold a
+    /// newer job by the time they end.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn job_task_ended(
         &mut self,
         now: Instant,
         j: u32,
+        id: u64,
         stage: u16,
         compensation: bool,
         outcome: Outcome,
@@ -193,6 +206,9 @@ impl World<'_> {
         let Some(live) = self.jobs.live[j as usize].as_mut() else {
             return;
         };
+        if live.id != id {
+            return;
+        }
         let ok = outcome == Outcome::Completed;
         if compensation {
             if ok {

@@ -108,6 +108,7 @@ impl World<'_> {
         let priority = given.priority.unwrap_or(drawn);
         let work_q = unit(&mut self.rng.work);
         let fail_seed = self.rng.failures.next_u64();
+        let job_id = self.job_id(job);
         let t = self.alloc(Task {
             epoch: 0,
             place: Place::Queued,
@@ -120,10 +121,12 @@ impl World<'_> {
             attempts: 0,
             route,
             job,
+            job_id,
             stage,
             compensation,
             last_delay: None,
             last_cause: Cause::Error,
+            ended: false,
         });
         self.metrics.on_arrival(now);
         self.metrics.on_call(route as usize);
@@ -227,6 +230,10 @@ impl World<'_> {
 
     pub(super) fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
         let task = self.tasks[t as usize];
+        if task.ended {
+            self.checks.double_outcomes += 1;
+        }
+        self.tasks[t as usize].ended = true;
         let route = task.route as usize;
         match outcome {
             Outcome::Completed => self
@@ -247,7 +254,15 @@ impl World<'_> {
         self.last_outcome = now;
         self.release(t);
         if task.job != NO_JOB {
-            self.job_task_ended(now, task.job, task.stage, task.compensation, outcome, work);
+            self.job_task_ended(
+                now,
+                task.job,
+                task.job_id,
+                task.stage,
+                task.compensation,
+                outcome,
+                work,
+            );
         }
     }
 
@@ -259,6 +274,9 @@ impl World<'_> {
             live[f as usize] = false;
         }
         for (i, task) in self.tasks.iter().enumerate() {
+            if live[i] && task.ended {
+                self.checks.double_outcomes += 1;
+            }
             if live[i] {
                 self.metrics
                     .on_outcome(end, task.arrival, Outcome::Cancelled, task.attempts);

@@ -28,6 +28,7 @@ mod pubsub;
 mod scenario_errors;
 mod schema;
 mod support;
+mod swarm;
 mod sweep;
 mod theory;
 mod traces;

@@ -474,6 +474,14 @@ fn the_workload_is_checked() {
         "not before duration",
         None,
     );
+    // Overlapping bursts would hand out arrivals out of time order (found
+    // by `fleetsim swarm`: the run panicked scheduling one in the past).
+    expect(
+        &bursts("{ process = \"bursts\", count = 2, size = 10, every = \"1s\", spread = \"2s\" }"),
+        "workload.arrivals.spread",
+        "the bursts would overlap",
+        None,
+    );
     expect(
         &bursts("{ process = \"bursts\", count = 1, size = 0 }"),
         "workload.arrivals.size",

@@ -370,6 +370,15 @@ pub(super) fn check_arrivals(
                     ),
                 );
             }
+            // Overlapping bursts would hand out arrivals out of order.
+            if count > 1 && spread > every {
+                c.fail(
+                    &path.key("spread"),
+                    format!(
+                        "{spread} is longer than every ({every}): the bursts would overlap; spread a burst over at most `every`"
+                    ),
+                );
+            }
             if count == 0 || size == 0 {
                 return None;
             }
