@@ -26,7 +26,8 @@ use crate::scenario::Override;
 Exit codes:
   0  success
   1  the runs worked but a check failed (`fleetsim check` found a regression), or
-     `fleetsim verify` found an output directory incomplete or changed
+     `fleetsim verify` found an output directory incomplete or changed, or
+     `fleetsim swarm` found a seed that broke an invariant
   2  usage, scenario or I/O error
 
 Examples:
