@@ -691,50 +691,6 @@ pub fn load_str(
     validate::validate(raw, &src, default_name, origin)
 }
 
-/// Keys whose values are durations (strings such as `"250ms"`), for the
-/// hint when one is given as a bare number. A key missing here only loses
-/// the hint.
-const DURATION_KEYS: &[&str] = &[
-    "duration",
-    "warmup",
-    "drain",
-    "mttr",
-    "value",
-    "min",
-    "max",
-    "mean",
-    "median",
-    "p99",
-    "base",
-    "per_unit",
-    "scale",
-    "means",
-    "values",
-    "deadline",
-    "every",
-    "start",
-    "spread",
-    "period",
-    "phase",
-    "end",
-    "aging",
-    "at",
-    "interval",
-    "timeout",
-    "degraded_threshold",
-    "open_for",
-    "max_open_for",
-    "max_delay",
-    "window",
-    "for",
-    "pause",
-    "ttl",
-    "heartbeat",
-    "bucket",
-    "startup",
-    "cooldown",
-];
-
 /// serde's messages, made to speak of TOML rather than Rust types, with a
 /// fix for the common slips: a bare number for a duration, `[a.b]` for an
 /// array of tables and `[[a]]` for a table. `path` is the key path and
@@ -747,7 +703,9 @@ fn friendly_serde_message(msg: &str, path: &str, span_text: &str) -> String {
             source::Seg::Index(_) => None,
         })
     });
-    let is_duration = key.as_deref().is_some_and(|k| DURATION_KEYS.contains(&k));
+    let is_duration = key
+        .as_deref()
+        .is_some_and(|k| schema::key_kinds().durations.contains(k));
     for kind in ["integer", "floating point"] {
         if let Some(n) = msg
             .strip_prefix(&format!("invalid type: {kind} `"))
@@ -797,31 +755,6 @@ fn friendly_serde_message(msg: &str, path: &str, span_text: &str) -> String {
     out.replace("struct ", "table ")
 }
 
-/// The last names of the keys whose values are arrays (`Vec` fields of
-/// the raw mirror), to tell `[[a]]` written for a table.
-const ARRAY_KEYS: &[&str] = &[
-    "tiers",
-    "calls",
-    "capabilities",
-    "tags",
-    "faults",
-    "autoscale",
-    "topics",
-    "subscriptions",
-    "jobs",
-    "streams",
-    "stages",
-    "changes",
-    "means",
-    "probs",
-    "values",
-    "weights",
-    "all",
-    "any",
-    "after",
-    "agents",
-];
-
 /// `[[workload]]` written for the table `[workload]`: serde reads a table
 /// from an array (its fields in order), so the error it gives is about
 /// `workload[0]`'s first field; name the header instead.
@@ -834,7 +767,7 @@ fn table_as_array(src: &source::Source<'_>, path: &str) -> Option<Problem> {
     let source::Seg::Key(last) = prefix.0.last()? else {
         return None;
     };
-    if ARRAY_KEYS.contains(&last.as_str()) {
+    if schema::key_kinds().arrays.contains(last.as_str()) {
         return None;
     }
     let span = src.span_of(&prefix);

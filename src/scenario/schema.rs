@@ -85,9 +85,124 @@ fn walk(v: &Value, out: &mut std::collections::BTreeSet<String>) {
     }
 }
 
+/// The names of the keys that take a duration string somewhere in the
+/// file (a `pattern` on the value, its array items or one of its `anyOf`
+/// branches), and of those whose value is an array somewhere: what the
+/// error messages need to tell a number written for a duration, and
+/// `[[a]]` written for a table. By name, like the messages that use them.
+pub struct KeyKinds {
+    pub durations: std::collections::BTreeSet<String>,
+    pub arrays: std::collections::BTreeSet<String>,
+}
+
+/// [`KeyKinds`] of the scenario schema, computed once (only error
+/// messages ask).
+pub fn key_kinds() -> &'static KeyKinds {
+    static KINDS: std::sync::OnceLock<KeyKinds> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| {
+        let mut kinds = KeyKinds {
+            durations: Default::default(),
+            arrays: Default::default(),
+        };
+        let root = schema();
+        classify(&root, &root, &mut kinds);
+        kinds
+    })
+}
+
+fn classify(root: &Value, v: &Value, kinds: &mut KeyKinds) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Object(props)) = map.get("properties") {
+                for (name, prop) in props {
+                    if takes_duration(root, prop) {
+                        kinds.durations.insert(name.clone());
+                    }
+                    if prop.get("type").is_some_and(|t| t == "array") {
+                        kinds.arrays.insert(name.clone());
+                    }
+                }
+            }
+            map.values().for_each(|child| classify(root, child, kinds));
+        }
+        Value::Array(items) => items.iter().for_each(|i| classify(root, i, kinds)),
+        _ => {}
+    }
+}
+
+/// Whether `prop` (or what its `$ref` names) is a duration string, an
+/// array of them, or may be one.
+fn takes_duration(root: &Value, prop: &Value) -> bool {
+    let prop = match prop.get("$ref").and_then(Value::as_str) {
+        Some(r) => r
+            .strip_prefix("#/$defs/")
+            .and_then(|name| root.get("$defs")?.get(name))
+            .unwrap_or(prop),
+        None => prop,
+    };
+    prop.get("pattern").is_some()
+        || prop.get("items").is_some_and(|i| takes_duration(root, i))
+        || prop
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .is_some_and(|b| b.iter().any(|x| takes_duration(root, x)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_kinds_find_durations_and_arrays_at_every_depth() {
+        let k = key_kinds();
+        // Top level, a tier (`mttr` is a duration or a table), a
+        // distribution, arrays of durations, a nested $ref.
+        for d in [
+            "duration",
+            "drain",
+            "mttr",
+            "mean",
+            "p99",
+            "means",
+            "values",
+            "every",
+            "heartbeat",
+            "bucket",
+            "for",
+            "pause",
+            "cooldown",
+            "open_for",
+            "max_delay",
+            "window",
+        ] {
+            assert!(k.durations.contains(d), "{d} not a duration key");
+        }
+        for d in ["count", "rate", "shape", "name", "tiers", "probs"] {
+            assert!(!k.durations.contains(d), "{d} taken for a duration key");
+        }
+        for a in [
+            "tiers",
+            "calls",
+            "faults",
+            "autoscale",
+            "topics",
+            "subscriptions",
+            "jobs",
+            "streams",
+            "stages",
+            "changes",
+            "means",
+            "probs",
+            "weights",
+            "after",
+            "tags",
+        ] {
+            assert!(k.arrays.contains(a), "{a} not an array key");
+        }
+        for a in ["workload", "fleet", "balancer", "arrivals", "service_time"] {
+            assert!(!k.arrays.contains(a), "{a} taken for an array key");
+        }
+    }
 
     #[test]
     fn keys_walks_defs_and_renames() {
