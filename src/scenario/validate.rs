@@ -49,10 +49,8 @@ trait Amount: Sized {
     const EXAMPLE_MEANS: &'static str;
     /// What a sample file's cell must be, for the message on a bad one.
     const SAMPLE_RANGE: &'static str;
-    /// Whether a sample file's bare number is in range.
+    /// Whether a finite, non-negative bare number is in range.
     fn in_range(x: f64) -> bool;
-    /// Whether a sample file may say the `unit` of its bare numbers.
-    const HAS_UNIT: bool;
     /// Check one amount (a problem at `path` if it is unusable).
     fn read(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &Self) -> Option<Duration>;
     /// A checked amount as a message shows it.
@@ -68,7 +66,6 @@ impl Amount for String {
     const EXAMPLE_VALUES: &'static str = "values = [\"3ms\", \"5ms\", ...]";
     const EXAMPLE_MEANS: &'static str = "means = [\"5ms\", \"50ms\"]";
     const SAMPLE_RANGE: &'static str = "a sample is a duration of at least 0";
-    const HAS_UNIT: bool = true;
     fn in_range(_: f64) -> bool {
         true
     }
@@ -89,14 +86,13 @@ impl Amount for f64 {
     const EXAMPLE_VALUES: &'static str = "values = [3000, 5000, ...]";
     const EXAMPLE_MEANS: &'static str = "means = [500, 5000]";
     const SAMPLE_RANGE: &'static str = "a work amount is a number from 0 to 1e12 units";
-    const HAS_UNIT: bool = false;
     fn in_range(x: f64) -> bool {
         x <= WorkDist::MAX
     }
     const CELL_DURATIONS: bool = false;
     fn read(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &f64) -> Option<Duration> {
         let x = *raw;
-        if !x.is_finite() || !(0.0..=WorkDist::MAX).contains(&x) {
+        if !(x.is_finite() && x >= 0.0 && Self::in_range(x)) {
             c.fail(
                 path,
                 format!("is {x}; a work amount must be a number from 0 to 1e12 units"),

@@ -17,7 +17,7 @@
 //! index: the same task gets the same amount under every strategy. A job's
 //! `work` sums its completed stages' tasks' amounts.
 
-use super::{Given, NO_JOB, World};
+use super::{Given, NO_JOB, Task, World};
 use crate::metrics::{JobOutcome, JobRecord, Outcome};
 use crate::orchestration::dag::{JobRun, JobState, StageState};
 use crate::rng::{splitmix64, unit_at};
@@ -187,26 +187,22 @@ impl World<'_> {
         }
     }
 
-    /// A task of job `id` (in slot `j`) ended, having done `work` (0 unless
-    /// completed). Ignored if that job has ended: a failed stage ends its
-    /// job while the stage's other tasks run on, and the slot may hold a
-    /// newer job by the time they end.
-    #[allow(clippy::too_many_arguments)]
+    /// `task`, of a job, ended, having done `work` (0 unless completed).
+    /// Ignored if its job has ended: a failed stage ends its job while the
+    /// stage's other tasks run on, and the slot may hold a newer job by the
+    /// time they end.
     pub(super) fn job_task_ended(
         &mut self,
         now: Instant,
-        j: u32,
-        id: u64,
-        stage: u16,
-        compensation: bool,
+        task: &Task,
         outcome: Outcome,
         work: f64,
     ) {
-        let stage = stage as usize;
-        let Some(live) = self.jobs.live[j as usize].as_mut() else {
+        let (stage, compensation) = (task.stage as usize, task.compensation);
+        let Some(live) = self.jobs.live[task.job as usize].as_mut() else {
             return;
         };
-        if live.id != id {
+        if live.id != task.job_id {
             return;
         }
         let ok = outcome == Outcome::Completed;
@@ -232,6 +228,6 @@ impl World<'_> {
                 live.run.on_stage_failed(stage);
             }
         }
-        self.advance_job(now, j);
+        self.advance_job(now, task.job);
     }
 }

@@ -254,15 +254,7 @@ impl World<'_> {
         self.last_outcome = now;
         self.release(t);
         if task.job != NO_JOB {
-            self.job_task_ended(
-                now,
-                task.job,
-                task.job_id,
-                task.stage,
-                task.compensation,
-                outcome,
-                work,
-            );
+            self.job_task_ended(now, &task, outcome, work);
         }
     }
 

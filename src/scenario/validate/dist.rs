@@ -320,13 +320,6 @@ fn empirical<T: Amount>(c: &mut Checker<'_, '_>, path: &KeyPath, raw: &RawDist<T
                 Some(col) => Some(col.clone()),
             };
             let unit = match raw.unit.as_deref() {
-                Some(_) if !T::HAS_UNIT => {
-                    c.fail(
-                        &path.key("unit"),
-                        "applies only to durations; a file of work amounts holds plain numbers of units",
-                    );
-                    None
-                }
                 None => Some(Duration::from_secs(1)),
                 Some(u) => match parse_duration(&format!("1{}", u.trim())) {
                     Ok(d)
