@@ -313,17 +313,17 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         args.replications,
     )?;
     // The costliest point, as often as the sweep (or shard) runs.
+    // Each point's estimate once, not once per comparison.
     let costliest = plan
         .points
         .iter()
-        .map(|p| &p.scenario)
-        .max_by(|a, b| {
-            let (a, b) = (scenario::cost::estimate(a), scenario::cost::estimate(b));
+        .map(|p| (scenario::cost::estimate(&p.scenario), &p.scenario))
+        .max_by(|(a, _), (b, _)| {
             (a.events, a.bytes)
                 .partial_cmp(&(b.events, b.bytes))
                 .unwrap_or(std::cmp::Ordering::Equal)
         })
-        .unwrap_or(&plan.base);
+        .map_or(&plan.base, |(_, sc)| sc);
     let runs = match args.shard {
         Some(s) => (plan.total_runs() as u64).div_ceil(u64::from(s.count).max(1)),
         None => plan.total_runs() as u64,
