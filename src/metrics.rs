@@ -168,7 +168,6 @@ pub struct Recorder {
     pub retries: u64,
     failed_by: [u64; Cause::ALL.len()],
     latency: Histogram<u64>,
-    wait: Histogram<u64>,
     latency_sum: u128,
     latency_max: u64,
     wait_sum: u128,
@@ -215,7 +214,6 @@ impl Recorder {
             retries: 0,
             failed_by: [0; Cause::ALL.len()],
             latency: latency_histogram(),
-            wait: latency_histogram(),
             latency_sum: 0,
             latency_max: 0,
             wait_sum: 0,
@@ -449,14 +447,16 @@ impl Recorder {
         }
     }
 
+    /// Counts a value beyond the histograms' range; latencies (not
+    /// waits, whose mean is exact and which no percentile reads) go into
+    /// the latency histogram.
     #[inline]
     fn record(&mut self, v: u64, which: Which) {
         if v > HIGHEST_NS {
             self.histogram_overflow += 1;
         }
-        match which {
-            Which::Latency => self.latency.saturating_record(v),
-            Which::Wait => self.wait.saturating_record(v),
+        if which == Which::Latency {
+            self.latency.saturating_record(v);
         }
     }
 
@@ -627,7 +627,7 @@ impl Recorder {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Which {
     Latency,
     Wait,

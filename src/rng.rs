@@ -22,6 +22,7 @@
 
 pub mod dist;
 pub mod gamma;
+pub mod ln;
 mod residual;
 
 use rand::{Rng, SeedableRng};

@@ -86,14 +86,24 @@ pub fn secs_to_nanos(s: f64) -> u64 {
 
 /// A nanosecond count from a float: rounded, clamped to `0..=u64::MAX`
 /// (NaN is 0).
+///
+/// Rounds half away from zero like `f64::round`, without its call into the
+/// C library (x86-64 has no rounding instruction before SSE4.1): the
+/// integer part comes from the truncating conversion and the fraction
+/// `ns − ⌊ns⌋` is exact, so the result is the same on every platform.
+#[inline]
 pub fn saturating_nanos(ns: f64) -> u64 {
-    let ns = ns.round();
-    if ns.is_nan() || ns <= 0.0 {
+    if !(ns > 0.0) {
         0
     } else if ns >= u64::MAX as f64 {
         u64::MAX
     } else {
-        ns as u64
+        let whole = ns as u64;
+        if ns - whole as f64 >= 0.5 {
+            whole + 1
+        } else {
+            whole
+        }
     }
 }
 

@@ -206,7 +206,7 @@ impl ArrivalProcess {
                 }
             }
             Arrivals::Poisson { rate } => {
-                let gap = -libm::log1p(-unit(rng)) / rate;
+                let gap = crate::rng::ln::neg_ln_1m(unit(rng)) / rate;
                 self.last + Duration::from_secs_f64(gap)
             }
             Arrivals::Constant { rate } => {
@@ -233,7 +233,7 @@ impl ArrivalProcess {
                 let peak = self.arrivals.peak();
                 let mut t = self.last;
                 loop {
-                    let gap = -libm::log1p(-unit(rng)) / peak;
+                    let gap = crate::rng::ln::neg_ln_1m(unit(rng)) / peak;
                     t += Duration::from_secs_f64(gap);
                     let dead = matches!(self.arrivals, Arrivals::Ramp { to, over, .. }
                         if to == 0.0 && t.0 >= over.as_nanos());

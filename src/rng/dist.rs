@@ -212,18 +212,14 @@ impl Dist {
                 Duration(min.as_nanos() + (q * span) as u64)
             }
             Dist::Exponential { mean } => {
-                let x = -(mean.as_nanos() as f64) * libm::log1p(-q);
-                Duration(x.round() as u64)
+                let x = mean.as_nanos() as f64 * super::ln::neg_ln_1m(q);
+                Duration(saturating_nanos(x))
             }
             Dist::LogNormal { mu, sigma } => {
                 // Clamp away from 0 so that the normal quantile is finite.
                 let q = q.max(f64::MIN_POSITIVE);
                 let x = libm::exp(mu + sigma * normal_quantile(q));
-                Duration(if x >= u64::MAX as f64 {
-                    u64::MAX
-                } else {
-                    x.round() as u64
-                })
+                Duration(saturating_nanos(x))
             }
             Dist::Gamma { shape, mean } => {
                 let scale = mean.as_nanos() as f64 / shape;

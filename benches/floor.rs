@@ -1,0 +1,146 @@
+//! The event-loop floor: M/M/10 (λ = 8/s, μ = 1/s, one million customers)
+//! as the smallest loop that can simulate it, against fleetsim running the
+//! same model through the whole world and writing every report.
+//!
+//! The minimal loop is a binary heap of `(time, seq)` events, ChaCha8
+//! exponential draws by inversion, a FIFO and one sum: no balancer, bus,
+//! retries, metrics or reports. What fleetsim costs above it is the price of
+//! everything else it does, and the goal is to keep that within 2×.
+//!
+//! Besides criterion's two timings, the bench prints the ratio from runs
+//! interleaved in one process (the machine may be shared and noisy:
+//! interleaving exposes both sides to the same noise), as
+//! `floor ratio: fleetsim / minimal loop = R×`.
+//!
+//! Run: `cargo bench --bench floor`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fleetsim::harness;
+use fleetsim::scenario::{self, Override};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const CUSTOMERS: u64 = 1_000_000;
+const LAMBDA: f64 = 8.0;
+const MU: f64 = 1.0;
+const SERVERS: u32 = 10;
+const WARMUP: u64 = 8_000;
+
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
+enum Event {
+    Arrival,
+    Departure,
+}
+
+fn exponential_ns(rng: &mut ChaCha8Rng, rate: f64) -> u64 {
+    let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+    (-(1.0 - u).ln() / rate * 1e9) as u64
+}
+
+/// The floor: returns the mean wait of customers after the warm-up, in
+/// seconds (Erlang C: 0.2046 s).
+fn minimal_loop(customers: u64) -> f64 {
+    let mut arrivals = ChaCha8Rng::seed_from_u64(1);
+    let mut services = ChaCha8Rng::seed_from_u64(2);
+    let mut heap = BinaryHeap::new();
+    let mut queue: VecDeque<(u64, u64)> = VecDeque::new();
+    let (mut seq, mut arrived, mut busy) = (0u64, 0u64, 0u32);
+    let (mut wait_sum, mut measured) = (0u128, 0u64);
+    heap.push(Reverse((
+        exponential_ns(&mut arrivals, LAMBDA),
+        seq,
+        Event::Arrival,
+    )));
+    while let Some(Reverse((t, _, event))) = heap.pop() {
+        seq += 1;
+        match event {
+            Event::Arrival => {
+                let id = arrived;
+                arrived += 1;
+                if arrived < customers {
+                    let next = t + exponential_ns(&mut arrivals, LAMBDA);
+                    heap.push(Reverse((next, seq, Event::Arrival)));
+                }
+                if busy < SERVERS {
+                    busy += 1;
+                    measured += u64::from(id >= WARMUP);
+                    let done = t + exponential_ns(&mut services, MU);
+                    heap.push(Reverse((done, seq, Event::Departure)));
+                } else {
+                    queue.push_back((id, t));
+                }
+            }
+            Event::Departure => match queue.pop_front() {
+                Some((id, at)) => {
+                    if id >= WARMUP {
+                        measured += 1;
+                        wait_sum += u128::from(t - at);
+                    }
+                    let done = t + exponential_ns(&mut services, MU);
+                    heap.push(Reverse((done, seq, Event::Departure)));
+                }
+                None => busy -= 1,
+            },
+        }
+    }
+    wait_sum as f64 / 1e9 / measured as f64
+}
+
+/// fleetsim's `run mmc` with one million customers, reports included
+/// (CSVs, charts, the page) into a temporary directory.
+fn fleetsim_run(sc: &fleetsim::scenario::Scenario, dir: &std::path::Path) -> u64 {
+    let run = harness::run_one(sc, "default", 0);
+    let events = run.result.events;
+    harness::write_run_reports(dir, sc, &[run]).expect("reports are written");
+    events
+}
+
+fn bench_floor(c: &mut Criterion) {
+    // The built-in mmc is 125,000 s at λ = 8: one million customers.
+    let overrides: Vec<Override> = Vec::new();
+    let sc = scenario::load("mmc", &overrides).expect("built-in scenario is valid");
+    let dir = std::env::temp_dir().join(format!("fleetsim-floor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+
+    let mut g = c.benchmark_group("floor");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(CUSTOMERS));
+    g.bench_function("minimal_loop_mm10_1m", |b| {
+        b.iter(|| black_box(minimal_loop(CUSTOMERS)))
+    });
+    g.bench_function("fleetsim_mm10_1m_with_reports", |b| {
+        b.iter(|| black_box(fleetsim_run(&sc, &dir)))
+    });
+    g.finish();
+
+    // The ratio, from interleaved runs: the median of five of each.
+    let (mut floor, mut ours) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let t = Instant::now();
+        black_box(minimal_loop(CUSTOMERS));
+        floor.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        black_box(fleetsim_run(&sc, &dir));
+        ours.push(t.elapsed().as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (f, o) = (median(&mut floor), median(&mut ours));
+    println!(
+        "floor ratio: fleetsim / minimal loop = {:.2}× ({:.0} ms / {:.0} ms per million customers)",
+        o / f,
+        o * 1e3,
+        f * 1e3
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench_floor);
+criterion_main!(benches);
