@@ -93,7 +93,7 @@ pub fn secs_to_nanos(s: f64) -> u64 {
 /// `ns − ⌊ns⌋` is exact, so the result is the same on every platform.
 #[inline]
 pub fn saturating_nanos(ns: f64) -> u64 {
-    if !(ns > 0.0) {
+    if ns.is_nan() || ns <= 0.0 {
         0
     } else if ns >= u64::MAX as f64 {
         u64::MAX

@@ -80,9 +80,11 @@ pub fn neg_ln_1m(q: f64) -> f64 {
         return q * p;
     }
     let y = 1.0 - q;
-    if !(y > 0.0) {
-        // q = 1 (or beyond), or NaN.
-        return if q.is_nan() { q } else { f64::INFINITY };
+    if q.is_nan() {
+        return q;
+    }
+    if y <= 0.0 {
+        return f64::INFINITY;
     }
     -ln_normal(y)
 }
