@@ -355,6 +355,52 @@ pub(super) fn no_data<DB: DrawingBackend>(area: &Area<DB>, what: &str) -> DrawRe
 mod tests {
     use super::*;
 
+    /// The lowest inked row of `s` drawn at `size` px in a PNG buffer.
+    fn bottom_row(s: &str, size: u32) -> usize {
+        super::super::register_font();
+        let (w, h) = (60u32, 60u32);
+        let mut rgb = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            let style = TextStyle::from((FAMILY, size).into_font()).color(&BLACK);
+            root.draw_text(s, &style, (5, 10)).unwrap();
+            root.present().unwrap();
+        }
+        (0..h as usize)
+            .rev()
+            .find(|&y| (0..w as usize).any(|x| rgb[(y * w as usize + x) * 3] < 128))
+            .unwrap_or_else(|| panic!("{s:?} at {size} px left no ink"))
+    }
+
+    #[test]
+    fn png_text_shares_one_baseline() {
+        for style in [label_style(), desc_style(), title_style()] {
+            let size = style.font.get_size() as u32;
+            assert_eq!(
+                bottom_row(".", size),
+                bottom_row("9", size),
+                "at {size} px the dot sits on the digits' baseline"
+            );
+        }
+        // The cause, shown: at an odd size the dot is drawn a row too high.
+        assert_eq!(bottom_row(".", 13) + 1, bottom_row("9", 13));
+    }
+
+    #[test]
+    fn bounded_axes_zoom_to_close_values_and_say_so() {
+        // 97.5, 99.1 and 99.9 %: zoomed, the note names where the axis starts.
+        let (r, note) = zoomed(97.5, 99.9, (0.0, 100.0));
+        assert!(r.start > 97.0 && r.start < 97.5 && r.end <= 100.1, "{r:?}");
+        assert!(note.unwrap().starts_with("axis from 97."));
+        // Values spread over most of the range: from 0, no note.
+        let (r, note) = zoomed(30.0, 95.0, (0.0, 100.0));
+        assert_eq!(r.start, 0.0);
+        assert!(note.is_none());
+        // All at 100 %: a small window under the bound, never far above it.
+        let (r, _) = zoomed(100.0, 100.0, (0.0, 100.0));
+        assert!(r.start >= 99.0 && r.end > 100.0 && r.end < 100.05, "{r:?}");
+    }
+
     #[test]
     fn ticks_are_round_and_whole_when_counting() {
         assert_eq!(
