@@ -66,15 +66,6 @@ impl Plot for Bars {
             .x_label_formatter(&label_of)
             .y_label_formatter(&tick)
             .draw()?;
-        if dots {
-            chart.draw_series(
-                self.rows
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.1.is_finite())
-                    .map(|(i, r)| Circle::new((i as f64, r.1), 6, color(i).filled())),
-            )?;
-        }
         chart.draw_series(
             self.rows
                 .iter()
@@ -104,6 +95,15 @@ impl Plot for Bars {
                     EmptyElement::at((x, end)) + PathElement::new(vec![(-6, 0), (6, 0)], whisker),
                 ))?;
             }
+        }
+        if dots {
+            chart.draw_series(
+                self.rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.1.is_finite())
+                    .map(|(i, r)| Circle::new((i as f64, r.1), 6, color(i).filled())),
+            )?;
         }
         if n == 0 {
             no_data(&plot, "no data")?;

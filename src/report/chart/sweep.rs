@@ -1,9 +1,8 @@
 //! A metric against a swept key, with the 95 % confidence interval of each
 //! point as an error bar: a numeric key on a linear axis, a categorical one
 //! (`balancer.strategy`) on a categorical axis with its values as labels,
-//! where the points of a line are joined for the eye but never interpolated
-//! between categories on a number line. One line per value of the other
-//! keys. A bounded metric (a percentage) zooms to the data, saying so.
+//! markers only (nothing is drawn between categories), the series side by
+//! side within each category. One series per value of the other keys. A bounded metric (a percentage) zooms to the data, saying so.
 
 use std::ops::Range;
 
@@ -86,13 +85,20 @@ impl SweepPlot {
 
 impl Plot for SweepPlot {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult<DB> {
-        let legend = Legend::of_lines(
+        let mut legend = Legend::of_lines(
             self.series
                 .iter()
                 .enumerate()
                 .map(|(i, s)| (s.label.as_str(), color(i))),
             "lines",
         );
+        if matches!(self.x, XAxis::Categories(_)) {
+            for entry in &mut legend.0 {
+                if matches!(entry.2, Swatch::Line) {
+                    entry.2 = Swatch::Box;
+                }
+            }
+        }
         let (plot, side) = frame(root, &self.title, &[&legend])?;
         let (y, note) = self.y_range();
         let y_desc = match note {
@@ -140,10 +146,13 @@ impl Plot for SweepPlot {
                 .filter(|p| p.0.is_finite() && p.1.is_finite())
                 .map(|&(x, m, h)| (x + dx, m, h))
                 .collect();
-            chart.draw_series(LineSeries::new(
-                pts.iter().map(|&(x, m, _)| (x, m)),
-                c.stroke_width(2),
-            ))?;
+            // Categories have no order between them to draw a line along.
+            if matches!(self.x, XAxis::Numeric) {
+                chart.draw_series(LineSeries::new(
+                    pts.iter().map(|&(x, m, _)| (x, m)),
+                    c.stroke_width(2),
+                ))?;
+            }
             chart.draw_series(
                 pts.iter()
                     .map(|&(x, m, _)| Circle::new((x, m), 4, c.filled())),
