@@ -41,7 +41,7 @@ use plotters::prelude::*;
 use rayon::prelude::*;
 
 pub use bars::bars_with_ci;
-pub use cdf::{cdf, cdf_bands, cdf_overlay};
+pub use cdf::{BandedCdf, cdf, cdf_bands, cdf_overlay};
 pub use fit::fit_cdf;
 pub use forest::{ForestPanel, forest};
 pub use heatmap::heatmap;

@@ -186,32 +186,42 @@ pub fn charts(sc: &Scenario, c: &Comparison, runs: &[RunRecord]) -> Vec<(String,
         })
         .collect();
     // Pooled histograms, and each strategy's replications.
-    let pooled: Vec<(String, Histogram<u64>, Vec<&Histogram<u64>>)> = c
+    let of = |r: &Row| -> Vec<&Histogram<u64>> {
+        runs.iter()
+            .filter(|x| x.variant == r.strategy.as_str())
+            .map(|x| &x.result.latency)
+            .collect()
+    };
+    let labels: Vec<String> = c.rows.iter().map(|r| r.strategy.to_string()).collect();
+    let pooled: Vec<Histogram<u64>> = c
         .rows
         .iter()
         .map(|r| {
-            let of: Vec<&Histogram<u64>> = runs
-                .iter()
-                .filter(|x| x.variant == r.strategy.as_str())
-                .map(|x| &x.result.latency)
-                .collect();
-            let mut all = of.first().map_or_else(
+            let reps = of(r);
+            let mut all = reps.first().map_or_else(
                 || {
                     Histogram::new_with_bounds(1, crate::metrics::HIGHEST_NS, 3)
                         .expect("valid bounds")
                 },
                 |h| Histogram::clone(h),
             );
-            for h in of.iter().skip(1) {
+            for h in reps.iter().skip(1) {
                 all.add(*h)
                     .expect("histograms of one scenario share their bounds");
             }
-            (r.strategy.to_string(), all, of)
+            all
         })
         .collect();
-    let cdf_series: Vec<(&str, &Histogram<u64>, Vec<&Histogram<u64>>)> = pooled
+    let cdf_series: Vec<chart::BandedCdf<'_>> = c
+        .rows
         .iter()
-        .map(|(l, h, reps)| (l.as_str(), h, reps.clone()))
+        .zip(&labels)
+        .zip(&pooled)
+        .map(|((r, label), h)| chart::BandedCdf {
+            label,
+            pooled: h,
+            replications: of(r),
+        })
         .collect();
     let reps = c.replications;
     let mut out = vec![

@@ -31,7 +31,7 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     fleetsim_env(dir, args, &[])
 }
 
-fn compare_args<'a>(out: &'a str) -> Vec<&'a str> {
+fn compare_args(out: &str) -> Vec<&str> {
     let mut a = vec![
         "compare",
         "mmc",

@@ -67,6 +67,14 @@ fn band_points(reps: &[&Histogram<u64>]) -> Vec<(f64, f64, f64)> {
         .collect()
 }
 
+/// One series of [`cdf_bands`]: its label, the histogram of every
+/// replication's tasks together, and each replication's own.
+pub struct BandedCdf<'a> {
+    pub label: &'a str,
+    pub pooled: &'a Histogram<u64>,
+    pub replications: Vec<&'a Histogram<u64>>,
+}
+
 struct Cdf {
     title: String,
     series: Vec<(String, Vec<(f64, f64)>)>,
@@ -171,16 +179,16 @@ pub fn cdf(title: &str, series: &[(&str, &Histogram<u64>)]) -> Chart {
 /// band from the lowest to the highest latency its replications reach at
 /// each percentile, so the spread across replications shows beside the
 /// line. A series needs two replications for a band.
-pub fn cdf_bands(title: &str, series: &[(&str, &Histogram<u64>, Vec<&Histogram<u64>>)]) -> Chart {
+pub fn cdf_bands(title: &str, series: &[BandedCdf<'_>]) -> Chart {
     let plot = Cdf {
         title: title.to_string(),
         series: series
             .iter()
-            .map(|(label, h, _)| (label.to_string(), cdf_points(h)))
+            .map(|s| (s.label.to_string(), cdf_points(s.pooled)))
             .collect(),
         bands: series
             .iter()
-            .map(|(_, _, reps)| band_points(reps))
+            .map(|s| band_points(&s.replications))
             .collect(),
     };
     Chart::render(title, &plot)

@@ -40,7 +40,7 @@ pub(super) fn color(i: usize) -> RGBColor {
 /// of a line shares one baseline (`tests::png_text_shares_one_baseline`).
 pub(super) fn text(size: u32) -> TextStyle<'static> {
     debug_assert!(
-        size % 2 == 0,
+        size.is_multiple_of(2),
         "odd text size {size}: glyphs lose their baseline in PNGs"
     );
     (FAMILY, size).into_font().color(&BLACK)
