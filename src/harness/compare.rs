@@ -52,7 +52,14 @@ pub fn write_reports(
     let charts = charts(sc, c, runs);
     written.extend(report::chart::write_all(dir, &charts)?);
     let html = dir.join("report.html");
-    report::write_atomic(&html, compare_page::page(sc, c, runs, &charts).as_bytes())?;
+    let set: Vec<String> = set
+        .iter()
+        .map(|o| format!("{}={}", o.path, o.value))
+        .collect();
+    report::write_atomic(
+        &html,
+        compare_page::page(sc, &set, c, runs, &charts).as_bytes(),
+    )?;
     written.push(html);
     Ok(written)
 }

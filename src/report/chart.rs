@@ -45,7 +45,7 @@ pub use cdf::{BandedCdf, cdf, cdf_bands, cdf_overlay};
 pub use fit::fit_cdf;
 pub use forest::{ForestPanel, forest};
 pub use heatmap::heatmap;
-pub use lines::{health, lines, throughput_p99};
+pub use lines::{health, lines, throughput_p99, throughput_p99_within};
 pub use sweep::{CiSeries, XAxis, sweep_lines};
 pub use utilization::utilization;
 
@@ -414,6 +414,39 @@ mod tests {
         assert_valid(
             &lines("one", "x", "y", &[("s".into(), vec![(3.0, 3.0)])]),
             "one",
+        );
+    }
+
+    #[test]
+    fn long_legend_entries_wrap_instead_of_being_clipped() {
+        let long = "workload.arrivals.rate=1500, fleet.tiers[0].service_time={dist=exponential,mean=10ms,extra=abcdefghijklmnop}";
+        let series = [CiSeries {
+            label: long.to_string(),
+            points: vec![(1.0, 2.0, f64::NAN), (2.0, 3.0, 0.5)],
+        }];
+        let chart = sweep_lines("t", "x", "y", XAxis::Numeric, &series, None);
+        assert_valid(&chart, "t");
+        let svg = chart.svg();
+        let lines: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit(">\n").next())
+            .map(|t| t.trim_end_matches('\n'))
+            .filter(|t| long.contains(t.trim()) && t.len() > 3)
+            .collect();
+        assert!(
+            !svg.contains(&format!(">\n{long}\n</text>")),
+            "one row would be clipped"
+        );
+        assert_eq!(
+            lines.first(),
+            Some(&"workload.arrivals.rate=1500,"),
+            "{lines:?}"
+        );
+        let joined: String = lines.concat().split_whitespace().collect();
+        assert_eq!(
+            joined,
+            long.split_whitespace().collect::<String>(),
+            "no part is lost"
         );
     }
 

@@ -261,17 +261,30 @@ pub fn charts(sc: &Scenario, c: &Comparison, runs: &[RunRecord]) -> Vec<(String,
             ),
         ),
     ];
-    for r in &c.rows {
-        let first = runs
-            .iter()
-            .find(|x| x.variant == r.strategy.as_str() && x.replication == 0);
-        let buckets = first.map_or(&[][..], |x| &x.result.buckets);
+    // Replication 0 of each strategy, on shared scales.
+    let firsts: Vec<&[crate::metrics::Bucket]> = c
+        .rows
+        .iter()
+        .map(|r| {
+            runs.iter()
+                .find(|x| x.variant == r.strategy.as_str() && x.replication == 0)
+                .map_or(&[][..], |x| &x.result.buckets[..])
+        })
+        .collect();
+    let secs = sc.report.bucket.as_secs_f64().max(1e-12);
+    let all = || firsts.iter().flat_map(|b| b.iter());
+    let rate = all()
+        .map(|b| b.completions.max(b.arrivals) as f64 / secs)
+        .fold(0.0, f64::max);
+    let p99 = all().map(|b| b.latency_p99_ms).fold(0.0, f64::max);
+    for (r, buckets) in c.rows.iter().zip(&firsts) {
         out.push((
             format!("compare_timeseries_{}", r.strategy),
-            chart::throughput_p99(
+            chart::throughput_p99_within(
                 &format!("{}: throughput and p99 latency (replication 0)", r.strategy),
                 buckets,
                 sc.report.bucket,
+                Some((rate, p99)),
             ),
         ));
     }
@@ -279,9 +292,11 @@ pub fn charts(sc: &Scenario, c: &Comparison, runs: &[RunRecord]) -> Vec<(String,
 }
 
 /// The page of a compare directory (its `report.html`): `sc` is the first
-/// strategy's scenario, `charts` those of [`charts`], in that order.
+/// strategy's scenario, `set` the `--set` overrides as given
+/// (`path=value`), `charts` those of [`charts`], in that order.
 pub fn page(
     sc: &Scenario,
+    set: &[String],
     c: &Comparison,
     runs: &[RunRecord],
     charts: &[(String, Chart)],
@@ -305,11 +320,24 @@ pub fn page(
     let agents = sc.agent_count() as usize;
     let _ = writeln!(
         out,
-        "<p class=\"meta\">What varied: <code>balancer.strategy</code> ∈ {{{}}}; everything else as in {} \
+        "<p class=\"meta\">What varied: <code>balancer.strategy</code> ∈ {{{}}}; everything else as in {}{} \
          ({agents} agent{} in {} tier{} · duration {}, warm-up {}, drain {}). \
          {} replication{} per strategy on common random numbers (replication <i>r</i> of every strategy uses the same seed), root seed {} · baseline {}.</p>",
         escape(&strategies.join(", ")),
         escape(&sc.origin.file),
+        if set.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with <code>{}</code>",
+                escape(
+                    &set.iter()
+                        .map(|s| format!("--set {s}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            )
+        },
         s(agents),
         sc.tiers.len(),
         s(sc.tiers.len()),
