@@ -20,8 +20,9 @@
 #     their final states from `scontrol show job` (there is no accounting, so
 #     no sacct): every array task and the merge must be COMPLETED.
 #  5. Compares every CSV of the merge with the unsharded sweep's, byte for
-#     byte, except perf.csv (wall-clock times). The sweep's charts/ are not
-#     compared: merge does not draw them.
+#     byte, except perf.csv (wall-clock times), and the sweep page
+#     (report.html), results.json and every chart in charts/, which merge
+#     draws from the merged summary.csv.
 #  6. On exit, whatever happened, stops the daemons it started and removes the
 #     directory (FLEETSIM_SLURM_KEEP=1 keeps it); on failure it prints the
 #     daemons' logs and the jobs' output first.
@@ -362,17 +363,20 @@ fi
 
 # --- 5. Merged = unsharded ----------------------------------------------------
 compared=0 names=''
-for f in "$work/direct"/*.csv "$run/$merged"/*.csv; do
-  name=$(basename "$f")
+outputs() { (cd "$1" && ls -1 ./*.csv report.html results.json charts/* 2>/dev/null | sed 's|^\./||'); }
+for side in "$work/direct" "$run/$merged"; do
+  [[ -f $side/report.html && -f $side/results.json && -d $side/charts ]] \
+    || { echo "slurm-smoke: $side has no report.html, results.json or charts/" >&2; exit 1; }
+done
+for name in $( { outputs "$work/direct"; outputs "$run/$merged"; } | sort -u); do
   [[ $name != perf.csv ]] || continue
   for side in "$work/direct" "$run/$merged"; do
     [[ -f $side/$name ]] || { echo "slurm-smoke: $name is in one output but not in $side" >&2; exit 1; }
   done
-  [[ $f == "$work/direct/"* ]] || continue
   cmp "$work/direct/$name" "$run/$merged/$name" || exit 1
   compared=$((compared + 1))
-  names+="$name "
+  [[ $name == charts/* ]] || names+="$name "
 done
-((compared > 0)) || { echo "slurm-smoke: no CSV files to compare" >&2; exit 1; }
-say "merged = unsharded, byte for byte: $compared CSVs (${names% })"
+((compared > 0)) || { echo "slurm-smoke: no files to compare" >&2; exit 1; }
+say "merged = unsharded, byte for byte: $compared files (${names% } and charts/)"
 say "OK in $(elapsed "$start")"

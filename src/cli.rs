@@ -307,7 +307,8 @@ pub struct SweepArgs {
     after_help = "Checks that the shards come from the same sweep (scenario hash, seed, grid, \
 replications, shard count) and that every shard 0..N-1 is there once, then writes summary.csv, \
 agents.csv, timeseries.csv, bus.csv (and jobs.csv) byte for byte as the unsharded sweep would, and perf.csv \
-in the same order.
+in the same order; then the sweep page (report.html), its charts and results.json, drawn from the merged \
+summary.csv, so also byte for byte the unsharded sweep's.
 
 Examples:
   fleetsim merge shards/0 shards/1 shards/2 shards/3 --out reports/steady_load/sweep

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::metrics::registry;
 use crate::report::{self, fixed};
-use crate::scenario::Scenario;
+use crate::scenario::{Override, Scenario};
 use crate::world;
 
 pub use crate::results::RunRecord;
@@ -145,15 +145,10 @@ fn progress_bar(len: u64, what: &str, name: &str) -> ProgressBar {
     bar
 }
 
-/// Write `summary.csv`, `agents.csv`, `timeseries.csv`, `bus.csv`, `calls.csv` and
-/// `perf.csv` (and `jobs.csv` when there are jobs) into `dir`, then the charts
-/// (`charts/NAME.svg` and `.png`, names in [`report::chart::RUN_CHARTS`])
-/// and `report.html`, each atomically; returns the paths written.
-pub fn write_run_reports(
-    dir: &Path,
-    sc: &Scenario,
-    runs: &[RunRecord],
-) -> io::Result<Vec<PathBuf>> {
+/// The CSV files of a run directory: `summary.csv`, `agents.csv`,
+/// `timeseries.csv`, `bus.csv`, `calls.csv` and `perf.csv`, and `jobs.csv`
+/// when there are jobs and `tiers.csv` when the fleet changes.
+pub fn run_csvs(sc: &Scenario, runs: &[RunRecord]) -> Vec<(&'static str, Vec<u8>)> {
     let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("summary.csv", report::csv::summary(runs)),
         ("agents.csv", report::csv::agents(sc, runs)),
@@ -168,7 +163,18 @@ pub fn write_run_reports(
     if sc.fleet_changes() {
         files.push(("tiers.csv", report::csv::tiers(sc, runs)));
     }
-    let mut written = report::write_files(dir, &files)?;
+    files
+}
+
+/// Write the CSVs of [`run_csvs`] into `dir`, then the charts
+/// (`charts/NAME.svg` and `.png`, names in [`report::chart::RUN_CHARTS`])
+/// and `report.html`, each atomically; returns the paths written.
+pub fn write_run_reports(
+    dir: &Path,
+    sc: &Scenario,
+    runs: &[RunRecord],
+) -> io::Result<Vec<PathBuf>> {
+    let mut written = report::write_files(dir, &run_csvs(sc, runs))?;
     let charts = report::chart::run_charts(sc, runs);
     written.extend(report::chart::write_all(dir, &charts)?);
     let html = dir.join("report.html");
@@ -178,6 +184,33 @@ pub fn write_run_reports(
     )?;
     written.push(html);
     Ok(written)
+}
+
+/// `results.json` of `runs` of `sc` (docs/outputs.md, "results.json"):
+/// `command` is `run` or `compare`, `set` the `--set` overrides given.
+pub fn results_json(
+    command: &str,
+    sc: &Scenario,
+    set: &[Override],
+    runs: &[RunRecord],
+    comparison: Option<&compare::Comparison>,
+) -> Vec<u8> {
+    let set: Vec<String> = set
+        .iter()
+        .map(|o| format!("{}={}", o.path, o.value))
+        .collect();
+    let meta = report::json::Meta {
+        command,
+        scenario: &sc.name,
+        source: &sc.origin.file,
+        scenario_hash: sc.origin.hash,
+        seed: sc.seed.0,
+        set: &set,
+        replications: runs.iter().map(|r| r.replication + 1).max().unwrap_or(0),
+    };
+    report::json::results(&meta, &report::csv::summary(runs), comparison, None)
+        .unwrap_or_else(|e| panic!("summary.csv as written cannot be read back: {e}"))
+        .into_bytes()
 }
 
 /// The default report directory of a scenario.

@@ -233,6 +233,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let staging = report::Staging::begin(&dir)
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     harness::write_run_reports(staging.dir(), &sc, &runs)
+        .and_then(|_| {
+            report::write_atomic(
+                &staging.dir().join("results.json"),
+                &harness::results_json("run", &sc, &args.common.set, &runs, None),
+            )
+        })
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     staging
         .commit(&provenance("run", &sc))
@@ -240,7 +246,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.common.quiet {
         print!("{}", harness::summary_table(&sc, &runs));
         println!(
-            "reports: {}/ (report.html, summary.csv, agents.csv, timeseries.csv, bus.csv, calls.csv, perf.csv, charts/)",
+            "reports: {}/ (report.html, results.json, summary.csv, agents.csv, timeseries.csv, bus.csv, calls.csv, perf.csv, charts/)",
             dir.display()
         );
     }
@@ -279,16 +285,10 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| harness::default_out_dir(first).join("compare"));
     let staging = report::Staging::begin(&dir)
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
-    let table = staging.dir().join("comparison.csv");
-    let written = harness::write_run_reports(staging.dir(), first, &runs)
-        .and_then(|mut written| {
-            report::write_atomic(&table, &report::csv::comparison(&comparison))?;
-            written.insert(0, table);
-            Ok(written)
-        })
-        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
-    report::chart::write_all(staging.dir(), &compare::charts(&comparison, &runs))
-        .with_context(|| format!("cannot write charts to {}", dir.display()))?;
+    let staging_dir = staging.dir().to_path_buf();
+    let written =
+        compare::write_reports(staging.dir(), first, &args.common.set, &comparison, &runs)
+            .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     staging
         .commit(&provenance("compare", first))
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
@@ -296,10 +296,15 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         print!("{}", compare::table(&comparison));
         let names: Vec<String> = written
             .iter()
+            .filter(|p| p.parent() == Some(staging_dir.as_path()))
             .filter_map(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .collect();
-        println!("reports: {}/ ({})", dir.display(), names.join(", "));
+        println!(
+            "reports: {}/ ({}, charts/)",
+            dir.display(),
+            names.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -348,8 +353,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     out.write(staging.dir())
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if args.shard.is_none() {
-        report::chart::write_all(staging.dir(), &plan.charts(&out))
-            .with_context(|| format!("cannot write charts to {}", dir.display()))?;
+        sweep::write_pages(staging.dir(), &plan.manifest(sweep::Shard::ALL), &out.files)
+            .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     }
     staging
         .commit(&provenance("sweep", &plan.base))
@@ -371,7 +376,7 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         let manifest = if out.manifest.is_some() {
             ", shard.csv"
         } else {
-            ""
+            ", report.html, results.json, charts/"
         };
         println!(
             "reports: {}/ ({}{manifest})",
@@ -419,7 +424,11 @@ fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
             "merged {} shards of {}: {} runs",
             merged.shards, merged.scenario, merged.runs
         );
-        println!("reports: {}/ ({})", args.out.display(), names.join(", "));
+        println!(
+            "reports: {}/ ({}, report.html, results.json, charts/)",
+            args.out.display(),
+            names.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

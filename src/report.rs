@@ -2,13 +2,20 @@
 //! float formatting and row order, so outputs diff cleanly), the one
 //! function that puts bytes on disk atomically, and whole output
 //! directories: built in a staging directory, described by `manifest.json`
-//! and swapped into place ([`staging`], [`manifest`]).
+//! and swapped into place ([`staging`], [`manifest`]). The pages of a
+//! compare and of a sweep directory are [`compare_page`] and
+//! [`sweep_page`]; `results.json` is [`json`], drawn like the sweep page
+//! from `summary.csv` read back ([`read`]).
 
 pub mod chart;
+pub mod compare_page;
 pub mod csv;
 pub mod html;
+pub mod json;
 pub mod manifest;
+pub mod read;
 pub mod staging;
+pub mod sweep_page;
 
 pub use manifest::{Provenance, verify};
 pub use staging::Staging;

@@ -12,10 +12,12 @@
 //! (Law, *Simulation Modeling and Analysis*, "paired-t confidence
 //! interval"; common random numbers as a variance-reduction technique).
 
+use std::io;
+use std::path::{Path, PathBuf};
+
 use crate::discovery::balancer::Strategy;
 use crate::metrics::registry;
-use crate::report::chart::{self, Chart};
-use crate::report::fixed;
+use crate::report::{self, chart::Chart, compare_page};
 use crate::results::RunRecord;
 use crate::rng::Seed;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
@@ -23,43 +25,43 @@ use crate::stats::mean_ci;
 
 pub use crate::results::comparison::{Comparison, Row, Stat};
 
-/// The comparison charts: p99 latency and success rate per strategy with
-/// their 95 % confidence intervals, and the latency CDFs of replication 0
-/// of every strategy overlaid.
-pub fn charts(c: &Comparison, runs: &[RunRecord]) -> Vec<(&'static str, Chart)> {
-    let bars = |metric: &str, scale: f64| -> Vec<(String, f64, f64)> {
-        c.rows
-            .iter()
-            .map(|r| {
-                let s = r.stat(metric);
-                (r.strategy.to_string(), s.mean * scale, s.ci95 * scale)
-            })
-            .collect()
-    };
-    let firsts: Vec<(&str, &hdrhistogram::Histogram<u64>)> = runs
+/// The comparison charts (`report::compare_page::charts`): the forest plot
+/// of paired differences, the pooled latency CDFs with their bands, p99
+/// and success rate with their CIs, and each strategy's time series.
+pub fn charts(sc: &Scenario, c: &Comparison, runs: &[RunRecord]) -> Vec<(String, Chart)> {
+    compare_page::charts(sc, c, runs)
+}
+
+/// Write a compare directory into `dir`: the run CSVs of every run,
+/// `comparison.csv`, the comparison charts, `report.html` (the compare
+/// page) and `results.json`; returns the paths written.
+pub fn write_reports(
+    dir: &Path,
+    sc: &Scenario,
+    set: &[Override],
+    c: &Comparison,
+    runs: &[RunRecord],
+) -> io::Result<Vec<PathBuf>> {
+    let mut files = vec![("comparison.csv", report::csv::comparison(c))];
+    files.extend(super::run_csvs(sc, runs));
+    files.push((
+        "results.json",
+        super::results_json("compare", sc, set, runs, Some(c)),
+    ));
+    let mut written = report::write_files(dir, &files)?;
+    let charts = charts(sc, c, runs);
+    written.extend(report::chart::write_all(dir, &charts)?);
+    let html = dir.join("report.html");
+    let set: Vec<String> = set
         .iter()
-        .filter(|r| r.replication == 0)
-        .map(|r| (r.variant.as_str(), &r.result.latency))
+        .map(|o| format!("{}={}", o.path, o.value))
         .collect();
-    vec![
-        (
-            "compare_p99",
-            chart::bars_with_ci(
-                "p99 latency by strategy (mean, 95 % CI)",
-                "ms",
-                &bars("latency_p99_ms", 1.0),
-            ),
-        ),
-        (
-            "compare_success",
-            chart::bars_with_ci(
-                "Success rate by strategy (mean, 95 % CI)",
-                "%",
-                &bars("success_rate", 100.0),
-            ),
-        ),
-        ("compare_cdf", chart::cdf_overlay(&firsts)),
-    ]
+    report::write_atomic(
+        &html,
+        compare_page::page(sc, &set, c, runs, &charts).as_bytes(),
+    )?;
+    written.push(html);
+    Ok(written)
 }
 
 /// Why a comparison cannot run.
@@ -162,47 +164,9 @@ pub fn compare(runs: &[RunRecord], strategies: &[Strategy], replications: u32) -
 
 /// The terminal table: strategies ranked by mean p99 (lowest first), with
 /// success rate and p99 as mean ± 95% CI and the paired differences
-/// against the first strategy.
+/// against the first strategy (`report::compare_page::ranking_rows`, which
+/// the compare page shows too).
 pub fn table(c: &Comparison) -> String {
-    let base = c.baseline();
-    let mut ranked: Vec<&Row> = c.rows.iter().collect();
-    ranked.sort_by(|a, b| {
-        a.stat("latency_p99_ms")
-            .mean
-            .total_cmp(&b.stat("latency_p99_ms").mean)
-    });
-    let mut rows = vec![vec![
-        "rank".to_string(),
-        "strategy".to_string(),
-        "success %".to_string(),
-        format!("Δ success pp vs {base}"),
-        "p99 ms".to_string(),
-        format!("Δ p99 ms vs {base}"),
-        "mean ms".to_string(),
-    ]];
-    for (i, row) in ranked.iter().enumerate() {
-        let sr = row.stat("success_rate");
-        let p99 = row.stat("latency_p99_ms");
-        let mean = row.stat("latency_mean_ms");
-        let is_base = row.strategy == base;
-        rows.push(vec![
-            (i + 1).to_string(),
-            row.strategy.to_string(),
-            pm((sr.mean * 100.0, sr.ci95 * 100.0), 2),
-            if is_base {
-                "(baseline)".to_string()
-            } else {
-                signed_pm((sr.diff * 100.0, sr.diff_ci95 * 100.0), 2)
-            },
-            pm((p99.mean, p99.ci95), 3),
-            if is_base {
-                "(baseline)".to_string()
-            } else {
-                signed_pm((p99.diff, p99.diff_ci95), 3)
-            },
-            pm((mean.mean, mean.ci95), 3),
-        ]);
-    }
     let n = c.rows.len();
     let mut s = format!(
         "{} — {n} strateg{} × {} replication{} on common random numbers, seed {}\n",
@@ -212,34 +176,12 @@ pub fn table(c: &Comparison) -> String {
         if c.replications == 1 { "" } else { "s" },
         c.seed
     );
-    s.push_str(&align(&rows, &[1]));
-    s.push_str(&format!(
-        "  ranked by mean p99; ± is a 95% CI; Δ is the paired difference against {base} \
-         (mean of per-replication differences, t with R−1 df)\n"
-    ));
+    s.push_str(&align(&compare_page::ranking_rows(c), &[1]));
+    s.push_str(&format!("  {}\n", compare_page::ranking_note(c)));
     s
 }
 
-/// `mean ± half` with `d` decimals (no `±` part when the half-width is
-/// unknown, as with one replication).
-pub(crate) fn pm((mean, half): (f64, f64), d: usize) -> String {
-    if half.is_finite() {
-        format!("{} ± {}", fixed(mean, d), fixed(half, d))
-    } else {
-        fixed(mean, d)
-    }
-}
-
-/// [`pm`] with an explicit `+` on a positive mean.
-fn signed_pm((mean, half): (f64, f64), d: usize) -> String {
-    let s = pm((mean, half), d);
-    let zero = fixed(0.0, d);
-    if s.starts_with('-') || s.starts_with(&zero) {
-        s
-    } else {
-        format!("+{s}")
-    }
-}
+pub(crate) use compare_page::pm;
 
 /// Columns padded to their widest cell, the columns in `left`
 /// left-aligned and the others right-aligned; each line indented by two.
@@ -278,6 +220,7 @@ pub(crate) fn align(rows: &[Vec<String>], left: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::compare_page::signed_pm;
 
     #[test]
     fn signs_and_alignment() {

@@ -24,7 +24,6 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::report;
-use crate::report::chart::{self, Chart};
 use crate::results::RunRecord;
 use crate::rng::Seed;
 use crate::scenario::{self, KeyPath, Override, Scenario, ScenarioError};
@@ -391,13 +390,18 @@ impl Sweep {
         for &(i, h) in &out.runs {
             by_point.entry(i / r).or_default().push(h);
         }
+        let label = |n: &str| {
+            crate::metrics::registry::get(n)
+                .map_or(n, |m| m.label)
+                .to_string()
+        };
         let mut rows = vec![vec![
             "point".to_string(),
             "runs".to_string(),
-            "success %".to_string(),
-            "throughput /s".to_string(),
-            "latency mean ms".to_string(),
-            "p99 ms".to_string(),
+            label("success_rate"),
+            label("throughput_per_s"),
+            label("latency_mean_ms"),
+            label("latency_p99_ms"),
         ]];
         for (p, hs) in &by_point {
             let cell = |get: fn(&Headline) -> f64, d: usize| {
@@ -513,79 +517,44 @@ pub struct SweepOutput {
     pub runs: Vec<(usize, Headline)>,
 }
 
-impl Sweep {
-    /// One chart per headline metric against the first varied key: a line
-    /// per combination of the other keys, each point the mean over the
-    /// replications done. A non-numeric first key is plotted at its
-    /// position in the list (0, 1, ...).
-    pub fn charts(&self, out: &SweepOutput) -> Vec<(String, Chart)> {
-        let vary = self.grid.vary();
-        let Some(first) = vary.first() else {
-            return Vec::new();
-        };
-        let r = self.replications.max(1) as usize;
-        let n_first = first.values.len();
-        let x_of = |i: usize| {
-            first.values[i]
-                .trim_matches('"')
-                .parse::<f64>()
-                .unwrap_or(i as f64)
-        };
-        type Get = fn(&Headline) -> f64;
-        let metrics: [(&str, &str, Get); 4] = [
-            ("latency_p99_ms", "p99 latency (ms)", |h| h.latency_p99_ms),
-            ("latency_mean_ms", "mean latency (ms)", |h| {
-                h.latency_mean_ms
-            }),
-            ("success_rate", "success rate (%)", |h| {
-                h.success_rate * 100.0
-            }),
-            ("throughput_per_s", "throughput (/s)", |h| {
-                h.throughput_per_s
-            }),
-        ];
-        // The first key varies slowest: point = i * (points per first value) + rest.
-        let rest = self.grid.len() / n_first.max(1);
-        metrics
-            .iter()
-            .map(|(name, label, get)| {
-                let series: Vec<(String, Vec<(f64, f64)>)> = (0..rest)
-                    .map(|j| {
-                        let pts: Vec<(f64, f64)> = (0..n_first)
-                            .filter_map(|i| {
-                                let point = i * rest + j;
-                                let ys: Vec<f64> = out
-                                    .runs
-                                    .iter()
-                                    .filter(|(idx, _)| idx / r == point)
-                                    .map(|(_, h)| get(h))
-                                    .collect();
-                                (!ys.is_empty()).then(|| (x_of(i), mean_ci(&ys).0))
-                            })
-                            .collect();
-                        let label = if rest == 1 {
-                            "all".to_string()
-                        } else {
-                            self.grid
-                                .label(j)
-                                .split_once(',')
-                                .map_or(String::new(), |(_, tail)| tail.to_string())
-                        };
-                        (label, pts)
-                    })
-                    .collect();
-                (
-                    format!("sweep_{name}"),
-                    chart::lines(
-                        &format!("{label} against {}", first.key),
-                        &first.key,
-                        label,
-                        &series,
-                    ),
-                )
-            })
-            .collect()
-    }
+/// Write the page files of a whole sweep into `dir`: the charts, the sweep
+/// page (`report.html`) and `results.json`, drawn from its `summary.csv`
+/// (among `files`) and its description `m` alone
+/// (`report::sweep_page`), so a merge of shards writes the same bytes as
+/// the sweep run whole; returns the paths written.
+pub fn write_pages(
+    dir: &Path,
+    m: &Manifest,
+    files: &[(&'static str, Vec<u8>)],
+) -> io::Result<Vec<PathBuf>> {
+    let summary = files
+        .iter()
+        .find(|(n, _)| *n == "summary.csv")
+        .map_or(&[][..], |(_, b)| &b[..]);
+    let bad = |e: String| io::Error::new(io::ErrorKind::InvalidData, format!("summary.csv: {e}"));
+    let rows = report::read::summary(summary).map_err(bad)?;
+    let has = |name: &str| files.iter().any(|(n, _)| *n == name);
+    let charts = report::sweep_page::charts(m, &rows);
+    let mut written = report::chart::write_all(dir, &charts)?;
+    let html = report::sweep_page::page(m, &rows, &charts, has("jobs.csv"), has("tiers.csv"));
+    let meta = report::json::Meta {
+        command: "sweep",
+        scenario: &m.scenario,
+        source: &m.source,
+        scenario_hash: m.scenario_hash,
+        seed: m.seed,
+        set: &m.set,
+        replications: m.replications,
+    };
+    let json = report::json::results(&meta, summary, None, Some(&m.vary)).map_err(bad)?;
+    written.extend(report::write_files(
+        dir,
+        &[
+            ("report.html", html.into_bytes()),
+            ("results.json", json.into_bytes()),
+        ],
+    )?);
+    Ok(written)
 }
 
 impl SweepOutput {
@@ -765,6 +734,8 @@ pub struct MergeOutput {
     pub scenario: String,
     pub scenario_hash: u64,
     pub seed: u64,
+    /// The first shard's manifest: the sweep's description.
+    pub manifest: Manifest,
 }
 
 /// Merge shard directories (in any order) into the files an unsharded
@@ -1008,9 +979,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
         files,
         shards: count,
         runs: total,
-        scenario: first.scenario,
+        scenario: first.scenario.clone(),
         scenario_hash: first.scenario_hash,
         seed: first.seed,
+        manifest: first,
     })
 }
 
@@ -1022,9 +994,12 @@ fn vary_text(vary: &[Vary]) -> String {
 }
 
 impl MergeOutput {
-    /// Write the merged files into `dir` atomically; returns the paths.
+    /// Write the merged files into `dir` atomically, then the charts, the
+    /// sweep page and `results.json` ([`write_pages`]); returns the paths.
     pub fn write(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
-        report::write_files(dir, &self.files)
+        let mut written = report::write_files(dir, &self.files)?;
+        written.extend(write_pages(dir, &self.manifest, &self.files)?);
+        Ok(written)
     }
 }
 

@@ -66,10 +66,10 @@ pub struct Metric {
     /// columns, in baselines and in `check --tolerance`.
     pub name: &'static str,
     pub unit: Unit,
-    /// How the terminal summary of `fleetsim run` names it.
+    /// How people are shown its name, everywhere: the terminal summary,
+    /// report.html's tables, the compare and sweep tables, pages and chart
+    /// axes, and `results.json`.
     pub label: &'static str,
-    /// Its column header in report.html's summary table.
-    pub header: &'static str,
     /// Decimals of the value as shown (in [`Unit::shown`]) in the terminal
     /// and report.html.
     pub decimals: usize,
@@ -101,7 +101,6 @@ impl fmt::Debug for Metric {
 const fn count(
     name: &'static str,
     label: &'static str,
-    header: &'static str,
     worse: Worse,
     get: fn(&RunResult) -> f64,
 ) -> Metric {
@@ -109,7 +108,6 @@ const fn count(
         name,
         unit: Unit::Count,
         label,
-        header,
         decimals: 0,
         csv_decimals: 3,
         worse,
@@ -122,7 +120,6 @@ const fn count(
 const fn millis(
     name: &'static str,
     label: &'static str,
-    header: &'static str,
     tolerance_pct: Option<f64>,
     get: fn(&RunResult) -> f64,
 ) -> Metric {
@@ -130,7 +127,6 @@ const fn millis(
         name,
         unit: Unit::Millis,
         label,
-        header,
         decimals: 3,
         csv_decimals: 3,
         worse: Worse::Higher,
@@ -141,42 +137,23 @@ const fn millis(
 
 /// Every metric, in the order of report.html's summary table.
 pub const ALL: &[Metric] = &[
-    count(
-        "tasks_submitted",
-        "tasks submitted",
-        "submitted",
-        Worse::Neither,
-        |r| r.submitted as f64,
-    ),
-    count(
-        "tasks_completed",
-        "completed",
-        "completed",
-        Worse::Lower,
-        |r| r.completed as f64,
-    ),
-    count("tasks_failed", "failed", "failed", Worse::Higher, |r| {
-        r.failed as f64
+    count("tasks_submitted", "tasks submitted", Worse::Neither, |r| {
+        r.submitted as f64
     }),
-    count(
-        "tasks_rejected",
-        "rejected",
-        "rejected",
-        Worse::Higher,
-        |r| r.rejected as f64,
-    ),
-    count(
-        "tasks_cancelled",
-        "cancelled",
-        "cancelled",
-        Worse::Higher,
-        |r| r.cancelled as f64,
-    ),
+    count("tasks_completed", "completed", Worse::Lower, |r| {
+        r.completed as f64
+    }),
+    count("tasks_failed", "failed", Worse::Higher, |r| r.failed as f64),
+    count("tasks_rejected", "rejected", Worse::Higher, |r| {
+        r.rejected as f64
+    }),
+    count("tasks_cancelled", "cancelled", Worse::Higher, |r| {
+        r.cancelled as f64
+    }),
     Metric {
         name: "success_rate",
         unit: Unit::Fraction,
         label: "success rate %",
-        header: "success %",
         decimals: 2,
         csv_decimals: 6,
         worse: Worse::Lower,
@@ -187,59 +164,37 @@ pub const ALL: &[Metric] = &[
         name: "throughput_per_s",
         unit: Unit::PerSecond,
         label: "throughput /s",
-        header: "throughput /s",
         decimals: 2,
         csv_decimals: 3,
         worse: Worse::Lower,
         tolerance_pct: Some(2.0),
         get: |r| r.throughput_per_s,
     },
-    millis(
-        "latency_mean_ms",
-        "latency mean ms",
-        "latency mean ms",
-        Some(5.0),
-        |r| r.latency_mean_ms,
-    ),
-    millis(
-        "latency_p50_ms",
-        "latency p50 ms",
-        "p50 ms",
-        Some(5.0),
-        |r| r.latency_p50_ms,
-    ),
-    millis("latency_p95_ms", "latency p95 ms", "p95 ms", None, |r| {
+    millis("latency_mean_ms", "latency mean ms", Some(5.0), |r| {
+        r.latency_mean_ms
+    }),
+    millis("latency_p50_ms", "latency p50 ms", Some(5.0), |r| {
+        r.latency_p50_ms
+    }),
+    millis("latency_p95_ms", "latency p95 ms", None, |r| {
         r.latency_p95_ms
     }),
-    millis(
-        "latency_p99_ms",
-        "latency p99 ms",
-        "p99 ms",
-        Some(10.0),
-        |r| r.latency_p99_ms,
-    ),
-    millis(
-        "latency_p999_ms",
-        "latency p99.9 ms",
-        "p99.9 ms",
-        None,
-        |r| r.latency_p999_ms,
-    ),
-    millis("latency_max_ms", "latency max ms", "max ms", None, |r| {
+    millis("latency_p99_ms", "latency p99 ms", Some(10.0), |r| {
+        r.latency_p99_ms
+    }),
+    millis("latency_p999_ms", "latency p99.9 ms", None, |r| {
+        r.latency_p999_ms
+    }),
+    millis("latency_max_ms", "latency max ms", None, |r| {
         r.latency_max_ms
     }),
-    millis(
-        "wait_mean_ms",
-        "wait mean ms",
-        "wait mean ms",
-        Some(10.0),
-        |r| r.wait_mean_ms,
-    ),
+    millis("wait_mean_ms", "wait mean ms", Some(10.0), |r| {
+        r.wait_mean_ms
+    }),
     Metric {
         name: "attempts_mean",
         unit: Unit::PerTask,
         label: "attempts mean",
-        header: "attempts mean",
         decimals: 3,
         csv_decimals: 4,
         worse: Worse::Higher,
@@ -250,28 +205,20 @@ pub const ALL: &[Metric] = &[
         name: "attempts_per_task",
         unit: Unit::PerTask,
         label: "attempts per task, every hop",
-        header: "attempts / task (all hops)",
         decimals: 3,
         csv_decimals: 4,
         worse: Worse::Higher,
         tolerance_pct: None,
         get: |r| r.attempts_per_task,
     },
-    count("retries", "retries", "retries", Worse::Higher, |r| {
-        r.retries as f64
+    count("retries", "retries", Worse::Higher, |r| r.retries as f64),
+    count("breaker_trips", "breaker trips", Worse::Higher, |r| {
+        r.breaker_trips as f64
     }),
-    count(
-        "breaker_trips",
-        "breaker trips",
-        "breaker trips",
-        Worse::Higher,
-        |r| r.breaker_trips as f64,
-    ),
     Metric {
         name: "dispatcher_wait_mean_ms",
         unit: Unit::Millis,
         label: "dispatcher wait ms",
-        header: "dispatcher wait ms",
         decimals: 3,
         csv_decimals: 3,
         worse: Worse::Higher,
@@ -282,7 +229,6 @@ pub const ALL: &[Metric] = &[
         name: "agent_seconds",
         unit: Unit::Count,
         label: "agent-seconds",
-        header: "agent-seconds",
         decimals: 1,
         csv_decimals: 3,
         worse: Worse::Higher,
@@ -432,11 +378,10 @@ mod tests {
     }
 
     #[test]
-    fn names_and_headers_are_unique() {
+    fn names_and_labels_are_unique() {
         for (i, m) in ALL.iter().enumerate() {
             for n in &ALL[..i] {
                 assert_ne!(m.name, n.name, "two metrics called {}", m.name);
-                assert_ne!(m.header, n.header, "two columns headed {}", m.header);
                 assert_ne!(m.label, n.label, "two metrics labelled {}", m.label);
             }
         }
@@ -447,11 +392,10 @@ mod tests {
         for m in ALL {
             let unit = m.unit.symbol();
             assert!(
-                m.label.ends_with(unit) && m.header.ends_with(unit),
-                "{}: `{}` / `{}` should end in `{unit}`",
+                m.label.ends_with(unit),
+                "{}: `{}` should end in `{unit}`",
                 m.name,
-                m.label,
-                m.header
+                m.label
             );
         }
     }

@@ -15,13 +15,19 @@
 //! `sans-serif` fallback, and leaves drawing the text to the viewer.
 //!
 //! Parts: `style` (colours, text, axes, legends, the shared layout), `cdf`,
-//! `fit` (`fleetsim fit`: data vs fitted CDFs), `bars`, `lines` (sweeps and the time series) and `utilization`.
+//! `fit` (`fleetsim fit`: data vs fitted CDFs), `bars`, `lines` (the time
+//! series), `sweep` (a metric against a swept key, numeric or categorical,
+//! with error bars), `heatmap` (two numeric keys), `forest` (paired
+//! differences against a baseline) and `utilization`.
 
 mod bars;
 mod cdf;
 mod fit;
+mod forest;
+mod heatmap;
 mod lines;
 mod style;
+mod sweep;
 mod utilization;
 
 use std::fmt;
@@ -35,9 +41,12 @@ use plotters::prelude::*;
 use rayon::prelude::*;
 
 pub use bars::bars_with_ci;
-pub use cdf::{cdf, cdf_overlay};
+pub use cdf::{BandedCdf, cdf, cdf_bands, cdf_overlay};
 pub use fit::fit_cdf;
-pub use lines::{health, lines, throughput_p99};
+pub use forest::{ForestPanel, forest};
+pub use heatmap::heatmap;
+pub use lines::{health, lines, throughput_p99, throughput_p99_within};
+pub use sweep::{CiSeries, XAxis, sweep_lines};
 pub use utilization::utilization;
 
 use super::write_atomic;
@@ -371,7 +380,7 @@ mod tests {
             ("p2c".to_string(), 31.0, 1.5),
             ("one run".to_string(), 40.0, f64::NAN),
         ];
-        let chart = bars_with_ci("p99 latency by strategy", "p99 latency (ms)", &rows);
+        let chart = bars_with_ci("p99 latency by strategy", "p99 latency (ms)", &rows, None);
         assert_valid(&chart, "p99 latency by strategy");
         let svg = chart.svg();
         for (label, _, _) in &rows {
@@ -384,7 +393,7 @@ mod tests {
                 .count(),
             6
         );
-        assert_valid(&bars_with_ci("empty", "ms", &[]), "empty");
+        assert_valid(&bars_with_ci("empty", "ms", &[], None), "empty");
     }
 
     #[test]
@@ -405,6 +414,39 @@ mod tests {
         assert_valid(
             &lines("one", "x", "y", &[("s".into(), vec![(3.0, 3.0)])]),
             "one",
+        );
+    }
+
+    #[test]
+    fn long_legend_entries_wrap_instead_of_being_clipped() {
+        let long = "workload.arrivals.rate=1500, fleet.tiers[0].service_time={dist=exponential,mean=10ms,extra=abcdefghijklmnop}";
+        let series = [CiSeries {
+            label: long.to_string(),
+            points: vec![(1.0, 2.0, f64::NAN), (2.0, 3.0, 0.5)],
+        }];
+        let chart = sweep_lines("t", "x", "y", XAxis::Numeric, &series, None);
+        assert_valid(&chart, "t");
+        let svg = chart.svg();
+        let lines: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit(">\n").next())
+            .map(|t| t.trim_end_matches('\n'))
+            .filter(|t| long.contains(t.trim()) && t.len() > 3)
+            .collect();
+        assert!(
+            !svg.contains(&format!(">\n{long}\n</text>")),
+            "one row would be clipped"
+        );
+        assert_eq!(
+            lines.first(),
+            Some(&"workload.arrivals.rate=1500,"),
+            "{lines:?}"
+        );
+        let joined: String = lines.concat().split_whitespace().collect();
+        assert_eq!(
+            joined,
+            long.split_whitespace().collect::<String>(),
+            "no part is lost"
         );
     }
 

@@ -32,7 +32,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "\
+/// The page style every report page shares.
+pub(crate) const STYLE: &str = "\
 body { font-family: \"DejaVu Sans\", Verdana, sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; line-height: 1.4; }
 h1 { margin-bottom: 0.2em; }
 .meta { color: #555; font-size: 0.9em; }
@@ -81,10 +82,12 @@ fn variants(runs: &[RunRecord]) -> Vec<&str> {
     out
 }
 
-fn summary_table(out: &mut String, runs: &[RunRecord]) {
+/// Every run's figures (every metric of the registry, by its label), and
+/// per variant the mean ± 95 % CI.
+pub(crate) fn summary_table(out: &mut String, runs: &[RunRecord]) {
     out.push_str("<div class=\"scroll\"><table id=\"summary\">\n");
     let mut columns = vec!["variant", "replication", "seed"];
-    columns.extend(registry::ALL.iter().map(|m| m.header));
+    columns.extend(registry::ALL.iter().map(|m| m.label));
     header(out, &columns);
     out.push_str("<tbody>\n");
     for r in runs {

@@ -24,6 +24,7 @@ mod fit;
 mod fuzz;
 mod orchestration;
 mod outputs;
+mod pages;
 mod pubsub;
 mod scenario_errors;
 mod schema;

@@ -1,5 +1,8 @@
 //! Bars with confidence intervals: a bar per label at its mean, with an
-//! error bar of ± the half-width of its interval (compare).
+//! error bar of ± the half-width of its interval (compare). A bounded
+//! metric (a percentage) whose values sit close together zooms to them and
+//! shows each mean as a dot instead of a bar, since a bar's length from a
+//! zoomed axis would mislead; the axis title then says where it starts.
 
 use plotters::prelude::*;
 
@@ -10,6 +13,7 @@ struct Bars {
     title: String,
     y_label: String,
     rows: Vec<(String, f64, f64)>,
+    bounds: Option<(f64, f64)>,
 }
 
 impl Plot for Bars {
@@ -21,11 +25,21 @@ impl Plot for Bars {
         let known = || self.rows.iter().filter(|r| r.1.is_finite());
         let lo = known().map(|r| r.1 - half(r.2)).fold(0.0, f64::min);
         let hi = known().map(|r| r.1 + half(r.2)).fold(0.0, f64::max);
-        let y = if lo < 0.0 {
-            padded(lo, hi)
-        } else {
-            from_zero(hi)
+        let (y, note) = match self.bounds {
+            Some(b) => {
+                let lo = known()
+                    .map(|r| r.1 - half(r.2))
+                    .fold(f64::INFINITY, f64::min);
+                zoomed(lo, hi, b)
+            }
+            None if lo < 0.0 => (padded(lo, hi), None),
+            None => (from_zero(hi), None),
         };
+        let y_desc = match &note {
+            Some(n) => format!("{} ({n})", self.y_label),
+            None => self.y_label.clone(),
+        };
+        let dots = note.is_some();
         let x = Ticked::new(
             -0.5..n.max(1) as f64 - 0.5,
             (0..n).map(|i| i as f64).collect(),
@@ -48,7 +62,7 @@ impl Plot for Bars {
         let mut mesh = chart.configure_mesh();
         styled(&mut mesh)
             .disable_x_mesh()
-            .y_desc(self.y_label.as_str())
+            .y_desc(y_desc.as_str())
             .x_label_formatter(&label_of)
             .y_label_formatter(&tick)
             .draw()?;
@@ -56,7 +70,7 @@ impl Plot for Bars {
             self.rows
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| r.1.is_finite())
+                .filter(|(_, r)| r.1.is_finite() && !dots)
                 .map(|(i, r)| {
                     let x = i as f64;
                     Rectangle::new(
@@ -82,6 +96,15 @@ impl Plot for Bars {
                 ))?;
             }
         }
+        if dots {
+            chart.draw_series(
+                self.rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.1.is_finite())
+                    .map(|(i, r)| Circle::new((i as f64, r.1), 6, color(i).filled())),
+            )?;
+        }
         if n == 0 {
             no_data(&plot, "no data")?;
         }
@@ -91,11 +114,18 @@ impl Plot for Bars {
 
 /// One bar per row, `(label, mean, half-width of its confidence interval)`,
 /// with an error bar of ± half-width (none when it is NaN: one replication).
-pub fn bars_with_ci(title: &str, y_label: &str, rows: &[(String, f64, f64)]) -> Chart {
+/// `bounds` (for a percentage, `(0, 100)`) lets the axis zoom to the data.
+pub fn bars_with_ci(
+    title: &str,
+    y_label: &str,
+    rows: &[(String, f64, f64)],
+    bounds: Option<(f64, f64)>,
+) -> Chart {
     let plot = Bars {
         title: title.to_string(),
         y_label: y_label.to_string(),
         rows: rows.to_vec(),
+        bounds,
     };
     Chart::render(title, &plot)
 }

@@ -45,14 +45,47 @@ fn cdf_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     pts
 }
 
+/// The band of a series across replications: at each of a grid of levels
+/// of the percentile axis, the lowest and highest latency (ms) any
+/// replication has there, as `(tail, low, high)`.
+fn band_points(reps: &[&Histogram<u64>]) -> Vec<(f64, f64, f64)> {
+    const LEVELS: usize = 120;
+    let ms = |ns: u64| ns as f64 / NS_PER_MS as f64;
+    let reps: Vec<&&Histogram<u64>> = reps.iter().filter(|h| !h.is_empty()).collect();
+    if reps.len() < 2 {
+        return Vec::new();
+    }
+    (0..=LEVELS)
+        .map(|k| {
+            let y = TAIL_MAX * k as f64 / LEVELS as f64;
+            let q = 1.0 - libm::pow(10.0, -y);
+            let at = |h: &&&Histogram<u64>| ms(h.value_at_quantile(q));
+            let lo = reps.iter().map(at).fold(f64::INFINITY, f64::min);
+            let hi = reps.iter().map(at).fold(f64::NEG_INFINITY, f64::max);
+            (y, lo, hi)
+        })
+        .collect()
+}
+
+/// One series of [`cdf_bands`]: its label, the histogram of every
+/// replication's tasks together, and each replication's own.
+pub struct BandedCdf<'a> {
+    pub label: &'a str,
+    pub pooled: &'a Histogram<u64>,
+    pub replications: Vec<&'a Histogram<u64>>,
+}
+
 struct Cdf {
     title: String,
     series: Vec<(String, Vec<(f64, f64)>)>,
+    /// Per series, its band across replications (empty: none).
+    bands: Vec<Vec<(f64, f64, f64)>>,
 }
 
 impl Plot for Cdf {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult<DB> {
-        let legend = if self.series.len() > 1 {
+        let banded = self.bands.iter().any(|b| !b.is_empty());
+        let mut legend = if self.series.len() > 1 || banded {
             Legend::of_lines(
                 self.series
                     .iter()
@@ -63,11 +96,19 @@ impl Plot for Cdf {
         } else {
             Legend(Vec::new())
         };
+        if banded {
+            legend.0.push((
+                "shaded: range over replications".to_string(),
+                BLACK,
+                Swatch::None,
+            ));
+        }
         let (plot, side) = frame(root, &self.title, &[&legend])?;
         let x_max = self
             .series
             .iter()
             .flat_map(|(_, p)| p.iter().map(|&(x, _)| x))
+            .chain(self.bands.iter().flatten().map(|b| b.2))
             .fold(0.0, f64::max);
         let ticks: Vec<f64> = TAIL_TICKS.iter().map(|&(q, _)| tail(q)).collect();
         let mut chart = ChartBuilder::on(&plot)
@@ -91,6 +132,20 @@ impl Plot for Cdf {
             .x_label_formatter(&tick)
             .y_label_formatter(&label_of)
             .draw()?;
+        for (i, band) in self.bands.iter().enumerate() {
+            if band.is_empty() {
+                continue;
+            }
+            let outline: Vec<(f64, f64)> = band
+                .iter()
+                .map(|&(y, lo, _)| (lo, y))
+                .chain(band.iter().rev().map(|&(y, _, hi)| (hi, y)))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(
+                outline,
+                color(i).mix(0.2).filled(),
+            )))?;
+        }
         for (i, (_, pts)) in self.series.iter().enumerate() {
             chart.draw_series(LineSeries::new(
                 pts.iter().copied(),
@@ -113,6 +168,27 @@ pub fn cdf(title: &str, series: &[(&str, &Histogram<u64>)]) -> Chart {
         series: series
             .iter()
             .map(|(label, h)| (label.to_string(), cdf_points(h)))
+            .collect(),
+        bands: Vec::new(),
+    };
+    Chart::render(title, &plot)
+}
+
+/// Latency CDFs with bands (compare): per series, the CDF of its pooled
+/// histogram (every replication's tasks together) as a line, and a shaded
+/// band from the lowest to the highest latency its replications reach at
+/// each percentile, so the spread across replications shows beside the
+/// line. A series needs two replications for a band.
+pub fn cdf_bands(title: &str, series: &[BandedCdf<'_>]) -> Chart {
+    let plot = Cdf {
+        title: title.to_string(),
+        series: series
+            .iter()
+            .map(|s| (s.label.to_string(), cdf_points(s.pooled)))
+            .collect(),
+        bands: series
+            .iter()
+            .map(|s| band_points(&s.replications))
             .collect(),
     };
     Chart::render(title, &plot)

@@ -204,6 +204,17 @@ fn over_time(
 /// Completions (and arrivals) per second, and the p99 latency of each time
 /// bucket (`width` wide), in two panels.
 pub fn throughput_p99(title: &str, buckets: &[Bucket], width: Duration) -> Chart {
+    throughput_p99_within(title, buckets, width, None)
+}
+
+/// [`throughput_p99`] with the y axes set to `0..max` (tasks per second,
+/// p99 ms) when given, so that charts side by side share their scales.
+pub fn throughput_p99_within(
+    title: &str,
+    buckets: &[Bucket],
+    width: Duration,
+    max: Option<(f64, f64)>,
+) -> Chart {
     let secs = width.as_secs_f64().max(1e-12);
     // Buckets without a measured completion have no p99: leave a gap.
     let mut p99 = vec![Vec::new()];
@@ -249,6 +260,26 @@ pub fn throughput_p99(title: &str, buckets: &[Bucket], width: Duration) -> Chart
         },
         Panel { x, ..latency },
     ];
+    let panels = match max {
+        None => panels,
+        Some((rate, p99)) => {
+            let mut it = panels.into_iter();
+            let (a, b) = (
+                it.next().expect("two panels"),
+                it.next().expect("two panels"),
+            );
+            vec![
+                Panel {
+                    y: from_zero(rate),
+                    ..a
+                },
+                Panel {
+                    y: from_zero(p99),
+                    ..b
+                },
+            ]
+        }
+    };
     Chart::render(
         title,
         &Panels {

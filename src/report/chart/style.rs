@@ -32,7 +32,17 @@ pub(super) fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// Text of `size` pixels. Sizes are even: plotters' ab_glyph backend puts
+/// each glyph's top at `(size / 2 + top) as i32`, and with an odd size that
+/// half pixel truncates towards zero, down for tall glyphs (top above the
+/// middle) and up for short ones, so in PNGs a "." or "," sat a pixel or two
+/// above the baseline of the digits beside it. With an even size every glyph
+/// of a line shares one baseline (`tests::png_text_shares_one_baseline`).
 pub(super) fn text(size: u32) -> TextStyle<'static> {
+    debug_assert!(
+        size.is_multiple_of(2),
+        "odd text size {size}: glyphs lose their baseline in PNGs"
+    );
     (FAMILY, size).into_font().color(&BLACK)
 }
 
@@ -41,7 +51,7 @@ pub(super) fn title_style() -> TextStyle<'static> {
 }
 
 pub(super) fn label_style() -> TextStyle<'static> {
-    text(13)
+    text(12)
 }
 
 pub(super) fn desc_style() -> TextStyle<'static> {
@@ -87,6 +97,32 @@ pub(super) fn from_zero(max: f64) -> Range<f64> {
     } else {
         0.0..1.0
     }
+}
+
+/// The value range of a bounded metric (a percentage within `bounds`),
+/// for `lo..hi` (the data with their intervals): from the lower bound when
+/// the data fill at least half of that range, else zoomed to the data, so
+/// that 97.5, 99.1 and 99.9 % are told apart, with a note for the axis
+/// title saying where the zoomed axis starts. Never wider than the bounds,
+/// but for a sliver of room above the upper one for markers.
+pub(super) fn zoomed(lo: f64, hi: f64, bounds: (f64, f64)) -> (Range<f64>, Option<String>) {
+    let (b0, b1) = bounds;
+    if !(lo.is_finite() && hi.is_finite()) || lo > hi {
+        return (b0..b1, None);
+    }
+    let full = b1 - b0;
+    let pad = ((hi - lo) * 0.15).max(full * 0.002);
+    let r0 = (lo - pad).max(b0);
+    let top = (hi + pad).min(b1);
+    if r0 - b0 <= top - r0 {
+        let top = top.max(b0 + full * 0.01);
+        return (b0..top + (top - b0) * 0.03, None);
+    }
+    let r1 = top + (top - r0) * 0.03;
+    (
+        r0..r1,
+        Some(format!("axis from {}, not {}", tick(&r0), tick(&b0))),
+    )
 }
 
 /// A linear axis with ticks (and grid lines) exactly at `ticks`; their
@@ -206,10 +242,14 @@ impl Legend {
         Ok(w.min(LEGEND_MAX_WIDTH))
     }
 
+    /// Draw the legend in `area`, wrapping an entry too long for the
+    /// column onto more rows (after a `,` or a space where it can) rather
+    /// than clipping it.
     pub(super) fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let style = label_style().pos(Pos::new(HPos::Left, VPos::Center));
-        for (k, (label, c, swatch)) in self.0.iter().enumerate() {
-            let y = LEGEND_TOP + LEGEND_ROW * k as i32;
+        let room = area.dim_in_pixel().0.saturating_sub(40).max(40);
+        let mut y = LEGEND_TOP;
+        for (label, c, swatch) in &self.0 {
             match swatch {
                 Swatch::Line => {
                     area.draw(&PathElement::new(vec![(4, y), (28, y)], c.stroke_width(2)))?
@@ -217,10 +257,71 @@ impl Legend {
                 Swatch::Box => area.draw(&Rectangle::new([(9, y - 6), (23, y + 6)], c.filled()))?,
                 Swatch::None => {}
             }
-            area.draw_text(label, &style, (36, y))?;
+            for line in wrap(area, label, room)? {
+                area.draw_text(&line, &style, (36, y))?;
+                y += LEGEND_ROW;
+            }
         }
         Ok(())
     }
+}
+
+/// `label` in lines at most `room` pixels wide: broken after a `,` or a
+/// space where possible, inside a word only when the word alone is wider.
+pub(super) fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    label: &str,
+    room: u32,
+) -> AreaResult<Vec<String>, DB> {
+    let fits = |s: &str| -> AreaResult<bool, DB> {
+        Ok(area.estimate_text_size(s, &label_style())?.0 <= room)
+    };
+    // Pieces that end at a break opportunity.
+    let mut pieces: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for ch in label.chars() {
+        cur.push(ch);
+        if ch == ',' || ch == ' ' {
+            pieces.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        pieces.push(cur);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for piece in pieces {
+        let joined = format!("{line}{piece}");
+        if line.is_empty() || fits(joined.trim_end())? {
+            line = joined;
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line = piece;
+        }
+        // A piece wider than the column on its own: break it by characters.
+        while !fits(line.trim_end())? && line.chars().count() > 1 {
+            let mut head = String::new();
+            for ch in line.chars() {
+                head.push(ch);
+                if !fits(&head)? {
+                    head.pop();
+                    break;
+                }
+            }
+            if head.is_empty() {
+                head = line.chars().next().map(String::from).unwrap_or_default();
+            }
+            line = line[head.len()..].to_string();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    Ok(lines
+        .into_iter()
+        .map(|l| l.trim_end().to_string())
+        .collect())
 }
 
 pub(super) type Area<DB> = DrawingArea<DB, Shift>;
@@ -253,6 +354,52 @@ pub(super) fn no_data<DB: DrawingBackend>(area: &Area<DB>, what: &str) -> DrawRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lowest inked row of `s` drawn at `size` px in a PNG buffer.
+    fn bottom_row(s: &str, size: u32) -> usize {
+        super::super::register_font();
+        let (w, h) = (60u32, 60u32);
+        let mut rgb = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            let style = TextStyle::from((FAMILY, size).into_font()).color(&BLACK);
+            root.draw_text(s, &style, (5, 10)).unwrap();
+            root.present().unwrap();
+        }
+        (0..h as usize)
+            .rev()
+            .find(|&y| (0..w as usize).any(|x| rgb[(y * w as usize + x) * 3] < 128))
+            .unwrap_or_else(|| panic!("{s:?} at {size} px left no ink"))
+    }
+
+    #[test]
+    fn png_text_shares_one_baseline() {
+        for style in [label_style(), desc_style(), title_style()] {
+            let size = style.font.get_size() as u32;
+            assert_eq!(
+                bottom_row(".", size),
+                bottom_row("9", size),
+                "at {size} px the dot sits on the digits' baseline"
+            );
+        }
+        // The cause, shown: at an odd size the dot is drawn a row too high.
+        assert_eq!(bottom_row(".", 13) + 1, bottom_row("9", 13));
+    }
+
+    #[test]
+    fn bounded_axes_zoom_to_close_values_and_say_so() {
+        // 97.5, 99.1 and 99.9 %: zoomed, the note names where the axis starts.
+        let (r, note) = zoomed(97.5, 99.9, (0.0, 100.0));
+        assert!(r.start > 97.0 && r.start < 97.5 && r.end <= 100.1, "{r:?}");
+        assert!(note.unwrap().starts_with("axis from 97."));
+        // Values spread over most of the range: from 0, no note.
+        let (r, note) = zoomed(30.0, 95.0, (0.0, 100.0));
+        assert_eq!(r.start, 0.0);
+        assert!(note.is_none());
+        // All at 100 %: a small window under the bound, never far above it.
+        let (r, _) = zoomed(100.0, 100.0, (0.0, 100.0));
+        assert!(r.start >= 99.0 && r.end > 100.0 && r.end < 100.05, "{r:?}");
+    }
 
     #[test]
     fn ticks_are_round_and_whole_when_counting() {
