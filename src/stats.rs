@@ -169,10 +169,10 @@ mod tests {
 
     #[test]
     fn t_quantiles_match_a_published_table() {
-        // Two-sided 95% column (t(0.975, df)) of the t table in the
-        // NIST/SEMATECH e-Handbook of Statistical Methods, §1.3.6.7.2, and
-        // (df 120, 1000, not in that table) of Law's Table T.1; both
-        // agree with the 30-digit values below.
+        // The 0.975 column of the t table of the NIST/SEMATECH
+        // e-Handbook of Statistical Methods, §1.3.6.7.2 (every df to 100),
+        // and the df 120 row of the classical tables (Fisher & Yates);
+        // df 1000 is the 30-digit value below rounded to 4 digits.
         let table = [
             (1, 12.71),
             (2, 4.303),

@@ -27,6 +27,7 @@ mod outputs;
 mod pubsub;
 mod scenario_errors;
 mod schema;
+mod statistics;
 mod support;
 mod swarm;
 mod sweep;
