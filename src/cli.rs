@@ -224,10 +224,21 @@ pub struct CommonArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
+#[command(
+    after_help = "--batch-means [K] splits each run's completed tasks (after the warm-up, in completion order) \
+into K non-overlapping batches (default 20) and prints the 95% CI of the mean latency from the batch means, with the \
+lag-1 autocorrelation of the batch means and a warning when it exceeds 1.96/sqrt(K); written to batch_means.csv. \
+--target-ci runs replications in batches of 10 and stops at the first multiple of 10 where every target's 95% \
+half-width is met (relative: 2%; absolute in the metric's unit: 5ms, or 0.1pp for rates), or at --max-replications; \
+written to target_ci.csv. Replication i always runs on the same seed, so the files do not depend on --jobs.
+
+Examples:
   fleetsim run
   fleetsim run scenarios/partition.toml --replications 10 --out reports/partition-10
-  fleetsim run steady_load --seed 7 --set dispatch.workers=8 --set balancer.strategy=round_robin")]
+  fleetsim run steady_load --seed 7 --set dispatch.workers=8 --set balancer.strategy=round_robin
+  fleetsim run mm1 --batch-means --set duration=\"20000s\"
+  fleetsim run steady_load --target-ci p99=2%,success_rate=0.1pp --max-replications 300"
+)]
 pub struct RunArgs {
     /// A scenario file, or the name of a built-in scenario.
     pub scenario: Option<String>,
@@ -239,6 +250,18 @@ pub struct RunArgs {
     pub replications: u32,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Batch-means 95% CI of the mean latency within each run, in K batches (default 20; Law: 10 to 30).
+    #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "20", value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub batch_means: Option<u32>,
+    /// Add replications until every 95% half-width is met, e.g. p99=2%,success_rate=0.1pp (metric names as in summary.csv; p50/p95/p99/p999/mean for latencies).
+    #[arg(long, value_name = "METRIC=WIDTH,..", conflicts_with = "replications")]
+    pub target_ci: Vec<String>,
+    /// With --target-ci, stop after this many replications even if a target is not met.
+    #[arg(long, value_name = "N", default_value_t = crate::stats::target::DEFAULT_MAX, requires = "target_ci", value_parser = clap::value_parser!(u32).range(2..=MAX_REPLICATIONS as i64))]
+    pub max_replications: u32,
+    /// Worker threads [default: one per core]; the files do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
 }
 
 #[derive(Debug, Args)]

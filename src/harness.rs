@@ -11,6 +11,7 @@ pub mod compare;
 pub mod sweep;
 
 pub mod check;
+pub mod precision;
 pub mod swarm;
 
 use std::io;
@@ -18,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant as WallClock;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::metrics::registry;
 use crate::report::{self, fixed};
@@ -55,9 +55,25 @@ pub fn run_one_with_progress(
     replication: u32,
     progress: &mut dyn FnMut(f64),
 ) -> RunRecord {
+    run_one_opts(sc, variant, replication, false, progress)
+}
+
+/// [`run_one_with_progress`], keeping the latency series of the run
+/// (`RunResult::latency_series`) when `keep_series`.
+pub fn run_one_opts(
+    sc: &Scenario,
+    variant: &str,
+    replication: u32,
+    keep_series: bool,
+    progress: &mut dyn FnMut(f64),
+) -> RunRecord {
     let seed = sc.seed.replication(replication);
     let started = WallClock::now();
-    let result = world::World::new(sc, seed).run_with_progress(progress);
+    let mut world = world::World::new(sc, seed);
+    if keep_series {
+        world = world.keep_latency_series();
+    }
+    let result = world.run_with_progress(progress);
     RunRecord {
         scenario: sc.name.clone(),
         variant: variant.to_string(),
@@ -103,11 +119,23 @@ pub fn run_replications(
     replications: u32,
     progress: bool,
 ) -> Vec<RunRecord> {
+    run_replications_opts(sc, variant, replications, false, progress)
+}
+
+/// [`run_replications`], keeping each run's latency series when
+/// `keep_series` (for batch means).
+pub fn run_replications_opts(
+    sc: &Scenario,
+    variant: &str,
+    replications: u32,
+    keep_series: bool,
+    progress: bool,
+) -> Vec<RunRecord> {
     if progress && replications == 1 {
         // One run: a bar over simulated time.
         const STEPS: u64 = 1000;
         let bar = progress_bar(STEPS, "{percent}% of simulated time", &sc.name);
-        let rec = run_one_with_progress(sc, variant, 0, &mut |f| {
+        let rec = run_one_opts(sc, variant, 0, keep_series, &mut |f| {
             bar.set_position((f * STEPS as f64) as u64)
         });
         bar.finish_and_clear();
@@ -119,14 +147,7 @@ pub fn run_replications(
     } else {
         ProgressBar::hidden()
     };
-    let runs: Vec<RunRecord> = (0..replications)
-        .into_par_iter()
-        .map(|r| {
-            let rec = run_one(sc, variant, r);
-            bar.inc(1);
-            rec
-        })
-        .collect();
+    let runs = precision::run_range(sc, variant, 0..replications, keep_series, &bar);
     bar.finish_and_clear();
     runs
 }

@@ -162,11 +162,14 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         tol.parse_into(spec)?;
     }
     // Load every scenario first: a bad one is exit 2 before anything runs.
-    let scenarios = args
+    let mut scenarios = args
         .scenarios
         .iter()
         .map(|s| scenario::load(s, &[]))
         .collect::<Result<Vec<_>, _>>()?;
+    for sc in &mut scenarios {
+        harness::precision::detect_warmup(sc);
+    }
     for sc in &scenarios {
         within_limits(sc, u64::from(args.replications), &args.limits)?;
     }
@@ -213,19 +216,64 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    use fleetsim::harness::precision;
     let spec = args.scenario.as_deref().unwrap_or("steady_load");
     let mut sc = scenario::load(spec, &args.common.set)?;
     if let Some(seed) = args.common.seed {
         sc.seed = Seed(seed);
     }
-    within_limits(&sc, u64::from(args.replications), &args.common.limits)?;
-    let runs = harness::run_replications(
+    let targets = if args.target_ci.is_empty() {
+        None
+    } else {
+        Some(fleetsim::stats::target::parse(&args.target_ci)?)
+    };
+    let planned = if targets.is_some() {
+        args.max_replications
+    } else {
+        args.replications
+    };
+    within_limits(
         &sc,
-        "default",
-        args.replications,
-        !args.common.quiet && harness::interactive(),
-    );
+        u64::from(planned) + u64::from(sc.warmup_auto),
+        &args.common.limits,
+    )?;
+    let threads = args.jobs.map_or(0, |j| j as usize);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .with_context(|| format!("cannot start {threads} worker threads"))?;
+    let progress = !args.common.quiet && harness::interactive();
+    let keep = args.batch_means.is_some();
+    let (warmup, mut runs, precision) = pool.install(|| {
+        let warmup = precision::detect_warmup(&mut sc);
+        match &targets {
+            None => {
+                let runs = harness::run_replications_opts(
+                    &sc,
+                    "default",
+                    args.replications,
+                    keep,
+                    progress,
+                );
+                (warmup, runs, None)
+            }
+            Some(t) => {
+                let (runs, p) = precision::run_to_precision(
+                    &sc,
+                    "default",
+                    t,
+                    args.max_replications,
+                    keep,
+                    progress,
+                );
+                (warmup, runs, Some(p))
+            }
+        }
+    });
     harness::check_runs(&runs)?;
+    let batch = args
+        .batch_means
+        .map(|k| (k, precision::batch_means(&mut runs, k)));
     let dir = args
         .out
         .clone()
@@ -237,16 +285,51 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             report::write_atomic(
                 &staging.dir().join("results.json"),
                 &harness::results_json("run", &sc, &args.common.set, &runs, None),
-            )
+            )?;
+            if let Some((k, bms)) = &batch {
+                report::write_atomic(
+                    &staging.dir().join("batch_means.csv"),
+                    &report::csv::batch_means(&sc.name, *k, bms),
+                )?;
+            }
+            if let Some(p) = &precision {
+                let rows: Vec<_> = p
+                    .targets
+                    .iter()
+                    .copied()
+                    .zip(p.standings.iter().copied())
+                    .collect();
+                report::write_atomic(
+                    &staging.dir().join("target_ci.csv"),
+                    &report::csv::target_ci(p.replications, p.met, &rows),
+                )?;
+            }
+            Ok(())
         })
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     staging
         .commit(&provenance("run", &sc))
         .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     if !args.common.quiet {
+        if let Some(w) = &warmup {
+            println!("{}", precision::warmup_line(w));
+        }
         print!("{}", harness::summary_table(&sc, &runs));
+        if let Some((k, bms)) = &batch {
+            print!("{}", precision::batch_means_lines(bms, *k));
+        }
+        if let Some(p) = &precision {
+            print!("{}", precision::precision_lines(p));
+        }
+        let mut extra = String::new();
+        if batch.is_some() {
+            extra.push_str("batch_means.csv, ");
+        }
+        if precision.is_some() {
+            extra.push_str("target_ci.csv, ");
+        }
         println!(
-            "reports: {}/ (report.html, results.json, summary.csv, agents.csv, timeseries.csv, bus.csv, calls.csv, perf.csv, charts/)",
+            "reports: {}/ (report.html, results.json, summary.csv, agents.csv, timeseries.csv, bus.csv, calls.csv, perf.csv, {extra}charts/)",
             dir.display()
         );
     }
@@ -254,7 +337,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let scenarios = compare::plan(
+    let mut scenarios = compare::plan(
         &args.scenario,
         &args.common.set,
         args.common.seed,
@@ -266,6 +349,18 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         scenarios.len() as u64 * u64::from(args.replications),
         &args.common.limits,
     )?;
+    // `warmup = "auto"`: detected on the first (baseline) strategy's
+    // replication 0, and the same window used for every strategy.
+    let warmup = harness::precision::detect_warmup(&mut scenarios[0]);
+    if let Some(w) = &warmup {
+        for sc in &mut scenarios[1..] {
+            sc.warmup = w.warmup;
+        }
+        if !args.common.quiet {
+            println!("{}", harness::precision::warmup_line(w));
+        }
+    }
+    let first = &scenarios[0];
     if !args.common.quiet && !first.balancer.changes.is_empty() {
         eprintln!(
             "note: {} changes strategy during the run ([[balancer.changes]]); compare sets only the initial strategy",
@@ -335,6 +430,15 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     };
     let parallel = args.jobs.unwrap_or(rayon::current_num_threads() as u64);
     within_limits_on(costliest, runs, parallel, &args.common.limits)?;
+    // `warmup = "auto"`: each point's own warm-up, from its replication 0
+    // (deterministic, so every shard finds the same).
+    let mut plan = plan;
+    if plan.points.iter().any(|p| p.scenario.warmup_auto) {
+        use rayon::prelude::*;
+        plan.points.par_iter_mut().for_each(|p| {
+            harness::precision::detect_warmup(&mut p.scenario);
+        });
+    }
     let dir = args.out.clone().unwrap_or_else(|| {
         let base = harness::default_out_dir(&plan.base);
         match args.shard {

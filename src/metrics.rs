@@ -199,6 +199,11 @@ pub struct Recorder {
     calls: Vec<CallStats>,
     /// Agents serving per tier, when the fleet changes (empty otherwise).
     tier_serving: Vec<u32>,
+    /// Every measured completed task's (arrival, latency), in completion
+    /// order, when asked for (`keep_latency_series`): batch means and
+    /// warm-up detection read it. `None` keeps the per-event cost at a
+    /// branch.
+    series: Option<Vec<LatencyObs>>,
 }
 
 impl Recorder {
@@ -237,7 +242,14 @@ impl Recorder {
             buckets: Vec::new(),
             calls: Vec::new(),
             tier_serving: Vec::new(),
+            series: None,
         }
+    }
+
+    /// Keep every measured completed task's latency, in completion order
+    /// ([`RunResult::latency_series`]).
+    pub fn keep_latency_series(&mut self) {
+        self.series = Some(Vec::new());
     }
 
     /// Count serving agents per tier, starting from `initial`: each time
@@ -431,6 +443,12 @@ impl Recorder {
                     self.latency_max = self.latency_max.max(l);
                     self.record(l, Which::Latency);
                     self.bucket_latency.saturating_record(l);
+                    if let Some(series) = &mut self.series {
+                        series.push(LatencyObs {
+                            arrival,
+                            latency_ns: l,
+                        });
+                    }
                 }
             }
             Outcome::Failed(cause) => {
@@ -623,8 +641,17 @@ impl Recorder {
             work_done: 0.0,
             work_per_s: 0.0,
             invariants: Invariants::default(),
+            warmup_s: self.warmup.as_secs_f64(),
+            latency_series: self.series.unwrap_or_default(),
         }
     }
+}
+
+/// One measured completed task: when it arrived and its end-to-end latency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatencyObs {
+    pub arrival: Instant,
+    pub latency_ns: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -761,6 +788,13 @@ pub struct RunResult {
     /// (all zero unless the simulator is broken); read by `fleetsim
     /// swarm`, written to no report.
     pub invariants: Invariants,
+    /// Start of the measured window, in seconds (`summary.csv`'s
+    /// `warmup_s`: the scenario's, or the one `warmup = "auto"` chose).
+    pub warmup_s: f64,
+    /// Measured completed tasks in completion order, when the run was
+    /// asked to keep them (`--batch-means`, `warmup = "auto"`); empty
+    /// otherwise.
+    pub latency_series: Vec<LatencyObs>,
 }
 
 /// Counters of broken invariants, kept cheaply during every run.

@@ -79,6 +79,9 @@ pub struct Scenario {
     pub duration: Duration,
     /// Tasks arriving earlier are excluded from latency and wait statistics.
     pub warmup: Duration,
+    /// `warmup = "auto"`: the harness detects the warm-up (MSER-5 on
+    /// replication 0) and sets `warmup` before the runs; 0 until then.
+    pub warmup_auto: bool,
     /// After `duration`, in-flight work may finish for at most this long.
     pub drain: Duration,
     pub tiers: Vec<Tier>,

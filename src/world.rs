@@ -792,6 +792,14 @@ impl<'s> World<'s> {
         world
     }
 
+    /// Keep every measured completed task's latency in the result
+    /// (`RunResult::latency_series`), for batch means and warm-up
+    /// detection.
+    pub fn keep_latency_series(mut self) -> Self {
+        self.metrics.keep_latency_series();
+        self
+    }
+
     /// Run to the end and return the results.
     pub fn run(self) -> RunResult {
         self.run_with_progress(&mut |_| {})

@@ -339,6 +339,8 @@ mod tests {
             work_done: 142.5,
             work_per_s: 143.5,
             invariants: Default::default(),
+            warmup_s: 144.5,
+            latency_series: Vec::new(),
         }
     }
 

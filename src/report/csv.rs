@@ -68,6 +68,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "agent_seconds",
     "work_done",
     "work_per_s",
+    "warmup_s",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -262,6 +263,87 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 fixed(s.agent_seconds, 3),
                 fixed(s.work_done, 6),
                 fixed(s.work_per_s, 3),
+                fixed(s.warmup_s, 6),
+            ]
+        }),
+    )
+}
+
+/// `batch_means.csv`: one row per replication, the batch-means estimate
+/// of its mean latency (`fleetsim run --batch-means`; empty cells when a
+/// run had fewer completed tasks than batches).
+pub fn batch_means(
+    scenario: &str,
+    batches: u32,
+    rows: &[(u32, Option<crate::stats::batch::BatchMeans>)],
+) -> Vec<u8> {
+    table(
+        &[
+            "scenario",
+            "replication",
+            "metric",
+            "batches",
+            "batch_size",
+            "dropped",
+            "mean",
+            "ci95_half_width",
+            "lag1_autocorrelation",
+            "lag1_threshold",
+            "lag1_significant",
+        ],
+        rows.iter().map(|(rep, bm)| {
+            let head = vec![
+                scenario.to_string(),
+                rep.to_string(),
+                "latency_mean_ms".to_string(),
+                batches.to_string(),
+            ];
+            let tail = match bm {
+                None => vec![String::new(); 7],
+                Some(b) => vec![
+                    b.batch_size.to_string(),
+                    b.dropped.to_string(),
+                    ms(b.mean),
+                    ms(b.half_width),
+                    fixed(b.lag1, 4),
+                    fixed(crate::stats::batch::lag1_threshold(batches), 4),
+                    b.lag1_significant.to_string(),
+                ],
+            };
+            head.into_iter().chain(tail).collect()
+        }),
+    )
+}
+
+/// `target_ci.csv`: one row per `--target-ci` target: where it stood when
+/// the replications stopped, and why they stopped.
+pub fn target_ci(
+    replications: u32,
+    met_all: bool,
+    rows: &[(crate::stats::target::Target, crate::stats::target::Standing)],
+) -> Vec<u8> {
+    table(
+        &[
+            "metric",
+            "target",
+            "replications",
+            "mean",
+            "ci95_half_width",
+            "wanted_half_width",
+            "met",
+            "stopped",
+        ],
+        rows.iter().map(|(t, s)| {
+            let d = t.metric.csv_decimals;
+            vec![
+                t.metric.name.to_string(),
+                t.width_text(),
+                replications.to_string(),
+                fixed(s.mean, d),
+                fixed(s.half_width, d),
+                fixed(s.wanted, d),
+                s.met.to_string(),
+                if met_all { "met" } else { "max_replications" }.to_string(),
             ]
         }),
     )

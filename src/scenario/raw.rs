@@ -21,6 +21,10 @@ use serde::{Deserialize, Deserializer};
 /// (it allows "1.2.3s"), never stricter.
 pub const DURATION: &str = r"^\s*\+?[0-9_.]+(ns|us|µs|ms|s|m|min|h)\s*$";
 
+/// The `pattern` of `warmup`: a duration, or `auto` (MSER-5 warm-up
+/// detection).
+pub const WARMUP: &str = r"^\s*(auto|\+?[0-9_.]+(ns|us|µs|ms|s|m|min|h))\s*$";
+
 /// A fleetsim scenario file: the fleet, the workload and the control plane around them.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,8 +39,8 @@ pub struct RawScenario {
     /// How long tasks arrive (default "60s").
     #[schemars(pattern(DURATION))]
     pub duration: Option<String>,
-    /// Start of the measured window; tasks arriving earlier are left out of the summary (default "0s", shorter than duration).
-    #[schemars(pattern(DURATION))]
+    /// Start of the measured window; tasks arriving earlier are left out of the summary (default "0s", shorter than duration), or "auto": detected by MSER-5 on replication 0's task latencies.
+    #[schemars(pattern(WARMUP))]
     pub warmup: Option<String>,
     /// Time after `duration` for tasks in flight to finish (default "30s").
     #[schemars(pattern(DURATION))]

@@ -422,9 +422,22 @@ pub fn validate(
             "must be greater than 0 (arrivals stop at this time)",
         );
     }
-    let warmup = c
-        .duration(&root.key("warmup"), raw.warmup.as_deref())
-        .unwrap_or(Duration::ZERO);
+    // `warmup = "auto"`: detected by the harness (stats::mser) before
+    // the runs; the window starts at 0 until then.
+    let warmup_auto = raw.warmup.as_deref().map(str::trim) == Some("auto");
+    let warmup = match raw.warmup.as_deref().filter(|_| !warmup_auto) {
+        None => Duration::ZERO,
+        Some(w) => match parse_duration(w) {
+            Ok(d) => d,
+            Err(e) => {
+                c.fail(
+                    &root.key("warmup"),
+                    format!("{e}; or \"auto\" to detect the warm-up from the run (MSER-5)"),
+                );
+                Duration::ZERO
+            }
+        },
+    };
     if warmup >= duration && !duration.is_zero() {
         c.fail(
             &root.key("warmup"),
@@ -542,6 +555,7 @@ pub fn validate(
         seed,
         duration,
         warmup,
+        warmup_auto,
         drain,
         tiers,
         workload: workload.expect("no problems, so the workload is valid"),

@@ -28,6 +28,7 @@ mod pages;
 mod pubsub;
 mod scenario_errors;
 mod schema;
+mod statistics;
 mod support;
 mod swarm;
 mod sweep;

@@ -177,13 +177,13 @@ fn work_done_and_jobs_work_add_up_in_the_csvs() {
     };
     let summary = read("summary.csv");
     let jobs = read("jobs.csv");
-    // The new columns come last.
+    // The work columns come last, before warmup_s (appended after them).
     assert!(
         summary
             .lines()
             .next()
             .unwrap()
-            .ends_with(",work_done,work_per_s")
+            .ends_with(",work_done,work_per_s,warmup_s")
     );
     assert!(
         jobs.lines()
