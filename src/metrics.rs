@@ -622,6 +622,7 @@ impl Recorder {
             dispatcher_utilization: 0.0,
             work_done: 0.0,
             work_per_s: 0.0,
+            fingerprint: 0,
             invariants: Invariants::default(),
         }
     }
@@ -757,6 +758,9 @@ pub struct RunResult {
     /// work amount), and per second of `duration`.
     pub work_done: f64,
     pub work_per_s: f64,
+    /// The trajectory fingerprint (`world/fingerprint.rs`): a hash over
+    /// every event's time, kind and ids.
+    pub fingerprint: u64,
     /// Breaches of the simulator's own invariants seen during the run
     /// (all zero unless the simulator is broken); read by `fleetsim
     /// swarm`, written to no report.

@@ -68,6 +68,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "agent_seconds",
     "work_done",
     "work_per_s",
+    "fingerprint",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -262,6 +263,7 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 fixed(s.agent_seconds, 3),
                 fixed(s.work_done, 6),
                 fixed(s.work_per_s, 3),
+                format!("{:016x}", s.fingerprint),
             ]
         }),
     )

@@ -31,5 +31,6 @@ mod support;
 mod swarm;
 mod sweep;
 mod theory;
+mod trace;
 mod traces;
 mod work;
