@@ -27,7 +27,8 @@ Exit codes:
   0  success
   1  the runs worked but a check failed (`fleetsim check` found a regression), or
      `fleetsim verify` found an output directory incomplete or changed, or
-     `fleetsim swarm` found a seed that broke an invariant
+     `fleetsim swarm` found a seed that broke an invariant, or
+     `fleetsim diff` (or `run --check-determinism`) found a difference
   2  usage, scenario or I/O error
 
 Examples:
@@ -230,7 +231,7 @@ pub struct CommonArgs {
   fleetsim run
   fleetsim run scenarios/partition.toml --replications 10 --out reports/partition-10
   fleetsim run steady_load --seed 7 --set dispatch.workers=8 --set balancer.strategy=round_robin
-  fleetsim run agent_failures --events --events-kind reply,breaker_timer --events-window 20s..40s
+  fleetsim run agent_failures --events --events-kind done,breaker_timer --events-window 20s..40s
   fleetsim run steady_load --records --records-sample 100
   fleetsim run my_fleet.toml --check-determinism")]
 pub struct RunArgs {
@@ -257,7 +258,7 @@ pub struct TraceArgs {
     /// Write the event log: one row per event handled, with the decisions taken [default name: events.csv].
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "events.csv", value_parser = plain_csv_name)]
     pub events: Option<String>,
-    /// Only these event kinds, comma-separated (e.g. reply,breaker_timer; `fleetsim list` names them).
+    /// Only these event kinds, comma-separated (e.g. done,breaker_timer; an unknown one is refused with the list).
     #[arg(long, value_name = "KIND,..", value_delimiter = ',', value_parser = event_kind, requires = "events")]
     pub events_kind: Vec<String>,
     /// Only events that concern these agents (ids as in agents.csv), comma-separated.

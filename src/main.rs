@@ -1,6 +1,6 @@
 //! `fleetsim`: parse arguments, run, map the outcome to an exit code
-//! (0 ok, 1 a check failed or `verify` found a directory incomplete or
-//! changed, 2 usage, scenario or I/O error).
+//! (0 ok, 1 a check failed, `verify` found a directory incomplete or
+//! changed, or `diff` found a difference, 2 usage, scenario or I/O error).
 
 use std::process::ExitCode;
 
