@@ -27,7 +27,8 @@ Exit codes:
   0  success
   1  the runs worked but a check failed (`fleetsim check` found a regression), or
      `fleetsim verify` found an output directory incomplete or changed, or
-     `fleetsim swarm` found a seed that broke an invariant
+     `fleetsim swarm` found a seed that broke an invariant, or
+     `fleetsim diff` (or `run --check-determinism`) found a difference
   2  usage, scenario or I/O error
 
 Examples:
@@ -102,6 +103,8 @@ Examples:
     Verify(VerifyArgs),
     /// Swarm testing: run random scenarios, each twice, and check the simulator's invariants.
     Swarm(SwarmArgs),
+    /// Run two variants of a scenario on one seed and name the first event where they differ.
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -237,7 +240,10 @@ Examples:
   fleetsim run scenarios/partition.toml --replications 10 --out reports/partition-10
   fleetsim run steady_load --seed 7 --set dispatch.workers=8 --set balancer.strategy=round_robin
   fleetsim run mm1 --batch-means --set duration=\"20000s\"
-  fleetsim run steady_load --target-ci p99=2%,success_rate=0.1pp --max-replications 300"
+  fleetsim run steady_load --target-ci p99=2%,success_rate=0.1pp --max-replications 300
+  fleetsim run agent_failures --events --events-kind done,breaker_timer --events-window 20s..40s
+  fleetsim run steady_load --records --records-sample 100
+  fleetsim run my_fleet.toml --check-determinism"
 )]
 pub struct RunArgs {
     /// A scenario file, or the name of a built-in scenario.
@@ -262,6 +268,130 @@ pub struct RunArgs {
     /// Worker threads [default: one per core]; the files do not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: Option<u64>,
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    /// Run the scenario twice (seed of replication 0) and report the first event that differs, if any; writes no report (exit 1 on a difference).
+    #[arg(long)]
+    pub check_determinism: bool,
+}
+
+/// `--events` and `--records` and their filters (on `run`).
+#[derive(Debug, Args, Clone)]
+pub struct TraceArgs {
+    /// Write the event log: one row per event handled, with the decisions taken [default name: events.csv].
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "events.csv", value_parser = plain_csv_name, conflicts_with_all = ["target_ci", "batch_means"])]
+    pub events: Option<String>,
+    /// Only these event kinds, comma-separated (e.g. done,breaker_timer; an unknown one is refused with the list).
+    #[arg(long, value_name = "KIND,..", value_delimiter = ',', value_parser = event_kind, requires = "events")]
+    pub events_kind: Vec<String>,
+    /// Only events that concern these agents (ids as in agents.csv), comma-separated.
+    #[arg(long, value_name = "ID,..", value_delimiter = ',', requires = "events")]
+    pub events_agent: Vec<u32>,
+    /// Only events in this window of virtual time, FROM..TO (e.g. 20s..40s, ..1m).
+    #[arg(long, value_name = "FROM..TO", requires = "events")]
+    pub events_window: Option<crate::harness::trace::Window>,
+    /// Write per-task records: tasks.csv (or FILE) and attempts.csv [default name: tasks.csv].
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "tasks.csv", value_parser = plain_csv_name, conflicts_with_all = ["target_ci", "batch_means"])]
+    pub records: Option<String>,
+    /// Only tasks that arrive in this window of virtual time, FROM..TO.
+    #[arg(long, value_name = "FROM..TO", requires = "records")]
+    pub records_window: Option<crate::harness::trace::Window>,
+    /// Only tasks whose number is a multiple of N (a 1-in-N sample).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "records")]
+    pub records_sample: u64,
+}
+
+impl TraceArgs {
+    pub fn options(&self) -> crate::harness::trace::TraceOptions {
+        use crate::harness::trace::{EventFilter, RecordFilter, TraceOptions, Window};
+        TraceOptions {
+            events: self.events.clone().map(|f| {
+                (
+                    f,
+                    EventFilter {
+                        kinds: self.events_kind.clone(),
+                        agents: self.events_agent.clone(),
+                        window: self.events_window.unwrap_or(Window::ALL),
+                    },
+                )
+            }),
+            records: self.records.clone().map(|f| {
+                (
+                    f,
+                    RecordFilter {
+                        window: self.records_window.unwrap_or(Window::ALL),
+                        sample: self.records_sample,
+                    },
+                )
+            }),
+        }
+    }
+}
+
+/// A file name in the report directory, ending in .csv, not one of the
+/// files a run writes anyway.
+fn plain_csv_name(s: &str) -> Result<String, String> {
+    let taken = [
+        "summary.csv",
+        "agents.csv",
+        "timeseries.csv",
+        "bus.csv",
+        "calls.csv",
+        "perf.csv",
+        "jobs.csv",
+        "tiers.csv",
+        crate::harness::trace::ATTEMPTS,
+    ];
+    if s.contains(['/', '\\']) || !s.ends_with(".csv") || s.len() <= 4 {
+        return Err(format!(
+            "`{s}`: a file name ending in .csv, written in the report directory (--out)"
+        ));
+    }
+    if taken.contains(&s) {
+        return Err(format!(
+            "`{s}`: the run writes that file already; pick another name"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// An event kind's name.
+fn event_kind(s: &str) -> Result<String, String> {
+    let kinds = crate::world::Event::KINDS;
+    if kinds.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown event kind `{s}`; one of {}",
+            kinds.join(", ")
+        ))
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Side A is the scenario with the --set overrides; side B the same with the --vs overrides \
+applied after them, or the second scenario file. Both run on one seed (the scenario's, or --seed). \
+Prints the first event whose row in the event log differs (its number, virtual time, kind, the task and its \
+history so far, what each side decided, and the breaker, health and balancer state of the agents involved \
+after it), then how far the runs diverge afterwards: the events differing per second of virtual time.
+
+Exit codes: 0 no difference, 1 a difference (printed), 2 usage, scenario or I/O error.
+
+Examples:
+  fleetsim diff agent_failures --set breaker.failure_threshold=5 --vs breaker.failure_threshold=3
+  fleetsim diff steady_load --vs balancer.strategy=round_robin --seed 7
+  fleetsim diff old.toml new.toml"
+)]
+pub struct DiffArgs {
+    /// A scenario (file or built-in name), or two scenario files to compare.
+    #[arg(required = true, num_args = 1..=2, value_name = "SCENARIO")]
+    pub scenarios: Vec<String>,
+    /// Side B's overrides, applied after --set (repeatable), e.g. --vs breaker.failure_threshold=3.
+    #[arg(long = "vs", value_name = "KEY=VALUE")]
+    pub vs: Vec<Override>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

@@ -11,14 +11,17 @@ pub mod compare;
 pub mod sweep;
 
 pub mod check;
+pub mod diff;
 pub mod precision;
 pub mod swarm;
+pub mod trace;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant as WallClock;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 
 use crate::metrics::registry;
 use crate::report::{self, fixed};
@@ -150,6 +153,38 @@ pub fn run_replications_opts(
     let runs = precision::run_range(sc, variant, 0..replications, keep_series, &bar);
     bar.finish_and_clear();
     runs
+}
+
+/// [`run_replications`] with the event log and records of
+/// `trace.options` streamed into `dir` as each run goes (one set of files
+/// per replication, see `harness/trace.rs`); no progress bar.
+pub fn run_replications_traced(
+    sc: &Scenario,
+    variant: &str,
+    replications: u32,
+    dir: &Path,
+    options: &trace::TraceOptions,
+) -> io::Result<Vec<RunRecord>> {
+    (0..replications)
+        .into_par_iter()
+        .map(|r| {
+            let mut sink = trace::CsvSink::create(dir, options, r, replications)?;
+            let seed = sc.seed.replication(r);
+            let started = WallClock::now();
+            let result = world::World::new(sc, seed).with_sink(&mut sink).run();
+            let wall = started.elapsed();
+            sink.finish()?;
+            Ok(RunRecord {
+                scenario: sc.name.clone(),
+                variant: variant.to_string(),
+                seed: seed.0,
+                replication: r,
+                result,
+                wall,
+                peak_rss: peak_rss(),
+            })
+        })
+        .collect()
 }
 
 /// A bar on stderr: `{spinner} name [====>   ] <what> (eta)`.

@@ -1,6 +1,6 @@
 //! `fleetsim`: parse arguments, run, map the outcome to an exit code
-//! (0 ok, 1 a check failed or `verify` found a directory incomplete or
-//! changed, 2 usage, scenario or I/O error).
+//! (0 ok, 1 a check failed, `verify` found a directory incomplete or
+//! changed, or `diff` found a difference, 2 usage, scenario or I/O error).
 
 use std::process::ExitCode;
 
@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use fleetsim::cli::{
-    CheckArgs, Cli, Command, CompareArgs, FitArgs, LimitArgs, MergeArgs, RunArgs, SwarmArgs,
-    SweepArgs, VerifyArgs,
+    CheckArgs, Cli, Command, CompareArgs, DiffArgs, FitArgs, LimitArgs, MergeArgs, RunArgs,
+    SwarmArgs, SweepArgs, VerifyArgs,
 };
 use fleetsim::discovery::balancer::Strategy;
 use fleetsim::harness::{self, compare, sweep};
@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         }
         Command::Verify(args) => Ok(verify(&args)),
         Command::Swarm(args) => swarm(args),
+        Command::Diff(args) => diff(args),
     };
     match result {
         Ok(code) => code,
@@ -192,6 +193,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             baseline.as_ref(),
             &tol,
         );
+        let verdict = check::exact(verdict, baseline.as_ref(), check::fingerprint_of(&runs));
         verdicts.push((sc.name.clone(), verdict));
     }
     if args.update {
@@ -222,6 +224,29 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(seed) = args.common.seed {
         sc.seed = Seed(seed);
     }
+    if args.check_determinism {
+        within_limits(&sc, 4, &args.common.limits)?;
+        let side = |label: &str| harness::diff::Side {
+            label: label.to_string(),
+            sc: &sc,
+        };
+        let d = harness::diff::diff(
+            &side("first run"),
+            &side("second run"),
+            sc.seed.replication(0),
+        );
+        if d.first.is_some() {
+            print!(
+                "{}\nthe simulator is not deterministic for this scenario\n",
+                d.text
+            );
+            return Ok(ExitCode::from(1));
+        }
+        if !args.common.quiet {
+            print!("deterministic: {}", d.text);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let targets = if args.target_ci.is_empty() {
         None
     } else {
@@ -244,9 +269,29 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot start {threads} worker threads"))?;
     let progress = !args.common.quiet && harness::interactive();
     let keep = args.batch_means.is_some();
-    let (warmup, mut runs, precision) = pool.install(|| {
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| harness::default_out_dir(&sc));
+    let trace = args.trace.options();
+    // The event log and records stream into the staging directory while
+    // the runs go.
+    let staging = report::Staging::begin(&dir)
+        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+    let (warmup, mut runs, precision) = pool.install(|| -> anyhow::Result<_> {
         let warmup = precision::detect_warmup(&mut sc);
-        match &targets {
+        Ok(match &targets {
+            None if trace.any() => {
+                let runs = harness::run_replications_traced(
+                    &sc,
+                    "default",
+                    args.replications,
+                    staging.dir(),
+                    &trace,
+                )
+                .with_context(|| format!("cannot write reports to {}", dir.display()))?;
+                (warmup, runs, None)
+            }
             None => {
                 let runs = harness::run_replications_opts(
                     &sc,
@@ -268,18 +313,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 );
                 (warmup, runs, Some(p))
             }
-        }
-    });
+        })
+    })?;
     harness::check_runs(&runs)?;
     let batch = args
         .batch_means
         .map(|k| (k, precision::batch_means(&mut runs, k)));
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| harness::default_out_dir(&sc));
-    let staging = report::Staging::begin(&dir)
-        .with_context(|| format!("cannot write reports to {}", dir.display()))?;
     harness::write_run_reports(staging.dir(), &sc, &runs)
         .and_then(|_| {
             report::write_atomic(
@@ -329,8 +368,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             extra.push_str("target_ci.csv, ");
         }
         println!(
-            "reports: {}/ (report.html, results.json, summary.csv, agents.csv, timeseries.csv, bus.csv, calls.csv, perf.csv, {extra}charts/)",
-            dir.display()
+            "reports: {}/ (report.html, results.json, summary.csv, agents.csv, timeseries.csv, bus.csv, calls.csv, perf.csv, {extra}charts/{})",
+            dir.display(),
+            trace
+                .files(0, args.replications)
+                .iter()
+                .map(|f| format!(", {f}"))
+                .collect::<String>()
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -535,6 +579,63 @@ fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `fleetsim diff`: exit 0 no difference, 1 a difference, 2 bad input.
+fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let (a, b) = match args.scenarios.as_slice() {
+        [one] => {
+            let a = scenario::load(one, &args.common.set)?;
+            let both: Vec<_> = args.common.set.iter().chain(&args.vs).cloned().collect();
+            let b = scenario::load(one, &both)?;
+            (a, b)
+        }
+        [one, two] => {
+            if !args.vs.is_empty() {
+                anyhow::bail!("--vs goes with one scenario; with two, side B is the second file");
+            }
+            (
+                scenario::load(one, &args.common.set)?,
+                scenario::load(two, &args.common.set)?,
+            )
+        }
+        _ => unreachable!("clap takes one or two scenarios"),
+    };
+    let seed = args.common.seed.map_or(a.seed, Seed);
+    within_limits(&a, 2, &args.common.limits)?;
+    within_limits(&b, 2, &args.common.limits)?;
+    let label = |sc: &scenario::Scenario, sets: &[scenario::Override], fallback: &str| {
+        if sets.is_empty() {
+            format!("{fallback} ({})", sc.name)
+        } else {
+            let s: Vec<String> = sets
+                .iter()
+                .map(|o| o.to_string().trim_start_matches("--set ").to_string())
+                .collect();
+            format!("{fallback} ({})", s.join(" "))
+        }
+    };
+    let (la, lb) = if args.scenarios.len() == 1 {
+        (label(&a, &args.common.set, "A"), label(&b, &args.vs, "B"))
+    } else {
+        (
+            format!("A ({})", args.scenarios[0]),
+            format!("B ({})", args.scenarios[1]),
+        )
+    };
+    let d = harness::diff::diff(
+        &harness::diff::Side { label: la, sc: &a },
+        &harness::diff::Side { label: lb, sc: &b },
+        seed,
+    );
+    if !(args.common.quiet && d.first.is_none()) {
+        print!("{}", d.text);
+    }
+    Ok(if d.first.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// What the manifest of an output of `command` on `sc` records.

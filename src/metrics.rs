@@ -640,6 +640,7 @@ impl Recorder {
             dispatcher_utilization: 0.0,
             work_done: 0.0,
             work_per_s: 0.0,
+            fingerprint: 0,
             invariants: Invariants::default(),
             warmup_s: self.warmup.as_secs_f64(),
             latency_series: self.series.unwrap_or_default(),
@@ -784,6 +785,9 @@ pub struct RunResult {
     /// work amount), and per second of `duration`.
     pub work_done: f64,
     pub work_per_s: f64,
+    /// The trajectory fingerprint (`world/fingerprint.rs`): a hash over
+    /// every event's time, kind and ids.
+    pub fingerprint: u64,
     /// Breaches of the simulator's own invariants seen during the run
     /// (all zero unless the simulator is broken); read by `fleetsim
     /// swarm`, written to no report.

@@ -48,12 +48,14 @@ mod calls;
 mod discovery;
 mod dispatcher;
 mod faults;
+pub mod fingerprint;
 mod jobs;
 mod lifecycle;
 mod pubsub;
 mod requests;
 mod serving;
 mod tasks;
+pub mod trace;
 
 use crate::bus::{self, Bus, Endpoint};
 use crate::discovery::balancer::Balancer;
@@ -208,6 +210,122 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The kind names, by [`Event::code`] (the `kind` column of events.csv).
+    pub const KINDS: [&'static str; 29] = [
+        "arrival",
+        "retry",
+        "deliver",
+        "done",
+        "reply",
+        "timeout",
+        "probe",
+        "probe_arrives",
+        "probe_done",
+        "probe_reply",
+        "probe_timeout",
+        "heartbeat",
+        "heartbeat_arrives",
+        "lease_check",
+        "breaker_timer",
+        "availability",
+        "fault_start",
+        "fault_end",
+        "set_strategy",
+        "publish",
+        "publish_arrives",
+        "deadline",
+        "call_retry",
+        "client_breaker_timer",
+        "route_breaker_timer",
+        "routed",
+        "agent_started",
+        "autoscale",
+        "rolling_next",
+    ];
+
+    /// The kind's code: the variant's position in the enum (a fingerprint
+    /// ingredient; append new variants at the end to keep codes stable).
+    #[inline]
+    pub fn code(&self) -> u64 {
+        match self {
+            Event::Arrival { .. } => 0,
+            Event::Retry { .. } => 1,
+            Event::Deliver { .. } => 2,
+            Event::Done { .. } => 3,
+            Event::Reply { .. } => 4,
+            Event::Timeout { .. } => 5,
+            Event::Probe { .. } => 6,
+            Event::ProbeArrives { .. } => 7,
+            Event::ProbeDone { .. } => 8,
+            Event::ProbeReply { .. } => 9,
+            Event::ProbeTimeout { .. } => 10,
+            Event::Heartbeat { .. } => 11,
+            Event::HeartbeatArrives { .. } => 12,
+            Event::LeaseCheck => 13,
+            Event::BreakerTimer { .. } => 14,
+            Event::Availability { .. } => 15,
+            Event::FaultStart { .. } => 16,
+            Event::FaultEnd { .. } => 17,
+            Event::SetStrategy { .. } => 18,
+            Event::Publish { .. } => 19,
+            Event::PublishArrives { .. } => 20,
+            Event::Deadline { .. } => 21,
+            Event::CallRetry { .. } => 22,
+            Event::ClientBreakerTimer { .. } => 23,
+            Event::RouteBreakerTimer { .. } => 24,
+            Event::Routed { .. } => 25,
+            Event::AgentStarted { .. } => 26,
+            Event::Autoscale { .. } => 27,
+            Event::RollingNext { .. } => 28,
+        }
+    }
+
+    /// The event's id fields packed as `(first << 32) | second` (a
+    /// fingerprint ingredient).
+    #[inline]
+    pub fn ids(&self) -> u64 {
+        match *self {
+            Event::Arrival { source } => u64::from(source) << 32,
+            Event::Retry { task, epoch } => (u64::from(task) << 32) | u64::from(epoch),
+            Event::Deliver { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
+            Event::Done { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
+            Event::Reply { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
+            Event::Timeout { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
+            Event::Probe { agent } => u64::from(agent) << 32,
+            Event::ProbeArrives { agent, epoch } => (u64::from(agent) << 32) | u64::from(epoch),
+            Event::ProbeDone { msg, seq } => (u64::from(msg) << 32) | u64::from(seq),
+            Event::ProbeReply { msg, seq } => (u64::from(msg) << 32) | u64::from(seq),
+            Event::ProbeTimeout { agent, epoch } => (u64::from(agent) << 32) | u64::from(epoch),
+            Event::Heartbeat { agent } => u64::from(agent) << 32,
+            Event::HeartbeatArrives { agent } => u64::from(agent) << 32,
+            Event::LeaseCheck => 0,
+            Event::BreakerTimer { agent } => u64::from(agent) << 32,
+            Event::Availability { agent } => u64::from(agent) << 32,
+            Event::FaultStart { fault } => u64::from(fault) << 32,
+            Event::FaultEnd { fault } => u64::from(fault) << 32,
+            Event::SetStrategy { change } => u64::from(change) << 32,
+            Event::Publish { topic } => u64::from(topic) << 32,
+            Event::PublishArrives { agent, copy } => (u64::from(agent) << 32) | u64::from(copy),
+            Event::Deadline { task, epoch } => (u64::from(task) << 32) | u64::from(epoch),
+            Event::CallRetry { call, epoch } => (u64::from(call) << 32) | u64::from(epoch),
+            Event::ClientBreakerTimer { client, slot } => {
+                (u64::from(client) << 32) | u64::from(slot)
+            }
+            Event::RouteBreakerTimer { route, slot } => (u64::from(route) << 32) | u64::from(slot),
+            Event::Routed { task, epoch } => (u64::from(task) << 32) | u64::from(epoch),
+            Event::AgentStarted { agent, epoch } => (u64::from(agent) << 32) | u64::from(epoch),
+            Event::Autoscale { scaler } => u64::from(scaler) << 32,
+            Event::RollingNext { fault } => u64::from(fault) << 32,
+        }
+    }
+
+    /// The kind's name (snake case).
+    pub fn kind(&self) -> &'static str {
+        Self::KINDS[self.code() as usize]
+    }
+}
+
 /// Where a live task is (PENDING: queued; RUNNING: a request in flight).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
@@ -277,6 +395,8 @@ struct Client {
 struct Task {
     /// Bumped when the slot is freed: events carry it to detect reuse.
     epoch: u32,
+    /// Its number in arrival order, from 0 (records and the event log).
+    id: u64,
     place: Place,
     priority: Priority,
     arrival: Instant,
@@ -617,6 +737,16 @@ pub struct World<'s> {
     rolling: Vec<Option<lifecycle::Rolling>>,
     /// Work units carried by completed tasks.
     work_done: f64,
+    /// Tasks submitted so far (the next task's number).
+    next_task: u64,
+    /// The trajectory fingerprint so far (`world/fingerprint.rs`).
+    fingerprint: u64,
+    /// The event log and records, when asked for (`world/trace.rs`).
+    trace: Option<trace::Tracer<'s>>,
+    /// Tests only: make the service that starts after this many others
+    /// 1 ns longer.
+    #[cfg(test)]
+    perturb_service: Option<u64>,
 }
 
 /// Run `sc` with `seed` to the end and return its results.
@@ -754,6 +884,11 @@ impl<'s> World<'s> {
             scalers: Vec::new(),
             rolling: Vec::new(),
             work_done: 0.0,
+            next_task: 0,
+            fingerprint: fingerprint::START,
+            trace: None,
+            #[cfg(test)]
+            perturb_service: None,
         };
         world.start_calls();
         let caps = &world.route_caps;
@@ -800,6 +935,13 @@ impl<'s> World<'s> {
         self
     }
 
+    /// Hand every event's row (and, if the sink wants them, every task's
+    /// and attempt's record) to `sink` as the run goes.
+    pub fn with_sink(mut self, sink: &'s mut dyn trace::Sink) -> World<'s> {
+        self.trace = Some(trace::Tracer::new(sink));
+        self
+    }
+
     /// Run to the end and return the results.
     pub fn run(self) -> RunResult {
         self.run_with_progress(&mut |_| {})
@@ -842,6 +984,11 @@ impl<'s> World<'s> {
             if now >= self.metrics.bucket_end() {
                 let gauges = self.gauges();
                 self.metrics.advance(now, gauges);
+            }
+            self.fingerprint =
+                fingerprint::fold_event(self.fingerprint, now.0, event.code(), event.ids());
+            if self.trace.is_some() {
+                self.trace_begin(now, &event);
             }
             match event {
                 Event::Arrival { source } => self.on_arrival(now, source),
@@ -920,6 +1067,9 @@ impl<'s> World<'s> {
                 Event::Autoscale { scaler } => self.on_autoscale(now, scaler),
                 Event::RollingNext { fault } => self.on_rolling_next(now, fault),
             }
+            if self.trace.is_some() {
+                self.trace_end();
+            }
         };
         let dispatcher_utilization = self.dispatcher_utilization(end);
         self.cancel_everything_left(end);
@@ -966,6 +1116,7 @@ impl<'s> World<'s> {
             .map(RetryBudget::exhausted)
             .sum();
         result.jobs = jobs;
+        result.fingerprint = fingerprint::finish(self.fingerprint);
         result.work_done = self.work_done;
         result.work_per_s = self.work_done / self.sc.duration.as_secs_f64();
         result.dispatcher_utilization = dispatcher_utilization;
@@ -1028,6 +1179,33 @@ impl<'s> World<'s> {
             degraded_agents: self.degraded_count,
             dispatcher_queue: self.disp.queue_len(),
             agents_serving: self.serving_count,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    fn fingerprint(sc: &Scenario, perturb: Option<u64>) -> (u64, u64) {
+        let mut w = World::new(sc, sc.seed);
+        w.perturb_service = perturb;
+        let r = w.run();
+        (r.fingerprint, r.completed)
+    }
+
+    #[test]
+    fn the_fingerprint_changes_when_one_service_time_changes_by_one_nanosecond() {
+        let sc = scenario::load("steady_load", &[]).unwrap();
+        let (plain, completed) = fingerprint(&sc, None);
+        assert_eq!(fingerprint(&sc, None), (plain, completed), "not repeatable");
+        // The first, the 1000th and the last-but-some service: each moves
+        // one Done event by 1 ns, nothing else (same tasks completed).
+        for n in [0, 999, completed - 10] {
+            let (f, c) = fingerprint(&sc, Some(n));
+            assert_eq!(c, completed);
+            assert_ne!(f, plain, "service {n} perturbed, fingerprint unchanged");
         }
     }
 }

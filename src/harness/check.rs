@@ -104,6 +104,11 @@ pub struct Baseline {
     pub seed: u64,
     pub replications: u32,
     pub values: BTreeMap<String, f64>,
+    /// The trajectory fingerprint pinned (exact mode): the runs'
+    /// fingerprints combined in replication order
+    /// (`world::fingerprint::combine`). `None`: an older baseline without
+    /// the `fingerprint` row, checked on its metrics only.
+    pub fingerprint: Option<u64>,
 }
 
 /// The file of `sc`'s baseline in `dir`.
@@ -131,6 +136,11 @@ fn shell_word(s: &str) -> String {
     }
 }
 
+/// The runs' fingerprints combined, in order (what a baseline pins).
+pub fn fingerprint_of(runs: &[RunResult]) -> u64 {
+    crate::world::fingerprint::combine(runs.iter().map(|r| r.fingerprint))
+}
+
 /// The mean of each metric over the runs.
 pub fn measure(runs: &[RunResult]) -> BTreeMap<String, f64> {
     registry::checked()
@@ -150,6 +160,7 @@ impl Baseline {
             seed: sc.seed.0,
             replications,
             values: measure(runs),
+            fingerprint: Some(fingerprint_of(runs)),
         }
     }
 
@@ -172,6 +183,9 @@ impl Baseline {
         out += &format!("scenario_hash,{:016x}\n", self.hash);
         out += &format!("seed,{}\n", self.seed);
         out += &format!("replications,{}\n", self.replications);
+        if let Some(f) = self.fingerprint {
+            out += &format!("fingerprint,{f:016x}\n");
+        }
         for (k, v) in &self.values {
             out += &format!("{k},{}\n", fixed(*v, 6));
         }
@@ -218,6 +232,12 @@ impl Baseline {
         let replications = take("replications")?
             .parse()
             .map_err(|e| bad(format!("replications: {e}")))?;
+        let fingerprint = match kv.remove("fingerprint") {
+            None => None,
+            Some(f) => {
+                Some(u64::from_str_radix(&f, 16).map_err(|e| bad(format!("fingerprint: {e}")))?)
+            }
+        };
         let values = kv
             .into_iter()
             .map(|(k, v)| {
@@ -233,6 +253,7 @@ impl Baseline {
             seed,
             replications,
             values,
+            fingerprint,
         }))
     }
 
@@ -273,6 +294,13 @@ pub enum Verdict {
     /// The scenario (or seed, or replication count) differs from the
     /// baseline's: the numbers are not comparable.
     Changed { what: String },
+    /// Every metric is within its tolerance, but the baseline pins a
+    /// fingerprint and the runs' differs: some event changed.
+    Trajectory {
+        rows: Vec<Row>,
+        baseline: u64,
+        current: u64,
+    },
 }
 
 impl Verdict {
@@ -349,6 +377,24 @@ pub fn compare(
     Verdict::Compared(rows)
 }
 
+/// Exact mode: a verdict that passed on its metrics fails if the baseline
+/// pins a fingerprint and `current` (the runs' combined fingerprint)
+/// differs. Baselines without a pin are left as they were.
+pub fn exact(verdict: Verdict, baseline: Option<&Baseline>, current: u64) -> Verdict {
+    match (verdict, baseline.and_then(|b| b.fingerprint)) {
+        (Verdict::Compared(rows), Some(pinned))
+            if pinned != current && rows.iter().all(|r| !r.regressed) =>
+        {
+            Verdict::Trajectory {
+                rows,
+                baseline: pinned,
+                current,
+            }
+        }
+        (v, _) => v,
+    }
+}
+
 /// A markdown report of every scenario's verdict (for a CI step summary).
 pub struct Report<'a>(pub &'a [(String, Verdict)]);
 
@@ -383,7 +429,7 @@ impl fmt::Display for Report<'_> {
                     f,
                     "| {name} | — | | | | | ❌ not comparable: {what}; review it, then refresh the baseline with `--update` |"
                 )?,
-                Verdict::Compared(rows) => {
+                Verdict::Compared(rows) | Verdict::Trajectory { rows, .. } => {
                     for r in rows {
                         let change = if r.change_pct.abs() < 0.005 {
                             "0.00 %".to_string()
@@ -400,6 +446,17 @@ impl fmt::Display for Report<'_> {
                             fixed(r.current, 3),
                             fixed(r.tolerance_pct, 1),
                             if r.regressed { "❌ regressed" } else { "✅" }
+                        )?;
+                    }
+                    if let Verdict::Trajectory {
+                        baseline, current, ..
+                    } = v
+                    {
+                        writeln!(
+                            f,
+                            "| {name} | fingerprint | {baseline:016x} | {current:016x} | | exact | ❌ trajectory changed: \
+                             every metric is within tolerance, but the events differ; \
+                             `fleetsim diff` shows the first that differs; if intended, refresh the baseline with `--update` |"
                         )?;
                     }
                 }
@@ -435,6 +492,7 @@ mod tests {
             seed: sc.seed.0,
             replications: 1,
             values: values(p99, success),
+            fingerprint: Some(0xabc),
         }
     }
 
@@ -504,6 +562,7 @@ mod tests {
         b.write(&p).unwrap();
         let back = Baseline::read(&p).unwrap().unwrap();
         assert_eq!(back.hash, b.hash);
+        assert_eq!(back.fingerprint, Some(0xabc));
         assert_eq!(back.values["latency_p99_ms"], 123.456789);
         assert_eq!(Baseline::read(&dir.path().join("none.csv")).unwrap(), None);
     }
@@ -541,5 +600,33 @@ mod tests {
         let other = text.replacen("ci/baselines", "elsewhere", 1);
         std::fs::write(&p, other).unwrap();
         assert_eq!(Baseline::read(&p).unwrap().unwrap(), a);
+    }
+
+    #[test]
+    fn a_pinned_fingerprint_fails_a_check_whose_metrics_pass_and_says_why() {
+        let sc = sc();
+        let tol = Tolerances::default();
+        let mut b = baseline(&sc, 100.0, 0.99);
+        let v = |b: &Baseline| compare(&sc, 1, &values(100.0, 0.99), Some(b), &tol);
+        assert!(exact(v(&b), Some(&b), 0xabc).passed());
+        let changed = exact(v(&b), Some(&b), 0xabd);
+        assert!(!changed.passed());
+        let report = Report(&[("mm1".into(), changed)]).to_string();
+        assert!(
+            report.contains("trajectory changed")
+                && report.contains("0000000000000abc")
+                && report.contains("0000000000000abd"),
+            "{report}"
+        );
+        // A metric past its tolerance is reported as a regression.
+        let worse = compare(&sc, 1, &values(200.0, 0.99), Some(&b), &tol);
+        assert!(matches!(exact(worse, Some(&b), 1), Verdict::Compared(_)));
+        // A baseline without a pin is checked on its metrics only.
+        b.fingerprint = None;
+        assert!(exact(v(&b), Some(&b), 0xabd).passed());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        b.write(&p).unwrap();
+        assert_eq!(Baseline::read(&p).unwrap().unwrap().fingerprint, None);
     }
 }

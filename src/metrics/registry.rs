@@ -338,6 +338,7 @@ mod tests {
             dispatcher_utilization: 0.140,
             work_done: 142.5,
             work_per_s: 143.5,
+            fingerprint: 0,
             invariants: Default::default(),
             warmup_s: 144.5,
             latency_series: Vec::new(),

@@ -69,6 +69,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "work_done",
     "work_per_s",
     "warmup_s",
+    "fingerprint",
 ];
 
 pub const CALLS_COLUMNS: &[&str] = &[
@@ -264,6 +265,7 @@ pub fn summary(runs: &[RunRecord]) -> Vec<u8> {
                 fixed(s.work_done, 6),
                 fixed(s.work_per_s, 3),
                 fixed(s.warmup_s, 6),
+                format!("{:016x}", s.fingerprint),
             ]
         }),
     )

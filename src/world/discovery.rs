@@ -120,6 +120,7 @@ impl World<'_> {
             return;
         }
         self.views[a] = new;
+        self.trace_view(a as u32, old, new);
         let counted = |v: View| u64::from(v.live && v.healthy && v.serving);
         self.healthy_count = self.healthy_count + counted(new) - counted(old);
         let degraded = |v: View| u64::from(v.live && v.degraded);
@@ -187,6 +188,13 @@ impl World<'_> {
     fn after_route_breaker(&mut self, now: Instant, route: u32, slot: u32) {
         let b = &mut self.route_breakers[route as usize][slot as usize];
         while let Some(t) = b.poll_transition() {
+            if let Some(tr) = self.trace.as_mut() {
+                tr.note_route_breaker(
+                    self.routes[route as usize].pool[slot as usize],
+                    t.from,
+                    t.to,
+                );
+            }
             if t.to == Kind::Open {
                 self.route_open_count += 1;
                 if let Some(at) = b.poll_timeout() {
@@ -241,6 +249,7 @@ impl World<'_> {
 
     fn after_breaker(&mut self, now: Instant, a: usize) {
         while let Some(t) = self.breakers[a].poll_transition() {
+            self.trace_breaker(a as u32, t.from, t.to);
             if t.to == Kind::Open
                 && let Some(at) = self.breakers[a].poll_timeout()
             {

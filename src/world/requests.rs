@@ -30,6 +30,7 @@ impl World<'_> {
         }
         let r = &mut self.routes[route as usize];
         let Some(slot) = r.balancer.pick(now, &mut self.rng.lb) else {
+            self.trace_pick(t, None, None);
             self.fail_or_retry(now, t, Cause::NoAgent);
             return;
         };
@@ -74,6 +75,7 @@ impl World<'_> {
             replied: now,
         });
         self.tasks[t as usize].place = Place::InFlight { req: r };
+        self.trace_pick(t, Some(agent), Some(r));
         if let Some(timeout) = self.policies[route as usize].timeout {
             let epoch = self.reqs[r as usize].epoch;
             self.engine
@@ -185,6 +187,7 @@ impl World<'_> {
 
     /// The dispatcher learns a request's outcome (once per request).
     pub(super) fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
+        self.trace_attempt(now, r, cause.map(super::trace::AttemptEnd::Failed));
         self.abandon(now, r);
         let req = &self.reqs[r as usize];
         let (route, slot, admitted, task) = (req.route, req.slot, req.admitted, req.task);

@@ -89,6 +89,16 @@ impl World<'_> {
             let f = agent.slowdown();
             service = Duration::from_secs_f64(service.as_secs_f64() * f);
         }
+        #[cfg(test)]
+        if let Some(n) = self.perturb_service.as_mut() {
+            // The fingerprint's test: one service time 1 ns longer.
+            if *n == 0 {
+                service = Duration(service.0 + 1);
+                self.perturb_service = None;
+            } else {
+                *n -= 1;
+            }
+        }
         self.engine
             .schedule_after(service, Event::Done { req: r, epoch });
     }

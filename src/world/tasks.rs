@@ -109,8 +109,11 @@ impl World<'_> {
         let work_q = unit(&mut self.rng.work);
         let fail_seed = self.rng.failures.next_u64();
         let job_id = self.job_id(job);
+        let id = self.next_task;
+        self.next_task += 1;
         let t = self.alloc(Task {
             epoch: 0,
+            id,
             place: Place::Queued,
             priority,
             arrival: now,
@@ -128,6 +131,7 @@ impl World<'_> {
             last_cause: Cause::Error,
             ended: false,
         });
+        self.trace_arrival(id);
         self.metrics.on_arrival(now);
         self.metrics.on_call(route as usize);
         if let Some(d) = self.sc.workload.deadline {
@@ -173,6 +177,7 @@ impl World<'_> {
                     task.last_delay = Some(delay);
                     let epoch = task.epoch;
                     self.metrics.retries += 1;
+                    self.trace_retry(t, delay, cause);
                     self.engine
                         .schedule_after(delay, Event::Retry { task: t, epoch });
                     return;
@@ -213,6 +218,7 @@ impl World<'_> {
                 debug_assert!(removed, "queued task {t} not in the queue");
             }
             Place::InFlight { req } => {
+                self.trace_attempt(now, req, Some(super::trace::AttemptEnd::Cancelled));
                 self.abandon(now, req);
                 if self.reqs[req as usize].phase == Phase::Lost {
                     self.release_req(req);
@@ -229,6 +235,7 @@ impl World<'_> {
     }
 
     pub(super) fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
+        self.trace_end_task(now, t, outcome);
         let task = self.tasks[t as usize];
         if task.ended {
             self.checks.double_outcomes += 1;
@@ -275,6 +282,7 @@ impl World<'_> {
                 self.metrics.on_call_cancelled(task.route as usize);
             }
         }
+        self.trace_cancel_left(end, &live);
         for route in self.calls_left() {
             self.metrics.on_call_cancelled(route as usize);
         }

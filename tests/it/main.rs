@@ -33,5 +33,6 @@ mod support;
 mod swarm;
 mod sweep;
 mod theory;
+mod trace;
 mod traces;
 mod work;

@@ -90,7 +90,7 @@ fn the_grid_is_in_order_with_a_column_per_key_and_common_seeds() {
     assert!(
         header.starts_with("scenario,variant,seed,replication,tasks_submitted,")
             && header.ends_with(
-                ",attempts_per_task,failed_no_dispatcher,dispatcher_wait_mean_ms,dispatcher_utilization,failed_broker,agent_seconds,work_done,work_per_s,warmup_s,balancer.strategy,workload.arrivals.rate"
+                ",attempts_per_task,failed_no_dispatcher,dispatcher_wait_mean_ms,dispatcher_utilization,failed_broker,agent_seconds,work_done,work_per_s,warmup_s,fingerprint,balancer.strategy,workload.arrivals.rate"
             ),
         "{header}"
     );

@@ -183,7 +183,7 @@ fn work_done_and_jobs_work_add_up_in_the_csvs() {
             .lines()
             .next()
             .unwrap()
-            .ends_with(",work_done,work_per_s,warmup_s")
+            .ends_with(",work_done,work_per_s,warmup_s,fingerprint")
     );
     assert!(
         jobs.lines()
