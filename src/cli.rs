@@ -371,7 +371,9 @@ fn event_kind(s: &str) -> Result<String, String> {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Side A is the scenario with the --set overrides; side B the same with the --vs overrides \
-applied after them, or the second scenario file. Both run on one seed (the scenario's, or --seed). \
+applied after them, or the second scenario file; or, with --against DIR, side A is the event log recorded in \
+DIR/events.csv (by `fleetsim run SCENARIO --events --out DIR`, with no event filter) and side B a run of the scenario \
+now, e.g. after a code change. Both run on one seed (the scenario's, or --seed). \
 Prints the first event whose row in the event log differs (its number, virtual time, kind, the task and its \
 history so far, what each side decided, and the breaker, health and balancer state of the agents involved \
 after it), then how far the runs diverge afterwards: the events differing per second of virtual time.
@@ -381,7 +383,8 @@ Exit codes: 0 no difference, 1 a difference (printed), 2 usage, scenario or I/O 
 Examples:
   fleetsim diff agent_failures --set breaker.failure_threshold=5 --vs breaker.failure_threshold=3
   fleetsim diff steady_load --vs balancer.strategy=round_robin --seed 7
-  fleetsim diff old.toml new.toml"
+  fleetsim diff old.toml new.toml
+  fleetsim diff agent_failures --against reports/agent_failures-events"
 )]
 pub struct DiffArgs {
     /// A scenario (file or built-in name), or two scenario files to compare.
@@ -390,6 +393,9 @@ pub struct DiffArgs {
     /// Side B's overrides, applied after --set (repeatable), e.g. --vs breaker.failure_threshold=3.
     #[arg(long = "vs", value_name = "KEY=VALUE")]
     pub vs: Vec<Override>,
+    /// Compare a run of the scenario with the event log recorded in DIR (DIR/events.csv from `fleetsim run --events --out DIR`, unfiltered).
+    #[arg(long, value_name = "DIR", conflicts_with = "vs")]
+    pub against: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -583,6 +583,31 @@ fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
 
 /// `fleetsim diff`: exit 0 no difference, 1 a difference, 2 bad input.
 fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.against {
+        let [one] = args.scenarios.as_slice() else {
+            anyhow::bail!("--against goes with one scenario: the one the log was recorded from");
+        };
+        let sc = scenario::load(one, &args.common.set)?;
+        let seed = args.common.seed.map_or(sc.seed, Seed);
+        within_limits(&sc, 2, &args.common.limits)?;
+        let d = harness::diff::against_log(
+            dir,
+            &format!("recorded ({})", dir.join("events.csv").display()),
+            &harness::diff::Side {
+                label: format!("now ({one})"),
+                sc: &sc,
+            },
+            seed,
+        )?;
+        if !(args.common.quiet && d.first.is_none()) {
+            print!("{}", d.text);
+        }
+        return Ok(if d.first.is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let (a, b) = match args.scenarios.as_slice() {
         [one] => {
             let a = scenario::load(one, &args.common.set)?;

@@ -18,14 +18,26 @@
 //! one side with no equal event (same time, same row) on the other,
 //! counted on both sides (the size of the symmetric difference of the two
 //! multisets of rows in that second).
+//!
+//! Against a recorded log (`fleetsim diff SCENARIO --against DIR`): side A
+//! is `DIR/events.csv`, written by `fleetsim run --events` with no filter;
+//! side B is a fresh run of the scenario. Rows are compared as written
+//! (kind, task, request, agent, decision; the event number must run 1, 2,
+//! 3, … so a filtered log is refused), so a baseline recorded before a
+//! code change shows the first event the change altered. The recorded
+//! side's history and row come from the log; the run's side is described
+//! as above.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
 use crate::rng::Seed;
 use crate::scenario::Scenario;
 use crate::world::World;
 use crate::world::trace::{EventRow, Sink, TaskRow, secs};
+
+use super::trace::{EVENT_COLUMNS, event_fields};
 
 /// Keeps each event's time and a hash of its row.
 #[derive(Default)]
@@ -284,4 +296,254 @@ fn divergence(a: &[(u64, u64)], b: &[(u64, u64)], from: u64) -> String {
         out += &format!("  peak: {} at {} s\n", peak.1, peak.0);
     }
     out
+}
+
+/// A recorded event log that cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("cannot read {}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {message}", path.display())]
+    Format {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+}
+
+/// FNV-1a over an event row's compared fields (kind, task, request,
+/// agent, decision), each followed by a separator byte.
+fn fields_hash<S: AsRef<str>>(fields: &[S]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in fields {
+        for &b in f.as_ref().as_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// A live run's events, hashed as their `events.csv` rows.
+#[derive(Default)]
+struct RowHashes(Vec<(u64, u64)>);
+
+impl Sink for RowHashes {
+    fn event(&mut self, row: &EventRow) {
+        let f = event_fields(row);
+        self.0.push((row.time.0, fields_hash(&f[2..])));
+    }
+}
+
+/// `S.NNNNNNNNN` (as `events.csv` writes times) in nanoseconds.
+fn parse_secs(s: &str) -> Option<u64> {
+    let (whole, frac) = s.split_once('.')?;
+    if frac.len() != 9 {
+        return None;
+    }
+    whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac.parse::<u64>().ok()?)
+}
+
+/// A recorded log: each event's time and row hash.
+struct Recorded {
+    hashes: Vec<(u64, u64)>,
+}
+
+fn read_log(path: &Path) -> Result<Recorded, LogError> {
+    let io = |source| LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bad = |line: u64, message: String| LogError::Format {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(std::io::BufReader::new(file));
+    let header = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+    if header.iter().ne(EVENT_COLUMNS.iter().copied()) {
+        return Err(bad(
+            1,
+            format!(
+                "not an event log: the header must be {}",
+                EVENT_COLUMNS.join(",")
+            ),
+        ));
+    }
+    let mut hashes = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| bad(line, e.to_string()))?;
+        if rec.len() != EVENT_COLUMNS.len() {
+            return Err(bad(
+                line,
+                format!("{} fields, expected {}", rec.len(), EVENT_COLUMNS.len()),
+            ));
+        }
+        let seq: u64 = rec[0]
+            .parse()
+            .map_err(|_| bad(line, format!("seq `{}` is not a number", &rec[0])))?;
+        if seq != i as u64 + 1 {
+            return Err(bad(
+                line,
+                format!(
+                    "event #{seq} where #{} was expected: the log is filtered; \
+                     record it with plain `fleetsim run SCENARIO --events` (no --events-kind, \
+                     --events-agent or --events-window)",
+                    i + 1
+                ),
+            ));
+        }
+        let t = parse_secs(&rec[1]).ok_or_else(|| {
+            bad(
+                line,
+                format!("time_s `{}` is not seconds with 9 decimals", &rec[1]),
+            )
+        })?;
+        let fields: Vec<&str> = rec.iter().skip(2).collect();
+        hashes.push((t, fields_hash(&fields)));
+    }
+    Ok(Recorded { hashes })
+}
+
+/// The rows of a recorded log up to event #`to` that concern `task`,
+/// and row #`to` itself (all fields, `seq` first).
+fn log_rows(path: &Path, task: Option<&str>, to: u64) -> Vec<(u64, Vec<String>)> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let mut reader = ::csv::Reader::from_reader(std::io::BufReader::new(file));
+    let mut out = Vec::new();
+    for rec in reader.records().map_while(Result::ok) {
+        let seq: u64 = rec[0].parse().unwrap_or(0);
+        if seq > to {
+            break;
+        }
+        if seq == to || task.is_some_and(|t| !t.is_empty() && &rec[3] == t) {
+            out.push((seq, rec.iter().map(str::to_string).collect()));
+        }
+    }
+    out
+}
+
+/// A recorded row as [`line`] shows a live one.
+fn log_line(f: &[String]) -> String {
+    let mut s = format!("#{} t={} s {}", f[0], f[1], f[2]);
+    if !f[5].is_empty() {
+        let _ = write!(s, " agent {}", f[5]);
+    }
+    if !f[6].is_empty() {
+        let _ = write!(s, ": {}", f[6]);
+    }
+    s
+}
+
+/// Compare the recorded log `dir/events.csv` (side A, `label_a`) with a
+/// fresh run of `sc` on `seed` (side B, `label_b`).
+pub fn against_log(dir: &Path, label_a: &str, b: &Side, seed: Seed) -> Result<Diff, LogError> {
+    let path = dir.join("events.csv");
+    let recorded = read_log(&path)?;
+    let mut live = RowHashes::default();
+    let fb = World::new(b.sc, seed)
+        .with_sink(&mut live)
+        .run()
+        .fingerprint;
+    let (ha, hb) = (&recorded.hashes, &live.0);
+    let first = ha
+        .iter()
+        .zip(hb)
+        .position(|(x, y)| x != y)
+        .or_else(|| (ha.len() != hb.len()).then(|| ha.len().min(hb.len())));
+    let mut out = String::new();
+    let Some(k) = first else {
+        let _ = writeln!(
+            out,
+            "no difference: the run handled the same {} events with the same decisions as {} \
+             (fingerprint {fb:016x})",
+            hb.len(),
+            path.display()
+        );
+        return Ok(Diff {
+            first: None,
+            text: out,
+        });
+    };
+    let seq = k as u64 + 1;
+    let db = detail(b.sc, seed, seq);
+    let at = ha.get(k).or(hb.get(k)).map_or(0, |x| x.0);
+    let _ = writeln!(
+        out,
+        "first difference at event #{seq}, t = {} s (the {} events before it are identical)",
+        secs(crate::time::Instant(at)),
+        k
+    );
+    // The recorded row, and the task's rows before it (from the log).
+    let probe = log_rows(&path, None, seq);
+    let recorded_row = probe.iter().find(|(s, _)| *s == seq).map(|r| r.1.clone());
+    let task = recorded_row
+        .as_ref()
+        .map(|f| f[3].clone())
+        .filter(|t| !t.is_empty())
+        .or_else(|| db.row.as_ref().and_then(|r| r.task).map(|t| t.to_string()));
+    if let Some(t) = &task {
+        let _ = writeln!(
+            out,
+            "\ntask {t}, its history so far (identical on both sides):"
+        );
+        let rows: Vec<_> = log_rows(&path, Some(t), seq)
+            .into_iter()
+            .filter(|(s, _)| *s < seq)
+            .collect();
+        let start = rows.len().saturating_sub(HISTORY);
+        if rows.is_empty() {
+            let _ = writeln!(out, "  (none: it starts here)");
+        }
+        for (_, f) in &rows[start..] {
+            let _ = writeln!(out, "  {}", log_line(f));
+        }
+    }
+    let _ = writeln!(out, "\n{label_a}:");
+    match &recorded_row {
+        None => {
+            let _ = writeln!(out, "  (no event #{seq}: the recorded run had ended)");
+        }
+        Some(f) => {
+            let _ = writeln!(out, "  {}", log_line(f));
+            if f[6].is_empty() {
+                let _ = writeln!(out, "  (decided nothing)");
+            }
+        }
+    }
+    let _ = writeln!(out, "\n{}:", b.label);
+    match &db.row {
+        None => {
+            let _ = writeln!(out, "  (no event #{seq}: this side's run has ended)");
+        }
+        Some(r) => {
+            let _ = writeln!(out, "  {}", line(r));
+            if r.decision.is_empty() {
+                let _ = writeln!(out, "  (decided nothing)");
+            }
+            for s in &db.snapshot {
+                let _ = writeln!(out, "  after it: {s}");
+            }
+        }
+    }
+    let _ = writeln!(out);
+    out += &divergence(ha, hb, at);
+    let _ = writeln!(out, "fingerprint of the run: {fb:016x}");
+    Ok(Diff {
+        first: Some(seq),
+        text: out,
+    })
 }

@@ -155,6 +155,20 @@ pub const ATTEMPT_COLUMNS: &[&str] = &[
     "cause",
 ];
 
+/// An event's row in `events.csv`, field by field (see [`EVENT_COLUMNS`]).
+pub fn event_fields(row: &EventRow) -> [String; 7] {
+    let n = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
+    [
+        row.seq.to_string(),
+        secs(row.time),
+        row.kind.to_string(),
+        n(row.task),
+        n(row.req.map(u64::from)),
+        n(row.agent.map(u64::from)),
+        row.decision.clone(),
+    ]
+}
+
 type Csv = ::csv::Writer<BufWriter<File>>;
 
 /// Writes one run's files as rows come.
@@ -267,16 +281,7 @@ impl Sink for CsvSink {
         {
             return;
         }
-        let n = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
-        let r = w.write_record([
-            row.seq.to_string(),
-            secs(row.time),
-            row.kind.to_string(),
-            n(row.task),
-            n(row.req.map(u64::from)),
-            n(row.agent.map(u64::from)),
-            row.decision.clone(),
-        ]);
+        let r = w.write_record(event_fields(row));
         self.keep(r);
     }
 

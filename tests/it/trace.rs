@@ -388,3 +388,69 @@ fn diff_shows_the_decisions_and_agent_state_of_the_first_difference() {
         "{report}"
     );
 }
+
+#[test]
+fn diff_against_a_recorded_log_finds_the_first_event_a_change_alters() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f.toml"), FLEET).unwrap();
+    ok(
+        d,
+        &["run", "f.toml", "--events", "--out", "base", "--quiet"],
+    );
+    // The same scenario now: nothing differs.
+    let out = ok(d, &["diff", "f.toml", "--against", "base"]);
+    assert!(out.starts_with("no difference"), "{out}");
+    // The crash recorded at 10 s now happens at 11 s: the first event that
+    // differs is the recorded crash, at exactly 10 s.
+    let out = fleetsim(
+        d,
+        &[
+            "diff",
+            "f.toml",
+            "--set",
+            "faults[0].at=\"11s\"",
+            "--against",
+            "base",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report
+            .lines()
+            .next()
+            .unwrap()
+            .contains("t = 10.000000000 s"),
+        "{report}"
+    );
+    let recorded = report.split("\nrecorded (").nth(1).unwrap();
+    assert!(
+        recorded.lines().nth(1).unwrap().contains("fault_start"),
+        "{report}"
+    );
+    assert!(report.contains("divergence:"), "{report}");
+    // A filtered log cannot be compared event by event: exit 2, saying why.
+    ok(
+        d,
+        &[
+            "run",
+            "f.toml",
+            "--events",
+            "--events-kind",
+            "done",
+            "--out",
+            "done",
+            "--quiet",
+        ],
+    );
+    let out = fleetsim(d, &["diff", "f.toml", "--against", "done"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the log is filtered"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = fleetsim(d, &["diff", "f.toml", "--against", "missing"]);
+    assert_eq!(out.status.code(), Some(2));
+}
