@@ -153,6 +153,8 @@ pub const ATTEMPT_COLUMNS: &[&str] = &[
     "settled_s",
     "outcome",
     "cause",
+    "caller",
+    "capability",
 ];
 
 /// An event's row in `events.csv`, field by field (see [`EVENT_COLUMNS`]).
@@ -336,6 +338,8 @@ impl Sink for CsvSink {
             } else {
                 cause.to_string()
             },
+            row.caller.map(|a| a.to_string()).unwrap_or_default(),
+            row.capability.clone(),
         ]);
         self.keep(r);
     }

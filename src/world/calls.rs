@@ -250,6 +250,7 @@ impl World<'_> {
             started: now,
             req: NO_CALL,
         });
+        self.trace_call_start(c, parent);
         self.metrics.on_call(route as usize);
         self.attempt_call(now, c);
     }
@@ -310,6 +311,7 @@ impl World<'_> {
             replied: now,
         });
         self.calls[c as usize].req = r;
+        self.trace_call_attempt(c, call.attempts, r);
         let mut timeout = self.policies[call.route as usize].timeout;
         if call.deadline != Instant::MAX {
             let left = call.deadline - now;
@@ -325,6 +327,7 @@ impl World<'_> {
 
     /// The caller learns the outcome of call attempt `r` (once).
     pub(super) fn settle_call(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
+        self.trace_attempt(now, r, cause.map(super::trace::AttemptEnd::Failed));
         let req = &mut self.reqs[r as usize];
         req.answered = true;
         let req = *req;

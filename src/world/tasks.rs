@@ -283,6 +283,7 @@ impl World<'_> {
             }
         }
         self.trace_cancel_left(end, &live);
+        self.trace_cancel_calls_left(end);
         for route in self.calls_left() {
             self.metrics.on_call_cancelled(route as usize);
         }

@@ -72,6 +72,11 @@ pub struct AttemptRow {
     pub settled: Instant,
     /// `None`: success.
     pub cause: Option<AttemptEnd>,
+    /// The agent that made the call (`None`: the dispatcher, for a task's
+    /// own attempt).
+    pub caller: Option<u32>,
+    /// The capability (route) called, as in `calls.csv`.
+    pub capability: String,
 }
 
 /// Why an attempt did not succeed.
@@ -124,6 +129,8 @@ pub(super) struct Tracer<'s> {
     involved: Vec<u32>,
     /// By request slot: the task number, attempt and arrival it carries.
     req_task: Vec<(u64, u32, Instant)>,
+    /// By call slot: the task (number, arrival) whose tree it belongs to.
+    call_task: Vec<(u64, Instant)>,
 }
 
 impl<'s> Tracer<'s> {
@@ -143,6 +150,7 @@ impl<'s> Tracer<'s> {
             },
             involved: Vec::new(),
             req_task: Vec::new(),
+            call_task: Vec::new(),
         }
     }
 }
@@ -431,7 +439,13 @@ impl World<'_> {
         let reached = !matches!(q.phase, Phase::ToAgent);
         let served = !matches!(q.phase, Phase::ToAgent | Phase::Queued);
         let replied = matches!(q.phase, Phase::ToCaller);
+        let (caller, capability) = (
+            (q.call != super::NO_CALL).then_some(q.caller.0),
+            self.route_caps[q.route as usize].label(),
+        );
         tr.sink.attempt(&AttemptRow {
+            caller,
+            capability,
             task,
             arrival,
             attempt,
@@ -443,6 +457,56 @@ impl World<'_> {
             settled: now,
             cause,
         });
+    }
+
+    /// Call `c` starts on behalf of request `parent`: it belongs to the
+    /// same task's tree (records only).
+    #[inline]
+    pub(super) fn trace_call_start(&mut self, c: u32, parent: u32) {
+        let Some(tr) = self.trace.as_mut().filter(|t| t.records) else {
+            return;
+        };
+        let &(id, _, arrival) = tr
+            .req_task
+            .get(parent as usize)
+            .unwrap_or(&(0, 0, Instant::ZERO));
+        let c = c as usize;
+        if tr.call_task.len() <= c {
+            tr.call_task.resize(c + 1, (0, Instant::ZERO));
+        }
+        tr.call_task[c] = (id, arrival);
+    }
+
+    /// Call `c`'s attempt `attempt` goes out as request `r` (records only).
+    #[inline]
+    pub(super) fn trace_call_attempt(&mut self, c: u32, attempt: u32, r: u32) {
+        let Some(tr) = self.trace.as_mut().filter(|t| t.records) else {
+            return;
+        };
+        let &(id, arrival) = tr.call_task.get(c as usize).unwrap_or(&(0, Instant::ZERO));
+        let r = r as usize;
+        if tr.req_task.len() <= r {
+            tr.req_task.resize(r + 1, (0, 0, Instant::ZERO));
+        }
+        tr.req_task[r] = (id, attempt, arrival);
+    }
+
+    /// At the end of the drain, the calls' attempts still out: one record
+    /// each (cancelled), in call slot order.
+    pub(super) fn trace_cancel_calls_left(&mut self, end: Instant) {
+        if !self.trace.as_ref().is_some_and(|t| t.records) {
+            return;
+        }
+        let mut live = vec![true; self.calls.len()];
+        for &f in &self.free_calls {
+            live[f as usize] = false;
+        }
+        for c in (0..self.calls.len()).filter(|&c| live[c]) {
+            let r = self.calls[c].req;
+            if r != super::NO_CALL && !self.reqs[r as usize].answered {
+                self.trace_attempt(end, r, Some(AttemptEnd::Cancelled));
+            }
+        }
     }
 
     /// At the end of the drain, the attempts still out (their tasks are

@@ -454,3 +454,79 @@ fn diff_against_a_recorded_log_finds_the_first_event_a_change_alters() {
     let out = fleetsim(d, &["diff", "f.toml", "--against", "missing"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Two layers: `front` calls `middle` (and sometimes `audit`), with
+/// failures and retries on the way.
+const CALL_GRAPH: &str = r#"name = "cg"
+seed = 5
+duration = "5s"
+warmup = "1s"
+[[fleet.tiers]]
+name = "front"
+count = 3
+concurrency = 8
+capabilities = ["front"]
+service_time = { dist = "exponential", mean = "2ms" }
+calls = [ { capability = "middle" }, { capability = "audit", probability = 0.3, optional = true } ]
+[[fleet.tiers]]
+name = "middle"
+count = 3
+concurrency = 8
+capabilities = ["middle", "audit"]
+service_time = { dist = "exponential", mean = "3ms" }
+error_rate = 0.05
+[workload]
+arrivals = { process = "poisson", rate = 200 }
+capability = "front"
+[network]
+latency = { dist = "constant", value = "200us" }
+[request]
+timeout = "1s"
+[retry]
+max_attempts = 3
+base = "5ms"
+"#;
+
+#[test]
+fn attempts_of_calls_between_agents_are_recorded_and_match_calls_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("cg.toml"), CALL_GRAPH).unwrap();
+    ok(d, &["run", "cg.toml", "--records", "--out", "o", "--quiet"]);
+    let attempts = read(d, "o/attempts.csv");
+    let caps = column(&attempts, "capability");
+    let callers = column(&attempts, "caller");
+    let tasks = column(&attempts, "task");
+    // One row per attempt of every call: per capability, as many rows as
+    // calls.csv counts attempts (every agent is up, so every attempt is
+    // sent).
+    let calls = read(d, "o/calls.csv");
+    for (cap, n) in column(&calls, "capability")
+        .iter()
+        .zip(column(&calls, "attempts"))
+    {
+        let rows = caps.iter().filter(|c| *c == cap).count();
+        assert_eq!(rows.to_string(), n, "capability {cap}");
+        assert!(rows > 0, "capability {cap} has no rows");
+    }
+    // The dispatcher's attempts have no caller; the calls name theirs, a
+    // front agent (ids 0 to 2), and belong to a recorded task.
+    let known: std::collections::BTreeSet<String> = column(&read(d, "o/tasks.csv"), "task")
+        .into_iter()
+        .collect();
+    for ((cap, caller), task) in caps.iter().zip(&callers).zip(&tasks) {
+        if cap == "front" {
+            assert_eq!(caller, "");
+        } else {
+            assert!(["0", "1", "2"].contains(&caller.as_str()), "{caller}");
+        }
+        assert!(known.contains(task), "task {task} has no record");
+    }
+    // Retries of calls show as attempts 2 and 3.
+    let retried = caps
+        .iter()
+        .zip(column(&attempts, "attempt"))
+        .filter(|(c, a)| *c != "front" && a != "1")
+        .count();
+    assert!(retried > 0);
+}
