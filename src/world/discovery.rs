@@ -506,8 +506,16 @@ impl World<'_> {
         if !self.agents[a].presence().registered() {
             return; // deregistered since it left
         }
+        let was_live = self.registry.is_live(a as u32);
         if !self.registry.heartbeat(now, a as u32) {
             self.register(now, a);
+        }
+        if was_live {
+            // A renewal only moves a live lease's end later: the view (every
+            // other input of which refreshes it when it changes) and the
+            // earliest lease end the pending check waits for stay as they
+            // are, so the common heartbeat touches nothing else.
+            return;
         }
         self.refresh(a);
         self.ensure_lease_check();
