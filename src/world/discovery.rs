@@ -433,6 +433,7 @@ impl World<'_> {
         }
         self.probes[i].open = false;
         let mon = &mut self.monitors[i];
+        let before = mon.status();
         let rtt = now - p.sent;
         let passed = msg.ok && self.sc.health.is_some_and(|h| rtt <= h.timeout);
         if msg.ok {
@@ -440,7 +441,11 @@ impl World<'_> {
         } else {
             mon.on_probe_failure(now);
         }
-        self.refresh(i);
+        // The status is the view's only input a probe changes (the others
+        // refresh it themselves): an unchanged status leaves it as it is.
+        if mon.status() != before {
+            self.refresh(i);
+        }
         if passed {
             self.on_probe_passed(now, i);
         }
@@ -454,8 +459,11 @@ impl World<'_> {
         }
         p.open = false;
         self.bus.timed_out(bus::Kind::Probe);
+        let before = self.monitors[i].status();
         self.monitors[i].on_probe_failure(now);
-        self.refresh(i);
+        if self.monitors[i].status() != before {
+            self.refresh(i);
+        }
     }
 
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
