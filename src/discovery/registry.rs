@@ -332,7 +332,7 @@ mod tests {
         };
         let mut now = Instant::ZERO;
         for _ in 0..20_000 {
-            now = now + Duration::from_millis(next(3) * 500);
+            now += Duration::from_millis(next(3) * 500);
             let id = next(12) as u32;
             match next(10) {
                 0 => {
