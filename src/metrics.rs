@@ -10,12 +10,15 @@
 //! the time-average number of tasks in the system over the measurement
 //! window [warm-up, duration) is recorded alongside λ and W.
 
+mod agent;
 mod calls;
 pub mod registry;
 
 use hdrhistogram::Histogram;
 
 pub use calls::CallStats;
+
+use agent::AgentLatency;
 
 use crate::orchestration::task_queue::Priority;
 use crate::time::{Duration, Instant, NS_PER_MS};
@@ -187,8 +190,11 @@ pub struct Recorder {
     area: u128,
     window_arrivals: u64,
     // Per agent.
-    agent_latency: Vec<Histogram<u32>>,
+    agent_latency: Vec<AgentLatency>,
     agent_latency_sum: Vec<u128>,
+    /// The empty histogram every agent's latency converts to (bounds,
+    /// buckets); one per run, not one per agent.
+    agent_template: Histogram<u32>,
     // Time series.
     bucket: Duration,
     bucket_start: Instant,
@@ -233,8 +239,9 @@ impl Recorder {
             last_change: Instant::ZERO,
             area: 0,
             window_arrivals: 0,
-            agent_latency: (0..agents).map(|_| agent_histogram()).collect(),
+            agent_latency: vec![AgentLatency::default(); agents],
             agent_latency_sum: vec![0; agents],
+            agent_template: agent_histogram(),
             bucket,
             bucket_start: Instant::ZERO,
             current: empty_bucket(Instant::ZERO),
@@ -426,7 +433,7 @@ impl Recorder {
     pub fn on_served(&mut self, now: Instant, agent: usize, received: Instant) {
         let us = (now - received).as_nanos() / 1_000;
         self.agent_latency_sum[agent] += u128::from(now.0 - received.0);
-        self.agent_latency[agent].saturating_record(us.max(1));
+        self.agent_latency[agent].record(us.max(1), &self.agent_template);
     }
 
     /// A task ended.
@@ -539,7 +546,7 @@ impl Recorder {
                     latency_p99_ms: if h.is_empty() {
                         0.0
                     } else {
-                        h.value_at_quantile(0.99) as f64 / 1_000.0
+                        h.value_at_quantile(0.99, &self.agent_template) as f64 / 1_000.0
                     },
                     breaker_trips: 0,
                     unhealthy_s: 0.0,

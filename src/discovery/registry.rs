@@ -6,8 +6,13 @@
 //!
 //! Sans-IO: `now` is an argument; expiry is `poll_timeout` (the earliest
 //! lease end) / `handle_timeout(now)`, and expired agents are drained with
-//! `poll_expired`. Lease ends are kept in a `BTreeSet` so renewals and
-//! expiry are O(log n). Queries answer in agent-id order, deterministically.
+//! `poll_expired`. Every lease lasts the same `ttl` and `now` never goes
+//! back, so lease ends arrive in time order: they are kept in a FIFO
+//! (a renewal appends its new end and leaves the old one to be skipped when
+//! it reaches the front), which makes a renewal O(1) and keeps no tree to
+//! rebalance at every heartbeat (a timing wheel with one slot per end).
+//! Leases that end at the same time expire in agent-id order. Queries
+//! answer in agent-id order, deterministically.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -44,8 +49,11 @@ struct Entry {
 pub struct Registry {
     ttl: Duration,
     entries: Vec<Option<Entry>>,
-    /// Live lease ends, (until, id).
-    leases: BTreeSet<(Instant, u32)>,
+    /// Lease ends, (until, id), in nondecreasing `until`. An entry is
+    /// current while the agent's lease is `Live { until }` with the same
+    /// `until`; stale ones (renewed, deregistered, re-registered) are
+    /// dropped when they reach the front, so the front is always current.
+    leases: VecDeque<(Instant, u32)>,
     by_capability: BTreeMap<String, BTreeSet<u32>>,
     by_tag: BTreeMap<String, BTreeSet<u32>>,
     expired: VecDeque<u32>,
@@ -56,7 +64,7 @@ impl Registry {
         Registry {
             ttl,
             entries: Vec::new(),
-            leases: BTreeSet::new(),
+            leases: VecDeque::new(),
             by_capability: BTreeMap::new(),
             by_tag: BTreeMap::new(),
             expired: VecDeque::new(),
@@ -81,11 +89,11 @@ impl Registry {
             self.by_tag.entry(t.clone()).or_default().insert(id);
         }
         let until = now + self.ttl;
-        self.leases.insert((until, id));
         self.entries[i] = Some(Entry {
             reg,
             lease: Lease::Live { until },
         });
+        self.push_lease(until, id);
     }
 
     /// Renew agent `id`'s lease. An expired agent comes back; a
@@ -97,49 +105,84 @@ impl Registry {
         };
         match e.lease {
             Lease::Deregistered => false,
-            Lease::Live { until } => {
-                self.leases.remove(&(until, id));
+            Lease::Live { .. } | Lease::Expired { .. } => {
                 let until = now + ttl;
                 e.lease = Lease::Live { until };
-                self.leases.insert((until, id));
+                self.push_lease(until, id);
                 true
             }
-            Lease::Expired { .. } => {
-                let until = now + ttl;
-                e.lease = Lease::Live { until };
-                self.leases.insert((until, id));
-                true
+        }
+    }
+
+    /// Append a lease end (the latest so far: `now + ttl` with `now` not
+    /// going back) and drop stale ends from the front.
+    fn push_lease(&mut self, until: Instant, id: u32) {
+        debug_assert!(
+            self.leases.back().is_none_or(|&(t, _)| t <= until),
+            "lease ends out of order: {:?} then {until:?}",
+            self.leases.back()
+        );
+        self.leases.push_back((until, id));
+        self.drop_stale();
+    }
+
+    fn is_current(&self, until: Instant, id: u32) -> bool {
+        matches!(
+            self.entries.get(id as usize),
+            Some(Some(Entry { lease: Lease::Live { until: u }, .. })) if *u == until
+        )
+    }
+
+    fn drop_stale(&mut self) {
+        while let Some(&(until, id)) = self.leases.front() {
+            if self.is_current(until, id) {
+                break;
             }
+            self.leases.pop_front();
         }
     }
 
     /// Agent `id` leaves the registry.
     pub fn deregister(&mut self, _now: Instant, id: u32) {
         if let Some(Some(e)) = self.entries.get_mut(id as usize) {
-            if let Lease::Live { until } = e.lease {
-                self.leases.remove(&(until, id));
-            }
             e.lease = Lease::Deregistered;
         }
+        self.drop_stale();
     }
 
     /// The earliest lease end, if any lease is running.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.leases.first().map(|(t, _)| *t)
+        self.leases.front().map(|(t, _)| *t)
     }
 
     /// Expire every lease that ended at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(until, id)) = self.leases.first() {
+        let first = self.expired.len();
+        while let Some(&(until, id)) = self.leases.front() {
             if until > now {
                 break;
             }
-            self.leases.pop_first();
+            self.leases.pop_front();
+            // A stale end, or the twin of one just expired (a lease renewed
+            // at the instant it was granted is queued twice).
+            if !self.is_current(until, id) {
+                continue;
+            }
             if let Some(Some(e)) = self.entries.get_mut(id as usize) {
                 e.lease = Lease::Expired { at: until };
             }
             self.expired.push_back(id);
         }
+        // Expiry order is (until, id); the FIFO holds ties in renewal order.
+        if self.expired.len() - first > 1 {
+            let entries = &self.entries;
+            let at = |id: u32| match entries[id as usize].as_ref().map(|e| e.lease) {
+                Some(Lease::Expired { at }) => at,
+                other => unreachable!("agent {id} just expired, lease {other:?}"),
+            };
+            self.expired.make_contiguous()[first..].sort_by_key(|&id| (at(id), id));
+        }
+        self.drop_stale();
     }
 
     /// Agents whose lease expired, in expiry order.
@@ -184,9 +227,6 @@ impl Registry {
         let Some(Some(old)) = self.entries.get(id as usize) else {
             return;
         };
-        if let Lease::Live { until } = old.lease {
-            self.leases.remove(&(until, id));
-        }
         for c in &old.reg.capabilities {
             if let Some(s) = self.by_capability.get_mut(c) {
                 s.remove(&id);
@@ -273,5 +313,69 @@ mod tests {
         assert_eq!(r.with_capability("compute"), Vec::<u32>::new());
         assert_eq!(r.with_capability("etl"), vec![1]);
         assert_eq!(r.registration(1).unwrap().metadata["zone"], "a");
+    }
+
+    /// Shadow model: the lease ends a `BTreeSet` of (until, id) would hold,
+    /// against random registrations, heartbeats, deregistrations and
+    /// timeouts (several at one instant, ties between agents).
+    #[test]
+    fn leases_expire_as_a_sorted_set_of_ends_would() {
+        let ttl = Duration::from_secs(3);
+        let mut r = Registry::new(ttl);
+        let mut shadow: BTreeMap<u32, Lease> = BTreeMap::new();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut now = Instant::ZERO;
+        for _ in 0..20_000 {
+            now += Duration::from_millis(next(3) * 500);
+            let id = next(12) as u32;
+            match next(10) {
+                0 => {
+                    r.register(now, id, reg("x", &[], &[]));
+                    shadow.insert(id, Lease::Live { until: now + ttl });
+                }
+                1 => {
+                    r.deregister(now, id);
+                    if let Some(l) = shadow.get_mut(&id) {
+                        *l = Lease::Deregistered;
+                    }
+                }
+                2..=6 => {
+                    let known = matches!(
+                        shadow.get(&id),
+                        Some(Lease::Live { .. } | Lease::Expired { .. })
+                    );
+                    assert_eq!(r.heartbeat(now, id), known);
+                    if known {
+                        shadow.insert(id, Lease::Live { until: now + ttl });
+                    }
+                }
+                _ => {
+                    let mut ends: Vec<(Instant, u32)> = shadow
+                        .iter()
+                        .filter_map(|(&i, l)| match *l {
+                            Lease::Live { until } => Some((until, i)),
+                            _ => None,
+                        })
+                        .collect();
+                    ends.sort();
+                    assert_eq!(r.poll_timeout(), ends.first().map(|e| e.0));
+                    r.handle_timeout(now);
+                    for &(until, i) in ends.iter().take_while(|e| e.0 <= now) {
+                        assert_eq!(r.poll_expired(), Some(i), "at {now:?}");
+                        shadow.insert(i, Lease::Expired { at: until });
+                    }
+                    assert_eq!(r.poll_expired(), None);
+                }
+            }
+            for (&i, &l) in &shadow {
+                assert_eq!(r.lease(i), Some(l), "agent {i} at {now:?}");
+            }
+        }
     }
 }

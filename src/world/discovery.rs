@@ -442,6 +442,7 @@ impl World<'_> {
         }
         self.probes[i].open = false;
         let mon = &mut self.monitors[i];
+        let before = mon.status();
         let rtt = now - p.sent;
         let passed = msg.ok && self.sc.health.is_some_and(|h| rtt <= h.timeout);
         if msg.ok {
@@ -449,7 +450,11 @@ impl World<'_> {
         } else {
             mon.on_probe_failure(now);
         }
-        self.refresh(i);
+        // The status is the view's only input a probe changes (the others
+        // refresh it themselves): an unchanged status leaves it as it is.
+        if mon.status() != before {
+            self.refresh(i);
+        }
         if passed {
             self.on_probe_passed(now, i);
         }
@@ -463,8 +468,11 @@ impl World<'_> {
         }
         p.open = false;
         self.bus.timed_out(bus::Kind::Probe);
+        let before = self.monitors[i].status();
         self.monitors[i].on_probe_failure(now);
-        self.refresh(i);
+        if self.monitors[i].status() != before {
+            self.refresh(i);
+        }
     }
 
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
@@ -515,8 +523,16 @@ impl World<'_> {
         if !self.agents[a].presence().registered() {
             return; // deregistered since it left
         }
+        let was_live = self.registry.is_live(a as u32);
         if !self.registry.heartbeat(now, a as u32) {
             self.register(now, a);
+        }
+        if was_live {
+            // A renewal only moves a live lease's end later: the view (every
+            // other input of which refreshes it when it changes) and the
+            // earliest lease end the pending check waits for stay as they
+            // are, so the common heartbeat touches nothing else.
+            return;
         }
         self.refresh(a);
         self.ensure_lease_check();

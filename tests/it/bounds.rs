@@ -147,9 +147,20 @@ fn blow_ups_exit_2_at_once_naming_the_key() {
     );
     refused(d, &["validate", "/dev/zero"], "larger than 16 MiB");
     // In bounds one by one, over the limits together.
-    run(
-        "b.toml",
-        &["fleet.tiers[0].count=1000000"],
+    // A million agents (about 3 GB) fit the default 4 GiB; not 2 GB.
+    refused(
+        d,
+        &[
+            "run",
+            "b.toml",
+            "--quiet",
+            "--out",
+            "out",
+            "--set",
+            "fleet.tiers[0].count=1000000",
+            "--max-memory",
+            "2GB",
+        ],
         "fleet.tiers[..].count",
     );
     run(

@@ -21,6 +21,7 @@ mod distributions;
 mod docs;
 mod errors_snapshot;
 mod fit;
+mod fleet_scale;
 mod fuzz;
 mod orchestration;
 mod outputs;
