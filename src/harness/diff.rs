@@ -221,21 +221,7 @@ pub fn diff(a: &Side, b: &Side, seed: Seed) -> Diff {
         }
     }
     for (side, d) in [(a, &da), (b, &db)] {
-        let _ = writeln!(out, "\n{}:", side.label);
-        match &d.row {
-            None => {
-                let _ = writeln!(out, "  (no event #{seq}: this side's run has ended)");
-            }
-            Some(r) => {
-                let _ = writeln!(out, "  {}", line(r));
-                if r.decision.is_empty() {
-                    let _ = writeln!(out, "  (decided nothing)");
-                }
-                for s in &d.snapshot {
-                    let _ = writeln!(out, "  after it: {s}");
-                }
-            }
-        }
+        describe_side(&mut out, &side.label, d, seq);
     }
     let _ = writeln!(out);
     out += &divergence(&ha, &hb, at);
@@ -247,6 +233,26 @@ pub fn diff(a: &Side, b: &Side, seed: Seed) -> Diff {
     Diff {
         first: Some(seq),
         text: out,
+    }
+}
+
+/// One side's event #`seq`: its row, what it decided, and the state of
+/// the agents involved after it.
+fn describe_side(out: &mut String, label: &str, d: &Detail, seq: u64) {
+    let _ = writeln!(out, "\n{label}:");
+    match &d.row {
+        None => {
+            let _ = writeln!(out, "  (no event #{seq}: this side's run has ended)");
+        }
+        Some(r) => {
+            let _ = writeln!(out, "  {}", line(r));
+            if r.decision.is_empty() {
+                let _ = writeln!(out, "  (decided nothing)");
+            }
+            for s in &d.snapshot {
+                let _ = writeln!(out, "  after it: {s}");
+            }
+        }
     }
 }
 
@@ -524,21 +530,7 @@ pub fn against_log(dir: &Path, label_a: &str, b: &Side, seed: Seed) -> Result<Di
             }
         }
     }
-    let _ = writeln!(out, "\n{}:", b.label);
-    match &db.row {
-        None => {
-            let _ = writeln!(out, "  (no event #{seq}: this side's run has ended)");
-        }
-        Some(r) => {
-            let _ = writeln!(out, "  {}", line(r));
-            if r.decision.is_empty() {
-                let _ = writeln!(out, "  (decided nothing)");
-            }
-            for s in &db.snapshot {
-                let _ = writeln!(out, "  after it: {s}");
-            }
-        }
-    }
+    describe_side(&mut out, &b.label, &db, seq);
     let _ = writeln!(out);
     out += &divergence(ha, hb, at);
     let _ = writeln!(out, "fingerprint of the run: {fb:016x}");

@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 
 use super::chart::{self, Chart, ForestPanel};
 use super::fixed;
-use super::html::{STYLE, escape, figure, summary_table};
+use super::html::{STYLE, escape, figure, files_list, summary_table};
 use crate::metrics::registry::{self, Metric, Unit};
 use crate::results::RunRecord;
 use crate::results::comparison::{Comparison, Row};
@@ -422,38 +422,12 @@ pub fn page(
     out.push_str("<h2>Runs</h2>\n<p>Every run's figures, from <a href=\"summary.csv\">summary.csv</a>, and per strategy the mean ± 95 % CI.</p>\n");
     summary_table(&mut out, runs);
 
-    out.push_str("<h2>Files</h2>\n<ul>\n");
-    let mut files = vec![
-        "comparison.csv",
-        "results.json",
-        "summary.csv",
-        "agents.csv",
-        "timeseries.csv",
-        "bus.csv",
-        "calls.csv",
-        "perf.csv",
-    ];
-    if !sc.workload.jobs.is_empty() {
-        files.push("jobs.csv");
-    }
-    if sc.fleet_changes() {
-        files.push("tiers.csv");
-    }
-    for f in files {
-        let _ = writeln!(out, "<li><a href=\"{f}\">{f}</a></li>");
-    }
-    let _ = writeln!(
-        out,
-        "<li>charts: {}</li>",
-        charts
-            .iter()
-            .map(|(name, _)| format!(
-                "{n} (<a href=\"{d}/{n}.svg\">SVG</a>, <a href=\"{d}/{n}.png\">PNG</a>)",
-                n = escape(name),
-                d = chart::CHART_DIR
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
+    files_list(
+        &mut out,
+        &["comparison.csv", "results.json"],
+        !sc.workload.jobs.is_empty(),
+        sc.fleet_changes(),
+        charts,
     );
     let _ = write!(
         out,

@@ -217,6 +217,46 @@ fn jobs_table(out: &mut String, runs: &[RunRecord]) {
     out.push_str("</tbody></table></div>\n");
 }
 
+/// A page's "Files" section up to its closing `</ul>`: `first`, then the
+/// CSVs every run writes (`jobs.csv` and `tiers.csv` when `jobs`/`tiers`),
+/// then each chart's SVG and PNG in [`CHART_DIR`]. The run, compare and
+/// sweep pages share it.
+pub fn files_list<N: AsRef<str>>(
+    out: &mut String,
+    first: &[&str],
+    jobs: bool,
+    tiers: bool,
+    charts: &[(N, Chart)],
+) {
+    out.push_str("<h2>Files</h2>\n<ul>\n");
+    let common = [
+        "summary.csv",
+        "agents.csv",
+        "timeseries.csv",
+        "bus.csv",
+        "calls.csv",
+        "perf.csv",
+    ];
+    let optional = [(jobs, "jobs.csv"), (tiers, "tiers.csv")];
+    let present = optional.iter().filter(|(on, _)| *on).map(|(_, f)| *f);
+    for f in first.iter().copied().chain(common).chain(present) {
+        let _ = writeln!(out, "<li><a href=\"{f}\">{f}</a></li>");
+    }
+    let _ = writeln!(
+        out,
+        "<li>charts: {}</li>",
+        charts
+            .iter()
+            .map(|(name, _)| format!(
+                "{n} (<a href=\"{d}/{n}.svg\">SVG</a>, <a href=\"{d}/{n}.png\">PNG</a>)",
+                n = escape(name.as_ref()),
+                d = CHART_DIR
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
 /// A chart inlined as SVG, with links to its files in [`CHART_DIR`].
 pub fn figure(name: &str, chart: &Chart) -> String {
     let file = |ext: &str| escape(&format!("{CHART_DIR}/{name}.{ext}"));
@@ -281,36 +321,12 @@ pub fn run_report(sc: &Scenario, runs: &[RunRecord], charts: &[(&str, Chart)]) -
         out.push_str(&figure(name, chart));
     }
 
-    out.push_str("<h2>Files</h2>\n<ul>\n");
-    let mut files = vec![
-        "summary.csv",
-        "agents.csv",
-        "timeseries.csv",
-        "bus.csv",
-        "calls.csv",
-        "perf.csv",
-    ];
-    if !sc.workload.jobs.is_empty() {
-        files.push("jobs.csv");
-    }
-    if sc.fleet_changes() {
-        files.push("tiers.csv");
-    }
-    for f in files {
-        let _ = writeln!(out, "<li><a href=\"{f}\">{f}</a></li>");
-    }
-    let _ = writeln!(
-        out,
-        "<li>charts: {}</li>",
-        charts
-            .iter()
-            .map(|(name, _)| format!(
-                "{n} (<a href=\"{d}/{n}.svg\">SVG</a>, <a href=\"{d}/{n}.png\">PNG</a>)",
-                n = escape(name),
-                d = CHART_DIR
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
+    files_list(
+        &mut out,
+        &["results.json"],
+        !sc.workload.jobs.is_empty(),
+        sc.fleet_changes(),
+        charts,
     );
     let _ = write!(
         out,

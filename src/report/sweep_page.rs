@@ -232,25 +232,6 @@ pub fn point_rows(m: &Manifest, rows: &[SummaryRow]) -> Vec<Vec<String>> {
 }
 
 /// The files a sweep directory holds besides the charts.
-fn files(has_jobs: bool, has_tiers: bool) -> Vec<&'static str> {
-    let mut f = vec![
-        "results.json",
-        "summary.csv",
-        "agents.csv",
-        "timeseries.csv",
-        "bus.csv",
-        "calls.csv",
-        "perf.csv",
-    ];
-    if has_jobs {
-        f.push("jobs.csv");
-    }
-    if has_tiers {
-        f.push("tiers.csv");
-    }
-    f
-}
-
 /// The page of a sweep directory (its `report.html`); `charts` are those of
 /// [`charts`]; `has_jobs`/`has_tiers` say whether `jobs.csv`/`tiers.csv`
 /// are there.
@@ -352,23 +333,7 @@ pub fn page(
     for (name, c) in charts {
         out.push_str(&figure(name, c));
     }
-    out.push_str("<h2>Files</h2>\n<ul>\n");
-    for f in files(has_jobs, has_tiers) {
-        let _ = writeln!(out, "<li><a href=\"{f}\">{f}</a></li>");
-    }
-    let _ = writeln!(
-        out,
-        "<li>charts: {}</li>",
-        charts
-            .iter()
-            .map(|(name, _)| format!(
-                "{n} (<a href=\"{d}/{n}.svg\">SVG</a>, <a href=\"{d}/{n}.png\">PNG</a>)",
-                n = escape(name),
-                d = chart::CHART_DIR
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    super::html::files_list(&mut out, &["results.json"], has_jobs, has_tiers, charts);
     let _ = write!(
         out,
         "</ul>\n<footer>fleetsim {}: drawn from summary.csv alone, so a merged sweep has the same page. Wall-clock figures are in perf.csv only.</footer>\n</body>\n</html>\n",
