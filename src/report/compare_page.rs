@@ -342,7 +342,7 @@ pub fn page(
         sc.tiers.len(),
         s(sc.tiers.len()),
         sc.duration,
-        sc.warmup,
+        super::html::warmup_text(sc),
         sc.drain,
         c.replications,
         s(c.replications as usize),

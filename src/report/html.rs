@@ -217,6 +217,16 @@ fn jobs_table(out: &mut String, runs: &[RunRecord]) {
     out.push_str("</tbody></table></div>\n");
 }
 
+/// The warm-up as a page states it: the scenario's, or the one
+/// `warmup = "auto"` detected (MSER-5 on replication 0), saying so.
+pub fn warmup_text(sc: &Scenario) -> String {
+    if sc.warmup_auto {
+        format!("{} (detected by MSER-5)", sc.warmup)
+    } else {
+        sc.warmup.to_string()
+    }
+}
+
 /// A page's "Files" section up to its closing `</ul>`: `first`, then the
 /// CSVs every run writes (`jobs.csv` and `tiers.csv` when `jobs`/`tiers`),
 /// then each chart's SVG and PNG in [`CHART_DIR`]. The run, compare and
@@ -297,7 +307,7 @@ pub fn run_report(sc: &Scenario, runs: &[RunRecord], charts: &[(&str, Chart)]) -
         s(runs.len()),
         sc.seed.0,
         sc.duration,
-        sc.warmup,
+        warmup_text(sc),
         sc.drain,
         escape(&sc.balancer.strategy.to_string()),
         escape(&sc.origin.file),

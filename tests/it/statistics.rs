@@ -317,6 +317,12 @@ fn batch_means_and_auto_warmup_reach_the_files() {
     assert_eq!(b[0]["batches"], "20");
     let manifest = std::fs::read_to_string(dir.path().join("o/manifest.json")).expect("written");
     assert!(manifest.contains("batch_means.csv"));
+    // The page states the detected warm-up, and that it was detected.
+    let page = std::fs::read_to_string(dir.path().join("o/report.html")).expect("written");
+    assert!(
+        page.contains("(detected by MSER-5)"),
+        "no detected warm-up on the page"
+    );
 }
 
 #[test]
