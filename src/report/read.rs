@@ -19,6 +19,9 @@ pub struct SummaryRow {
     pub seed: u64,
     pub replication: u32,
     pub metrics: Vec<f64>,
+    /// The start of the measured window (`warmup_s`; NaN in a file
+    /// written before the column existed).
+    pub warmup_s: f64,
 }
 
 /// Parse `summary.csv` (or a sweep's, with its key columns at the end).
@@ -36,6 +39,7 @@ pub fn summary(bytes: &[u8]) -> Result<Vec<SummaryRow>, String> {
         need("replication")?,
     );
     let cols: Vec<Option<usize>> = registry::ALL.iter().map(|m| col(m.name)).collect();
+    let warmup = col("warmup_s");
     let mut rows = Vec::new();
     for rec in rd.records() {
         let rec = rec.map_err(|e| e.to_string())?;
@@ -55,6 +59,7 @@ pub fn summary(bytes: &[u8]) -> Result<Vec<SummaryRow>, String> {
                 .parse()
                 .map_err(|_| format!("replication `{}` is not a whole number", cell(r)))?,
             metrics: cols.iter().map(|&c| num(c)).collect(),
+            warmup_s: num(warmup),
         });
     }
     Ok(rows)

@@ -17,6 +17,7 @@
 use std::fmt::Write;
 
 use super::chart::{self, Chart, CiSeries, XAxis};
+use super::fixed;
 use super::html::{STYLE, escape, figure};
 use super::read::{self, SummaryRow};
 use crate::metrics::registry::{self, Metric, Unit};
@@ -218,6 +219,7 @@ pub fn point_rows(m: &Manifest, rows: &[SummaryRow]) -> Vec<Vec<String>> {
     let mut head: Vec<String> = m.vary.iter().map(|v| v.key.clone()).collect();
     head.push("runs".to_string());
     head.extend(SWEPT.iter().map(|n| metric(n).label.to_string()));
+    head.push("warm-up s".to_string());
     let mut out = vec![head];
     for p in points(&m.vary, rows) {
         let mut row: Vec<String> = p.values.iter().map(|v| shown_value(v)).collect();
@@ -226,12 +228,20 @@ pub fn point_rows(m: &Manifest, rows: &[SummaryRow]) -> Vec<Vec<String>> {
             let met = metric(name);
             row.push(super::compare_page::pm(p.stat(met), met.decimals));
         }
+        // The same in every replication of a point (`warmup = "auto"`
+        // detects it once per point, on replication 0).
+        row.push(p.runs.first().map_or(String::new(), |r| {
+            if r.warmup_s.is_nan() {
+                String::new()
+            } else {
+                fixed(r.warmup_s, 3)
+            }
+        }));
         out.push(row);
     }
     out
 }
 
-/// The files a sweep directory holds besides the charts.
 /// The page of a sweep directory (its `report.html`); `charts` are those of
 /// [`charts`]; `has_jobs`/`has_tiers` say whether `jobs.csv`/`tiers.csv`
 /// are there.
@@ -297,7 +307,8 @@ pub fn page(
     );
     out.push_str(
         "<h2>Points</h2>\n<p>Mean ± 95 % confidence interval over each point's replications \
-         (Student t), from <a href=\"summary.csv\">summary.csv</a>.</p>\n",
+         (Student t), from <a href=\"summary.csv\">summary.csv</a>, and the warm-up each point \
+         measured from (with <code>warmup = \"auto\"</code>, detected for each point).</p>\n",
     );
     let table = point_rows(m, rows);
     let keys = m.vary.len();

@@ -246,6 +246,8 @@ fn the_sweep_page_is_the_same_across_jobs_and_shards_and_puts_categories_on_a_ca
     // The table of points: mean ± CI.
     assert_eq!(html.matches("<tr><td>least_connections</td>").count(), 2);
     assert!(html.contains(" ± "));
+    // Each point's warm-up, from summary.csv's warmup_s.
+    assert!(html.contains("<th>warm-up s</th>"));
     for (name, label) in [
         ("sweep_latency_p99_ms", "latency p99 ms"),
         ("sweep_latency_mean_ms", "latency mean ms"),
