@@ -415,7 +415,7 @@ impl Recorder {
             let by = &mut self.wait_by_priority[priority as usize];
             by.0 += u128::from(w);
             by.1 += 1;
-            self.record(w, Which::Wait);
+            self.count_overflow(w);
         }
     }
 
@@ -448,7 +448,8 @@ impl Recorder {
                     let l = (now - arrival).as_nanos();
                     self.latency_sum += u128::from(l);
                     self.latency_max = self.latency_max.max(l);
-                    self.record(l, Which::Latency);
+                    self.count_overflow(l);
+                    self.latency.saturating_record(l);
                     self.bucket_latency.saturating_record(l);
                     if let Some(series) = &mut self.series {
                         series.push(LatencyObs {
@@ -472,16 +473,12 @@ impl Recorder {
         }
     }
 
-    /// Counts a value beyond the histograms' range; latencies (not
-    /// waits, whose mean is exact and which no percentile reads) go into
-    /// the latency histogram.
+    /// Counts a latency or wait beyond the histograms' range (a latency
+    /// is then recorded at the top; waits report an exact mean only).
     #[inline]
-    fn record(&mut self, v: u64, which: Which) {
+    fn count_overflow(&mut self, v: u64) {
         if v > HIGHEST_NS {
             self.histogram_overflow += 1;
-        }
-        if which == Which::Latency {
-            self.latency.saturating_record(v);
         }
     }
 
@@ -660,12 +657,6 @@ impl Recorder {
 pub struct LatencyObs {
     pub arrival: Instant,
     pub latency_ns: u64,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Which {
-    Latency,
-    Wait,
 }
 
 fn empty_bucket(start: Instant) -> Bucket {
