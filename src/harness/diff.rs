@@ -357,10 +357,14 @@ fn parse_secs(s: &str) -> Option<u64> {
         .checked_add(frac.parse::<u64>().ok()?)
 }
 
-/// A recorded log: each event's time and row hash.
+/// A recorded log: each event's time and row hash, and its task
+/// (`NO_TASK`: none).
 struct Recorded {
     hashes: Vec<(u64, u64)>,
+    tasks: Vec<u64>,
 }
+
+const NO_TASK: u64 = u64::MAX;
 
 fn read_log(path: &Path) -> Result<Recorded, LogError> {
     let io = |source| LogError::Io {
@@ -387,6 +391,7 @@ fn read_log(path: &Path) -> Result<Recorded, LogError> {
         ));
     }
     let mut hashes = Vec::new();
+    let mut tasks = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let line = i as u64 + 2;
         let rec = rec.map_err(|e| bad(line, e.to_string()))?;
@@ -418,28 +423,30 @@ fn read_log(path: &Path) -> Result<Recorded, LogError> {
         })?;
         let fields: Vec<&str> = rec.iter().skip(2).collect();
         hashes.push((t, fields_hash(&fields)));
+        tasks.push(rec[3].parse().unwrap_or(NO_TASK));
     }
-    Ok(Recorded { hashes })
+    Ok(Recorded { hashes, tasks })
 }
 
-/// The rows of a recorded log up to event #`to` that concern `task`,
-/// and row #`to` itself (all fields, `seq` first).
-fn log_rows(path: &Path, task: Option<&str>, to: u64) -> Vec<(u64, Vec<String>)> {
+/// One pass over a recorded log up to event #`to`: the rows before it
+/// that concern `task` (all fields, `seq` first), and row #`to` itself.
+fn log_rows(path: &Path, task: Option<&str>, to: u64) -> (Vec<Vec<String>>, Option<Vec<String>>) {
+    let mut history = Vec::new();
     let Ok(file) = std::fs::File::open(path) else {
-        return Vec::new();
+        return (history, None);
     };
     let mut reader = ::csv::Reader::from_reader(std::io::BufReader::new(file));
-    let mut out = Vec::new();
     for rec in reader.records().map_while(Result::ok) {
         let seq: u64 = rec[0].parse().unwrap_or(0);
-        if seq > to {
-            break;
+        let fields = || rec.iter().map(str::to_string).collect();
+        if seq == to {
+            return (history, Some(fields()));
         }
-        if seq == to || task.is_some_and(|t| !t.is_empty() && &rec[3] == t) {
-            out.push((seq, rec.iter().map(str::to_string).collect()));
+        if task.is_some_and(|t| &rec[3] == t) {
+            history.push(fields());
         }
     }
-    out
+    (history, None)
 }
 
 /// A recorded row as [`line`] shows a live one.
@@ -493,28 +500,25 @@ pub fn against_log(dir: &Path, label_a: &str, b: &Side, seed: Seed) -> Result<Di
         secs(crate::time::Instant(at)),
         k
     );
-    // The recorded row, and the task's rows before it (from the log).
-    let probe = log_rows(&path, None, seq);
-    let recorded_row = probe.iter().find(|(s, _)| *s == seq).map(|r| r.1.clone());
-    let task = recorded_row
-        .as_ref()
-        .map(|f| f[3].clone())
-        .filter(|t| !t.is_empty())
-        .or_else(|| db.row.as_ref().and_then(|r| r.task).map(|t| t.to_string()));
-    if let Some(t) = &task {
+    // The task: the recorded row's, else the run's; then, in one pass
+    // over the log, its rows before the divergent event and that event's.
+    let task = recorded
+        .tasks
+        .get(k)
+        .copied()
+        .filter(|&t| t != NO_TASK)
+        .or_else(|| db.row.as_ref().and_then(|r| r.task));
+    let task_text = task.map(|t| t.to_string());
+    let (history, recorded_row) = log_rows(&path, task_text.as_deref(), seq);
+    if let Some(t) = task {
         let _ = writeln!(
             out,
             "\ntask {t}, its history so far (identical on both sides):"
         );
-        let rows: Vec<_> = log_rows(&path, Some(t), seq)
-            .into_iter()
-            .filter(|(s, _)| *s < seq)
-            .collect();
-        let start = rows.len().saturating_sub(HISTORY);
-        if rows.is_empty() {
+        if history.is_empty() {
             let _ = writeln!(out, "  (none: it starts here)");
         }
-        for (_, f) in &rows[start..] {
+        for f in &history[history.len().saturating_sub(HISTORY)..] {
             let _ = writeln!(out, "  {}", log_line(f));
         }
     }
