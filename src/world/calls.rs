@@ -521,12 +521,19 @@ impl World<'_> {
         self.free_calls.push(c);
     }
 
-    /// Calls still going at the end of the run (they end cancelled).
-    pub(super) fn calls_left(&self) -> Vec<u32> {
+    /// Which call slots hold a call still going (by slot).
+    pub(super) fn live_calls(&self) -> Vec<bool> {
         let mut live = vec![true; self.calls.len()];
         for &f in &self.free_calls {
             live[f as usize] = false;
         }
+        live
+    }
+
+    /// The routes of the calls still going at the end of the run (they end
+    /// cancelled).
+    pub(super) fn calls_left(&self) -> Vec<u32> {
+        let live = self.live_calls();
         (0..self.calls.len() as u32)
             .filter(|&c| live[c as usize])
             .map(|c| self.calls[c as usize].route)

@@ -497,10 +497,7 @@ impl World<'_> {
         if !self.trace.as_ref().is_some_and(|t| t.records) {
             return;
         }
-        let mut live = vec![true; self.calls.len()];
-        for &f in &self.free_calls {
-            live[f as usize] = false;
-        }
+        let live = self.live_calls();
         for c in (0..self.calls.len()).filter(|&c| live[c]) {
             let r = self.calls[c].req;
             if r != super::NO_CALL && !self.reqs[r as usize].answered {
