@@ -70,13 +70,26 @@ pub fn run_one_opts(
     keep_series: bool,
     progress: &mut dyn FnMut(f64),
 ) -> RunRecord {
+    timed_run(sc, variant, replication, |seed| {
+        let mut world = world::World::new(sc, seed);
+        if keep_series {
+            world = world.keep_latency_series();
+        }
+        world.run_with_progress(progress)
+    })
+}
+
+/// Replication `replication` of `sc`, run by `run` on its seed, with its
+/// wall time and the process's peak RSS after it.
+fn timed_run(
+    sc: &Scenario,
+    variant: &str,
+    replication: u32,
+    run: impl FnOnce(crate::rng::Seed) -> crate::metrics::RunResult,
+) -> RunRecord {
     let seed = sc.seed.replication(replication);
     let started = WallClock::now();
-    let mut world = world::World::new(sc, seed);
-    if keep_series {
-        world = world.keep_latency_series();
-    }
-    let result = world.run_with_progress(progress);
+    let result = run(seed);
     RunRecord {
         scenario: sc.name.clone(),
         variant: variant.to_string(),
@@ -169,20 +182,11 @@ pub fn run_replications_traced(
         .into_par_iter()
         .map(|r| {
             let mut sink = trace::CsvSink::create(dir, options, r, replications)?;
-            let seed = sc.seed.replication(r);
-            let started = WallClock::now();
-            let result = world::World::new(sc, seed).with_sink(&mut sink).run();
-            let wall = started.elapsed();
+            let run = timed_run(sc, variant, r, |seed| {
+                world::World::new(sc, seed).with_sink(&mut sink).run()
+            });
             sink.finish()?;
-            Ok(RunRecord {
-                scenario: sc.name.clone(),
-                variant: variant.to_string(),
-                seed: seed.0,
-                replication: r,
-                result,
-                wall,
-                peak_rss: peak_rss(),
-            })
+            Ok(run)
         })
         .collect()
 }
