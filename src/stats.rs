@@ -27,6 +27,8 @@ pub mod batch;
 pub mod mser;
 pub mod target;
 
+use crate::rng::gamma::lentz_step;
+
 /// Two-sided 95% Student t quantile for `df` degrees of freedom:
 /// `t(0.975, df)`, exact (`NaN` for df 0).
 pub fn t95(df: u32) -> f64 {
@@ -103,27 +105,9 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
         let m = f64::from(m);
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
+        h *= lentz_step(&mut c, &mut d, aa, 1.0, TINY);
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
+        let del = lentz_step(&mut c, &mut d, aa, 1.0, TINY);
         h *= del;
         if (del - 1.0).abs() < EPS {
             break;

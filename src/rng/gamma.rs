@@ -51,16 +51,7 @@ pub fn gamma_pq(a: f64, x: f64) -> (f64, f64) {
         for i in 1..100_000 {
             let an = -f64::from(i) * (f64::from(i) - a);
             b += 2.0;
-            d = an * d + b;
-            if d.abs() < FPMIN {
-                d = FPMIN;
-            }
-            c = b + an / c;
-            if c.abs() < FPMIN {
-                c = FPMIN;
-            }
-            d = 1.0 / d;
-            let del = d * c;
+            let del = lentz_step(&mut c, &mut d, an, b, FPMIN);
             h *= del;
             if (del - 1.0).abs() < EPS {
                 break;
@@ -69,6 +60,24 @@ pub fn gamma_pq(a: f64, x: f64) -> (f64, f64) {
         let q = (front * h).min(1.0);
         (1.0 - q, q)
     }
+}
+
+/// One step of the modified Lentz method (Numerical Recipes §5.2) for a
+/// continued fraction `b₀ + a₁/(b₁ + a₂/(b₂ + …))`: with the step's `a`
+/// and `b`, updates `C = b + a/C` and `D = 1/(b + a·D)`, each kept at
+/// least `tiny` away from zero, and returns `Δ = C·D`, the factor by which
+/// the estimate changes (the fraction has converged when `Δ` is 1).
+pub fn lentz_step(c: &mut f64, d: &mut f64, a: f64, b: f64, tiny: f64) -> f64 {
+    *d = b + a * *d;
+    if d.abs() < tiny {
+        *d = tiny;
+    }
+    *c = b + a / *c;
+    if c.abs() < tiny {
+        *c = tiny;
+    }
+    *d = 1.0 / *d;
+    *d * *c
 }
 
 /// The `x` with `P(a, x) = p`, for `a > 0` and `p` in `[0, 1)`: relative
