@@ -168,11 +168,7 @@ fn detail(sc: &Scenario, seed: Seed, at: u64) -> Detail {
 /// Run both sides on `seed` and describe the first difference.
 pub fn diff(a: &Side, b: &Side, seed: Seed) -> Diff {
     let ((ha, fa), (hb, fb)) = rayon::join(|| hashes(a.sc, seed), || hashes(b.sc, seed));
-    let first = ha
-        .iter()
-        .zip(&hb)
-        .position(|(x, y)| x != y)
-        .or_else(|| (ha.len() != hb.len()).then(|| ha.len().min(hb.len())));
+    let first = first_divergence(&ha, &hb);
     let mut out = String::new();
     let Some(k) = first else {
         let _ = writeln!(
@@ -191,13 +187,7 @@ pub fn diff(a: &Side, b: &Side, seed: Seed) -> Diff {
     };
     let seq = k as u64 + 1;
     let (da, db) = rayon::join(|| detail(a.sc, seed, seq), || detail(b.sc, seed, seq));
-    let at = ha.get(k).or(hb.get(k)).map_or(0, |x| x.0);
-    let _ = writeln!(
-        out,
-        "first difference at event #{seq}, t = {} s (the {} events before it are identical)",
-        secs(crate::time::Instant(at)),
-        k
-    );
+    let at = first_line(&mut out, ha.as_slice(), hb.as_slice(), k);
     let task = da
         .row
         .as_ref()
@@ -209,16 +199,7 @@ pub fn diff(a: &Side, b: &Side, seed: Seed) -> Diff {
         } else {
             &da.history
         };
-        let _ = writeln!(
-            out,
-            "\ntask {t}, its history so far (identical on both sides):"
-        );
-        if history.is_empty() {
-            let _ = writeln!(out, "  (none: it starts here)");
-        }
-        for l in history {
-            let _ = writeln!(out, "  {l}");
-        }
+        write_history(&mut out, t, history.iter().cloned());
     }
     for (side, d) in [(a, &da), (b, &db)] {
         describe_side(&mut out, &side.label, d, seq);
@@ -233,6 +214,44 @@ pub fn diff(a: &Side, b: &Side, seed: Seed) -> Diff {
     Diff {
         first: Some(seq),
         text: out,
+    }
+}
+
+/// The index of the first event whose time or row differs between two
+/// runs' `(time, row hash)` lists, or where the shorter one ends.
+fn first_divergence(a: &[(u64, u64)], b: &[(u64, u64)]) -> Option<usize> {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())))
+}
+
+/// The report's first line for divergent event index `k`; returns its
+/// virtual time (from whichever side has the event).
+fn first_line(out: &mut String, a: &[(u64, u64)], b: &[(u64, u64)], k: usize) -> u64 {
+    let at = a.get(k).or(b.get(k)).map_or(0, |x| x.0);
+    let _ = writeln!(
+        out,
+        "first difference at event #{}, t = {} s (the {k} events before it are identical)",
+        k + 1,
+        secs(crate::time::Instant(at)),
+    );
+    at
+}
+
+/// Task `t`'s history before the divergent event, one line each.
+fn write_history(out: &mut String, t: u64, lines: impl Iterator<Item = String>) {
+    let _ = writeln!(
+        out,
+        "\ntask {t}, its history so far (identical on both sides):"
+    );
+    let mut none = true;
+    for l in lines {
+        none = false;
+        let _ = writeln!(out, "  {l}");
+    }
+    if none {
+        let _ = writeln!(out, "  (none: it starts here)");
     }
 }
 
@@ -472,11 +491,7 @@ pub fn against_log(dir: &Path, label_a: &str, b: &Side, seed: Seed) -> Result<Di
         .run()
         .fingerprint;
     let (ha, hb) = (&recorded.hashes, &live.0);
-    let first = ha
-        .iter()
-        .zip(hb)
-        .position(|(x, y)| x != y)
-        .or_else(|| (ha.len() != hb.len()).then(|| ha.len().min(hb.len())));
+    let first = first_divergence(ha, hb);
     let mut out = String::new();
     let Some(k) = first else {
         let _ = writeln!(
@@ -493,13 +508,7 @@ pub fn against_log(dir: &Path, label_a: &str, b: &Side, seed: Seed) -> Result<Di
     };
     let seq = k as u64 + 1;
     let db = detail(b.sc, seed, seq);
-    let at = ha.get(k).or(hb.get(k)).map_or(0, |x| x.0);
-    let _ = writeln!(
-        out,
-        "first difference at event #{seq}, t = {} s (the {} events before it are identical)",
-        secs(crate::time::Instant(at)),
-        k
-    );
+    let at = first_line(&mut out, ha, hb, k);
     // The task: the recorded row's, else the run's; then, in one pass
     // over the log, its rows before the divergent event and that event's.
     let task = recorded
@@ -511,16 +520,8 @@ pub fn against_log(dir: &Path, label_a: &str, b: &Side, seed: Seed) -> Result<Di
     let task_text = task.map(|t| t.to_string());
     let (history, recorded_row) = log_rows(&path, task_text.as_deref(), seq);
     if let Some(t) = task {
-        let _ = writeln!(
-            out,
-            "\ntask {t}, its history so far (identical on both sides):"
-        );
-        if history.is_empty() {
-            let _ = writeln!(out, "  (none: it starts here)");
-        }
-        for f in &history[history.len().saturating_sub(HISTORY)..] {
-            let _ = writeln!(out, "  {}", log_line(f));
-        }
+        let recent = &history[history.len().saturating_sub(HISTORY)..];
+        write_history(&mut out, t, recent.iter().map(|f| log_line(f)));
     }
     let _ = writeln!(out, "\n{label_a}:");
     match &recorded_row {
