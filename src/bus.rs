@@ -28,6 +28,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use hdrhistogram::Histogram;
+
+use crate::hist::Counts;
 use rand::Rng;
 
 use crate::rng::{Dist, unit};
@@ -216,7 +218,7 @@ pub struct BusStats {
     pub by_kind: [KindStats; 6],
     /// Send → arrival of delivered messages of every kind, in nanoseconds,
     /// 3 significant digits; zero latencies are recorded as 0.
-    pub latency: Histogram<u64>,
+    pub latency: Counts<u64>,
     /// Exact sum of the recorded latencies, for an exact mean (as `metrics`).
     latency_sum_ns: u128,
     /// Retained messages replayed to agents that subscribed again (each is
@@ -238,8 +240,10 @@ impl BusStats {
     pub fn new() -> BusStats {
         BusStats {
             by_kind: Default::default(),
-            latency: Histogram::new_with_bounds(1, LATENCY_HIGHEST_NS, 3)
-                .expect("static histogram bounds are valid"),
+            latency: Counts::like(
+                &Histogram::new_with_bounds(1, LATENCY_HIGHEST_NS, 3)
+                    .expect("static histogram bounds are valid"),
+            ),
             latency_sum_ns: 0,
             replayed: 0,
             latency_max_ns: 0,
@@ -287,9 +291,7 @@ impl BusStats {
         for (a, b) in self.by_kind.iter_mut().zip(&other.by_kind) {
             a.add(b);
         }
-        self.latency
-            .add(&other.latency)
-            .expect("bus histograms share their bounds");
+        self.latency.add(&other.latency);
         self.latency_sum_ns += other.latency_sum_ns;
         self.replayed += other.replayed;
         self.latency_max_ns = self.latency_max_ns.max(other.latency_max_ns);
@@ -298,7 +300,7 @@ impl BusStats {
     fn record_latency(&mut self, ns: u64) {
         // Saturating: a latency above an hour is counted as an hour in the
         // histogram, but the sum keeps the exact value.
-        self.latency.saturating_record(ns);
+        self.latency.record(ns);
         self.latency_sum_ns += u128::from(ns);
         self.latency_max_ns = self.latency_max_ns.max(ns);
     }
@@ -958,10 +960,11 @@ mod tests {
         let s = bus.stats();
         // HdrHistogram with lowest discernible value 1 keeps 0 in its first
         // bucket: counted, and reported as 0.
-        assert_eq!(s.latency.len(), 1);
-        assert_eq!(s.latency.count_at(0), 1);
+        let h = s.latency.to_histogram();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.count_at(0), 1);
         assert_eq!(s.latency_quantile_ns(1.0), 0);
-        assert_eq!(s.latency.max(), 0);
+        assert_eq!(h.max(), 0);
         assert_eq!(s.latency_mean_ns(), 0.0);
     }
 
@@ -993,7 +996,7 @@ mod tests {
         let before = m.clone();
         m.merge(&BusStats::new());
         assert_eq!(m.by_kind, before.by_kind);
-        assert_eq!(m.latency, before.latency);
+        assert!(m.latency.to_histogram() == before.latency.to_histogram());
         assert_eq!(BusStats::default().latency_quantile_ns(0.99), 0);
         assert_eq!(BusStats::default().latency_mean_ns(), 0.0);
         assert_eq!(BusStats::default().latency_max_ns(), 0);

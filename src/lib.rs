@@ -17,7 +17,8 @@
 //!   only in `perf.csv`.
 //!
 //! ## Module map
-//! `time`, `rng` → components (`orchestration`, `discovery`, `bus`,
+//! `time`, `rng`, `hist` (HdrHistogram's counts, cheap to record) →
+//! components (`orchestration`, `discovery`, `bus`,
 //! `fleet`, `workload`, `faults`) → `world` (the only scheduler, on
 //! `engine`) → `metrics` (with the registry of metrics) → `stats`,
 //! `results` → `report` → `harness` → `cli`. Reports are pure functions of
@@ -37,6 +38,7 @@ pub mod faults;
 pub mod fit;
 pub mod fleet;
 pub mod harness;
+pub mod hist;
 pub mod metrics;
 pub mod orchestration;
 pub mod report;

@@ -20,6 +20,7 @@ pub use calls::CallStats;
 
 use agent::AgentLatency;
 
+use crate::hist::Counts;
 use crate::orchestration::task_queue::Priority;
 use crate::time::{Duration, Instant, NS_PER_MS};
 
@@ -170,7 +171,8 @@ pub struct Recorder {
     /// Attempts that were retried (each retry counts once).
     pub retries: u64,
     failed_by: [u64; Cause::ALL.len()],
-    latency: Histogram<u64>,
+    /// Recorded through [`Counts`]; the histogram is built at the end.
+    latency: Counts<u64>,
     latency_sum: u128,
     latency_max: u64,
     wait_sum: u128,
@@ -199,7 +201,7 @@ pub struct Recorder {
     bucket: Duration,
     bucket_start: Instant,
     current: Bucket,
-    bucket_latency: Histogram<u32>,
+    bucket_latency: Counts<u32>,
     buckets: Vec<Bucket>,
     /// Calls per route (capability in use).
     calls: Vec<CallStats>,
@@ -224,7 +226,7 @@ impl Recorder {
             cancelled: 0,
             retries: 0,
             failed_by: [0; Cause::ALL.len()],
-            latency: latency_histogram(),
+            latency: Counts::like(&latency_histogram()),
             latency_sum: 0,
             latency_max: 0,
             wait_sum: 0,
@@ -245,7 +247,7 @@ impl Recorder {
             bucket,
             bucket_start: Instant::ZERO,
             current: empty_bucket(Instant::ZERO),
-            bucket_latency: bucket_histogram(),
+            bucket_latency: Counts::like(&bucket_histogram()),
             buckets: Vec::new(),
             calls: Vec::new(),
             tier_serving: Vec::new(),
@@ -449,8 +451,8 @@ impl Recorder {
                     self.latency_sum += u128::from(l);
                     self.latency_max = self.latency_max.max(l);
                     self.count_overflow(l);
-                    self.latency.saturating_record(l);
-                    self.bucket_latency.saturating_record(l);
+                    self.latency.record(l);
+                    self.bucket_latency.record(l);
                     if let Some(series) = &mut self.series {
                         series.push(LatencyObs {
                             arrival,
@@ -513,12 +515,13 @@ impl Recorder {
                 ms(h.value_at_quantile(q) as f64)
             }
         };
+        let latency = self.latency.to_histogram();
         let mut calls = std::mem::take(&mut self.calls);
         if let [only] = &mut calls[..] {
-            only.latency = self.latency.clone();
+            only.latency = latency.clone();
             only.latency_sum = self.latency_sum;
         }
-        let measured_completed = self.latency.len();
+        let measured_completed = latency.len();
         let window = (self.end_of_arrivals.0 - self.warmup.0) as f64;
         let end_s = end.as_secs_f64();
         let agents_out = agents
@@ -579,10 +582,10 @@ impl Recorder {
             } else {
                 ms(self.latency_sum as f64 / measured_completed as f64)
             },
-            latency_p50_ms: pct(&self.latency, 0.50),
-            latency_p95_ms: pct(&self.latency, 0.95),
-            latency_p99_ms: pct(&self.latency, 0.99),
-            latency_p999_ms: pct(&self.latency, 0.999),
+            latency_p50_ms: pct(&latency, 0.50),
+            latency_p95_ms: pct(&latency, 0.95),
+            latency_p99_ms: pct(&latency, 0.99),
+            latency_p999_ms: pct(&latency, 0.999),
             latency_max_ms: ms(self.latency_max as f64),
             latency_exact: ExactLatency {
                 count: measured_completed,
@@ -620,7 +623,7 @@ impl Recorder {
             },
             histogram_overflow: self.histogram_overflow,
             simulated_s: end_s,
-            latency: self.latency,
+            latency,
             agents: agents_out,
             buckets: self.buckets,
             jobs: Vec::new(),

@@ -19,6 +19,8 @@
 
 use hdrhistogram::Histogram;
 
+use crate::hist::Counts;
+
 /// Values kept exactly before an agent's recorder becomes a histogram.
 pub const EXACT_UP_TO: usize = 256;
 
@@ -28,8 +30,8 @@ pub enum AgentLatency {
     /// Fewer than [`EXACT_UP_TO`] values, each at most the template's
     /// highest trackable value, in arrival order.
     Few(Vec<u32>),
-    /// The histogram, built like the template.
-    Many(Box<Histogram<u32>>),
+    /// HdrHistogram's counts for the template's layout ([`Counts`]).
+    Many(Box<Counts<u32>>),
 }
 
 impl Default for AgentLatency {
@@ -48,15 +50,15 @@ impl AgentLatency {
                 if values.len() + 1 < EXACT_UP_TO && us <= template.high() {
                     values.push(us as u32);
                 } else {
-                    let mut h = Box::new(template.clone());
+                    let mut h = Box::new(Counts::like(template));
                     for &v in values.iter() {
-                        h.saturating_record(u64::from(v));
+                        h.record(u64::from(v));
                     }
-                    h.saturating_record(us);
+                    h.record(us);
                     *self = AgentLatency::Many(h);
                 }
             }
-            AgentLatency::Many(h) => h.saturating_record(us),
+            AgentLatency::Many(h) => h.record(us),
         }
     }
 
