@@ -297,6 +297,7 @@ impl BusStats {
         self.latency_max_ns = self.latency_max_ns.max(other.latency_max_ns);
     }
 
+    #[inline]
     fn record_latency(&mut self, ns: u64) {
         // Saturating: a latency above an hour is counted as an hour in the
         // histogram, but the sum keeps the exact value.
@@ -339,6 +340,9 @@ struct Subscription {
 pub struct Bus {
     latency: Dist,
     loss: f64,
+    /// No latency, no loss and no broker: a message arrives when sent
+    /// unless a partition or an outage says otherwise (the fast path).
+    instant: bool,
     /// Cut endpoints and how many partitions hold each (≥ 1); usually empty,
     /// so the per-message check is one `is_empty`.
     cuts: BTreeMap<Endpoint, u32>,
@@ -373,6 +377,7 @@ impl Bus {
             "validated: loss is a probability in [0, 1], got {loss}"
         );
         Bus {
+            instant: loss == 0.0 && latency.is_zero(),
             latency,
             loss,
             cuts: BTreeMap::new(),
@@ -392,6 +397,7 @@ impl Bus {
     /// Route every message through a broker with these settings.
     pub fn set_broker(&mut self, config: BrokerConfig) {
         self.broker = Some(Broker::new(config));
+        self.instant = false;
     }
 
     /// Is the broker down now?
@@ -496,7 +502,26 @@ impl Bus {
     /// (dropped if its queue is full; its service time drawn from
     /// `broker_rng`), and the network latency runs from when it leaves the
     /// broker. Without a broker this is exactly `send`.
+    #[inline]
     pub fn send_via<R: Rng, B: Rng>(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        from: Endpoint,
+        to: Endpoint,
+        rng: &mut R,
+        broker_rng: Option<&mut B>,
+    ) -> Fate {
+        // The common case, decided without a call: nothing can lose or
+        // delay the message (the same outcome as the checks below).
+        if self.instant && self.cuts.is_empty() && self.down == 0 {
+            self.stats.by_kind[kind.index()].sent += 1;
+            return Fate::Arrives(now);
+        }
+        self.send_checked(now, kind, from, to, rng, broker_rng)
+    }
+
+    fn send_checked<R: Rng, B: Rng>(
         &mut self,
         now: Instant,
         kind: Kind,
@@ -547,7 +572,25 @@ impl Bus {
     /// it: `cut` carries no time, and partitions last far longer than
     /// messages. A message sent before the broker went down and arriving
     /// after is lost with it (`lost_crash`), first.
+    #[inline]
     pub fn arrive(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        from: Endpoint,
+        to: Endpoint,
+        sent: Instant,
+    ) -> bool {
+        if self.cuts.is_empty() && self.outages.is_empty() {
+            self.stats.by_kind[kind.index()].delivered += 1;
+            self.stats
+                .record_latency(now.saturating_since(sent).as_nanos());
+            return true;
+        }
+        self.arrive_checked(now, kind, from, to, sent)
+    }
+
+    fn arrive_checked(
         &mut self,
         now: Instant,
         kind: Kind,

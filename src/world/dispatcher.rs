@@ -48,6 +48,7 @@ impl Dispatcher {
 impl World<'_> {
     /// A task (or its retry) is ready to be routed: through the
     /// dispatcher, or at once (`after_routing`) when routing is free.
+    #[inline]
     pub(super) fn dispatch(&mut self, now: Instant, t: u32, when_full: Outcome) {
         let queue_while_down = self
             .sc

@@ -94,6 +94,7 @@ impl World<'_> {
     }
 
     /// Request `r` leaves its caller for its agent.
+    #[inline]
     pub(super) fn send_request(&mut self, now: Instant, r: u32) {
         let req = &self.reqs[r as usize];
         let (from, to) = (req.caller, Endpoint(req.agent));
@@ -139,6 +140,7 @@ impl World<'_> {
         }
     }
 
+    #[inline]
     pub(super) fn on_reply(&mut self, now: Instant, r: u32) {
         let req = &self.reqs[r as usize];
         let (from, to, replied) = (Endpoint(req.agent), req.caller, req.replied);
@@ -175,6 +177,7 @@ impl World<'_> {
 
     /// The dispatcher stops waiting for request `r`: it no longer counts
     /// as in flight, and its reply (if any) will be ignored.
+    #[inline]
     pub(super) fn abandon(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
         req.answered = true;
@@ -186,6 +189,7 @@ impl World<'_> {
     }
 
     /// The dispatcher learns a request's outcome (once per request).
+    #[inline]
     pub(super) fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
         self.trace_attempt(now, r, cause.map(super::trace::AttemptEnd::Failed));
         self.abandon(now, r);
@@ -203,6 +207,7 @@ impl World<'_> {
         }
     }
 
+    #[inline]
     pub(super) fn alloc_req(&mut self, mut r: Request) -> u32 {
         match self.free_reqs.pop() {
             Some(i) => {
@@ -223,6 +228,7 @@ impl World<'_> {
     }
 
     /// Free a request slot: pending events for it become stale.
+    #[inline]
     pub(super) fn release_req(&mut self, r: u32) {
         let req = &mut self.reqs[r as usize];
         req.epoch = req.epoch.wrapping_add(1);

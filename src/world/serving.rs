@@ -20,6 +20,7 @@ use crate::rng::unit_at;
 use crate::time::{Duration, Instant};
 
 impl World<'_> {
+    #[inline]
     pub(super) fn on_deliver(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
         let a = req.agent as usize;
@@ -47,6 +48,7 @@ impl World<'_> {
 
     /// Request `r` takes a slot: its own service, or (`QueuedToFinish`)
     /// an async tier's `finish_time`.
+    #[inline]
     pub(super) fn start(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
         let finishing = req.phase == Phase::QueuedToFinish;
@@ -106,6 +108,7 @@ impl World<'_> {
     /// Start the next request (or health probe) waiting for one of agent
     /// `a`'s slots, if any; a request past the deadline it carries is
     /// dropped unserved.
+    #[inline]
     pub(super) fn start_next(&mut self, now: Instant, a: usize) {
         while let Some(next) = self.agents[a].queue.pop_front() {
             if next & PROBE != 0 {
@@ -124,6 +127,7 @@ impl World<'_> {
     }
 
     /// Request `r` gives its slot back.
+    #[inline]
     pub(super) fn free_slot(&mut self, now: Instant, r: u32) {
         let req = &self.reqs[r as usize];
         let agent = &mut self.agents[req.agent as usize];
@@ -157,6 +161,7 @@ impl World<'_> {
 
     /// Request `r` is done at its agent: the slot it holds (if any) goes to
     /// the next request, and its answer leaves.
+    #[inline]
     pub(super) fn finish(&mut self, now: Instant, r: u32) {
         let a = self.reqs[r as usize].agent as usize;
         self.free_slot(now, r);
@@ -167,6 +172,7 @@ impl World<'_> {
     }
 
     /// The agent side is over and the answer (or refusal) travels back.
+    #[inline]
     pub(super) fn send_back(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
         req.phase = Phase::ToCaller;

@@ -22,6 +22,7 @@ use crate::scenario::Workload;
 use crate::time::Instant;
 
 impl World<'_> {
+    #[inline]
     pub(super) fn schedule_next_arrival(&mut self, source: u32) {
         let src = &mut self.sources[source as usize];
         match src.process.next_arrival(&mut src.rng) {
@@ -34,6 +35,7 @@ impl World<'_> {
         }
     }
 
+    #[inline]
     pub(super) fn alloc(&mut self, mut task: Task) -> u32 {
         match self.free.pop() {
             Some(i) => {
@@ -144,6 +146,7 @@ impl World<'_> {
 
     /// Past the dispatcher: route a task now (`workers = 0`) or queue it; a
     /// full queue ends it with `when_full`.
+    #[inline]
     pub(super) fn after_routing(&mut self, now: Instant, t: u32, when_full: Outcome) {
         self.tasks[t as usize].place = Place::Queued;
         if self.workers == 0 {
@@ -234,6 +237,7 @@ impl World<'_> {
         }
     }
 
+    #[inline]
     pub(super) fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
         self.trace_end_task(now, t, outcome);
         let task = self.tasks[t as usize];

@@ -290,8 +290,16 @@ impl World<'_> {
     }
 
     /// A new task got number `id`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn trace_arrival(&mut self, id: u64) {
+        if self.trace.is_some() {
+            self.trace_arrival_traced(id);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_arrival_traced(&mut self, id: u64) {
         if self.trace.is_none() {
             return;
         }
@@ -305,8 +313,16 @@ impl World<'_> {
 
     /// The balancer picked pool slot `slot` (agent `agent`) for task `t`'s
     /// attempt, sent as request `r`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn trace_pick(&mut self, t: u32, agent: Option<u32>, r: Option<u32>) {
+        if self.trace.is_some() {
+            self.trace_pick_traced(t, agent, r);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_pick_traced(&mut self, t: u32, agent: Option<u32>, r: Option<u32>) {
         if self.trace.is_none() {
             return;
         }
@@ -397,8 +413,16 @@ impl World<'_> {
     }
 
     /// Task `t` ended with `outcome` (a note, and its record).
-    #[inline]
+    #[inline(always)]
     pub(super) fn trace_end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
+        if self.trace.is_some() {
+            self.trace_end_task_traced(now, t, outcome);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_end_task_traced(&mut self, now: Instant, t: u32, outcome: Outcome) {
         if self.trace.is_none() {
             return;
         }
@@ -422,8 +446,16 @@ impl World<'_> {
     }
 
     /// Request `r` (a task's attempt) is settled at `now`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn trace_attempt(&mut self, now: Instant, r: u32, cause: Option<AttemptEnd>) {
+        if self.trace.is_some() {
+            self.trace_attempt_traced(now, r, cause);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_attempt_traced(&mut self, now: Instant, r: u32, cause: Option<AttemptEnd>) {
         let Some(tr) = self.trace.as_mut() else {
             return;
         };
