@@ -98,6 +98,9 @@ impl<T> TaskQueue<T> {
     /// longer-waiting on ties), oldest first within its level. Returns its
     /// original priority.
     pub fn pop(&mut self, now: Instant) -> Option<(Priority, T)> {
+        if self.len == 0 {
+            return None;
+        }
         let level = match self.aging {
             None => Priority::ALL
                 .into_iter()
