@@ -147,6 +147,11 @@ pub struct ArrivalProcess {
     k: u64,
     /// Time of the previous arrival.
     last: Instant,
+    /// A Poisson process's next gap, drawn one arrival early: the same
+    /// draws in the same order, but nothing waits for the logarithm and
+    /// division of the gap being scheduled, so the processor overlaps them
+    /// with the rest of the arrival.
+    ahead: Option<Duration>,
     /// A trace's reader, and the row of the last arrival it gave.
     reader: Option<trace::TraceReader>,
     row: Option<trace::TraceRow>,
@@ -168,6 +173,7 @@ impl ArrivalProcess {
             arrivals,
             k: 0,
             last: Instant::ZERO,
+            ahead: None,
             reader,
             row: None,
             error,
@@ -206,8 +212,15 @@ impl ArrivalProcess {
                 }
             }
             Arrivals::Poisson { rate } => {
-                let gap = crate::rng::ln::neg_ln_1m(unit(rng)) / rate;
-                self.last + Duration::from_secs_f64(gap)
+                let gap = |rng: &mut Stream| {
+                    Duration::from_secs_f64(crate::rng::ln::neg_ln_1m(unit(rng)) / rate)
+                };
+                let this = match self.ahead {
+                    Some(d) => d,
+                    None => gap(rng),
+                };
+                self.ahead = Some(gap(rng));
+                self.last + this
             }
             Arrivals::Constant { rate } => {
                 Instant(crate::time::secs_to_nanos(k as f64 / rate).max(self.last.0))
