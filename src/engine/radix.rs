@@ -219,6 +219,16 @@ impl<V> RadixHeap<V> {
     pub(super) fn pop(&mut self, head: Head) -> Entry<V> {
         if let Head::Bucket { index, pos } = head {
             debug_assert!(self.cur.is_empty() && self.incoming.is_empty());
+            if self.buckets[index].len() == 1 {
+                // A lone entry (the common case in a sparse queue): it
+                // becomes `last` and nothing needs re-filing; every other
+                // bucket stays valid, as below.
+                let e = self.buckets[index].pop().expect("the bucket has one entry");
+                self.clear_bit(index);
+                self.last = e.time;
+                self.len -= 1;
+                return e;
+            }
             let mut src = mem::take(&mut self.buckets[index]);
             self.clear_bit(index);
             let Some(min) = src.get(pos).map(|e| e.time) else {
