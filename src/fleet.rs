@@ -22,7 +22,7 @@ pub mod calls;
 
 use std::collections::VecDeque;
 
-use crate::rng::Dist;
+use crate::rng::{Dist, Quantile};
 use crate::time::{Duration, Instant};
 
 /// How long a tier takes to serve a task.
@@ -46,17 +46,26 @@ pub enum ServiceTime {
 impl ServiceTime {
     /// The service time of a task at quantile `q` carrying `work`.
     #[inline]
-    pub fn of(&self, q: f64, work: Option<f64>) -> Duration {
+    pub fn of(&self, q: Quantile, work: Option<f64>) -> Duration {
         match self {
-            ServiceTime::Dist(d) => d.quantile(q),
+            ServiceTime::Dist(d) => d.quantile_of(q),
             ServiceTime::PerWork {
                 base,
                 per_unit_ns,
                 otherwise,
             } => match work {
                 Some(w) => *base + Duration(crate::time::saturating_nanos(w * per_unit_ns)),
-                None => otherwise.quantile(q),
+                None => otherwise.quantile_of(q),
             },
+        }
+    }
+
+    /// Whether the service time of a quantile reads its exponential
+    /// transform (worth working out ahead, [`Quantile::with_exp`]).
+    pub fn uses_exp(&self) -> bool {
+        match self {
+            ServiceTime::Dist(d) => d.uses_exp(),
+            ServiceTime::PerWork { otherwise, .. } => otherwise.uses_exp(),
         }
     }
 
@@ -371,15 +380,24 @@ mod tests {
                 max: Duration::from_millis(3),
             },
         };
-        assert_eq!(st.of(0.9, Some(0.0)), Duration::from_millis(2));
-        assert_eq!(st.of(0.9, Some(100_000.0)), Duration::from_millis(3));
-        assert_eq!(st.of(0.5, Some(0.25)), Duration(2_000_003)); // 2.5 ns rounds up
-        assert_eq!(st.of(0.5, None), Duration::from_millis(2));
-        assert_eq!(st.of(0.0, None), Duration::from_millis(1));
+        assert_eq!(
+            st.of(Quantile::new(0.9), Some(0.0)),
+            Duration::from_millis(2)
+        );
+        assert_eq!(
+            st.of(Quantile::new(0.9), Some(100_000.0)),
+            Duration::from_millis(3)
+        );
+        assert_eq!(st.of(Quantile::new(0.5), Some(0.25)), Duration(2_000_003)); // 2.5 ns rounds up
+        assert_eq!(st.of(Quantile::new(0.5), None), Duration::from_millis(2));
+        assert_eq!(st.of(Quantile::new(0.0), None), Duration::from_millis(1));
         assert_eq!(st.typical(), Duration::from_millis(2));
         // Huge work saturates instead of wrapping.
-        assert_eq!(st.of(0.5, Some(1e30)), Duration(u64::MAX));
+        assert_eq!(st.of(Quantile::new(0.5), Some(1e30)), Duration(u64::MAX));
         let d = ServiceTime::Dist(Dist::Constant(Duration::from_millis(7)));
-        assert_eq!(d.of(0.3, Some(1e9)), Duration::from_millis(7));
+        assert_eq!(
+            d.of(Quantile::new(0.3), Some(1e9)),
+            Duration::from_millis(7)
+        );
     }
 }

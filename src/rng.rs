@@ -28,7 +28,7 @@ mod residual;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub use dist::{Dist, Empirical, Phase};
+pub use dist::{Dist, Empirical, Phase, Quantile};
 
 /// The root seed of a run. Streams and replication seeds derive from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

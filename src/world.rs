@@ -69,7 +69,7 @@ use crate::metrics::{Cause, Gauges, Recorder, RunResult};
 use crate::orchestration::retry::RetryBudget;
 use crate::orchestration::task_queue::{Priority, TaskQueue};
 
-use crate::rng::{Seed, Stream, Weighted};
+use crate::rng::{Quantile, Seed, Stream, Weighted};
 use crate::scenario::{RouteKey, Scenario};
 use crate::time::{Duration, Instant};
 use crate::workload::{ArrivalProcess, Arrivals, WorkDist};
@@ -400,8 +400,9 @@ struct Task {
     place: Place,
     priority: Priority,
     arrival: Instant,
-    /// The task's size as a quantile of any tier's service-time distribution.
-    work_q: f64,
+    /// The task's size as a quantile of any tier's service-time
+    /// distribution (with its exponential transform when a tier uses it).
+    work_q: Quantile,
     /// The work amount a replayed request carries (`per_work` tiers).
     work: Option<f64>,
     /// Names this task's failure draws: attempt `k` fails on an agent
@@ -466,7 +467,7 @@ struct Request {
     tally: Tally,
     /// The task's size and failure draw, copied: a request can outlive its
     /// task (timed out, still being served) and the task slot be reused.
-    work_q: f64,
+    work_q: Quantile,
     work: Option<f64>,
     fail_u: f64,
     agent: u32,
@@ -664,6 +665,9 @@ pub struct World<'s> {
     priorities: Weighted,
     /// Messages take no time: deliver them inline, without an event.
     zero_latency: bool,
+    /// Some tier's service time is exponential in the task's quantile:
+    /// work out `−ln(1 − q)` when the task arrives.
+    exp_service: bool,
     rng: Streams,
     metrics: Recorder,
     /// Every message between the control plane and the agents crosses it.
@@ -816,6 +820,7 @@ impl<'s> World<'s> {
             priorities: sc.workload.priority_sampler(),
             // A broker takes time even on an instant network.
             zero_latency: sc.network.latency.is_zero() && sc.bus.broker.is_none(),
+            exp_service: sc.tiers.iter().any(|t| t.service_time.uses_exp()),
             rng: Streams::new(seed),
             metrics,
             bus: {

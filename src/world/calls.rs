@@ -29,7 +29,7 @@ use crate::discovery::breaker::{Breaker, Kind};
 use crate::fleet::calls::{Mode, Tally, Verdict, draw, path};
 use crate::metrics::Cause;
 use crate::orchestration::retry::RetryBudget;
-use crate::rng::unit_at;
+use crate::rng::{Quantile, unit_at};
 use crate::scenario::Scenario;
 use crate::time::Instant;
 
@@ -294,7 +294,7 @@ impl World<'_> {
             deadline: call.deadline,
             step: 0,
             tally: Tally::default(),
-            work_q: unit_at(call.path, 0),
+            work_q: Quantile::new(unit_at(call.path, 0)),
             work: None,
             fail_u: unit_at(call.path, call.attempts),
             agent,

@@ -17,7 +17,7 @@ use rand::Rng;
 
 use super::{Event, Given, NO_JOB, Phase, Place, Task, World};
 use crate::metrics::{Cause, Outcome};
-use crate::rng::unit;
+use crate::rng::{Quantile, unit};
 use crate::scenario::Workload;
 use crate::time::Instant;
 
@@ -108,7 +108,12 @@ impl World<'_> {
         // Drawn even when the trace gives them, so the streams stay aligned.
         let drawn = Workload::priority_at(&self.priorities, unit(&mut self.rng.priority));
         let priority = given.priority.unwrap_or(drawn);
-        let work_q = unit(&mut self.rng.work);
+        let q = unit(&mut self.rng.work);
+        let work_q = if self.exp_service {
+            Quantile::with_exp(q)
+        } else {
+            Quantile::new(q)
+        };
         let fail_seed = self.rng.failures.next_u64();
         let job_id = self.job_id(job);
         let id = self.next_task;
