@@ -310,7 +310,10 @@ fn empirical_reads_a_csv_column_relative_to_the_scenario() {
     .unwrap();
     let sc = scenario::load_file(&file, &[]).unwrap();
     assert_eq!(
-        sc.tiers[0].service_time.of(0.99, None).as_nanos(),
+        sc.tiers[0]
+            .service_time
+            .of(fleetsim::rng::Quantile::new(0.99), None)
+            .as_nanos(),
         5_000_000_000
     );
 
