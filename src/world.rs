@@ -560,8 +560,9 @@ struct ProbeMsg {
     epoch: u32,
     /// Bumped when the slab slot is freed: events carry it to detect reuse.
     seq: u32,
-    /// When it took a slot.
+    /// When it took a slot, and when it leaves it.
     start: Instant,
+    done: Instant,
     /// When its answer left the agent.
     replied: Instant,
     /// Answered (`false`: refused by a down agent).
@@ -577,6 +578,9 @@ struct ProbeState {
     sent: Instant,
     /// The monitor still waits for this probe's result.
     open: bool,
+    /// Its timeout is scheduled (on an instant network, only when its
+    /// answer may come late or not at all).
+    timer: bool,
 }
 
 /// The agents that have one capability (or all of them), and the balancer
@@ -685,6 +689,12 @@ pub struct World<'s> {
     /// Each agent's current probe: its number, when it and its reply were
     /// sent, and whether its result is still to come.
     probes: Vec<ProbeState>,
+    /// Each tier's probe handling time (its typical service time).
+    probe_handling: Vec<Duration>,
+    /// Events of different agents' probes and heartbeats touch disjoint
+    /// state, so their order at one instant does not matter (see
+    /// `world/discovery.rs`, `probe_may_skip`).
+    probes_independent: bool,
     /// Probes at their agents or answering (a slab, with free slots).
     probe_msgs: Vec<ProbeMsg>,
     free_probe_msgs: Vec<u32>,
@@ -842,6 +852,8 @@ impl<'s> World<'s> {
             lease_check_at: None,
             monitors: Vec::new(),
             probes: Vec::new(),
+            probe_handling: Vec::new(),
+            probes_independent: false,
             probe_msgs: Vec::new(),
             free_probe_msgs: Vec::new(),
             heartbeat_sent: vec![Instant::ZERO; n],

@@ -22,6 +22,15 @@
 //! `timeout`, is a failure at `timeout`. An answer that comes after its
 //! timeout, or after a newer probe left, is ignored.
 //!
+//! On an instant network a probe arrives when it is sent and its answer
+//! when it leaves: each is handled at once, not as an event, when its
+//! event would have been the next, or every event due at that instant is
+//! independent of it (`probe_may_skip`), so the order of what changes is
+//! the same. The timeout is scheduled only when the answer can miss it:
+//! the probe queues, its handling lasts the timeout or longer, or a
+//! message is lost (then, at the loss). A probe of an idle agent is two
+//! events (`Probe`, `ProbeDone`) instead of five, with the same results.
+//!
 //! Eligibility has two levels: with `[balancer] degraded = "fallback"` an
 //! agent held DEGRADED is marked degraded in every balancer (the
 //! dispatcher's and the callers'), which picks it only while no eligible
@@ -60,6 +69,24 @@ impl World<'_> {
             self.breakers = vec![Breaker::new(cfg); n];
         }
         if let Some(cfg) = self.sc.health {
+            self.probe_handling = self
+                .sc
+                .tiers
+                .iter()
+                .map(|t| t.service_time.typical())
+                .collect();
+            // Without loss (no shared draws), faults, lifecycle changes,
+            // calls or panic routing, an event of one agent's probes or
+            // heartbeats changes only that agent's state, the counts and
+            // its own balancer slot (see `probe_may_skip`).
+            self.probes_independent = self.zero_latency
+                && self.sc.network.loss == 0.0
+                && self.sc.faults.is_empty()
+                && self.sc.autoscale.is_empty()
+                && self.sc.balancer.panic_threshold == 0.0
+                && self.sc.balancer.changes.is_empty()
+                && self.routes.len() == 1
+                && self.sc.tiers.iter().all(|t| t.calls.steps.is_empty());
             self.probes = vec![ProbeState::default(); n];
             self.monitors = (0..n)
                 .map(|a| {
@@ -276,14 +303,12 @@ impl World<'_> {
         self.engine
             .schedule(next, Event::Probe { agent: a })
             .expect("probes move forward");
-        let cfg = self.sc.health.expect("probes run only with [health]");
         let p = &mut self.probes[i];
         p.epoch = p.epoch.wrapping_add(1);
         p.sent = now;
         p.open = true;
+        p.timer = false;
         let epoch = p.epoch;
-        self.engine
-            .schedule_after(cfg.timeout, Event::ProbeTimeout { agent: a, epoch });
         match self.bus.send_via(
             now,
             bus::Kind::Probe,
@@ -292,8 +317,18 @@ impl World<'_> {
             &mut self.rng.probes,
             Some(&mut self.rng.broker),
         ) {
-            Fate::Lost(_) => {}
+            Fate::Lost(_) => self.arm_probe_timeout(now, i),
+            Fate::Arrives(_) if self.probe_may_skip(a, true) => {
+                // It arrives now, and its arrival would be the next event:
+                // handled at once, and its timeout is armed only if its
+                // answer may come too late or not at all.
+                let m = self.probe_arrives(now, a, epoch);
+                if self.probe_may_time_out(i, epoch, m) {
+                    self.arm_probe_timeout(now, i);
+                }
+            }
             Fate::Arrives(t) => {
+                self.arm_probe_timeout(now, i);
                 self.engine
                     .schedule(t, Event::ProbeArrives { agent: a, epoch })
                     .expect("messages arrive after they leave");
@@ -301,17 +336,105 @@ impl World<'_> {
         }
     }
 
+    /// May a probe message of agent `a` (its `arrival`, or its answer)
+    /// that arrives now be handled at once instead of as an event? Only on
+    /// an instant network. Yes if no other event is due now: its event
+    /// would be the next. Else yes if every event due now is independent
+    /// of it, so handling it first changes no result: events of other
+    /// agents' probes and heartbeats when `probes_independent` holds (each
+    /// touches its own agent, commutative counts and its own balancer
+    /// slot; with no agent held DEGRADED, the balancer cannot change level
+    /// at this instant), or `a`'s own heartbeat against an arrival (a probe
+    /// is refused only where no heartbeat is sent, and one answered changes
+    /// no input of the view), unless the probe's handling ends exactly one
+    /// heartbeat period or one lease later, where the order of the events
+    /// it schedules would change.
+    fn probe_may_skip(&self, a: u32, arrival: bool) -> bool {
+        if !self.zero_latency {
+            return false;
+        }
+        let mut due = self.engine.pending_now();
+        if !self.probes_independent {
+            return due.next().is_none();
+        }
+        let clash = || {
+            let h = self.probe_handling[self.agents[a as usize].tier as usize];
+            h == self.sc.registry.heartbeat || h == self.sc.registry.ttl
+        };
+        let mut k = 0;
+        let independent = due.all(|e| {
+            k += 1;
+            match *e {
+                Event::Heartbeat { agent } => agent != a || (arrival && !clash()),
+                Event::Probe { agent }
+                | Event::ProbeArrives { agent, .. }
+                | Event::ProbeTimeout { agent, .. } => agent != a,
+                Event::ProbeDone { msg, .. } | Event::ProbeReply { msg, .. } => {
+                    self.probe_msgs[msg as usize].agent != a
+                }
+                _ => false,
+            }
+        });
+        independent && (k == 0 || (self.degraded_count == 0 && self.healthy_count > k + 1))
+    }
+
+    /// Schedule agent `a`'s current probe's timeout, `timeout` after it
+    /// left, unless it is already scheduled.
+    fn arm_probe_timeout(&mut self, now: Instant, a: usize) {
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        let p = &mut self.probes[a];
+        if p.timer {
+            return;
+        }
+        p.timer = true;
+        let at = p.sent + cfg.timeout;
+        debug_assert!(at > now, "a probe timeout armed late: {at:?} at {now:?}");
+        self.engine
+            .schedule(
+                at.max(now),
+                Event::ProbeTimeout {
+                    agent: a as u32,
+                    epoch: p.epoch,
+                },
+            )
+            .expect("not in the past");
+    }
+
+    /// Can agent `a`'s probe `epoch` (at the agent as message `m`, if it
+    /// got there), which arrived at once, still miss its timeout? Not if
+    /// its result is in, or if it holds a slot and its answer leaves
+    /// before the timeout: on an instant network the answer (or a crash's
+    /// refusal, earlier still) then arrives in time unless it is lost, and
+    /// a loss arms the timeout then ([`Self::answer_probe`]).
+    fn probe_may_time_out(&self, a: usize, epoch: u32, m: Option<u32>) -> bool {
+        let p = self.probes[a];
+        if !p.open || p.epoch != epoch {
+            return false;
+        }
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        !m.is_some_and(|m| {
+            let msg = &self.probe_msgs[m as usize];
+            msg.serving && msg.done < p.sent + cfg.timeout
+        })
+    }
+
     /// A probe reaches agent `a`: a down agent refuses it at once; else it
     /// waits in the agent's FIFO behind the requests there, like one of
     /// them, and takes a slot (see [`Self::start_probe`]).
     pub(super) fn on_probe_arrives(&mut self, now: Instant, a: u32, epoch: u32) {
+        self.probe_arrives(now, a, epoch);
+    }
+
+    /// [`Self::on_probe_arrives`], returning the probe's message in the
+    /// slab if it got there.
+    fn probe_arrives(&mut self, now: Instant, a: u32, epoch: u32) -> Option<u32> {
         let i = a as usize;
         let sent = self.probes[i].sent;
         if !self
             .bus
             .arrive(now, bus::Kind::Probe, Endpoint::CONTROL, Endpoint(a), sent)
         {
-            return;
+            return None;
         }
         let m = self.alloc_probe(a, epoch);
         let agent = &mut self.agents[i];
@@ -324,12 +447,13 @@ impl World<'_> {
             );
         if !answers {
             self.probe_msgs[m as usize].ok = false;
-            self.answer_probe(now, m);
+            self.answer_probe(now, m, true);
         } else if agent.has_free_slot() {
             self.start_probe(now, m);
         } else {
             agent.queue.push_back(PROBE | m);
         }
+        Some(m)
     }
 
     fn alloc_probe(&mut self, agent: u32, epoch: u32) -> u32 {
@@ -338,6 +462,7 @@ impl World<'_> {
             epoch,
             seq: 0,
             start: Instant::ZERO,
+            done: Instant::ZERO,
             replied: Instant::ZERO,
             ok: true,
             serving: false,
@@ -376,9 +501,19 @@ impl World<'_> {
         let agent = &mut self.agents[msg.agent as usize];
         agent.busy += 1;
         agent.in_service.push(PROBE | m);
-        let mut handling = self.sc.tiers[agent.tier as usize].service_time.typical();
+        let mut handling = self.probe_handling[agent.tier as usize];
         if !agent.faults.is_empty() {
             handling = Duration::from_secs_f64(handling.as_secs_f64() * agent.slowdown());
+        }
+        let (a, epoch) = (msg.agent as usize, msg.epoch);
+        let done = now + handling;
+        self.probe_msgs[m as usize].done = done;
+        // An answer that leaves at the timeout or later is a failure: the
+        // timeout must come first, so it is armed before the handling ends.
+        let p = self.probes[a];
+        let timeout = self.sc.health.map_or(Duration::ZERO, |h| h.timeout);
+        if p.open && p.epoch == epoch && done >= p.sent + timeout {
+            self.arm_probe_timeout(now, a);
         }
         self.engine
             .schedule_after(handling, Event::ProbeDone { msg: m, seq });
@@ -397,14 +532,18 @@ impl World<'_> {
         }
         agent.busy_time = agent.busy_time + (now - start);
         self.start_next(now, a);
-        self.answer_probe(now, m);
+        self.answer_probe(now, m, true);
     }
 
     /// Probe `m`'s answer (or refusal) leaves its agent for the monitor.
-    pub(super) fn answer_probe(&mut self, now: Instant, m: u32) {
+    /// On an instant network, when the caller does nothing after this
+    /// (`last`) and no other event is due now, the answer's arrival would
+    /// be the next event: it is handled at once instead. If the answer is
+    /// lost, the probe's timeout is armed (if it was not).
+    pub(super) fn answer_probe(&mut self, now: Instant, m: u32, last: bool) {
         let msg = &mut self.probe_msgs[m as usize];
         msg.replied = now;
-        let (a, seq) = (msg.agent, msg.seq);
+        let (a, seq, epoch) = (msg.agent, msg.seq, msg.epoch);
         match self.bus.send_via(
             now,
             bus::Kind::ProbeReply,
@@ -413,12 +552,27 @@ impl World<'_> {
             &mut self.rng.probes,
             Some(&mut self.rng.broker),
         ) {
-            Fate::Lost(_) => self.release_probe(m),
+            Fate::Lost(_) => {
+                self.release_probe(m);
+                self.probe_answer_lost(now, a as usize, epoch);
+            }
+            Fate::Arrives(_) if last && self.probe_may_skip(a, false) => {
+                self.on_probe_reply(now, m)
+            }
             Fate::Arrives(t) => {
                 self.engine
                     .schedule(t, Event::ProbeReply { msg: m, seq })
                     .expect("replies arrive after they leave");
             }
+        }
+    }
+
+    /// The answer to agent `a`'s probe `epoch` is lost: if that probe is
+    /// still awaited, its timeout decides (armed now if it was not).
+    fn probe_answer_lost(&mut self, now: Instant, a: usize, epoch: u32) {
+        let p = self.probes[a];
+        if p.open && p.epoch == epoch {
+            self.arm_probe_timeout(now, a);
         }
     }
 
@@ -435,9 +589,11 @@ impl World<'_> {
             Endpoint(a),
             Endpoint::CONTROL,
             msg.replied,
-        ) || p.epoch != msg.epoch
-            || !p.open
-        {
+        ) {
+            self.probe_answer_lost(now, i, msg.epoch);
+            return;
+        }
+        if p.epoch != msg.epoch || !p.open {
             return;
         }
         self.probes[i].open = false;

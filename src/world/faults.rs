@@ -212,7 +212,7 @@ impl World<'_> {
                 }
                 msg.serving = false;
                 msg.ok = false;
-                self.answer_probe(now, m);
+                self.answer_probe(now, m, false);
                 continue;
             }
             if i < in_slots {
