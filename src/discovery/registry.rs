@@ -38,17 +38,16 @@ pub enum Lease {
     Deregistered,
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    reg: Registration,
-    lease: Lease,
-}
 
 /// The registry of a fleet. Agents are identified by a dense `u32` id.
 #[derive(Clone, Debug)]
 pub struct Registry {
     ttl: Duration,
-    entries: Vec<Option<Entry>>,
+    /// Each agent's lease (`None`: never registered), apart from its
+    /// registration: renewals and expiry touch only this dense array.
+    lease_of: Vec<Option<Lease>>,
+    /// What each agent registered with (read by queries only).
+    regs: Vec<Option<Registration>>,
     /// Lease ends, (until, id), in nondecreasing `until`. An entry is
     /// current while the agent's lease is `Live { until }` with the same
     /// `until`; stale ones (renewed, deregistered, re-registered) are
@@ -63,7 +62,8 @@ impl Registry {
     pub fn new(ttl: Duration) -> Registry {
         Registry {
             ttl,
-            entries: Vec::new(),
+            lease_of: Vec::new(),
+            regs: Vec::new(),
             leases: VecDeque::new(),
             by_capability: BTreeMap::new(),
             by_tag: BTreeMap::new(),
@@ -79,8 +79,9 @@ impl Registry {
     pub fn register(&mut self, now: Instant, id: u32, reg: Registration) {
         self.remove_indexes(id);
         let i = id as usize;
-        if self.entries.len() <= i {
-            self.entries.resize(i + 1, None);
+        if self.lease_of.len() <= i {
+            self.lease_of.resize(i + 1, None);
+            self.regs.resize(i + 1, None);
         }
         for c in &reg.capabilities {
             self.by_capability.entry(c.clone()).or_default().insert(id);
@@ -89,10 +90,8 @@ impl Registry {
             self.by_tag.entry(t.clone()).or_default().insert(id);
         }
         let until = now + self.ttl;
-        self.entries[i] = Some(Entry {
-            reg,
-            lease: Lease::Live { until },
-        });
+        self.lease_of[i] = Some(Lease::Live { until });
+        self.regs[i] = Some(reg);
         self.push_lease(until, id);
     }
 
@@ -100,14 +99,14 @@ impl Registry {
     /// deregistered or unknown one does not (returns false).
     pub fn heartbeat(&mut self, now: Instant, id: u32) -> bool {
         let ttl = self.ttl;
-        let Some(Some(e)) = self.entries.get_mut(id as usize) else {
+        let Some(Some(lease)) = self.lease_of.get_mut(id as usize) else {
             return false;
         };
-        match e.lease {
+        match *lease {
             Lease::Deregistered => false,
             Lease::Live { .. } | Lease::Expired { .. } => {
                 let until = now + ttl;
-                e.lease = Lease::Live { until };
+                *lease = Lease::Live { until };
                 self.push_lease(until, id);
                 true
             }
@@ -128,8 +127,8 @@ impl Registry {
 
     fn is_current(&self, until: Instant, id: u32) -> bool {
         matches!(
-            self.entries.get(id as usize),
-            Some(Some(Entry { lease: Lease::Live { until: u }, .. })) if *u == until
+            self.lease_of.get(id as usize),
+            Some(Some(Lease::Live { until: u })) if *u == until
         )
     }
 
@@ -144,8 +143,8 @@ impl Registry {
 
     /// Agent `id` leaves the registry.
     pub fn deregister(&mut self, _now: Instant, id: u32) {
-        if let Some(Some(e)) = self.entries.get_mut(id as usize) {
-            e.lease = Lease::Deregistered;
+        if let Some(Some(lease)) = self.lease_of.get_mut(id as usize) {
+            *lease = Lease::Deregistered;
         }
         self.drop_stale();
     }
@@ -168,15 +167,15 @@ impl Registry {
             if !self.is_current(until, id) {
                 continue;
             }
-            if let Some(Some(e)) = self.entries.get_mut(id as usize) {
-                e.lease = Lease::Expired { at: until };
+            if let Some(Some(lease)) = self.lease_of.get_mut(id as usize) {
+                *lease = Lease::Expired { at: until };
             }
             self.expired.push_back(id);
         }
         // Expiry order is (until, id); the FIFO holds ties in renewal order.
         if self.expired.len() - first > 1 {
-            let entries = &self.entries;
-            let at = |id: u32| match entries[id as usize].as_ref().map(|e| e.lease) {
+            let leases = &self.lease_of;
+            let at = |id: u32| match leases[id as usize] {
                 Some(Lease::Expired { at }) => at,
                 other => unreachable!("agent {id} just expired, lease {other:?}"),
             };
@@ -192,7 +191,7 @@ impl Registry {
 
     /// The lease of agent `id`.
     pub fn lease(&self, id: u32) -> Option<Lease> {
-        self.entries.get(id as usize)?.as_ref().map(|e| e.lease)
+        *self.lease_of.get(id as usize)?
     }
 
     /// Is agent `id` registered with a running lease?
@@ -202,7 +201,7 @@ impl Registry {
 
     /// What agent `id` registered with.
     pub fn registration(&self, id: u32) -> Option<&Registration> {
-        self.entries.get(id as usize)?.as_ref().map(|e| &e.reg)
+        self.regs.get(id as usize)?.as_ref()
     }
 
     /// Live agents with capability `cap`, in id order.
@@ -224,15 +223,15 @@ impl Registry {
     }
 
     fn remove_indexes(&mut self, id: u32) {
-        let Some(Some(old)) = self.entries.get(id as usize) else {
+        let Some(Some(old)) = self.regs.get(id as usize) else {
             return;
         };
-        for c in &old.reg.capabilities {
+        for c in &old.capabilities {
             if let Some(s) = self.by_capability.get_mut(c) {
                 s.remove(&id);
             }
         }
-        for t in &old.reg.tags {
+        for t in &old.tags {
             if let Some(s) = self.by_tag.get_mut(t) {
                 s.remove(&id);
             }
