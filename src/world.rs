@@ -700,6 +700,14 @@ pub struct World<'s> {
     free_probe_msgs: Vec<u32>,
     /// When each agent's last heartbeat left.
     heartbeat_sent: Vec<Instant>,
+    /// Heartbeats cannot be lost (instant network, no loss, no faults, a
+    /// fleet that does not change): an agent that is up holds its lease
+    /// open instead of renewing it every period (`world/discovery.rs`).
+    quiet_heartbeats: bool,
+    /// Since when each agent holds its lease open (`Instant::MAX`: it
+    /// does not); its heartbeats after that instant are counted when it
+    /// stops.
+    held_since: Vec<Instant>,
     breakers: Vec<Breaker>,
     views: Vec<View>,
     healthy_count: u64,
@@ -857,6 +865,8 @@ impl<'s> World<'s> {
             probe_msgs: Vec::new(),
             free_probe_msgs: Vec::new(),
             heartbeat_sent: vec![Instant::ZERO; n],
+            quiet_heartbeats: false,
+            held_since: Vec::new(),
             breakers: Vec::new(),
             views: vec![
                 View {
@@ -971,11 +981,16 @@ impl<'s> World<'s> {
         // heartbeats, failures) do not keep it going.
         // One comparison per event: time never runs backwards.
         let mut previous = Instant::ZERO;
+        // Periodic events before this instant were handled (for the
+        // heartbeats nobody simulated one by one).
+        let heard;
         let end = loop {
             if self.sources_live == 0 && self.metrics.in_system() == 0 {
+                heard = self.engine.now();
                 break self.last_outcome.max(self.end_of_arrivals);
             }
             let Some((now, event)) = self.engine.step_until(limit) else {
+                heard = Instant(limit.0.saturating_add(1));
                 break if self.engine.is_empty() {
                     self.engine.now().max(self.end_of_arrivals)
                 } else {
@@ -1083,6 +1098,7 @@ impl<'s> World<'s> {
                 self.trace_end();
             }
         };
+        self.settle_held_leases(heard);
         let dispatcher_utilization = self.dispatcher_utilization(end);
         self.cancel_everything_left(end);
         let jobs = self.jobs.finish(end);

@@ -38,7 +38,6 @@ pub enum Lease {
     Deregistered,
 }
 
-
 /// The registry of a fleet. Agents are identified by a dense `u32` id.
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -139,6 +138,46 @@ impl Registry {
             }
             self.leases.pop_front();
         }
+    }
+
+    /// Hold agent `id`'s running lease open: its owner knows that every
+    /// heartbeat it sends arrives and does not report them one by one, so
+    /// the lease cannot end until [`Self::release`]. Returns false (and
+    /// does nothing) unless the lease is running.
+    pub fn hold(&mut self, id: u32) -> bool {
+        let Some(Some(lease @ Lease::Live { .. })) = self.lease_of.get_mut(id as usize) else {
+            return false;
+        };
+        *lease = Lease::Live {
+            until: Instant::MAX,
+        };
+        self.drop_stale();
+        true
+    }
+
+    /// Stop holding agent `id`'s lease: its last heartbeat was at `last`
+    /// (at or before now), so it runs until `last + ttl`. Its end joins
+    /// the FIFO in time order; the ends it overtakes are at most a
+    /// heartbeat period apart from it, so the search from the back is short.
+    pub fn release(&mut self, id: u32, last: Instant) {
+        let Some(Some(lease)) = self.lease_of.get_mut(id as usize) else {
+            return;
+        };
+        if *lease
+            != (Lease::Live {
+                until: Instant::MAX,
+            })
+        {
+            return;
+        }
+        let until = last + self.ttl;
+        *lease = Lease::Live { until };
+        let at = self
+            .leases
+            .iter()
+            .rposition(|&(t, _)| t <= until)
+            .map_or(0, |i| i + 1);
+        self.leases.insert(at, (until, id));
     }
 
     /// Agent `id` leaves the registry.
@@ -312,6 +351,39 @@ mod tests {
         assert_eq!(r.with_capability("compute"), Vec::<u32>::new());
         assert_eq!(r.with_capability("etl"), vec![1]);
         assert_eq!(r.registration(1).unwrap().metadata["zone"], "a");
+    }
+
+    #[test]
+    fn a_held_lease_never_ends_and_a_released_one_ends_a_ttl_after_its_last_heartbeat() {
+        let mut r = Registry::new(Duration::from_secs(3));
+        for id in 0..3 {
+            r.register(s(0), id, reg("a", &[], &[]));
+            assert!(r.hold(id));
+        }
+        assert_eq!(r.poll_timeout(), None, "held leases wait for no check");
+        r.handle_timeout(s(100));
+        assert_eq!(r.poll_expired(), None);
+        assert!(r.is_live(0) && r.is_live(1) && r.is_live(2));
+        // Released out of order: the FIFO stays sorted by lease end.
+        r.release(2, s(101));
+        r.release(0, s(100));
+        r.release(1, s(102));
+        r.release(1, s(90)); // not held any more: ignored
+        assert_eq!(r.poll_timeout(), Some(s(103)));
+        r.handle_timeout(s(104));
+        assert_eq!(r.poll_expired(), Some(0));
+        assert_eq!(r.poll_expired(), Some(2));
+        assert_eq!(r.poll_expired(), None);
+        assert!(r.is_live(1));
+        // A heartbeat renews it as usual; holding again keeps it.
+        assert!(r.heartbeat(s(104), 0));
+        assert!(r.hold(0));
+        r.deregister(s(104), 2);
+        assert!(!r.hold(2), "only a running lease is held");
+        r.handle_timeout(s(200));
+        assert_eq!(r.poll_expired(), Some(1));
+        assert_eq!(r.poll_expired(), None);
+        assert!(r.is_live(0));
     }
 
     /// Shadow model: the lease ends a `BTreeSet` of (until, id) would hold,

@@ -7,7 +7,14 @@
 //! changes, so routing stays O(log n) per request. Heartbeats and lease
 //! expiry are simulated only when an agent can go silent (otherwise every
 //! lease stays live and the registry has nothing to decide: same results,
-//! fewer events).
+//! fewer events). When no heartbeat can be lost (instant network, no loss,
+//! no faults, a fleet that does not change) they are not simulated one by
+//! one either: an agent that is up holds its lease open
+//! (`Registry::hold`); when it goes silent, the heartbeats it sent since
+//! are counted on the bus and its lease runs a `ttl` from the last of them
+//! (`Registry::release`), exactly as if each had renewed it. Only the
+//! events that change the registry happen: the expiry, and the heartbeat
+//! of an agent coming back.
 //!
 //! Probes: the monitor probes each agent every `interval` (first probes
 //! staggered over one interval). A probe and its answer cross the bus
@@ -98,11 +105,23 @@ impl World<'_> {
                 })
                 .collect();
         }
+        // Heartbeats that nothing can lose (no loss, partition, broker or
+        // fault, on an instant network) and a fleet that does not change:
+        // a running agent's lease is held open, not renewed every period.
+        self.quiet_heartbeats = self.leases
+            && self.zero_latency
+            && self.sc.network.loss == 0.0
+            && self.sc.faults.is_empty()
+            && self.sc.autoscale.is_empty();
+        if self.quiet_heartbeats {
+            self.held_since = vec![Instant::MAX; n];
+        }
         for a in 0..n {
             if !self.agents[a].is_silent() && self.agents[a].presence() == Presence::Serving {
                 self.register(Instant::ZERO, a);
+                self.hold_lease(Instant::ZERO, a);
             }
-            if self.leases {
+            if self.leases && !self.quiet_heartbeats {
                 let first = stagger(self.sc.registry.heartbeat, a, n);
                 self.engine
                     .schedule(first, Event::Heartbeat { agent: a as u32 })
@@ -692,6 +711,65 @@ impl World<'_> {
         }
         self.refresh(a);
         self.ensure_lease_check();
+    }
+
+    /// With quiet heartbeats, agent `a` (up, registered, its lease
+    /// running) holds its lease open from `now`: each heartbeat it would
+    /// send arrives and renews it, changing nothing, so none is simulated.
+    pub(super) fn hold_lease(&mut self, now: Instant, a: usize) {
+        if self.quiet_heartbeats && self.registry.hold(a as u32) {
+            self.held_since[a] = now;
+        }
+    }
+
+    /// Agent `a` goes silent now: the heartbeats it sent since it held its
+    /// lease are counted, and the lease runs a `ttl` from the last of them
+    /// (or from when it was held), as if each had renewed it.
+    pub(super) fn release_lease(&mut self, now: Instant, a: usize) {
+        let Some(&since) = self.held_since.get(a) else {
+            return;
+        };
+        if since == Instant::MAX {
+            return;
+        }
+        self.held_since[a] = Instant::MAX;
+        let (count, last) = self.unseen_heartbeats(a, since, now);
+        self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
+        self.registry.release(a as u32, last.unwrap_or(since));
+        self.ensure_lease_check();
+    }
+
+    /// At the end of the run: count the heartbeats of the agents still
+    /// holding their leases, up to (not including) `heard`.
+    pub(super) fn settle_held_leases(&mut self, heard: Instant) {
+        for a in 0..self.held_since.len() {
+            let since = self.held_since[a];
+            if since != Instant::MAX {
+                let (count, _) = self.unseen_heartbeats(a, since, heard);
+                self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
+            }
+        }
+    }
+
+    /// Agent `a`'s heartbeats due strictly between `from` and `to` (they
+    /// are due at `stagger + k · heartbeat`, as their events were), and
+    /// the last of them.
+    fn unseen_heartbeats(&self, a: usize, from: Instant, to: Instant) -> (u64, Option<Instant>) {
+        let period = self.sc.registry.heartbeat.as_nanos().max(1);
+        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
+        if to.0 <= first {
+            return (0, None);
+        }
+        let k0 = if from.0 < first {
+            0
+        } else {
+            (from.0 - first) / period + 1
+        };
+        let k1 = (to.0 - first - 1) / period;
+        if k1 < k0 {
+            return (0, None);
+        }
+        (k1 - k0 + 1, Some(Instant(first + k1 * period)))
     }
 
     pub(super) fn ensure_lease_check_pub(&mut self) {

@@ -180,10 +180,14 @@ impl World<'_> {
             self.reset(now, a);
         }
         match (was.silent(), is.silent()) {
-            (false, true) => self.pubsub_leave(a),
+            (false, true) => {
+                self.release_lease(now, a);
+                self.pubsub_leave(a);
+            }
             (true, false) => {
                 if self.leases && self.agents[a].presence().registered() {
                     self.send_heartbeat(now, a);
+                    self.hold_lease(now, a);
                 }
                 if self.agents[a].presence().present() {
                     self.pubsub_rejoin(now, a);
