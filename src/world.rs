@@ -682,6 +682,9 @@ pub struct World<'s> {
     free_copies: Vec<u32>,
     // Discovery.
     registry: Registry,
+    /// What each tier's agents register with, but their names (built at
+    /// the first registration).
+    tier_registrations: Vec<crate::discovery::registry::Registration>,
     /// Heartbeats and lease expiry are simulated (some agent can go silent).
     leases: bool,
     lease_check_at: Option<Instant>,
@@ -849,6 +852,7 @@ impl<'s> World<'s> {
             copies: Vec::new(),
             free_copies: Vec::new(),
             registry: Registry::new(sc.registry.ttl),
+            tier_registrations: Vec::new(),
             // Lost heartbeats (at random, or to a broker outage) can let a
             // lease run out too.
             leases: sc.agents_can_go_silent()

@@ -15,16 +15,18 @@
 //! answer in agent-id order, deterministically.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use crate::time::{Duration, Instant};
 
-/// What an agent declares when it registers.
+/// What an agent declares when it registers. Agents alike (a tier) share
+/// one copy of their capabilities, tags and metadata.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registration {
     pub name: String,
-    pub capabilities: Vec<String>,
-    pub tags: Vec<String>,
-    pub metadata: BTreeMap<String, String>,
+    pub capabilities: Arc<[String]>,
+    pub tags: Arc<[String]>,
+    pub metadata: Arc<BTreeMap<String, String>>,
 }
 
 /// The state of an agent's registration.
@@ -82,10 +84,10 @@ impl Registry {
             self.lease_of.resize(i + 1, None);
             self.regs.resize(i + 1, None);
         }
-        for c in &reg.capabilities {
+        for c in reg.capabilities.iter() {
             self.by_capability.entry(c.clone()).or_default().insert(id);
         }
-        for t in &reg.tags {
+        for t in reg.tags.iter() {
             self.by_tag.entry(t.clone()).or_default().insert(id);
         }
         let until = now + self.ttl;
@@ -265,12 +267,12 @@ impl Registry {
         let Some(Some(old)) = self.regs.get(id as usize) else {
             return;
         };
-        for c in &old.capabilities {
+        for c in old.capabilities.iter() {
             if let Some(s) = self.by_capability.get_mut(c) {
                 s.remove(&id);
             }
         }
-        for t in &old.tags {
+        for t in old.tags.iter() {
             if let Some(s) = self.by_tag.get_mut(t) {
                 s.remove(&id);
             }
@@ -287,7 +289,7 @@ mod tests {
             name: name.into(),
             capabilities: caps.iter().map(|s| s.to_string()).collect(),
             tags: tags.iter().map(|s| s.to_string()).collect(),
-            metadata: BTreeMap::from([("zone".to_string(), "a".to_string())]),
+            metadata: Arc::new(BTreeMap::from([("zone".to_string(), "a".to_string())])),
         }
     }
 

@@ -46,6 +46,7 @@
 //! the bus too (the `heartbeats` stream): a cut-off agent's are lost.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{Event, PROBE, ProbeMsg, ProbeState, View, World};
 use crate::bus::{self, Endpoint, Fate};
@@ -135,12 +136,21 @@ impl World<'_> {
     }
 
     pub(super) fn register(&mut self, now: Instant, a: usize) {
-        let tier = &self.sc.tiers[self.agents[a].tier as usize];
+        let t = self.agents[a].tier as usize;
+        if self.tier_registrations.len() <= t {
+            // Built once per tier: its agents share everything but a name.
+            self.tier_registrations = (self.sc.tiers.iter())
+                .map(|tier| Registration {
+                    name: String::new(),
+                    capabilities: tier.capabilities.as_slice().into(),
+                    tags: tier.tags.as_slice().into(),
+                    metadata: Arc::new(BTreeMap::from([("tier".to_string(), tier.name.clone())])),
+                })
+                .collect();
+        }
         let reg = Registration {
             name: agent_id(a),
-            capabilities: tier.capabilities.clone(),
-            tags: tier.tags.clone(),
-            metadata: BTreeMap::from([("tier".to_string(), tier.name.clone())]),
+            ..self.tier_registrations[t].clone()
         };
         self.registry.register(now, a as u32, reg);
     }
