@@ -698,6 +698,9 @@ pub struct World<'s> {
     /// state, so their order at one instant does not matter (see
     /// `world/discovery.rs`, `probe_may_skip`).
     probes_independent: bool,
+    /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
+    /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
+    unseen_probe_end: Vec<u32>,
     /// Probes at their agents or answering (a slab, with free slots).
     probe_msgs: Vec<ProbeMsg>,
     free_probe_msgs: Vec<u32>,
@@ -866,6 +869,7 @@ impl<'s> World<'s> {
             probes: Vec::new(),
             probe_handling: Vec::new(),
             probes_independent: false,
+            unseen_probe_end: Vec::new(),
             probe_msgs: Vec::new(),
             free_probe_msgs: Vec::new(),
             heartbeat_sent: vec![Instant::ZERO; n],
@@ -1103,6 +1107,7 @@ impl<'s> World<'s> {
             }
         };
         self.settle_held_leases(heard);
+        self.settle_probes(heard);
         let dispatcher_utilization = self.dispatcher_utilization(end);
         self.cancel_everything_left(end);
         let jobs = self.jobs.finish(end);

@@ -37,6 +37,13 @@
 //! the probe queues, its handling lasts the timeout or longer, or a
 //! message is lost (then, at the loss). A probe of an idle agent is two
 //! events (`Probe`, `ProbeDone`) instead of five, with the same results.
+//! When events of different agents are independent, a probe that leaves
+//! its agent's health as it is needs no `ProbeDone` either: its end
+//! changes nothing anyone sees until the agent's slots or health are next
+//! looked at (a request reaches it, it fails, its next probe leaves, the
+//! run ends), and `settle_probe` applies it then, dated when it ended, or
+//! schedules its event after all if it has not ended. A steady agent's
+//! probe is then one event.
 //!
 //! Eligibility has two levels: with `[balancer] degraded = "fallback"` an
 //! agent held DEGRADED is marked degraded in every balancer (the
@@ -55,6 +62,9 @@ use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::{Presence, agent_id};
 use crate::time::{Duration, Instant};
+
+/// No probe (in `unseen_probe_end`).
+const NO_PROBE: u32 = u32::MAX;
 
 /// `n` periodic timers spread over one `period`: agent `a` starts at
 /// `period · (a + 1) / n`.
@@ -96,6 +106,9 @@ impl World<'_> {
                 && self.routes.len() == 1
                 && self.sc.tiers.iter().all(|t| t.calls.steps.is_empty());
             self.probes = vec![ProbeState::default(); n];
+            if self.probes_independent {
+                self.unseen_probe_end = vec![NO_PROBE; n];
+            }
             self.monitors = (0..n)
                 .map(|a| {
                     let first = stagger(cfg.interval, a, n);
@@ -324,6 +337,7 @@ impl World<'_> {
 
     pub(super) fn on_probe(&mut self, now: Instant, a: u32) {
         let i = a as usize;
+        self.settle_probe(now, i);
         let m = &mut self.monitors[i];
         if !m.poll_probe(now) {
             return;
@@ -544,8 +558,103 @@ impl World<'_> {
         if p.open && p.epoch == epoch && done >= p.sent + timeout {
             self.arm_probe_timeout(now, a);
         }
+        if self.probe_end_unseen(now, a, epoch, handling) {
+            self.unseen_probe_end[a] = m;
+            return;
+        }
         self.engine
             .schedule_after(handling, Event::ProbeDone { msg: m, seq });
+    }
+
+    /// May probe `epoch` of agent `a`, taking a slot now for `handling`,
+    /// end without an event? When events of different agents are
+    /// independent (`probes_independent`), it left now (so its answer
+    /// comes `handling` after it left, before the timeout, none armed), the
+    /// agent is serving, and that answer leaves the health status as it is:
+    /// its end then changes nothing anyone sees until the agent's slots or
+    /// health are next looked at, and [`Self::settle_probe`] applies it then.
+    fn probe_end_unseen(&self, now: Instant, a: usize, epoch: u32, handling: Duration) -> bool {
+        if self.unseen_probe_end.is_empty() {
+            return false;
+        }
+        let p = self.probes[a];
+        let m = &self.monitors[a];
+        p.open
+            && p.epoch == epoch
+            && !p.timer
+            && p.sent == now
+            && self.unseen_probe_end[a] == NO_PROBE
+            && self.agents[a].presence() == Presence::Serving
+            && m.status_after_success(handling) == m.status()
+    }
+
+    /// Agent `a`'s slots and health are about to be looked at, at `now`:
+    /// if a probe of it ended unseen before now, apply its end as its
+    /// event would have (the slot freed, the busy time, the answer counted
+    /// on the bus and by the monitor, at the time it ended); if it has not
+    /// ended, schedule the event of its end after all. An end at `now`
+    /// itself is scheduled too: its event came after every event already
+    /// due at that instant, this one included.
+    pub(super) fn settle_probe(&mut self, now: Instant, a: usize) {
+        let Some(&m) = self.unseen_probe_end.get(a) else {
+            return;
+        };
+        if m == NO_PROBE {
+            return;
+        }
+        self.unseen_probe_end[a] = NO_PROBE;
+        let msg = self.probe_msgs[m as usize];
+        if msg.done >= now {
+            self.engine
+                .schedule(
+                    msg.done,
+                    Event::ProbeDone {
+                        msg: m,
+                        seq: msg.seq,
+                    },
+                )
+                .expect("the probe ends now or later");
+            return;
+        }
+        self.end_probe(msg.done, m);
+    }
+
+    /// At the end of the run: apply the unseen ends before `heard`.
+    pub(super) fn settle_probes(&mut self, heard: Instant) {
+        for a in 0..self.unseen_probe_end.len() {
+            let m = self.unseen_probe_end[a];
+            if m != NO_PROBE && self.probe_msgs[m as usize].done < heard {
+                self.unseen_probe_end[a] = NO_PROBE;
+                self.end_probe(self.probe_msgs[m as usize].done, m);
+            }
+        }
+    }
+
+    /// An unseen probe `m` ended at `done` (before now): what its
+    /// `ProbeDone` and the answer's arrival would have done then, on an
+    /// instant lossless network, with an empty queue behind it.
+    fn end_probe(&mut self, done: Instant, m: u32) {
+        let msg = &mut self.probe_msgs[m as usize];
+        msg.serving = false;
+        msg.replied = done;
+        let (a, start) = (msg.agent as usize, msg.start);
+        let agent = &mut self.agents[a];
+        debug_assert!(agent.queue.is_empty(), "an unseen probe ended with a queue");
+        agent.busy -= 1;
+        if let Some(k) = agent.in_service.iter().position(|&x| x == PROBE | m) {
+            agent.in_service.swap_remove(k);
+        }
+        agent.busy_time = agent.busy_time + (done - start);
+        let fate = self.bus.send_via(
+            done,
+            bus::Kind::ProbeReply,
+            Endpoint(a as u32),
+            Endpoint::CONTROL,
+            &mut self.rng.probes,
+            Some(&mut self.rng.broker),
+        );
+        debug_assert_eq!(fate, Fate::Arrives(done), "an unseen probe's answer");
+        self.on_probe_reply(done, m);
     }
 
     /// Probe `m` is handled: its slot goes to the next in line (its

@@ -165,6 +165,7 @@ impl World<'_> {
 
     /// Apply the consequences of agent `a`'s change of state from `was`.
     fn after_change(&mut self, now: Instant, a: usize, was: Condition) {
+        self.settle_probe(now, a);
         self.agents[a].note_state(now);
         let is = self.agents[a].condition();
         if is.cut != was.cut {
