@@ -256,6 +256,15 @@ impl<E> Engine<E> {
         self.live_head().map(|(_, time, _)| Instant(time))
     }
 
+    /// The events pending at [`Self::now`] (cancelled ones included), in
+    /// no set order. If there are none, the next event to pop is one the
+    /// caller schedules at `now`, so the caller may handle it at once
+    /// instead, in the same order.
+    #[inline]
+    pub fn pending_now(&self) -> impl Iterator<Item = &E> {
+        self.heap.at_last()
+    }
+
     /// Pop the next live event and advance `now` to its time.
     #[inline]
     pub fn step(&mut self) -> Option<(Instant, E)> {

@@ -28,6 +28,8 @@ pub trait Count: Counter + Copy + Default {
     fn bump(&mut self);
     /// The sum, saturating.
     fn plus(self, other: Self) -> Self;
+    /// `n` as a count, saturating.
+    fn of(n: u64) -> Self;
 }
 
 impl Count for u32 {
@@ -38,6 +40,9 @@ impl Count for u32 {
     fn plus(self, other: u32) -> u32 {
         self.saturating_add(other)
     }
+    fn of(n: u64) -> u32 {
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
 }
 
 impl Count for u64 {
@@ -47,6 +52,9 @@ impl Count for u64 {
     }
     fn plus(self, other: u64) -> u64 {
         self.saturating_add(other)
+    }
+    fn of(n: u64) -> u64 {
+        n
     }
 }
 
@@ -131,6 +139,21 @@ impl<C: Count> Counts<C> {
         }
         self.counts[i].bump();
         self.total += 1;
+        self.lowest = self.lowest.min(i);
+        self.highest = self.highest.max(i);
+    }
+
+    /// Count `v` `n` times (as `n` calls of [`Counts::record`]).
+    pub fn record_n(&mut self, v: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut i = self.index(v);
+        if i >= self.counts.len() {
+            i = self.index(self.high);
+        }
+        self.counts[i] = self.counts[i].plus(C::of(n));
+        self.total += n;
         self.lowest = self.lowest.min(i);
         self.highest = self.highest.max(i);
     }
@@ -301,6 +324,20 @@ mod tests {
             assert_eq!(template.lowest_equivalent(v), v, "index {i}");
             assert_eq!(c.highest_at(i), template.highest_equivalent(v), "index {i}");
         }
+    }
+
+    #[test]
+    fn record_n_counts_like_n_records() {
+        let template = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+        let (mut once, mut each) = (Counts::like(&template), Counts::like(&template));
+        for (v, n) in [(0, 5), (7_777, 3), (u64::MAX, 2), (42, 0)] {
+            once.record_n(v, n);
+            for _ in 0..n {
+                each.record(v);
+            }
+        }
+        assert!(once.to_histogram() == each.to_histogram());
+        assert_eq!(once.len(), 10);
     }
 
     #[test]

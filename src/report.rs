@@ -72,6 +72,17 @@ pub fn fixed(x: f64, decimals: usize) -> String {
     if !x.is_finite() {
         return String::new();
     }
+    if x == 0.0 {
+        // The common case in per-agent rows (no time down, unhealthy,
+        // open): what the formatter writes for 0 (and, less its sign, -0).
+        let mut s = String::with_capacity(2 + decimals);
+        s.push('0');
+        if decimals > 0 {
+            s.push('.');
+            s.extend(std::iter::repeat_n('0', decimals));
+        }
+        return s;
+    }
     let s = format!("{x:.decimals$}");
     if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
         s[1..].to_string()
@@ -90,6 +101,10 @@ mod tests {
         assert_eq!(fixed(-0.0001, 3), "0.000");
         assert_eq!(fixed(-1.5, 1), "-1.5");
         assert_eq!(fixed(f64::NAN, 2), "");
+        for d in 0..8 {
+            assert_eq!(fixed(0.0, d), format!("{:.d$}", 0.0), "{d} decimals");
+            assert_eq!(fixed(-0.0, d), fixed(0.0, d));
+        }
     }
 
     #[test]

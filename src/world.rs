@@ -561,8 +561,9 @@ struct ProbeMsg {
     epoch: u32,
     /// Bumped when the slab slot is freed: events carry it to detect reuse.
     seq: u32,
-    /// When it took a slot.
+    /// When it took a slot, and when it leaves it.
     start: Instant,
+    done: Instant,
     /// When its answer left the agent.
     replied: Instant,
     /// Answered (`false`: refused by a down agent).
@@ -578,6 +579,9 @@ struct ProbeState {
     sent: Instant,
     /// The monitor still waits for this probe's result.
     open: bool,
+    /// Its timeout is scheduled (on an instant network, only when its
+    /// answer may come late or not at all).
+    timer: bool,
 }
 
 /// The agents that have one capability (or all of them), and the balancer
@@ -682,6 +686,9 @@ pub struct World<'s> {
     free_copies: Vec<u32>,
     // Discovery.
     registry: Registry,
+    /// What each tier's agents register with, but their names (built at
+    /// the first registration).
+    tier_registrations: Vec<crate::discovery::registry::Registration>,
     /// Heartbeats and lease expiry are simulated (some agent can go silent).
     leases: bool,
     lease_check_at: Option<Instant>,
@@ -689,11 +696,28 @@ pub struct World<'s> {
     /// Each agent's current probe: its number, when it and its reply were
     /// sent, and whether its result is still to come.
     probes: Vec<ProbeState>,
+    /// Each tier's probe handling time (its typical service time).
+    probe_handling: Vec<Duration>,
+    /// Events of different agents' probes and heartbeats touch disjoint
+    /// state, so their order at one instant does not matter (see
+    /// `world/discovery.rs`, `probe_may_skip`).
+    probes_independent: bool,
+    /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
+    /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
+    unseen_probe_end: Vec<u32>,
     /// Probes at their agents or answering (a slab, with free slots).
     probe_msgs: Vec<ProbeMsg>,
     free_probe_msgs: Vec<u32>,
     /// When each agent's last heartbeat left.
     heartbeat_sent: Vec<Instant>,
+    /// Heartbeats cannot be lost (instant network, no loss, no faults, a
+    /// fleet that does not change): an agent that is up holds its lease
+    /// open instead of renewing it every period (`world/discovery.rs`).
+    quiet_heartbeats: bool,
+    /// Since when each agent holds its lease open (`Instant::MAX`: it
+    /// does not); its heartbeats after that instant are counted when it
+    /// stops.
+    held_since: Vec<Instant>,
     breakers: Vec<Breaker>,
     views: Vec<View>,
     healthy_count: u64,
@@ -836,6 +860,7 @@ impl<'s> World<'s> {
             copies: Vec::new(),
             free_copies: Vec::new(),
             registry: Registry::new(sc.registry.ttl),
+            tier_registrations: Vec::new(),
             // Lost heartbeats (at random, or to a broker outage) can let a
             // lease run out too.
             leases: sc.agents_can_go_silent()
@@ -847,9 +872,14 @@ impl<'s> World<'s> {
             lease_check_at: None,
             monitors: Vec::new(),
             probes: Vec::new(),
+            probe_handling: Vec::new(),
+            probes_independent: false,
+            unseen_probe_end: Vec::new(),
             probe_msgs: Vec::new(),
             free_probe_msgs: Vec::new(),
             heartbeat_sent: vec![Instant::ZERO; n],
+            quiet_heartbeats: false,
+            held_since: Vec::new(),
             breakers: Vec::new(),
             views: vec![
                 View {
@@ -964,11 +994,16 @@ impl<'s> World<'s> {
         // heartbeats, failures) do not keep it going.
         // One comparison per event: time never runs backwards.
         let mut previous = Instant::ZERO;
+        // Periodic events before this instant were handled (for the
+        // heartbeats nobody simulated one by one).
+        let heard;
         let end = loop {
             if self.sources_live == 0 && self.metrics.in_system() == 0 {
+                heard = self.engine.now();
                 break self.last_outcome.max(self.end_of_arrivals);
             }
             let Some((now, event)) = self.engine.step_until(limit) else {
+                heard = Instant(limit.0.saturating_add(1));
                 break if self.engine.is_empty() {
                     self.engine.now().max(self.end_of_arrivals)
                 } else {
@@ -1076,6 +1111,8 @@ impl<'s> World<'s> {
                 self.trace_end();
             }
         };
+        self.settle_held_leases(heard);
+        self.settle_probes(heard);
         let dispatcher_utilization = self.dispatcher_utilization(end);
         self.cancel_everything_left(end);
         let jobs = self.jobs.finish(end);

@@ -192,6 +192,25 @@ impl<R: Rule> HealthMonitor<R> {
         true
     }
 
+    /// The status a probe answered after `rtt` (within `timeout`) would
+    /// leave, without recording it: the same arithmetic and rule as
+    /// [`Self::on_probe_success`].
+    pub fn status_after_success(&self, rtt: Duration) -> Status {
+        let sample = rtt.as_nanos() as f64;
+        let a = self.cfg.ema_alpha;
+        let ema = Some(match self.ema {
+            None => sample,
+            Some(e) => a * sample + (1.0 - a) * e,
+        });
+        let obs = Observation {
+            ema_nanos: ema,
+            last: Some(rtt),
+            consecutive_failures: 0,
+            previous: self.status,
+        };
+        self.rule.classify(&self.cfg, &obs)
+    }
+
     /// A probe was answered after `rtt`; beyond `timeout` it counts as a failure.
     pub fn on_probe_success(&mut self, now: Instant, rtt: Duration) -> Status {
         if rtt > self.cfg.timeout {
@@ -309,6 +328,11 @@ mod tests {
             n += 1;
         }
         assert!(n > 0 && m.status() == Status::Healthy);
+        // The preview agrees with the success it previews.
+        for rtt in [10, 400, 1000, 1000, 1000, 5, 5, 5, 5] {
+            let preview = m.status_after_success(ms(rtt));
+            assert_eq!(m.on_probe_success(Instant::ZERO, ms(rtt)), preview);
+        }
     }
 
     #[test]

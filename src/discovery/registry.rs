@@ -15,16 +15,18 @@
 //! answer in agent-id order, deterministically.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use crate::time::{Duration, Instant};
 
-/// What an agent declares when it registers.
+/// What an agent declares when it registers. Agents alike (a tier) share
+/// one copy of their capabilities, tags and metadata.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registration {
     pub name: String,
-    pub capabilities: Vec<String>,
-    pub tags: Vec<String>,
-    pub metadata: BTreeMap<String, String>,
+    pub capabilities: Arc<[String]>,
+    pub tags: Arc<[String]>,
+    pub metadata: Arc<BTreeMap<String, String>>,
 }
 
 /// The state of an agent's registration.
@@ -38,17 +40,15 @@ pub enum Lease {
     Deregistered,
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    reg: Registration,
-    lease: Lease,
-}
-
 /// The registry of a fleet. Agents are identified by a dense `u32` id.
 #[derive(Clone, Debug)]
 pub struct Registry {
     ttl: Duration,
-    entries: Vec<Option<Entry>>,
+    /// Each agent's lease (`None`: never registered), apart from its
+    /// registration: renewals and expiry touch only this dense array.
+    lease_of: Vec<Option<Lease>>,
+    /// What each agent registered with (read by queries only).
+    regs: Vec<Option<Registration>>,
     /// Lease ends, (until, id), in nondecreasing `until`. An entry is
     /// current while the agent's lease is `Live { until }` with the same
     /// `until`; stale ones (renewed, deregistered, re-registered) are
@@ -63,7 +63,8 @@ impl Registry {
     pub fn new(ttl: Duration) -> Registry {
         Registry {
             ttl,
-            entries: Vec::new(),
+            lease_of: Vec::new(),
+            regs: Vec::new(),
             leases: VecDeque::new(),
             by_capability: BTreeMap::new(),
             by_tag: BTreeMap::new(),
@@ -79,20 +80,19 @@ impl Registry {
     pub fn register(&mut self, now: Instant, id: u32, reg: Registration) {
         self.remove_indexes(id);
         let i = id as usize;
-        if self.entries.len() <= i {
-            self.entries.resize(i + 1, None);
+        if self.lease_of.len() <= i {
+            self.lease_of.resize(i + 1, None);
+            self.regs.resize(i + 1, None);
         }
-        for c in &reg.capabilities {
+        for c in reg.capabilities.iter() {
             self.by_capability.entry(c.clone()).or_default().insert(id);
         }
-        for t in &reg.tags {
+        for t in reg.tags.iter() {
             self.by_tag.entry(t.clone()).or_default().insert(id);
         }
         let until = now + self.ttl;
-        self.entries[i] = Some(Entry {
-            reg,
-            lease: Lease::Live { until },
-        });
+        self.lease_of[i] = Some(Lease::Live { until });
+        self.regs[i] = Some(reg);
         self.push_lease(until, id);
     }
 
@@ -100,14 +100,14 @@ impl Registry {
     /// deregistered or unknown one does not (returns false).
     pub fn heartbeat(&mut self, now: Instant, id: u32) -> bool {
         let ttl = self.ttl;
-        let Some(Some(e)) = self.entries.get_mut(id as usize) else {
+        let Some(Some(lease)) = self.lease_of.get_mut(id as usize) else {
             return false;
         };
-        match e.lease {
+        match *lease {
             Lease::Deregistered => false,
             Lease::Live { .. } | Lease::Expired { .. } => {
                 let until = now + ttl;
-                e.lease = Lease::Live { until };
+                *lease = Lease::Live { until };
                 self.push_lease(until, id);
                 true
             }
@@ -128,8 +128,8 @@ impl Registry {
 
     fn is_current(&self, until: Instant, id: u32) -> bool {
         matches!(
-            self.entries.get(id as usize),
-            Some(Some(Entry { lease: Lease::Live { until: u }, .. })) if *u == until
+            self.lease_of.get(id as usize),
+            Some(Some(Lease::Live { until: u })) if *u == until
         )
     }
 
@@ -142,10 +142,50 @@ impl Registry {
         }
     }
 
+    /// Hold agent `id`'s running lease open: its owner knows that every
+    /// heartbeat it sends arrives and does not report them one by one, so
+    /// the lease cannot end until [`Self::release`]. Returns false (and
+    /// does nothing) unless the lease is running.
+    pub fn hold(&mut self, id: u32) -> bool {
+        let Some(Some(lease @ Lease::Live { .. })) = self.lease_of.get_mut(id as usize) else {
+            return false;
+        };
+        *lease = Lease::Live {
+            until: Instant::MAX,
+        };
+        self.drop_stale();
+        true
+    }
+
+    /// Stop holding agent `id`'s lease: its last heartbeat was at `last`
+    /// (at or before now), so it runs until `last + ttl`. Its end joins
+    /// the FIFO in time order; the ends it overtakes are at most a
+    /// heartbeat period apart from it, so the search from the back is short.
+    pub fn release(&mut self, id: u32, last: Instant) {
+        let Some(Some(lease)) = self.lease_of.get_mut(id as usize) else {
+            return;
+        };
+        if *lease
+            != (Lease::Live {
+                until: Instant::MAX,
+            })
+        {
+            return;
+        }
+        let until = last + self.ttl;
+        *lease = Lease::Live { until };
+        let at = self
+            .leases
+            .iter()
+            .rposition(|&(t, _)| t <= until)
+            .map_or(0, |i| i + 1);
+        self.leases.insert(at, (until, id));
+    }
+
     /// Agent `id` leaves the registry.
     pub fn deregister(&mut self, _now: Instant, id: u32) {
-        if let Some(Some(e)) = self.entries.get_mut(id as usize) {
-            e.lease = Lease::Deregistered;
+        if let Some(Some(lease)) = self.lease_of.get_mut(id as usize) {
+            *lease = Lease::Deregistered;
         }
         self.drop_stale();
     }
@@ -168,15 +208,15 @@ impl Registry {
             if !self.is_current(until, id) {
                 continue;
             }
-            if let Some(Some(e)) = self.entries.get_mut(id as usize) {
-                e.lease = Lease::Expired { at: until };
+            if let Some(Some(lease)) = self.lease_of.get_mut(id as usize) {
+                *lease = Lease::Expired { at: until };
             }
             self.expired.push_back(id);
         }
         // Expiry order is (until, id); the FIFO holds ties in renewal order.
         if self.expired.len() - first > 1 {
-            let entries = &self.entries;
-            let at = |id: u32| match entries[id as usize].as_ref().map(|e| e.lease) {
+            let leases = &self.lease_of;
+            let at = |id: u32| match leases[id as usize] {
                 Some(Lease::Expired { at }) => at,
                 other => unreachable!("agent {id} just expired, lease {other:?}"),
             };
@@ -192,7 +232,7 @@ impl Registry {
 
     /// The lease of agent `id`.
     pub fn lease(&self, id: u32) -> Option<Lease> {
-        self.entries.get(id as usize)?.as_ref().map(|e| e.lease)
+        *self.lease_of.get(id as usize)?
     }
 
     /// Is agent `id` registered with a running lease?
@@ -202,7 +242,7 @@ impl Registry {
 
     /// What agent `id` registered with.
     pub fn registration(&self, id: u32) -> Option<&Registration> {
-        self.entries.get(id as usize)?.as_ref().map(|e| &e.reg)
+        self.regs.get(id as usize)?.as_ref()
     }
 
     /// Live agents with capability `cap`, in id order.
@@ -224,15 +264,15 @@ impl Registry {
     }
 
     fn remove_indexes(&mut self, id: u32) {
-        let Some(Some(old)) = self.entries.get(id as usize) else {
+        let Some(Some(old)) = self.regs.get(id as usize) else {
             return;
         };
-        for c in &old.reg.capabilities {
+        for c in old.capabilities.iter() {
             if let Some(s) = self.by_capability.get_mut(c) {
                 s.remove(&id);
             }
         }
-        for t in &old.reg.tags {
+        for t in old.tags.iter() {
             if let Some(s) = self.by_tag.get_mut(t) {
                 s.remove(&id);
             }
@@ -249,7 +289,7 @@ mod tests {
             name: name.into(),
             capabilities: caps.iter().map(|s| s.to_string()).collect(),
             tags: tags.iter().map(|s| s.to_string()).collect(),
-            metadata: BTreeMap::from([("zone".to_string(), "a".to_string())]),
+            metadata: Arc::new(BTreeMap::from([("zone".to_string(), "a".to_string())])),
         }
     }
 
@@ -313,6 +353,39 @@ mod tests {
         assert_eq!(r.with_capability("compute"), Vec::<u32>::new());
         assert_eq!(r.with_capability("etl"), vec![1]);
         assert_eq!(r.registration(1).unwrap().metadata["zone"], "a");
+    }
+
+    #[test]
+    fn a_held_lease_never_ends_and_a_released_one_ends_a_ttl_after_its_last_heartbeat() {
+        let mut r = Registry::new(Duration::from_secs(3));
+        for id in 0..3 {
+            r.register(s(0), id, reg("a", &[], &[]));
+            assert!(r.hold(id));
+        }
+        assert_eq!(r.poll_timeout(), None, "held leases wait for no check");
+        r.handle_timeout(s(100));
+        assert_eq!(r.poll_expired(), None);
+        assert!(r.is_live(0) && r.is_live(1) && r.is_live(2));
+        // Released out of order: the FIFO stays sorted by lease end.
+        r.release(2, s(101));
+        r.release(0, s(100));
+        r.release(1, s(102));
+        r.release(1, s(90)); // not held any more: ignored
+        assert_eq!(r.poll_timeout(), Some(s(103)));
+        r.handle_timeout(s(104));
+        assert_eq!(r.poll_expired(), Some(0));
+        assert_eq!(r.poll_expired(), Some(2));
+        assert_eq!(r.poll_expired(), None);
+        assert!(r.is_live(1));
+        // A heartbeat renews it as usual; holding again keeps it.
+        assert!(r.heartbeat(s(104), 0));
+        assert!(r.hold(0));
+        r.deregister(s(104), 2);
+        assert!(!r.hold(2), "only a running lease is held");
+        r.handle_timeout(s(200));
+        assert_eq!(r.poll_expired(), Some(1));
+        assert_eq!(r.poll_expired(), None);
+        assert!(r.is_live(0));
     }
 
     /// Shadow model: the lease ends a `BTreeSet` of (until, id) would hold,

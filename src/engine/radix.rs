@@ -104,6 +104,12 @@ impl<V> RadixHeap<V> {
         self.len
     }
 
+    /// The values stored at the time of the last pop, in no set order.
+    #[inline]
+    pub(super) fn at_last(&self) -> impl Iterator<Item = &V> {
+        self.cur.iter().chain(&self.incoming).map(|e| &e.value)
+    }
+
     /// Insert an entry; `time` must be at least the last popped time and
     /// `seq` above every `seq` pushed before.
     #[inline]

@@ -18,8 +18,10 @@
 //!   `calls` add requests recursively (`Σ probability × targets` per served
 //!   request); retries multiply the attempts by `1 + error rate` (at most
 //!   the retry limit).
-//! - **background**: probes (`agents × duration / health.interval × 4`),
-//!   heartbeats when leases matter (`agents × duration / heartbeat × 2`),
+//! - **background**: probes (`agents × duration / health.interval × 4`;
+//!   × 2 on an instant network, × 1 when agents' events cannot interleave
+//!   there either), heartbeats when leases matter and a heartbeat can be
+//!   lost (`agents × duration / heartbeat × 2`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), bus topics
 //!   (`duration / every × (1 + receivers)`), autoscale ticks, faults.
 //! - **memory**: a base of 10 MB; 3 KB per agent, spares included
@@ -34,7 +36,7 @@
 //!   results (about 8 KB plus 64 bytes per agent and its time series).
 //!
 //! Accuracy on the reference scenarios (README, "Limits and the cost
-//! estimate"): events within 0.67×–1.24× of the `events` column of
+//! estimate"): events within 0.67×–1.12× of the `events` column of
 //! summary.csv, memory within 0.53×–1.2× of the measured peak resident
 //! memory; a test holds three scenarios' events to 0.5×–2×.
 
@@ -284,8 +286,26 @@ pub fn estimate(sc: &Scenario) -> Cost {
 
     // Background work over the run (it stops when the last task ends,
     // near `duration` for most scenarios).
+    // As the world decides (`world/discovery.rs`): on an instant network a
+    // probe's messages are no events; where agents' events cannot
+    // interleave a steady probe is one event; heartbeats that nothing can
+    // lose are none.
+    let instant = sc.network.latency.is_zero() && sc.bus.broker.is_none();
+    let quiet =
+        instant && sc.network.loss == 0.0 && sc.faults.is_empty() && sc.autoscale.is_empty();
+    let independent = quiet
+        && sc.balancer.panic_threshold == 0.0
+        && sc.balancer.changes.is_empty()
+        && sc.capabilities_in_use().len() == 1
+        && sc.tiers.iter().all(|t| t.calls.steps.is_empty());
     if let Some(h) = &sc.health {
-        let per = 4.0;
+        let per = if independent {
+            1.0
+        } else if instant {
+            2.0
+        } else {
+            4.0
+        };
         terms.push(Term {
             keys: "health.interval (probes: agents × duration / interval)".into(),
             events: live * secs / h.interval.as_secs_f64() * per,
@@ -295,7 +315,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     let leases = sc.agents_can_go_silent()
         || sc.network.loss > 0.0
         || sc.faults.iter().any(|f| f.kind == FaultKind::BrokerDown);
-    if leases {
+    if leases && !quiet {
         let per = 2.0;
         terms.push(Term {
             keys: "registry.heartbeat (agents × duration / heartbeat)".into(),

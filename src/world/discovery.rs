@@ -7,7 +7,14 @@
 //! changes, so routing stays O(log n) per request. Heartbeats and lease
 //! expiry are simulated only when an agent can go silent (otherwise every
 //! lease stays live and the registry has nothing to decide: same results,
-//! fewer events).
+//! fewer events). When no heartbeat can be lost (instant network, no loss,
+//! no faults, a fleet that does not change) they are not simulated one by
+//! one either: an agent that is up holds its lease open
+//! (`Registry::hold`); when it goes silent, the heartbeats it sent since
+//! are counted on the bus and its lease runs a `ttl` from the last of them
+//! (`Registry::release`), exactly as if each had renewed it. Only the
+//! events that change the registry happen: the expiry, and the heartbeat
+//! of an agent coming back.
 //!
 //! Probes: the monitor probes each agent every `interval` (first probes
 //! staggered over one interval). A probe and its answer cross the bus
@@ -22,6 +29,22 @@
 //! `timeout`, is a failure at `timeout`. An answer that comes after its
 //! timeout, or after a newer probe left, is ignored.
 //!
+//! On an instant network a probe arrives when it is sent and its answer
+//! when it leaves: each is handled at once, not as an event, when its
+//! event would have been the next, or every event due at that instant is
+//! independent of it (`probe_may_skip`), so the order of what changes is
+//! the same. The timeout is scheduled only when the answer can miss it:
+//! the probe queues, its handling lasts the timeout or longer, or a
+//! message is lost (then, at the loss). A probe of an idle agent is two
+//! events (`Probe`, `ProbeDone`) instead of five, with the same results.
+//! When events of different agents are independent, a probe that leaves
+//! its agent's health as it is needs no `ProbeDone` either: its end
+//! changes nothing anyone sees until the agent's slots or health are next
+//! looked at (a request reaches it, it fails, its next probe leaves, the
+//! run ends), and `settle_probe` applies it then, dated when it ended, or
+//! schedules its event after all if it has not ended. A steady agent's
+//! probe is then one event.
+//!
 //! Eligibility has two levels: with `[balancer] degraded = "fallback"` an
 //! agent held DEGRADED is marked degraded in every balancer (the
 //! dispatcher's and the callers'), which picks it only while no eligible
@@ -30,6 +53,7 @@
 //! the bus too (the `heartbeats` stream): a cut-off agent's are lost.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{Event, PROBE, ProbeMsg, ProbeState, View, World};
 use crate::bus::{self, Endpoint, Fate};
@@ -38,6 +62,9 @@ use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::{Presence, agent_id};
 use crate::time::{Duration, Instant};
+
+/// No probe (in `unseen_probe_end`).
+const NO_PROBE: u32 = u32::MAX;
 
 /// `n` periodic timers spread over one `period`: agent `a` starts at
 /// `period · (a + 1) / n`.
@@ -60,7 +87,28 @@ impl World<'_> {
             self.breakers = vec![Breaker::new(cfg); n];
         }
         if let Some(cfg) = self.sc.health {
+            self.probe_handling = self
+                .sc
+                .tiers
+                .iter()
+                .map(|t| t.service_time.typical())
+                .collect();
+            // Without loss (no shared draws), faults, lifecycle changes,
+            // calls or panic routing, an event of one agent's probes or
+            // heartbeats changes only that agent's state, the counts and
+            // its own balancer slot (see `probe_may_skip`).
+            self.probes_independent = self.zero_latency
+                && self.sc.network.loss == 0.0
+                && self.sc.faults.is_empty()
+                && self.sc.autoscale.is_empty()
+                && self.sc.balancer.panic_threshold == 0.0
+                && self.sc.balancer.changes.is_empty()
+                && self.routes.len() == 1
+                && self.sc.tiers.iter().all(|t| t.calls.steps.is_empty());
             self.probes = vec![ProbeState::default(); n];
+            if self.probes_independent {
+                self.unseen_probe_end = vec![NO_PROBE; n];
+            }
             self.monitors = (0..n)
                 .map(|a| {
                     let first = stagger(cfg.interval, a, n);
@@ -71,11 +119,23 @@ impl World<'_> {
                 })
                 .collect();
         }
+        // Heartbeats that nothing can lose (no loss, partition, broker or
+        // fault, on an instant network) and a fleet that does not change:
+        // a running agent's lease is held open, not renewed every period.
+        self.quiet_heartbeats = self.leases
+            && self.zero_latency
+            && self.sc.network.loss == 0.0
+            && self.sc.faults.is_empty()
+            && self.sc.autoscale.is_empty();
+        if self.quiet_heartbeats {
+            self.held_since = vec![Instant::MAX; n];
+        }
         for a in 0..n {
             if !self.agents[a].is_silent() && self.agents[a].presence() == Presence::Serving {
                 self.register(Instant::ZERO, a);
+                self.hold_lease(Instant::ZERO, a);
             }
-            if self.leases {
+            if self.leases && !self.quiet_heartbeats {
                 let first = stagger(self.sc.registry.heartbeat, a, n);
                 self.engine
                     .schedule(first, Event::Heartbeat { agent: a as u32 })
@@ -89,12 +149,21 @@ impl World<'_> {
     }
 
     pub(super) fn register(&mut self, now: Instant, a: usize) {
-        let tier = &self.sc.tiers[self.agents[a].tier as usize];
+        let t = self.agents[a].tier as usize;
+        if self.tier_registrations.len() <= t {
+            // Built once per tier: its agents share everything but a name.
+            self.tier_registrations = (self.sc.tiers.iter())
+                .map(|tier| Registration {
+                    name: String::new(),
+                    capabilities: tier.capabilities.as_slice().into(),
+                    tags: tier.tags.as_slice().into(),
+                    metadata: Arc::new(BTreeMap::from([("tier".to_string(), tier.name.clone())])),
+                })
+                .collect();
+        }
         let reg = Registration {
             name: agent_id(a),
-            capabilities: tier.capabilities.clone(),
-            tags: tier.tags.clone(),
-            metadata: BTreeMap::from([("tier".to_string(), tier.name.clone())]),
+            ..self.tier_registrations[t].clone()
         };
         self.registry.register(now, a as u32, reg);
     }
@@ -268,6 +337,7 @@ impl World<'_> {
 
     pub(super) fn on_probe(&mut self, now: Instant, a: u32) {
         let i = a as usize;
+        self.settle_probe(now, i);
         let m = &mut self.monitors[i];
         if !m.poll_probe(now) {
             return;
@@ -276,14 +346,12 @@ impl World<'_> {
         self.engine
             .schedule(next, Event::Probe { agent: a })
             .expect("probes move forward");
-        let cfg = self.sc.health.expect("probes run only with [health]");
         let p = &mut self.probes[i];
         p.epoch = p.epoch.wrapping_add(1);
         p.sent = now;
         p.open = true;
+        p.timer = false;
         let epoch = p.epoch;
-        self.engine
-            .schedule_after(cfg.timeout, Event::ProbeTimeout { agent: a, epoch });
         match self.bus.send_via(
             now,
             bus::Kind::Probe,
@@ -292,8 +360,18 @@ impl World<'_> {
             &mut self.rng.probes,
             Some(&mut self.rng.broker),
         ) {
-            Fate::Lost(_) => {}
+            Fate::Lost(_) => self.arm_probe_timeout(now, i),
+            Fate::Arrives(_) if self.probe_may_skip(a, true) => {
+                // It arrives now, and its arrival would be the next event:
+                // handled at once, and its timeout is armed only if its
+                // answer may come too late or not at all.
+                let m = self.probe_arrives(now, a, epoch);
+                if self.probe_may_time_out(i, epoch, m) {
+                    self.arm_probe_timeout(now, i);
+                }
+            }
             Fate::Arrives(t) => {
+                self.arm_probe_timeout(now, i);
                 self.engine
                     .schedule(t, Event::ProbeArrives { agent: a, epoch })
                     .expect("messages arrive after they leave");
@@ -301,17 +379,105 @@ impl World<'_> {
         }
     }
 
+    /// May a probe message of agent `a` (its `arrival`, or its answer)
+    /// that arrives now be handled at once instead of as an event? Only on
+    /// an instant network. Yes if no other event is due now: its event
+    /// would be the next. Else yes if every event due now is independent
+    /// of it, so handling it first changes no result: events of other
+    /// agents' probes and heartbeats when `probes_independent` holds (each
+    /// touches its own agent, commutative counts and its own balancer
+    /// slot; with no agent held DEGRADED, the balancer cannot change level
+    /// at this instant), or `a`'s own heartbeat against an arrival (a probe
+    /// is refused only where no heartbeat is sent, and one answered changes
+    /// no input of the view), unless the probe's handling ends exactly one
+    /// heartbeat period or one lease later, where the order of the events
+    /// it schedules would change.
+    fn probe_may_skip(&self, a: u32, arrival: bool) -> bool {
+        if !self.zero_latency {
+            return false;
+        }
+        let mut due = self.engine.pending_now();
+        if !self.probes_independent {
+            return due.next().is_none();
+        }
+        let clash = || {
+            let h = self.probe_handling[self.agents[a as usize].tier as usize];
+            h == self.sc.registry.heartbeat || h == self.sc.registry.ttl
+        };
+        let mut k = 0;
+        let independent = due.all(|e| {
+            k += 1;
+            match *e {
+                Event::Heartbeat { agent } => agent != a || (arrival && !clash()),
+                Event::Probe { agent }
+                | Event::ProbeArrives { agent, .. }
+                | Event::ProbeTimeout { agent, .. } => agent != a,
+                Event::ProbeDone { msg, .. } | Event::ProbeReply { msg, .. } => {
+                    self.probe_msgs[msg as usize].agent != a
+                }
+                _ => false,
+            }
+        });
+        independent && (k == 0 || (self.degraded_count == 0 && self.healthy_count > k + 1))
+    }
+
+    /// Schedule agent `a`'s current probe's timeout, `timeout` after it
+    /// left, unless it is already scheduled.
+    fn arm_probe_timeout(&mut self, now: Instant, a: usize) {
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        let p = &mut self.probes[a];
+        if p.timer {
+            return;
+        }
+        p.timer = true;
+        let at = p.sent + cfg.timeout;
+        debug_assert!(at > now, "a probe timeout armed late: {at:?} at {now:?}");
+        self.engine
+            .schedule(
+                at.max(now),
+                Event::ProbeTimeout {
+                    agent: a as u32,
+                    epoch: p.epoch,
+                },
+            )
+            .expect("not in the past");
+    }
+
+    /// Can agent `a`'s probe `epoch` (at the agent as message `m`, if it
+    /// got there), which arrived at once, still miss its timeout? Not if
+    /// its result is in, or if it holds a slot and its answer leaves
+    /// before the timeout: on an instant network the answer (or a crash's
+    /// refusal, earlier still) then arrives in time unless it is lost, and
+    /// a loss arms the timeout then ([`Self::answer_probe`]).
+    fn probe_may_time_out(&self, a: usize, epoch: u32, m: Option<u32>) -> bool {
+        let p = self.probes[a];
+        if !p.open || p.epoch != epoch {
+            return false;
+        }
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        !m.is_some_and(|m| {
+            let msg = &self.probe_msgs[m as usize];
+            msg.serving && msg.done < p.sent + cfg.timeout
+        })
+    }
+
     /// A probe reaches agent `a`: a down agent refuses it at once; else it
     /// waits in the agent's FIFO behind the requests there, like one of
     /// them, and takes a slot (see [`Self::start_probe`]).
     pub(super) fn on_probe_arrives(&mut self, now: Instant, a: u32, epoch: u32) {
+        self.probe_arrives(now, a, epoch);
+    }
+
+    /// [`Self::on_probe_arrives`], returning the probe's message in the
+    /// slab if it got there.
+    fn probe_arrives(&mut self, now: Instant, a: u32, epoch: u32) -> Option<u32> {
         let i = a as usize;
         let sent = self.probes[i].sent;
         if !self
             .bus
             .arrive(now, bus::Kind::Probe, Endpoint::CONTROL, Endpoint(a), sent)
         {
-            return;
+            return None;
         }
         let m = self.alloc_probe(a, epoch);
         let agent = &mut self.agents[i];
@@ -324,12 +490,13 @@ impl World<'_> {
             );
         if !answers {
             self.probe_msgs[m as usize].ok = false;
-            self.answer_probe(now, m);
+            self.answer_probe(now, m, true);
         } else if agent.has_free_slot() {
             self.start_probe(now, m);
         } else {
             agent.queue.push_back(PROBE | m);
         }
+        Some(m)
     }
 
     fn alloc_probe(&mut self, agent: u32, epoch: u32) -> u32 {
@@ -338,6 +505,7 @@ impl World<'_> {
             epoch,
             seq: 0,
             start: Instant::ZERO,
+            done: Instant::ZERO,
             replied: Instant::ZERO,
             ok: true,
             serving: false,
@@ -376,12 +544,117 @@ impl World<'_> {
         let agent = &mut self.agents[msg.agent as usize];
         agent.busy += 1;
         agent.in_service.push(PROBE | m);
-        let mut handling = self.sc.tiers[agent.tier as usize].service_time.typical();
+        let mut handling = self.probe_handling[agent.tier as usize];
         if !agent.faults.is_empty() {
             handling = Duration::from_secs_f64(handling.as_secs_f64() * agent.slowdown());
         }
+        let (a, epoch) = (msg.agent as usize, msg.epoch);
+        let done = now + handling;
+        self.probe_msgs[m as usize].done = done;
+        // An answer that leaves at the timeout or later is a failure: the
+        // timeout must come first, so it is armed before the handling ends.
+        let p = self.probes[a];
+        let timeout = self.sc.health.map_or(Duration::ZERO, |h| h.timeout);
+        if p.open && p.epoch == epoch && done >= p.sent + timeout {
+            self.arm_probe_timeout(now, a);
+        }
+        if self.probe_end_unseen(now, a, epoch, handling) {
+            self.unseen_probe_end[a] = m;
+            return;
+        }
         self.engine
             .schedule_after(handling, Event::ProbeDone { msg: m, seq });
+    }
+
+    /// May probe `epoch` of agent `a`, taking a slot now for `handling`,
+    /// end without an event? When events of different agents are
+    /// independent (`probes_independent`), it left now (so its answer
+    /// comes `handling` after it left, before the timeout, none armed), the
+    /// agent is serving, and that answer leaves the health status as it is:
+    /// its end then changes nothing anyone sees until the agent's slots or
+    /// health are next looked at, and [`Self::settle_probe`] applies it then.
+    fn probe_end_unseen(&self, now: Instant, a: usize, epoch: u32, handling: Duration) -> bool {
+        if self.unseen_probe_end.is_empty() {
+            return false;
+        }
+        let p = self.probes[a];
+        let m = &self.monitors[a];
+        p.open
+            && p.epoch == epoch
+            && !p.timer
+            && p.sent == now
+            && self.unseen_probe_end[a] == NO_PROBE
+            && self.agents[a].presence() == Presence::Serving
+            && m.status_after_success(handling) == m.status()
+    }
+
+    /// Agent `a`'s slots and health are about to be looked at, at `now`:
+    /// if a probe of it ended unseen before now, apply its end as its
+    /// event would have (the slot freed, the busy time, the answer counted
+    /// on the bus and by the monitor, at the time it ended); if it has not
+    /// ended, schedule the event of its end after all. An end at `now`
+    /// itself is scheduled too: its event came after every event already
+    /// due at that instant, this one included.
+    pub(super) fn settle_probe(&mut self, now: Instant, a: usize) {
+        let Some(&m) = self.unseen_probe_end.get(a) else {
+            return;
+        };
+        if m == NO_PROBE {
+            return;
+        }
+        self.unseen_probe_end[a] = NO_PROBE;
+        let msg = self.probe_msgs[m as usize];
+        if msg.done >= now {
+            self.engine
+                .schedule(
+                    msg.done,
+                    Event::ProbeDone {
+                        msg: m,
+                        seq: msg.seq,
+                    },
+                )
+                .expect("the probe ends now or later");
+            return;
+        }
+        self.end_probe(msg.done, m);
+    }
+
+    /// At the end of the run: apply the unseen ends before `heard`.
+    pub(super) fn settle_probes(&mut self, heard: Instant) {
+        for a in 0..self.unseen_probe_end.len() {
+            let m = self.unseen_probe_end[a];
+            if m != NO_PROBE && self.probe_msgs[m as usize].done < heard {
+                self.unseen_probe_end[a] = NO_PROBE;
+                self.end_probe(self.probe_msgs[m as usize].done, m);
+            }
+        }
+    }
+
+    /// An unseen probe `m` ended at `done` (before now): what its
+    /// `ProbeDone` and the answer's arrival would have done then, on an
+    /// instant lossless network, with an empty queue behind it.
+    fn end_probe(&mut self, done: Instant, m: u32) {
+        let msg = &mut self.probe_msgs[m as usize];
+        msg.serving = false;
+        msg.replied = done;
+        let (a, start) = (msg.agent as usize, msg.start);
+        let agent = &mut self.agents[a];
+        debug_assert!(agent.queue.is_empty(), "an unseen probe ended with a queue");
+        agent.busy -= 1;
+        if let Some(k) = agent.in_service.iter().position(|&x| x == PROBE | m) {
+            agent.in_service.swap_remove(k);
+        }
+        agent.busy_time = agent.busy_time + (done - start);
+        let fate = self.bus.send_via(
+            done,
+            bus::Kind::ProbeReply,
+            Endpoint(a as u32),
+            Endpoint::CONTROL,
+            &mut self.rng.probes,
+            Some(&mut self.rng.broker),
+        );
+        debug_assert_eq!(fate, Fate::Arrives(done), "an unseen probe's answer");
+        self.on_probe_reply(done, m);
     }
 
     /// Probe `m` is handled: its slot goes to the next in line (its
@@ -397,14 +670,18 @@ impl World<'_> {
         }
         agent.busy_time = agent.busy_time + (now - start);
         self.start_next(now, a);
-        self.answer_probe(now, m);
+        self.answer_probe(now, m, true);
     }
 
     /// Probe `m`'s answer (or refusal) leaves its agent for the monitor.
-    pub(super) fn answer_probe(&mut self, now: Instant, m: u32) {
+    /// On an instant network, when the caller does nothing after this
+    /// (`last`) and no other event is due now, the answer's arrival would
+    /// be the next event: it is handled at once instead. If the answer is
+    /// lost, the probe's timeout is armed (if it was not).
+    pub(super) fn answer_probe(&mut self, now: Instant, m: u32, last: bool) {
         let msg = &mut self.probe_msgs[m as usize];
         msg.replied = now;
-        let (a, seq) = (msg.agent, msg.seq);
+        let (a, seq, epoch) = (msg.agent, msg.seq, msg.epoch);
         match self.bus.send_via(
             now,
             bus::Kind::ProbeReply,
@@ -413,12 +690,27 @@ impl World<'_> {
             &mut self.rng.probes,
             Some(&mut self.rng.broker),
         ) {
-            Fate::Lost(_) => self.release_probe(m),
+            Fate::Lost(_) => {
+                self.release_probe(m);
+                self.probe_answer_lost(now, a as usize, epoch);
+            }
+            Fate::Arrives(_) if last && self.probe_may_skip(a, false) => {
+                self.on_probe_reply(now, m)
+            }
             Fate::Arrives(t) => {
                 self.engine
                     .schedule(t, Event::ProbeReply { msg: m, seq })
                     .expect("replies arrive after they leave");
             }
+        }
+    }
+
+    /// The answer to agent `a`'s probe `epoch` is lost: if that probe is
+    /// still awaited, its timeout decides (armed now if it was not).
+    fn probe_answer_lost(&mut self, now: Instant, a: usize, epoch: u32) {
+        let p = self.probes[a];
+        if p.open && p.epoch == epoch {
+            self.arm_probe_timeout(now, a);
         }
     }
 
@@ -435,9 +727,11 @@ impl World<'_> {
             Endpoint(a),
             Endpoint::CONTROL,
             msg.replied,
-        ) || p.epoch != msg.epoch
-            || !p.open
-        {
+        ) {
+            self.probe_answer_lost(now, i, msg.epoch);
+            return;
+        }
+        if p.epoch != msg.epoch || !p.open {
             return;
         }
         self.probes[i].open = false;
@@ -536,6 +830,65 @@ impl World<'_> {
         }
         self.refresh(a);
         self.ensure_lease_check();
+    }
+
+    /// With quiet heartbeats, agent `a` (up, registered, its lease
+    /// running) holds its lease open from `now`: each heartbeat it would
+    /// send arrives and renews it, changing nothing, so none is simulated.
+    pub(super) fn hold_lease(&mut self, now: Instant, a: usize) {
+        if self.quiet_heartbeats && self.registry.hold(a as u32) {
+            self.held_since[a] = now;
+        }
+    }
+
+    /// Agent `a` goes silent now: the heartbeats it sent since it held its
+    /// lease are counted, and the lease runs a `ttl` from the last of them
+    /// (or from when it was held), as if each had renewed it.
+    pub(super) fn release_lease(&mut self, now: Instant, a: usize) {
+        let Some(&since) = self.held_since.get(a) else {
+            return;
+        };
+        if since == Instant::MAX {
+            return;
+        }
+        self.held_since[a] = Instant::MAX;
+        let (count, last) = self.unseen_heartbeats(a, since, now);
+        self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
+        self.registry.release(a as u32, last.unwrap_or(since));
+        self.ensure_lease_check();
+    }
+
+    /// At the end of the run: count the heartbeats of the agents still
+    /// holding their leases, up to (not including) `heard`.
+    pub(super) fn settle_held_leases(&mut self, heard: Instant) {
+        for a in 0..self.held_since.len() {
+            let since = self.held_since[a];
+            if since != Instant::MAX {
+                let (count, _) = self.unseen_heartbeats(a, since, heard);
+                self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
+            }
+        }
+    }
+
+    /// Agent `a`'s heartbeats due strictly between `from` and `to` (they
+    /// are due at `stagger + k · heartbeat`, as their events were), and
+    /// the last of them.
+    fn unseen_heartbeats(&self, a: usize, from: Instant, to: Instant) -> (u64, Option<Instant>) {
+        let period = self.sc.registry.heartbeat.as_nanos().max(1);
+        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
+        if to.0 <= first {
+            return (0, None);
+        }
+        let k0 = if from.0 < first {
+            0
+        } else {
+            (from.0 - first) / period + 1
+        };
+        let k1 = (to.0 - first - 1) / period;
+        if k1 < k0 {
+            return (0, None);
+        }
+        (k1 - k0 + 1, Some(Instant(first + k1 * period)))
     }
 
     pub(super) fn ensure_lease_check_pub(&mut self) {

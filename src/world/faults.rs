@@ -165,6 +165,7 @@ impl World<'_> {
 
     /// Apply the consequences of agent `a`'s change of state from `was`.
     fn after_change(&mut self, now: Instant, a: usize, was: Condition) {
+        self.settle_probe(now, a);
         self.agents[a].note_state(now);
         let is = self.agents[a].condition();
         if is.cut != was.cut {
@@ -180,10 +181,14 @@ impl World<'_> {
             self.reset(now, a);
         }
         match (was.silent(), is.silent()) {
-            (false, true) => self.pubsub_leave(a),
+            (false, true) => {
+                self.release_lease(now, a);
+                self.pubsub_leave(a);
+            }
             (true, false) => {
                 if self.leases && self.agents[a].presence().registered() {
                     self.send_heartbeat(now, a);
+                    self.hold_lease(now, a);
                 }
                 if self.agents[a].presence().present() {
                     self.pubsub_rejoin(now, a);
@@ -212,7 +217,7 @@ impl World<'_> {
                 }
                 msg.serving = false;
                 msg.ok = false;
-                self.answer_probe(now, m);
+                self.answer_probe(now, m, false);
                 continue;
             }
             if i < in_slots {

@@ -26,6 +26,7 @@ impl World<'_> {
         let a = req.agent as usize;
         req.received = now;
         let (sent, caller) = (req.dispatched, req.caller);
+        self.settle_probe(now, a);
         if !self
             .bus
             .arrive(now, bus::Kind::Request, caller, Endpoint(a as u32), sent)
