@@ -191,13 +191,22 @@ const ABSENT: u32 = u32::MAX;
 pub struct Loads {
     inflight: Vec<u32>,
     /// Segment tree of packed `(load, index)` minima; leaves at `size..size + n`.
+    /// Not kept up to date while `scan` is set.
     tree: Vec<u64>,
     size: usize,
+    /// A pool of at most [`SCAN_UP_TO`] backends answers `argmin` and
+    /// `next_eligible` by scanning it, which costs less than keeping the
+    /// tree on every change of a load (two changes a request, one scan a
+    /// pick); larger pools keep the tree. Same answers either way.
+    scan: bool,
     /// The eligible backends, in no particular order.
     members: Vec<u32>,
     /// `position[i]`: where backend `i` is in `members`, or [`ABSENT`].
     position: Vec<u32>,
 }
+
+/// The largest pool [`Loads`] scans instead of keeping its tree.
+const SCAN_UP_TO: usize = 16;
 
 #[inline]
 fn pack(load: u32, i: usize) -> u64 {
@@ -220,6 +229,7 @@ impl Loads {
             inflight: vec![0; n],
             tree,
             size,
+            scan: n <= SCAN_UP_TO,
             members: (0..n as u32).collect(),
             position: (0..n as u32).collect(),
         }
@@ -252,9 +262,19 @@ impl Loads {
         &self.members
     }
 
-    /// The least-loaded eligible backend, lowest index on ties. O(1).
+    /// The least-loaded eligible backend, lowest index on ties. O(1) (a
+    /// scan of at most [`SCAN_UP_TO`] backends in a small pool).
     #[inline]
     pub fn argmin(&self) -> Option<usize> {
+        if self.scan {
+            let mut best = NONE_LEAF;
+            for (i, (&load, &at)) in self.inflight.iter().zip(&self.position).enumerate() {
+                if at != ABSENT {
+                    best = best.min(pack(load, i));
+                }
+            }
+            return (best != NONE_LEAF).then_some(best as u32 as usize);
+        }
         let root = self.tree[1];
         (root != NONE_LEAF).then_some(root as u32 as usize)
     }
@@ -265,6 +285,12 @@ impl Loads {
     /// then descends to its leftmost eligible leaf.
     #[inline]
     pub fn next_eligible(&self, from: usize) -> Option<usize> {
+        if self.scan {
+            let n = self.position.len();
+            return (from..n)
+                .chain(0..from.min(n))
+                .find(|&i| self.position[i] != ABSENT);
+        }
         let mut node = self.size + from;
         if self.tree[node] != NONE_LEAF {
             return Some(from);
@@ -300,7 +326,7 @@ impl Loads {
     #[inline]
     fn set(&mut self, i: usize, load: u32) {
         self.inflight[i] = load;
-        if self.position[i] != ABSENT {
+        if !self.scan && self.position[i] != ABSENT {
             self.set_leaf(i, pack(load, i));
         }
     }
@@ -329,6 +355,9 @@ impl Loads {
     /// an ancestor keeps its value (those above it cannot change then).
     #[inline]
     fn set_leaf(&mut self, i: usize, value: u64) {
+        if self.scan {
+            return;
+        }
         let mut node = self.size + i;
         self.tree[node] = value;
         while node > 1 {
@@ -831,6 +860,11 @@ mod tests {
         }
         for (i, &e) in eligible.iter().enumerate() {
             assert_eq!(l.is_eligible(i), e);
+        }
+        if l.scan {
+            return;
+        }
+        for (i, &e) in eligible.iter().enumerate() {
             let leaf = l.tree[l.size + i];
             assert_eq!(leaf, if e { pack(l.get(i), i) } else { NONE_LEAF });
         }
