@@ -641,9 +641,7 @@ impl World<'_> {
         let agent = &mut self.agents[a];
         debug_assert!(agent.queue.is_empty(), "an unseen probe ended with a queue");
         agent.busy -= 1;
-        if let Some(k) = agent.in_service.iter().position(|&x| x == PROBE | m) {
-            agent.in_service.swap_remove(k);
-        }
+        agent.in_service.remove(PROBE | m);
         agent.busy_time = agent.busy_time + (done - start);
         let fate = self.bus.send_via(
             done,
@@ -665,9 +663,7 @@ impl World<'_> {
         let (a, start) = (msg.agent as usize, msg.start);
         let agent = &mut self.agents[a];
         agent.busy -= 1;
-        if let Some(k) = agent.in_service.iter().position(|&x| x == PROBE | m) {
-            agent.in_service.swap_remove(k);
-        }
+        agent.in_service.remove(PROBE | m);
         agent.busy_time = agent.busy_time + (now - start);
         self.start_next(now, a);
         self.answer_probe(now, m, true);

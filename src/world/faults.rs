@@ -201,7 +201,7 @@ impl World<'_> {
     /// The agent went down: everything it held is refused (or lost).
     fn reset(&mut self, now: Instant, a: usize) {
         let agent = &mut self.agents[a];
-        let mut held: Vec<u32> = agent.in_service.drain(..).collect();
+        let mut held: Vec<u32> = agent.in_service.take_all();
         let in_slots = held.len();
         held.extend(agent.queue.drain(..));
         held.append(&mut agent.calling);

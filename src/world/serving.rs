@@ -133,9 +133,7 @@ impl World<'_> {
         let req = &self.reqs[r as usize];
         let agent = &mut self.agents[req.agent as usize];
         agent.busy -= 1;
-        if let Some(i) = agent.in_service.iter().position(|&x| x == r) {
-            agent.in_service.swap_remove(i);
-        }
+        agent.in_service.remove(r);
         agent.busy_time = agent.busy_time + (now - req.service_start);
     }
 
