@@ -429,7 +429,15 @@ pub fn tier_ids(tiers: &[Tier]) -> Vec<Vec<u32>> {
 
 /// The stable display id of agent `i`.
 pub fn agent_id(i: usize) -> String {
-    format!("agent-{i}")
+    let mut s = String::new();
+    agent_id_into(&mut s, i);
+    s
+}
+
+/// [`agent_id`], appended to `out`.
+pub fn agent_id_into(out: &mut String, i: usize) {
+    use std::fmt::Write as _;
+    write!(out, "agent-{i}").expect("writing to a String cannot fail");
 }
 
 #[cfg(test)]

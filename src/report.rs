@@ -69,25 +69,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// A float with a fixed number of decimals; never `-0.000`, and `NaN` or
 /// infinities as an empty cell.
 pub fn fixed(x: f64, decimals: usize) -> String {
+    let mut s = String::new();
+    fixed_into(&mut s, x, decimals);
+    s
+}
+
+/// [`fixed`], appended to `out` (no allocation once `out` has room: the
+/// per-agent rows of a large fleet write millions of cells).
+pub fn fixed_into(out: &mut String, x: f64, decimals: usize) {
+    use std::fmt::Write as _;
     if !x.is_finite() {
-        return String::new();
+        return;
     }
     if x == 0.0 {
         // The common case in per-agent rows (no time down, unhealthy,
         // open): what the formatter writes for 0 (and, less its sign, -0).
-        let mut s = String::with_capacity(2 + decimals);
-        s.push('0');
+        out.push('0');
         if decimals > 0 {
-            s.push('.');
-            s.extend(std::iter::repeat_n('0', decimals));
+            out.push('.');
+            out.extend(std::iter::repeat_n('0', decimals));
         }
-        return s;
+        return;
     }
-    let s = format!("{x:.decimals$}");
-    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
-        s[1..].to_string()
-    } else {
-        s
+    let start = out.len();
+    write!(out, "{x:.decimals$}").expect("writing to a String cannot fail");
+    if out[start..].starts_with('-') && out[start + 1..].chars().all(|c| c == '0' || c == '.') {
+        out.remove(start);
     }
 }
 
