@@ -28,10 +28,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use hdrhistogram::Histogram;
-
-use crate::hist::Counts;
 use rand::Rng;
 
+use crate::hist::Counts;
 use crate::rng::{Dist, unit};
 use crate::time::Instant;
 

@@ -136,7 +136,6 @@ impl Presence {
     }
 }
 
-/// One agent's state in a run.
 /// What holds an agent's slots, in the order a `Vec` with `push` and
 /// `swap_remove` would keep it, with the first entry stored inline.
 ///
@@ -203,6 +202,7 @@ impl Slots {
     }
 }
 
+/// One agent's state in a run.
 #[derive(Clone, Debug)]
 pub struct Agent {
     /// Index into the scenario's tiers.

@@ -133,14 +133,9 @@ impl<C: Count> Counts<C> {
     /// last bucket still counts in its own).
     #[inline(always)]
     pub fn record(&mut self, v: u64) {
-        let mut i = self.index(v);
-        if i >= self.counts.len() {
-            i = self.index(self.high);
-        }
+        let i = self.slot(v);
         self.counts[i].bump();
-        self.total += 1;
-        self.lowest = self.lowest.min(i);
-        self.highest = self.highest.max(i);
+        self.mark(i, 1);
     }
 
     /// Count `v` `n` times (as `n` calls of [`Counts::record`]).
@@ -148,11 +143,26 @@ impl<C: Count> Counts<C> {
         if n == 0 {
             return;
         }
-        let mut i = self.index(v);
-        if i >= self.counts.len() {
-            i = self.index(self.high);
-        }
+        let i = self.slot(v);
         self.counts[i] = self.counts[i].plus(C::of(n));
+        self.mark(i, n);
+    }
+
+    /// Where `v` counts: its index, or the highest trackable value's when
+    /// it is past the last bucket.
+    #[inline(always)]
+    fn slot(&self, v: u64) -> usize {
+        let i = self.index(v);
+        if i < self.counts.len() {
+            i
+        } else {
+            self.index(self.high)
+        }
+    }
+
+    /// `n` values were counted at index `i`.
+    #[inline(always)]
+    fn mark(&mut self, i: usize, n: u64) {
         self.total += n;
         self.lowest = self.lowest.min(i);
         self.highest = self.highest.max(i);

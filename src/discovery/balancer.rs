@@ -326,7 +326,7 @@ impl Loads {
     #[inline]
     fn set(&mut self, i: usize, load: u32) {
         self.inflight[i] = load;
-        if !self.scan && self.position[i] != ABSENT {
+        if self.position[i] != ABSENT {
             self.set_leaf(i, pack(load, i));
         }
     }

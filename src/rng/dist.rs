@@ -225,15 +225,21 @@ impl Quantile {
     }
 }
 
+/// The exponential of mean `mean` at the quantile whose `−ln(1 − q)` is
+/// `e`: the one expression both [`Dist::quantile`] and
+/// [`Dist::quantile_of`] use, so they agree to the bit.
+#[inline(always)]
+fn exponential_at(mean: Duration, e: f64) -> Duration {
+    Duration(saturating_nanos(mean.as_nanos() as f64 * e))
+}
+
 impl Dist {
     /// [`Dist::quantile`] at `q.q`, reading the exponential transform from
     /// `q` when it was worked out.
     #[inline]
     pub fn quantile_of(&self, q: Quantile) -> Duration {
         match self {
-            Dist::Exponential { mean } if !q.exp.is_nan() => {
-                Duration(saturating_nanos(mean.as_nanos() as f64 * q.exp))
-            }
+            Dist::Exponential { mean } if !q.exp.is_nan() => exponential_at(*mean, q.exp),
             _ => self.quantile(q.q),
         }
     }
@@ -259,10 +265,7 @@ impl Dist {
                 let span = (max.as_nanos() - min.as_nanos()) as f64;
                 Duration(min.as_nanos() + (q * span) as u64)
             }
-            Dist::Exponential { mean } => {
-                let x = mean.as_nanos() as f64 * super::ln::neg_ln_1m(q);
-                Duration(saturating_nanos(x))
-            }
+            Dist::Exponential { mean } => exponential_at(*mean, super::ln::neg_ln_1m(q)),
             Dist::LogNormal { mu, sigma } => {
                 // Clamp away from 0 so that the normal quantile is finite.
                 let q = q.max(f64::MIN_POSITIVE);
