@@ -331,17 +331,8 @@ impl TraceArgs {
 /// A file name in the report directory, ending in .csv, not one of the
 /// files a run writes anyway.
 fn plain_csv_name(s: &str) -> Result<String, String> {
-    let taken = [
-        "summary.csv",
-        "agents.csv",
-        "timeseries.csv",
-        "bus.csv",
-        "calls.csv",
-        "perf.csv",
-        "jobs.csv",
-        "tiers.csv",
-        crate::harness::trace::ATTEMPTS,
-    ];
+    let mut taken = crate::report::csv::RUN_FILES.to_vec();
+    taken.extend(["jobs.csv", "tiers.csv", crate::harness::trace::ATTEMPTS]);
     if s.contains(['/', '\\']) || !s.ends_with(".csv") || s.len() <= 4 {
         return Err(format!(
             "`{s}`: a file name ending in .csv, written in the report directory (--out)"

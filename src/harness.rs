@@ -205,9 +205,10 @@ fn progress_bar(len: u64, what: &str, name: &str) -> ProgressBar {
     bar
 }
 
-/// The CSV files of a run directory: `summary.csv`, `agents.csv`,
-/// `timeseries.csv`, `bus.csv`, `calls.csv` and `perf.csv`, and `jobs.csv`
-/// when there are jobs and `tiers.csv` when the fleet changes.
+/// The CSV files of a run directory: [`report::csv::RUN_FILES`]
+/// (`summary.csv`, `agents.csv`, `timeseries.csv`, `bus.csv`, `calls.csv`
+/// and `perf.csv`), and `jobs.csv` when there are jobs and `tiers.csv`
+/// when the fleet changes.
 pub fn run_csvs(sc: &Scenario, runs: &[RunRecord]) -> Vec<(&'static str, Vec<u8>)> {
     let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("summary.csv", report::csv::summary(runs)),

@@ -846,14 +846,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutput, MergeError> {
     let total = first.runs_total;
     let grid = Grid::new(first.vary.clone()).expect("checked when the manifest was parsed");
     let point_of: BTreeMap<String, usize> = (0..grid.len()).map(|p| (grid.label(p), p)).collect();
-    let mut names = vec![
-        "summary.csv",
-        "agents.csv",
-        "timeseries.csv",
-        "bus.csv",
-        "calls.csv",
-        "perf.csv",
-    ];
+    let mut names = report::csv::RUN_FILES.to_vec();
     let with_jobs = first_dir.join("jobs.csv").exists();
     if with_jobs {
         names.push("jobs.csv");

@@ -111,6 +111,18 @@ pub const JOB_COLUMNS: &[&str] = &[
     "work",
 ];
 
+/// The CSV files every run directory has, in the order pages list them
+/// (`jobs.csv` and `tiers.csv` come besides them when there are jobs or
+/// fleet changes).
+pub const RUN_FILES: [&str; 6] = [
+    "summary.csv",
+    "agents.csv",
+    "timeseries.csv",
+    "bus.csv",
+    "calls.csv",
+    "perf.csv",
+];
+
 pub const AGENT_COLUMNS: &[&str] = &[
     "variant",
     "replication",

@@ -239,14 +239,7 @@ pub fn files_list<N: AsRef<str>>(
     charts: &[(N, Chart)],
 ) {
     out.push_str("<h2>Files</h2>\n<ul>\n");
-    let common = [
-        "summary.csv",
-        "agents.csv",
-        "timeseries.csv",
-        "bus.csv",
-        "calls.csv",
-        "perf.csv",
-    ];
+    let common = super::csv::RUN_FILES;
     let optional = [(jobs, "jobs.csv"), (tiers, "tiers.csv")];
     let present = optional.iter().filter(|(on, _)| *on).map(|(_, f)| *f);
     for f in first.iter().copied().chain(common).chain(present) {
