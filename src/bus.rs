@@ -365,6 +365,9 @@ pub struct Bus {
     /// When each outage began, in order: a message sent before one and
     /// arriving after it was lost with the broker.
     outages: Vec<Instant>,
+    /// Messages that crossed at once ([`Bus::cross_at_once`]) whose zero
+    /// latencies are not in `stats.latency` yet.
+    at_once: u64,
 }
 
 impl Bus {
@@ -390,6 +393,7 @@ impl Bus {
             broker: None,
             down: 0,
             outages: Vec::new(),
+            at_once: 0,
         }
     }
 
@@ -634,8 +638,31 @@ impl Bus {
         self.stats.latency.record_n(0, n);
     }
 
+    /// A message of `kind` sent now and arriving now, if nothing can stop
+    /// it (an instant network, nothing cut off, the broker up: no loss, no
+    /// partition, and no outage can start between its leaving and its
+    /// arrival): counted as `send_via` and `arrive` would count it, and
+    /// `true`. Else `false`, and nothing counted: the caller goes through
+    /// `send_via` and `arrive`. Its zero latency joins the histogram when
+    /// the stats are read (counts do not depend on order).
+    #[inline]
+    pub fn cross_at_once(&mut self, kind: Kind) -> bool {
+        if !(self.instant && self.cuts.is_empty() && self.down == 0) {
+            return false;
+        }
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += 1;
+        s.delivered += 1;
+        self.at_once += 1;
+        true
+    }
+
     /// What the bus has counted so far.
-    pub fn stats(&self) -> &BusStats {
+    pub fn stats(&mut self) -> &BusStats {
+        if self.at_once > 0 {
+            self.stats.latency.record_n(0, self.at_once);
+            self.at_once = 0;
+        }
         &self.stats
     }
 
@@ -962,6 +989,37 @@ mod tests {
         assert_eq!(s.kind(Kind::Request).sent, 3);
         assert_eq!(s.kind(Kind::Publish).lost_partition, 2);
         assert_eq!(s.kind(Kind::Heartbeat).lost_partition, 1);
+    }
+
+    /// `cross_at_once` counts what `send_via` and `arrive` at the same
+    /// instant would, and refuses whenever those could lose the message.
+    #[test]
+    fn crossing_at_once_counts_as_send_and_arrive() {
+        let zero = Dist::Constant(Duration::ZERO);
+        let (mut one_by_one, mut at_once) = (Bus::new(zero.clone(), 0.0), Bus::new(zero, 0.0));
+        let mut rng = rng();
+        let t = Instant(5);
+        for kind in [Kind::Request, Kind::Reply, Kind::Reply] {
+            assert_eq!(one_by_one.send(t, kind, C, A, &mut rng), Fate::Arrives(t));
+            assert!(one_by_one.arrive(t, kind, C, A, t));
+            assert!(at_once.cross_at_once(kind));
+        }
+        let (a, b) = (one_by_one.stats().clone(), at_once.stats().clone());
+        for kind in Kind::ALL {
+            assert_eq!(a.kind(kind), b.kind(kind), "{kind:?}");
+        }
+        assert_eq!(a.latency.len(), 3);
+        assert_eq!(b.latency.len(), 3);
+        assert_eq!(a.latency.to_histogram(), b.latency.to_histogram());
+        // Anything that can stop a message: no crossing at once.
+        at_once.cut(A);
+        assert!(!at_once.cross_at_once(Kind::Request), "a partition");
+        at_once.heal(A);
+        at_once.broker_down(t);
+        assert!(!at_once.cross_at_once(Kind::Request), "the broker down");
+        assert!(!Bus::new(Dist::Constant(ms(1)), 0.0).cross_at_once(Kind::Request));
+        assert!(!Bus::new(Dist::Constant(Duration::ZERO), 0.1).cross_at_once(Kind::Request));
+        assert_eq!(at_once.stats().kind(Kind::Request).sent, 1);
     }
 
     #[test]

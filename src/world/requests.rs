@@ -102,6 +102,10 @@ impl World<'_> {
         agent.held += 1;
         agent.first_sent.get_or_insert(now);
         agent.last_sent = Some(now);
+        if self.zero_latency && self.bus.cross_at_once(bus::Kind::Request) {
+            self.deliver(now, r, true);
+            return;
+        }
         match self.bus.send_via(
             now,
             bus::Kind::Request,
@@ -144,11 +148,18 @@ impl World<'_> {
     pub(super) fn on_reply(&mut self, now: Instant, r: u32) {
         let req = &self.reqs[r as usize];
         let (from, to, replied) = (Endpoint(req.agent), req.caller, req.replied);
-        let (answered, cause) = (req.answered, req.cause);
         if !self.bus.arrive(now, bus::Kind::Reply, from, to, replied) {
             self.lose(now, r);
             return;
         }
+        self.reply_arrived(now, r);
+    }
+
+    /// Request `r`'s reply is at its caller (the bus has counted it).
+    #[inline]
+    pub(super) fn reply_arrived(&mut self, now: Instant, r: u32) {
+        let req = &self.reqs[r as usize];
+        let (answered, cause) = (req.answered, req.cause);
         if !answered {
             self.settle_any(now, r, cause);
         }

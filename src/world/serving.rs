@@ -22,14 +22,22 @@ use crate::time::{Duration, Instant};
 impl World<'_> {
     #[inline]
     pub(super) fn on_deliver(&mut self, now: Instant, r: u32) {
+        self.deliver(now, r, false);
+    }
+
+    /// Request `r` reaches its agent; `crossed`: the bus has counted its
+    /// arrival already ([`crate::bus::Bus::cross_at_once`]).
+    #[inline(always)]
+    pub(super) fn deliver(&mut self, now: Instant, r: u32, crossed: bool) {
         let req = &mut self.reqs[r as usize];
         let a = req.agent as usize;
         req.received = now;
         let (sent, caller) = (req.dispatched, req.caller);
         self.settle_probe(now, a);
-        if !self
-            .bus
-            .arrive(now, bus::Kind::Request, caller, Endpoint(a as u32), sent)
+        if !crossed
+            && !self
+                .bus
+                .arrive(now, bus::Kind::Request, caller, Endpoint(a as u32), sent)
         {
             self.lose(now, r);
         } else if self.agents[a].is_down() || !self.agents[a].presence().present() {
@@ -178,6 +186,10 @@ impl World<'_> {
         req.replied = now;
         let (from, to) = (Endpoint(req.agent), req.caller);
         self.let_go(now, from.0 as usize);
+        if self.zero_latency && self.bus.cross_at_once(bus::Kind::Reply) {
+            self.reply_arrived(now, r);
+            return;
+        }
         match self.bus.send_via(
             now,
             bus::Kind::Reply,
