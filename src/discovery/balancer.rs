@@ -191,13 +191,14 @@ const ABSENT: u32 = u32::MAX;
 pub struct Loads {
     inflight: Vec<u32>,
     /// Segment tree of packed `(load, index)` minima; leaves at `size..size + n`.
-    /// Not kept up to date while `scan` is set.
+    /// While `scan` is set only the leaves are kept up to date.
     tree: Vec<u64>,
     size: usize,
-    /// A pool of at most [`SCAN_UP_TO`] backends answers `argmin` and
-    /// `next_eligible` by scanning it, which costs less than keeping the
-    /// tree on every change of a load (two changes a request, one scan a
-    /// pick); larger pools keep the tree. Same answers either way.
+    /// A pool of at most [`SCAN_UP_TO`] backends answers `argmin` by
+    /// scanning the leaves and `next_eligible` by scanning `position`,
+    /// which costs less than keeping the tree on every change of a load
+    /// (two changes a request, one scan a pick); larger pools keep the
+    /// tree. Same answers either way.
     scan: bool,
     /// The eligible backends, in no particular order.
     members: Vec<u32>,
@@ -266,16 +267,17 @@ impl Loads {
     /// scan of at most [`SCAN_UP_TO`] backends in a small pool).
     #[inline]
     pub fn argmin(&self) -> Option<usize> {
-        if self.scan {
-            let mut best = NONE_LEAF;
-            for (i, (&load, &at)) in self.inflight.iter().zip(&self.position).enumerate() {
-                if at != ABSENT {
-                    best = best.min(pack(load, i));
-                }
+        let root = if self.scan {
+            // The leaves alone are kept: their minimum, without a branch.
+            let leaves = &self.tree[self.size..self.size + self.inflight.len()];
+            let mut m = NONE_LEAF;
+            for &v in leaves {
+                m = if v < m { v } else { m };
             }
-            return (best != NONE_LEAF).then_some(best as u32 as usize);
-        }
-        let root = self.tree[1];
+            m
+        } else {
+            self.tree[1]
+        };
         (root != NONE_LEAF).then_some(root as u32 as usize)
     }
 
@@ -355,11 +357,11 @@ impl Loads {
     /// an ancestor keeps its value (those above it cannot change then).
     #[inline]
     fn set_leaf(&mut self, i: usize, value: u64) {
+        let mut node = self.size + i;
+        self.tree[node] = value;
         if self.scan {
             return;
         }
-        let mut node = self.size + i;
-        self.tree[node] = value;
         while node > 1 {
             let m = self.tree[node].min(self.tree[node ^ 1]);
             node >>= 1;
