@@ -156,6 +156,9 @@ impl World<'_> {
         self.tasks[t as usize].place = Place::Queued;
         if self.workers == 0 {
             self.route(now, t);
+        } else if self.queue.is_empty() && !self.pumping && self.outstanding < self.workers {
+            // It would be queued and, being alone there, popped at once.
+            self.pump_from(now, Some(t));
         } else {
             let priority = self.tasks[t as usize].priority;
             match self.queue.push(now, priority, t) {
@@ -204,13 +207,24 @@ impl World<'_> {
     /// re-entered: a request settled inline (zero latency, refused) frees
     /// its place for this same loop instead of recursing.
     pub(super) fn pump(&mut self, now: Instant) {
+        self.pump_from(now, None);
+    }
+
+    /// [`Self::pump`], routing `first` before anything queued: a task that
+    /// would have been the only one in the queue when the pump began.
+    #[inline]
+    fn pump_from(&mut self, now: Instant, mut first: Option<u32>) {
         if self.pumping {
             return;
         }
         self.pumping = true;
         while self.outstanding < self.workers {
-            let Some((_, t)) = self.queue.pop(now) else {
-                break;
+            let t = match first.take() {
+                Some(t) => t,
+                None => match self.queue.pop(now) {
+                    Some((_, t)) => t,
+                    None => break,
+                },
             };
             self.route(now, t);
         }
