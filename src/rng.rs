@@ -196,6 +196,23 @@ impl Weighted {
         (total > 0.0).then_some(Weighted { cumulative })
     }
 
+    /// The one option [`Self::pick_at`] can return, if only one raises
+    /// the running total (a single positive weight, say): it is returned
+    /// for every `q` in `[0, 1)`, so there is nothing to draw. (The
+    /// cumulative weights are 0 before it and `total` from it on, and
+    /// `q · total < total` in floating point: the exact product is at most
+    /// `total · (1 − 2⁻⁵³)`, which rounds below `total`.)
+    pub fn certain(&self) -> Option<usize> {
+        let mut before = 0.0;
+        let mut positive = self.cumulative.iter().enumerate().filter(|&(_, &c)| {
+            let grows = c > before;
+            before = c;
+            grows
+        });
+        let (i, _) = positive.next()?;
+        positive.next().is_none().then_some(i)
+    }
+
     /// The option at quantile `q` in `[0, 1)`.
     pub fn pick_at(&self, q: f64) -> usize {
         let total = *self.cumulative.last().expect("weights are not empty");
@@ -302,5 +319,36 @@ mod tests {
         let n = 100_000;
         let threes = (0..n).filter(|_| w.sample(&mut rng) == 3).count();
         assert!((threes as f64 / n as f64 - 0.75).abs() < 0.01);
+    }
+
+    /// One positive weight: `certain` names it, and `pick_at` gives it at
+    /// every quantile, up to the largest `unit` can return, whatever the
+    /// total (powers of two and not, tiny and huge).
+    #[test]
+    fn a_single_positive_weight_is_certain() {
+        let top = 1.0 - f64::EPSILON / 2.0; // (2⁵³ − 1) / 2⁵³
+        let mut rng = Seed(9).stream("t");
+        for total in [1.0, 0.3, 3.0, 7.0, 1e-300, 1e300, 0.1 + 0.2] {
+            for at in 0..4 {
+                let mut weights = [0.0; 4];
+                weights[at] = total;
+                let w = Weighted::new(&weights).unwrap();
+                assert_eq!(w.certain(), Some(at), "{weights:?}");
+                for q in [0.0, 0.5, top]
+                    .into_iter()
+                    .chain((0..1000).map(|_| unit(&mut rng)))
+                {
+                    assert_eq!(w.pick_at(q), at, "{weights:?} at {q}");
+                }
+            }
+        }
+        assert_eq!(
+            Weighted::new(&[0.0, 1.0, 0.0, 3.0]).unwrap().certain(),
+            None
+        );
+        // A weight too small to raise the running total is never picked.
+        let w = Weighted::new(&[1.0, 1e-300]).unwrap();
+        assert_eq!(w.certain(), Some(0));
+        assert_eq!(w.pick_at(top), 0);
     }
 }

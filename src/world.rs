@@ -667,6 +667,13 @@ pub struct World<'s> {
     /// Broken invariants seen so far (see `metrics::Invariants`).
     checks: crate::metrics::Invariants,
     priorities: Weighted,
+    /// The priority of every plain task when only one has a weight: then
+    /// nothing is drawn from the `priority` stream (it feeds nothing else).
+    certain_priority: Option<Priority>,
+    /// Some tier fails requests (`error_rate`) or makes calls: only then
+    /// does a task draw its failure seed (the `failures` stream feeds
+    /// nothing else, and the seed names only those draws).
+    failure_draws: bool,
     /// Messages take no time: deliver them inline, without an event.
     zero_latency: bool,
     /// Some tier's service time is exponential in the task's quantile:
@@ -842,6 +849,9 @@ impl<'s> World<'s> {
             last_outcome: Instant::ZERO,
             checks: crate::metrics::Invariants::default(),
             priorities: sc.workload.priority_sampler(),
+            certain_priority: (sc.workload.priority_sampler().certain()).map(|i| Priority::ALL[i]),
+            failure_draws: (sc.tiers.iter())
+                .any(|t| t.error_rate > 0.0 || !t.calls.is_empty() || t.calls.is_async()),
             // A broker takes time even on an instant network.
             zero_latency: sc.network.latency.is_zero() && sc.bus.broker.is_none(),
             exp_service: sc.tiers.iter().any(|t| t.service_time.uses_exp()),

@@ -40,12 +40,17 @@ impl World<'_> {
         let admitted = self.admit_on(now, route, slot as u32, in_panic);
         self.outstanding += 1;
         let task = &self.tasks[t as usize];
-        let (work_q, work, fail_u) = (
-            task.work_q,
-            task.work,
-            unit_at(task.fail_seed, task.attempts),
-        );
-        let path = Self::task_path(task.fail_seed, task.attempts);
+        let (work_q, work) = (task.work_q, task.work);
+        // Without failure draws no tier fails a request (1 is above every
+        // error rate of 0) and no path is read.
+        let (fail_u, path) = if self.failure_draws {
+            (
+                unit_at(task.fail_seed, task.attempts),
+                Self::task_path(task.fail_seed, task.attempts),
+            )
+        } else {
+            (1.0, 0)
+        };
         let deadline = match self.sc.workload.deadline {
             Some(d) if self.sc.request.propagate_deadline => task.arrival + d,
             _ => Instant::MAX,

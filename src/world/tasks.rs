@@ -106,7 +106,10 @@ impl World<'_> {
         given: Given,
     ) {
         // Drawn even when the trace gives them, so the streams stay aligned.
-        let drawn = Workload::priority_at(&self.priorities, unit(&mut self.rng.priority));
+        let drawn = match self.certain_priority {
+            Some(p) => p,
+            None => Workload::priority_at(&self.priorities, unit(&mut self.rng.priority)),
+        };
         let priority = given.priority.unwrap_or(drawn);
         let q = unit(&mut self.rng.work);
         let work_q = if self.exp_service {
@@ -114,7 +117,11 @@ impl World<'_> {
         } else {
             Quantile::new(q)
         };
-        let fail_seed = self.rng.failures.next_u64();
+        let fail_seed = if self.failure_draws {
+            self.rng.failures.next_u64()
+        } else {
+            0
+        };
         let job_id = self.job_id(job);
         let id = self.next_task;
         self.next_task += 1;
