@@ -172,7 +172,7 @@ impl<E> Engine<E> {
     }
 
     /// Schedule `event` at `now + delay` (saturating at [`Instant::MAX`]).
-    #[inline]
+    #[inline(always)]
     pub fn schedule_after(&mut self, delay: Duration, event: E) -> EventId {
         let at = self.now + delay;
         self.push(at, event)

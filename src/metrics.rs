@@ -431,7 +431,7 @@ impl Recorder {
     }
 
     /// An agent finished serving a request it received at `received`.
-    #[inline]
+    #[inline(always)]
     pub fn on_served(&mut self, now: Instant, agent: usize, received: Instant) {
         let us = (now - received).as_nanos() / 1_000;
         self.agent_latency_sum[agent] += u128::from(now.0 - received.0);
@@ -439,7 +439,7 @@ impl Recorder {
     }
 
     /// A task ended.
-    #[inline]
+    #[inline(always)]
     pub fn on_outcome(&mut self, now: Instant, arrival: Instant, outcome: Outcome, attempts: u32) {
         self.change_in_system(now, false);
         match outcome {

@@ -161,7 +161,7 @@ impl World<'_> {
     }
 
     /// Request `r`'s reply is at its caller (the bus has counted it).
-    #[inline]
+    #[inline(always)]
     pub(super) fn reply_arrived(&mut self, now: Instant, r: u32) {
         let req = &self.reqs[r as usize];
         let (answered, cause) = (req.answered, req.cause);
@@ -205,7 +205,7 @@ impl World<'_> {
     }
 
     /// The dispatcher learns a request's outcome (once per request).
-    #[inline]
+    #[inline(always)]
     pub(super) fn settle(&mut self, now: Instant, r: u32, cause: Option<Cause>) {
         self.trace_attempt(now, r, cause.map(super::trace::AttemptEnd::Failed));
         self.abandon(now, r);

@@ -57,7 +57,7 @@ impl World<'_> {
 
     /// Request `r` takes a slot: its own service, or (`QueuedToFinish`)
     /// an async tier's `finish_time`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn start(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
         let finishing = req.phase == Phase::QueuedToFinish;
@@ -168,7 +168,7 @@ impl World<'_> {
 
     /// Request `r` is done at its agent: the slot it holds (if any) goes to
     /// the next request, and its answer leaves.
-    #[inline]
+    #[inline(always)]
     pub(super) fn finish(&mut self, now: Instant, r: u32) {
         let a = self.reqs[r as usize].agent as usize;
         self.free_slot(now, r);
@@ -179,7 +179,7 @@ impl World<'_> {
     }
 
     /// The agent side is over and the answer (or refusal) travels back.
-    #[inline]
+    #[inline(always)]
     pub(super) fn send_back(&mut self, now: Instant, r: u32) {
         let req = &mut self.reqs[r as usize];
         req.phase = Phase::ToCaller;

@@ -158,7 +158,7 @@ impl World<'_> {
 
     /// Past the dispatcher: route a task now (`workers = 0`) or queue it; a
     /// full queue ends it with `when_full`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn after_routing(&mut self, now: Instant, t: u32, when_full: Outcome) {
         self.tasks[t as usize].place = Place::Queued;
         if self.workers == 0 {
@@ -263,7 +263,7 @@ impl World<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn end_task(&mut self, now: Instant, t: u32, outcome: Outcome) {
         self.trace_end_task(now, t, outcome);
         let task = self.tasks[t as usize];
