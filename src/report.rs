@@ -38,9 +38,24 @@ pub fn write_files<B: AsRef<[u8]>>(dir: &Path, files: &[(&str, B)]) -> io::Resul
 }
 
 /// Write `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed, then renamed over the target. A reader never sees a
-/// half-written report, and a crash leaves the old file in place.
+/// directory, then renamed over the target, so a reader never sees a
+/// half-written report. Not flushed to disk: the files of an output
+/// directory are written with this into a [`Staging`] directory, whose
+/// [`Staging::commit`] flushes them all at once before the output is put
+/// in place (one `fsync` per file each forced its own journal commit: a
+/// short run spent most of its wall time waiting for them). A file that
+/// must survive a crash on its own is written with [`write_durable`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_replacing(path, bytes, false)
+}
+
+/// [`write_atomic`], and flushed to disk before the rename: after a crash
+/// the file is the old one or the new one, whole.
+pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_replacing(path, bytes, true)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -57,7 +72,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

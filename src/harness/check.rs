@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::metrics::RunResult;
 use crate::metrics::registry::{self, Metric, Worse};
-use crate::report::{fixed, write_atomic};
+use crate::report::{fixed, write_durable};
 use crate::scenario::Scenario;
 
 /// The checked metric called `name`.
@@ -265,7 +265,7 @@ impl Baseline {
             })?;
         }
         let dir = path.parent().unwrap_or(Path::new("."));
-        write_atomic(path, &self.to_csv(dir)).map_err(|source| CheckError::Io {
+        write_durable(path, &self.to_csv(dir)).map_err(|source| CheckError::Io {
             path: path.to_path_buf(),
             source,
         })

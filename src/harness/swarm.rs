@@ -376,14 +376,14 @@ pub fn check_run(sc: &Scenario, r: &RunResult) -> Vec<String> {
 pub fn write_scenario(dir: &Path, g: &Generated, seed: u64) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     if let Some((name, text)) = &g.trace {
-        report::write_atomic(&dir.join(name), text.as_bytes())?;
+        report::write_durable(&dir.join(name), text.as_bytes())?;
     }
     let path = dir.join(format!("swarm-{seed}.toml"));
     let text = format!(
         "# Drawn by `fleetsim swarm --seeds 1 --start {seed}`.\n{}",
         g.toml
     );
-    report::write_atomic(&path, text.as_bytes())?;
+    report::write_durable(&path, text.as_bytes())?;
     Ok(path)
 }
 

@@ -12,8 +12,9 @@
 //!    restoring a previous output that a crash left renamed aside, then
 //!    creates `.OUT.staging-PID-NONCE` in the parent of `--out`.
 //! 2. The command writes every file into [`Staging::dir`].
-//! 3. [`Staging::commit`] fsyncs the files, writes `manifest.json` (size,
-//!    SHA-256 and rows of every file), fsyncs the directory, moves into it
+//! 3. [`Staging::commit`] writes `manifest.json` (size, SHA-256 and rows
+//!    of every file), fsyncs the files (written unflushed, so the first
+//!    fsync commits them all at once) and the directory, moves into it
 //!    whatever in the old `--out` is not part of the old output (nested
 //!    outputs such as `compare/`, files of other programs), then exchanges
 //!    the staging directory with `--out` in one `renameat2(RENAME_EXCHANGE)`
@@ -42,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::chart::CHART_DIR;
 use super::manifest::{self, MANIFEST_JSON, Manifest, Provenance};
-use super::write_atomic;
+use super::{write_atomic, write_durable};
 
 /// An output directory being built; see the module docs.
 #[derive(Debug)]
@@ -115,15 +116,18 @@ impl Staging {
 
     /// Write the manifest and put the output in place; returns the manifest.
     pub fn commit(mut self, p: &Provenance) -> io::Result<Manifest> {
+        let m = Manifest::of_dir(&self.dir, p)?;
+        write_atomic(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
+        // Every file was written unflushed: the first fsync commits them
+        // all (one journal commit), the others find nothing left to do.
         for rel in manifest::output_files(&self.dir)? {
             fs::File::open(self.dir.join(rel))?.sync_all()?;
         }
+        fs::File::open(self.dir.join(MANIFEST_JSON))?.sync_all()?;
         let charts = self.dir.join(CHART_DIR);
         if charts.is_dir() {
             sync_dir(&charts)?;
         }
-        let m = Manifest::of_dir(&self.dir, p)?;
-        write_atomic(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
         sync_dir(&self.dir)?;
         let old_location = match fs::symlink_metadata(&self.out) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -196,10 +200,13 @@ impl Staging {
         for f in &m.files {
             write_atomic(&self.out.join(&f.path), &fs::read(self.dir.join(&f.path))?)?;
         }
+        for f in &m.files {
+            fs::File::open(self.out.join(&f.path))?.sync_all()?;
+        }
         if self.out.join(CHART_DIR).is_dir() {
             sync_dir(&self.out.join(CHART_DIR))?;
         }
-        write_atomic(&self.out.join(MANIFEST_JSON), m.to_json().as_bytes())?;
+        write_durable(&self.out.join(MANIFEST_JSON), m.to_json().as_bytes())?;
         sync_dir(&self.out)?;
         self.committed = true;
         let _ = fs::remove_dir_all(&self.dir);
