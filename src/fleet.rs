@@ -45,7 +45,7 @@ pub enum ServiceTime {
 
 impl ServiceTime {
     /// The service time of a task at quantile `q` carrying `work`.
-    #[inline]
+    #[inline(always)]
     pub fn of(&self, q: Quantile, work: Option<f64>) -> Duration {
         match self {
             ServiceTime::Dist(d) => d.quantile_of(q),

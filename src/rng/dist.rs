@@ -236,7 +236,7 @@ fn exponential_at(mean: Duration, e: f64) -> Duration {
 impl Dist {
     /// [`Dist::quantile`] at `q.q`, reading the exponential transform from
     /// `q` when it was worked out.
-    #[inline]
+    #[inline(always)]
     pub fn quantile_of(&self, q: Quantile) -> Duration {
         match self {
             Dist::Exponential { mean } if !q.exp.is_nan() => exponential_at(*mean, q.exp),
