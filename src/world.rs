@@ -702,6 +702,9 @@ pub struct World<'s> {
     /// state, so their order at one instant does not matter (see
     /// `world/discovery.rs`, `probe_may_skip`).
     probes_independent: bool,
+    /// A steady agent's probes may go dormant: no event until it is looked
+    /// at (see `world/discovery.rs`, `may_sleep`).
+    probes_dormant: bool,
     /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
     /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
     unseen_probe_end: Vec<u32>,
@@ -874,6 +877,7 @@ impl<'s> World<'s> {
             probes: Vec::new(),
             probe_handling: Vec::new(),
             probes_independent: false,
+            probes_dormant: false,
             unseen_probe_end: Vec::new(),
             probe_msgs: Vec::new(),
             free_probe_msgs: Vec::new(),
