@@ -1008,7 +1008,7 @@ impl<'s> World<'s> {
             }
             let Some((now, event)) = self.engine.step_until(limit) else {
                 heard = Instant(limit.0.saturating_add(1));
-                break if self.engine.is_empty() {
+                break if self.engine.is_empty() && !self.probes_asleep() {
                     self.engine.now().max(self.end_of_arrivals)
                 } else {
                     limit
