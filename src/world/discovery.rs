@@ -74,8 +74,10 @@
 //! running empty (the run's end stays the end of the drain:
 //! `probes_asleep`). A steady agent's probes then cost
 //! nothing until a request reaches it, and O(1) then (the EMA stops moving
-//! after a few answers). With an event log (`--events`) probes never go
-//! dormant: every probe stays an event to log.
+//! after a few answers). With an event log or records (a trace sink:
+//! `--events`, `--records`, `diff`) probes never go dormant and first
+//! answers end as before: every probe stays an event to log, so such a
+//! run's `events` and fingerprint are those of the fuller trajectory.
 //!
 //! Eligibility has two levels: with `[balancer] degraded = "fallback"` an
 //! agent held DEGRADED is marked degraded in every balancer (the
