@@ -111,6 +111,12 @@ fn stagger(period: Duration, a: usize, n: usize) -> Instant {
     Instant((u128::from(period.as_nanos()) * (a as u128 + 1) / n.max(1) as u128) as u64)
 }
 
+/// What an agent's view shows of its health status: healthy (not
+/// UNHEALTHY) and degraded (see `World::refresh`).
+fn shown(s: Status) -> (bool, bool) {
+    (s != Status::Unhealthy, s == Status::Degraded)
+}
+
 /// Does `arrivals` bring its tasks at distinct instants, none scheduled
 /// at the instant of the one before (a Poisson, constant, ramp or diurnal
 /// process; not a trace or bursts)?
@@ -384,6 +390,13 @@ impl World<'_> {
                     .schedule(at.max(now), Event::BreakerTimer { agent: a as u32 })
                     .expect("not in the past");
             }
+        }
+        // The breaker is the only input of the view that changed here:
+        // while it is as open and as admitting as the view says, the view
+        // is as it is (every other input refreshes it when it changes).
+        let (b, v) = (&self.breakers[a], self.views[a]);
+        if v.open == (b.state().kind() == Kind::Open) && v.admits == b.admits() {
+            return;
         }
         self.refresh(a);
     }
@@ -759,6 +772,18 @@ impl World<'_> {
         self.unseen_probe_end[a]
     }
 
+    /// If agent `a`'s probes are dormant, apply those due before now and
+    /// make its next one an event again (its last probe's end, if unseen,
+    /// stays so).
+    pub(super) fn wake_dormant(&mut self, now: Instant, a: usize) {
+        if let Some(&m) = self.unseen_probe_end.get(a)
+            && m != NO_PROBE
+            && m & DORMANT != 0
+        {
+            self.wake(now, a);
+        }
+    }
+
     /// Apply agent `a`'s dormant probes due before `until` (or at it, with
     /// `at_until`) as their events would have: each is counted on the bus
     /// (sent and delivered at once), holds the free slot for its handling
@@ -990,8 +1015,9 @@ impl World<'_> {
             mon.on_probe_failure(now);
         }
         // The status is the view's only input a probe changes (the others
-        // refresh it themselves): an unchanged status leaves it as it is.
-        if mon.status() != before {
+        // refresh it themselves): a status the view shows the same (say
+        // UNKNOWN to HEALTHY) leaves it as it is.
+        if shown(mon.status()) != shown(before) {
             self.refresh(i);
         }
         if passed {
@@ -1009,7 +1035,7 @@ impl World<'_> {
         self.bus.timed_out(bus::Kind::Probe);
         let before = self.monitors[i].status();
         self.monitors[i].on_probe_failure(now);
-        if self.monitors[i].status() != before {
+        if shown(self.monitors[i].status()) != shown(before) {
             self.refresh(i);
         }
     }
