@@ -709,6 +709,9 @@ pub struct World<'s> {
     /// state, so their order at one instant does not matter (see
     /// `world/discovery.rs`, `probe_may_skip`).
     probes_independent: bool,
+    /// A steady agent's probes may go dormant: no event until it is looked
+    /// at (see `world/discovery.rs`, `may_sleep`).
+    probes_dormant: bool,
     /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
     /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
     unseen_probe_end: Vec<u32>,
@@ -884,6 +887,7 @@ impl<'s> World<'s> {
             probes: Vec::new(),
             probe_handling: Vec::new(),
             probes_independent: false,
+            probes_dormant: false,
             unseen_probe_end: Vec::new(),
             probe_msgs: Vec::new(),
             free_probe_msgs: Vec::new(),
@@ -1014,7 +1018,7 @@ impl<'s> World<'s> {
             }
             let Some((now, event)) = self.engine.step_until(limit) else {
                 heard = Instant(limit.0.saturating_add(1));
-                break if self.engine.is_empty() {
+                break if self.engine.is_empty() && !self.probes_asleep() {
                     self.engine.now().max(self.end_of_arrivals)
                 } else {
                     limit

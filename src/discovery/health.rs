@@ -115,6 +115,11 @@ pub struct HealthMonitor<R: Rule = ThresholdRule> {
     illegal: u64,
 }
 
+/// Answers [`HealthMonitor::steady_under`] follows at most before giving
+/// up (the EMA settles far sooner: it closes 1 − α of its distance to the
+/// sample each time, to within one unit in the last place).
+const STEADY_STEPS: u32 = 2048;
+
 /// The monitor's legal status changes: any, except back to UNKNOWN (only
 /// a new monitor knows nothing; once probed, an agent is HEALTHY,
 /// DEGRADED or UNHEALTHY).
@@ -196,12 +201,7 @@ impl<R: Rule> HealthMonitor<R> {
     /// leave, without recording it: the same arithmetic and rule as
     /// [`Self::on_probe_success`].
     pub fn status_after_success(&self, rtt: Duration) -> Status {
-        let sample = rtt.as_nanos() as f64;
-        let a = self.cfg.ema_alpha;
-        let ema = Some(match self.ema {
-            None => sample,
-            Some(e) => a * sample + (1.0 - a) * e,
-        });
+        let ema = Some(self.next_ema(self.ema, rtt));
         let obs = Observation {
             ema_nanos: ema,
             last: Some(rtt),
@@ -211,17 +211,81 @@ impl<R: Rule> HealthMonitor<R> {
         self.rule.classify(&self.cfg, &obs)
     }
 
+    /// Would every probe answered after `rtt` from now on, however many,
+    /// leave the status as the next one leaves it? Each answer moves the
+    /// EMA toward `rtt` (in floating point, monotonically, so it settles
+    /// on a fixed point in a few dozen steps at most); the answers are
+    /// followed, with the same arithmetic and rule as
+    /// [`Self::on_probe_success`], until the EMA stops moving: from then on
+    /// every answer is the same. `false` if one after the next would
+    /// change the status, if `rtt` is beyond `timeout`, or if the EMA has
+    /// not settled within `STEADY_STEPS` answers.
+    pub fn steady_under(&self, rtt: Duration) -> bool {
+        if rtt > self.cfg.timeout {
+            return false;
+        }
+        let (mut ema, mut status) = (self.ema, self.status);
+        for k in 0..STEADY_STEPS {
+            let next = self.next_ema(ema, rtt);
+            let obs = Observation {
+                ema_nanos: Some(next),
+                last: Some(rtt),
+                consecutive_failures: 0,
+                previous: status,
+            };
+            let now = self.rule.classify(&self.cfg, &obs);
+            if k > 0 {
+                if now != status {
+                    return false;
+                }
+                if ema == Some(next) {
+                    return true;
+                }
+            }
+            (ema, status) = (Some(next), now);
+        }
+        false
+    }
+
+    /// `n` probes answered after `rtt` each, all leaving the status as it
+    /// is (the last answer set it, and [`Self::steady_under`] said so): the
+    /// same EMA as `n` calls of [`Self::on_probe_success`], computed until
+    /// it stops moving.
+    pub fn on_probe_successes(&mut self, rtt: Duration, n: u64) {
+        if n == 0 {
+            return;
+        }
+        debug_assert!(
+            self.steady_under(rtt),
+            "{n} answers would change the status"
+        );
+        for _ in 0..n {
+            let next = self.next_ema(self.ema, rtt);
+            if self.ema == Some(next) {
+                break;
+            }
+            self.ema = Some(next);
+        }
+        self.consecutive_failures = 0;
+    }
+
+    /// The EMA after one more sample of `rtt`.
+    #[inline]
+    fn next_ema(&self, ema: Option<f64>, rtt: Duration) -> f64 {
+        let sample = rtt.as_nanos() as f64;
+        let a = self.cfg.ema_alpha;
+        match ema {
+            None => sample,
+            Some(e) => a * sample + (1.0 - a) * e,
+        }
+    }
+
     /// A probe was answered after `rtt`; beyond `timeout` it counts as a failure.
     pub fn on_probe_success(&mut self, now: Instant, rtt: Duration) -> Status {
         if rtt > self.cfg.timeout {
             return self.on_probe_failure(now);
         }
-        let sample = rtt.as_nanos() as f64;
-        let a = self.cfg.ema_alpha;
-        self.ema = Some(match self.ema {
-            None => sample,
-            Some(e) => a * sample + (1.0 - a) * e,
-        });
+        self.ema = Some(self.next_ema(self.ema, rtt));
         self.consecutive_failures = 0;
         self.observe(now, Some(rtt))
     }
@@ -333,6 +397,58 @@ mod tests {
             let preview = m.status_after_success(ms(rtt));
             assert_eq!(m.on_probe_success(Instant::ZERO, ms(rtt)), preview);
         }
+    }
+
+    #[test]
+    fn answers_in_bulk_are_the_answers_one_by_one() {
+        // From several EMAs, toward several samples: after one answer, n
+        // more at once leave the same EMA (to the bit) and status as n one
+        // by one, and `steady_under` says whether any of those n changes
+        // the status the first one left.
+        let mut steady_cases = 0;
+        for (seed, rtt, n) in [
+            (10, 20, 1),
+            (10, 20, 7),
+            (100, 20, 200),
+            (20, 20, 50),
+            (480, 490, 30),
+            (300, 499, 100),
+            (20, 480, 3),
+            (900, 20, 40),
+        ] {
+            let mut m = monitor();
+            m.cfg.degraded_threshold = ms(490);
+            m.on_probe_success(Instant::ZERO, ms(seed));
+            let steady = m.steady_under(ms(rtt));
+            m.on_probe_success(Instant::ZERO, ms(rtt));
+            let mut one = m.clone();
+            let mut changed = false;
+            for _ in 0..n {
+                let before = one.status();
+                changed |= one.on_probe_success(Instant::ZERO, ms(rtt)) != before;
+            }
+            if steady {
+                steady_cases += 1;
+                assert!(
+                    !changed,
+                    "steady_under({rtt}) from {seed}, yet the status changed"
+                );
+                m.on_probe_successes(ms(rtt), n);
+                assert_eq!(m.ema.map(f64::to_bits), one.ema.map(f64::to_bits));
+                assert_eq!(m.status(), one.status());
+            }
+        }
+        assert!(steady_cases >= 5, "{steady_cases} steady cases");
+        // Toward a sample above the threshold: not steady, however far.
+        let mut m = monitor();
+        m.on_probe_success(Instant::ZERO, ms(100));
+        assert!(m.steady_under(ms(100)));
+        assert!(!m.steady_under(ms(1000)), "would cross 500 ms");
+        // Beyond the timeout an answer is a failure: never steady.
+        assert!(!m.steady_under(ms(2001)));
+        // Before any answer the status is UNKNOWN: the first answer makes
+        // it HEALTHY, and the same answers keep it so.
+        assert!(monitor().steady_under(ms(10)));
     }
 
     #[test]

@@ -38,12 +38,46 @@
 //! message is lost (then, at the loss). A probe of an idle agent is two
 //! events (`Probe`, `ProbeDone`) instead of five, with the same results.
 //! When events of different agents are independent, a probe that leaves
-//! its agent's health as it is needs no `ProbeDone` either: its end
+//! its agent's health as it is (or, without an event log, is its first
+//! answer, taking UNKNOWN to HEALTHY: the agent's view is the same either
+//! way) needs no `ProbeDone` either: its end
 //! changes nothing anyone sees until the agent's slots or health are next
 //! looked at (a request reaches it, it fails, its next probe leaves, the
 //! run ends), and `settle_probe` applies it then, dated when it ended, or
 //! schedules its event after all if it has not ended. A steady agent's
 //! probe is then one event.
+//!
+//! Then none: when such a probe leaves an agent that is up, serving and
+//! idle, every later answer after the same handling time would leave its
+//! health as it is (`HealthMonitor::steady_under`: the EMA moves toward
+//! that time and settles on it), and arrivals come at distinct instants
+//! (not a trace or bursts), its probes go dormant: no `Probe` event is
+//! scheduled for it. Each would do what this one did: take the free slot
+//! for its handling time, answer, and count on the bus and in the EMA.
+//! The next time the agent is looked at (a request reaches it, it fails or
+//! changes presence, the run ends), `catch_up` applies the probes due
+//! before then, as their events would have (bus counts and zero
+//! latencies, busy time, the EMA, the probe number), leaves the last one
+//! holding its slot if it has not ended, and its next probe is an event
+//! again. A probe due at the very instant the agent is looked at comes
+//! after the event that looks: that event was scheduled before the
+//! instant, so it was pending when the probe's event was handled, which
+//! left the probe's arrival to an event after it. At the end of a run that
+//! stops after an event at `heard`, a probe due then was sent, not
+//! delivered (the event that ended the run was scheduled within the last
+//! probe interval, after the probe's event). Health statuses, views,
+//! balancers and the per-bucket gauges never see a dormant probe (none
+//! changes a status), and busy time is reported per run, not per bucket,
+//! so nothing else needs to look. Only their existence shows, at the end
+//! of the drain: the last of them closed the report bucket it fell in
+//! (`settle_probes` closes it then), and kept the event queue from
+//! running empty (the run's end stays the end of the drain:
+//! `probes_asleep`). A steady agent's probes then cost
+//! nothing until a request reaches it, and O(1) then (the EMA stops moving
+//! after a few answers). With an event log or records (a trace sink:
+//! `--events`, `--records`, `diff`) probes never go dormant and first
+//! answers end as before: every probe stays an event to log, so such a
+//! run's `events` and fingerprint are those of the fuller trajectory.
 //!
 //! Eligibility has two levels: with `[balancer] degraded = "fallback"` an
 //! agent held DEGRADED is marked degraded in every balancer (the
@@ -62,14 +96,36 @@ use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::{Presence, agent_id};
 use crate::time::{Duration, Instant};
+use crate::workload::Arrivals;
 
 /// No probe (in `unseen_probe_end`).
 const NO_PROBE: u32 = u32::MAX;
+
+/// Marks, in `unseen_probe_end`, an agent whose probes are dormant (with
+/// the message of its last probe that left: `DORMANT | msg`).
+const DORMANT: u32 = 1 << 30;
 
 /// `n` periodic timers spread over one `period`: agent `a` starts at
 /// `period · (a + 1) / n`.
 fn stagger(period: Duration, a: usize, n: usize) -> Instant {
     Instant((u128::from(period.as_nanos()) * (a as u128 + 1) / n.max(1) as u128) as u64)
+}
+
+/// What an agent's view shows of its health status: healthy (not
+/// UNHEALTHY) and degraded (see `World::refresh`).
+fn shown(s: Status) -> (bool, bool) {
+    (s != Status::Unhealthy, s == Status::Degraded)
+}
+
+/// Does `arrivals` bring its tasks at distinct instants, none scheduled
+/// at the instant of the one before (a Poisson, constant, ramp or diurnal
+/// process; not a trace or bursts)?
+fn apart(arrivals: &Arrivals) -> bool {
+    match arrivals {
+        Arrivals::Poisson { .. } | Arrivals::Ramp { .. } | Arrivals::Diurnal { .. } => true,
+        Arrivals::Constant { rate } => *rate <= 1e9,
+        Arrivals::Trace(_) | Arrivals::Bursts { .. } => false,
+    }
 }
 
 impl World<'_> {
@@ -109,6 +165,14 @@ impl World<'_> {
             if self.probes_independent {
                 self.unseen_probe_end = vec![NO_PROBE; n];
             }
+            // Dormant probes need arrivals that never come at one instant
+            // (a trace's equal timestamps, a burst): see `may_sleep`.
+            let w = &self.sc.workload;
+            self.probes_dormant = self.probes_independent
+                && (w.arrivals.iter())
+                    .chain(w.streams.iter().map(|s| &s.arrivals))
+                    .chain(w.jobs.iter().map(|j| &j.arrivals))
+                    .all(apart);
             self.monitors = (0..n)
                 .map(|a| {
                     let first = stagger(cfg.interval, a, n);
@@ -327,6 +391,13 @@ impl World<'_> {
                     .expect("not in the past");
             }
         }
+        // The breaker is the only input of the view that changed here:
+        // while it is as open and as admitting as the view says, the view
+        // is as it is (every other input refreshes it when it changes).
+        let (b, v) = (&self.breakers[a], self.views[a]);
+        if v.open == (b.state().kind() == Kind::Open) && v.admits == b.admits() {
+            return;
+        }
         self.refresh(a);
     }
 
@@ -338,14 +409,16 @@ impl World<'_> {
     pub(super) fn on_probe(&mut self, now: Instant, a: u32) {
         let i = a as usize;
         self.settle_probe(now, i);
-        let m = &mut self.monitors[i];
-        if !m.poll_probe(now) {
+        if !self.monitors[i].poll_probe(now) {
             return;
         }
-        let next = m.poll_timeout();
-        self.engine
-            .schedule(next, Event::Probe { agent: a })
-            .expect("probes move forward");
+        let sleep = self.may_sleep(i);
+        if !sleep {
+            let next = self.monitors[i].poll_timeout();
+            self.engine
+                .schedule(next, Event::Probe { agent: a })
+                .expect("probes move forward");
+        }
         let p = &mut self.probes[i];
         p.epoch = p.epoch.wrapping_add(1);
         p.sent = now;
@@ -377,6 +450,46 @@ impl World<'_> {
                     .expect("messages arrive after they leave");
             }
         }
+        if sleep {
+            let m = self.unseen_probe_end[i];
+            assert!(
+                m < DORMANT,
+                "agent {a}'s probes went dormant at {now:?}, its probe not unseen ({m})"
+            );
+            self.unseen_probe_end[i] = DORMANT | m;
+        }
+    }
+
+    /// May agent `a`'s probes go dormant now, as a probe of it leaves? When
+    /// `probes_dormant` holds (events of different agents are independent,
+    /// arrivals come at distinct instants, no event log), the agent is up,
+    /// serving, idle and its probe, handled at once, ends unseen
+    /// (`probe_end_unseen`), and every probe answered after the same
+    /// handling time after it leaves its health as that one does
+    /// (`HealthMonitor::steady_under`): then each of its next probes would
+    /// do the same (take the free slot for its handling time, answer, count
+    /// on the bus and in the EMA) until something looks at the agent, and
+    /// none is an event: [`Self::catch_up`] applies them then.
+    fn may_sleep(&self, a: usize) -> bool {
+        if !self.probes_dormant || self.trace.is_some() {
+            return false;
+        }
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        let agent = &self.agents[a];
+        let h = self.probe_handling[agent.tier as usize];
+        let m = &self.monitors[a];
+        agent.busy == 0
+            && agent.queue.is_empty()
+            && agent.has_free_slot()
+            && agent.faults.is_empty()
+            && !agent.is_down()
+            && agent.presence() == Presence::Serving
+            && h < cfg.interval
+            && h < cfg.timeout
+            && self.unseen_probe_end[a] == NO_PROBE
+            && self.unseen_status(m.status(), m.status_after_success(h))
+            && m.steady_under(h)
+            && self.probe_may_skip(a as u32, true)
     }
 
     /// May a probe message of agent `a` (its `arrival`, or its answer)
@@ -570,7 +683,8 @@ impl World<'_> {
     /// end without an event? When events of different agents are
     /// independent (`probes_independent`), it left now (so its answer
     /// comes `handling` after it left, before the timeout, none armed), the
-    /// agent is serving, and that answer leaves the health status as it is:
+    /// agent is serving, and that answer leaves the health status as it is
+    /// (or, first, makes it HEALTHY: [`Self::unseen_status`]):
     /// its end then changes nothing anyone sees until the agent's slots or
     /// health are next looked at, and [`Self::settle_probe`] applies it then.
     fn probe_end_unseen(&self, now: Instant, a: usize, epoch: u32, handling: Duration) -> bool {
@@ -585,7 +699,17 @@ impl World<'_> {
             && p.sent == now
             && self.unseen_probe_end[a] == NO_PROBE
             && self.agents[a].presence() == Presence::Serving
-            && m.status_after_success(handling) == m.status()
+            && self.unseen_status(m.status(), m.status_after_success(handling))
+    }
+
+    /// May an answer that takes an agent's health from `before` to `after`
+    /// end unseen? If it leaves it as it is; or, without an event log
+    /// (which shows the status), if it is the first answer, taking UNKNOWN
+    /// to HEALTHY: both count as healthy and not degraded in the agent's
+    /// view, so no one sees the change before the agent is looked at.
+    fn unseen_status(&self, before: Status, after: Status) -> bool {
+        after == before
+            || (before == Status::Unknown && after == Status::Healthy && self.trace.is_none())
     }
 
     /// Agent `a`'s slots and health are about to be looked at, at `now`:
@@ -598,6 +722,14 @@ impl World<'_> {
     pub(super) fn settle_probe(&mut self, now: Instant, a: usize) {
         let Some(&m) = self.unseen_probe_end.get(a) else {
             return;
+        };
+        if m == NO_PROBE {
+            return;
+        }
+        let m = if m & DORMANT != 0 {
+            self.wake(now, a)
+        } else {
+            m
         };
         if m == NO_PROBE {
             return;
@@ -619,14 +751,156 @@ impl World<'_> {
         self.end_probe(msg.done, m);
     }
 
+    /// Agent `a`, whose probes are dormant, is looked at now: its probes
+    /// due before now are applied ([`Self::catch_up`]) and its next one is
+    /// an event again. Returns its probe whose end is unseen, if any.
+    ///
+    /// A probe due at now itself stays to come, after the event looking at
+    /// the agent: that event was scheduled before this instant (arrivals
+    /// come at distinct instants, and every other event is scheduled
+    /// ahead), so it was pending when the probe's event was handled, which
+    /// then left the probe's arrival to an event after it (`probe_may_skip`
+    /// finds an event due now that is not independent of the probe): the
+    /// request it brings reached the agent first either way.
+    fn wake(&mut self, now: Instant, a: usize) -> u32 {
+        self.unseen_probe_end[a] &= !DORMANT;
+        self.catch_up(now, a, false);
+        let next = self.monitors[a].poll_timeout();
+        self.engine
+            .schedule(next, Event::Probe { agent: a as u32 })
+            .expect("dormant probes are caught up to now");
+        self.unseen_probe_end[a]
+    }
+
+    /// If agent `a`'s probes are dormant, apply those due before now and
+    /// make its next one an event again (its last probe's end, if unseen,
+    /// stays so).
+    pub(super) fn wake_dormant(&mut self, now: Instant, a: usize) {
+        if let Some(&m) = self.unseen_probe_end.get(a)
+            && m != NO_PROBE
+            && m & DORMANT != 0
+        {
+            self.wake(now, a);
+        }
+    }
+
+    /// Apply agent `a`'s dormant probes due before `until` (or at it, with
+    /// `at_until`) as their events would have: each is counted on the bus
+    /// (sent and delivered at once), holds the free slot for its handling
+    /// time `h` (busy time), and answers `h` after it left (counted on the
+    /// bus, `h` in the EMA, the status as it was), the last one's end left
+    /// unseen if it is not before `until`. The probe that left as the
+    /// agent went dormant ends first. Its probes are due every `interval`
+    /// from the monitor's next one; each ends before the next leaves.
+    /// Returns when the last of them was due, if any was.
+    fn catch_up(&mut self, until: Instant, a: usize, at_until: bool) -> Option<Instant> {
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        let period = cfg.interval.as_nanos().max(1);
+        let first = self.monitors[a].poll_timeout().0;
+        let bound = if at_until {
+            until.0
+        } else {
+            until.0.wrapping_sub(1)
+        };
+        if until.0 == 0 || first > bound {
+            return None;
+        }
+        let n = (bound - first) / period + 1;
+        let last = Instant(first + (n - 1) * period);
+        let m = self.unseen_probe_end[a];
+        debug_assert!(m < DORMANT, "a dormant agent without its last probe");
+        self.unseen_probe_end[a] = NO_PROBE;
+        self.end_probe(self.probe_msgs[m as usize].done, m);
+        let h = self.probe_handling[self.agents[a].tier as usize];
+        // A probe due at `until` itself (`at_until`: the run stopped after
+        // the event then, which its event preceded) was sent, its arrival
+        // an event after the one in hand (see `wake`), never handled.
+        let sent_only = last == until;
+        let arrived = n - u64::from(sent_only);
+        let answered = if sent_only || last + h < until {
+            arrived
+        } else {
+            arrived - 1
+        };
+        self.bus.crossed_unseen(bus::Kind::Probe, arrived);
+        self.bus.crossed_unseen(bus::Kind::ProbeReply, answered);
+        let agent = &mut self.agents[a];
+        agent.busy_time = agent.busy_time + Duration(h.as_nanos() * answered);
+        let mon = &mut self.monitors[a];
+        mon.on_probe_successes(h, answered);
+        mon.poll_probe(last);
+        let p = &mut self.probes[a];
+        p.epoch = p.epoch.wrapping_add(n as u32);
+        p.sent = last;
+        p.open = answered < n;
+        p.timer = sent_only;
+        let epoch = p.epoch;
+        if sent_only {
+            let fate = self.bus.send_via(
+                last,
+                bus::Kind::Probe,
+                Endpoint::CONTROL,
+                Endpoint(a as u32),
+                &mut self.rng.probes,
+                Some(&mut self.rng.broker),
+            );
+            debug_assert_eq!(fate, Fate::Arrives(last), "a dormant probe");
+        } else if answered < arrived {
+            // The last one still holds its slot.
+            let m = self.alloc_probe(a as u32, epoch);
+            let msg = &mut self.probe_msgs[m as usize];
+            msg.start = last;
+            msg.done = last + h;
+            msg.serving = true;
+            let agent = &mut self.agents[a];
+            agent.busy += 1;
+            agent.in_service.push(PROBE | m);
+            self.unseen_probe_end[a] = m;
+        }
+        Some(last)
+    }
+
+    /// Are some agent's probes dormant? Their events, had they been
+    /// scheduled, would keep the event queue from running empty (the run
+    /// then ends at the end of the drain, not at its last event).
+    pub(super) fn probes_asleep(&self) -> bool {
+        (self.unseen_probe_end.iter()).any(|&m| m != NO_PROBE && m & DORMANT != 0)
+    }
+
     /// At the end of the run: apply the unseen ends before `heard`.
+    ///
+    /// Dormant probes, and first answers that ended unseen, were events
+    /// before: at the end of the drain (the run stopping before `heard`,
+    /// not after an event there) the last of those events, if it came
+    /// after the last event handled and at or after the end of the
+    /// current report bucket, closed that bucket with the gauges as they
+    /// are now (none of them changes a gauge), rather than the end of the
+    /// run, after the tasks left are cancelled: so it is closed here.
     pub(super) fn settle_probes(&mut self, heard: Instant) {
+        // The run stopped after an event at `heard` (rather than before
+        // it, at the end of the drain): a probe due then was handled.
+        let at_heard = heard == self.engine.now();
+        let mut latest = Instant::ZERO;
         for a in 0..self.unseen_probe_end.len() {
+            if self.unseen_probe_end[a] & DORMANT != 0 && self.unseen_probe_end[a] != NO_PROBE {
+                self.unseen_probe_end[a] &= !DORMANT;
+                if let Some(last) = self.catch_up(heard, a, at_heard) {
+                    latest = latest.max(last);
+                }
+            }
             let m = self.unseen_probe_end[a];
             if m != NO_PROBE && self.probe_msgs[m as usize].done < heard {
+                let done = self.probe_msgs[m as usize].done;
+                if self.monitors[a].status() == Status::Unknown {
+                    latest = latest.max(done);
+                }
                 self.unseen_probe_end[a] = NO_PROBE;
-                self.end_probe(self.probe_msgs[m as usize].done, m);
+                self.end_probe(done, m);
             }
+        }
+        if !at_heard && latest >= self.metrics.bucket_end() {
+            let gauges = self.gauges();
+            self.metrics.advance(latest, gauges);
         }
     }
 
@@ -741,8 +1015,9 @@ impl World<'_> {
             mon.on_probe_failure(now);
         }
         // The status is the view's only input a probe changes (the others
-        // refresh it themselves): an unchanged status leaves it as it is.
-        if mon.status() != before {
+        // refresh it themselves): a status the view shows the same (say
+        // UNKNOWN to HEALTHY) leaves it as it is.
+        if shown(mon.status()) != shown(before) {
             self.refresh(i);
         }
         if passed {
@@ -760,7 +1035,7 @@ impl World<'_> {
         self.bus.timed_out(bus::Kind::Probe);
         let before = self.monitors[i].status();
         self.monitors[i].on_probe_failure(now);
-        if self.monitors[i].status() != before {
+        if shown(self.monitors[i].status()) != shown(before) {
             self.refresh(i);
         }
     }
@@ -918,5 +1193,160 @@ impl World<'_> {
             self.refresh(a as usize);
         }
         self.ensure_lease_check();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{self, Scenario};
+    use crate::world::World;
+
+    /// Run `sc` with dormant probes allowed or not: the results (every
+    /// figure the reports draw on, floats to the bit: `Debug` prints them
+    /// so they read back the same), but for the events and the
+    /// fingerprint; and the events.
+    fn outputs(sc: &Scenario, dormant: bool) -> (Vec<String>, u64) {
+        let mut w = World::new(sc, sc.seed);
+        w.probes_dormant &= dormant;
+        let r = w.run();
+        let b = &r.bus;
+        let figures = vec![
+            format!(
+                "{} {} {} {} {} {:?} {} {:?}",
+                r.submitted,
+                r.completed,
+                r.failed,
+                r.rejected,
+                r.cancelled,
+                r.failed_by,
+                r.retries,
+                (
+                    r.latency_mean_ms,
+                    r.latency_p99_ms,
+                    r.latency_max_ms,
+                    r.wait_mean_ms
+                ),
+            ),
+            format!("{:?}", (r.in_system_mean, r.agent_seconds, r.invariants)),
+            format!("{:?}", r.agents),
+            format!("{:?}", r.buckets),
+            format!("{:?}", b.by_kind),
+            format!(
+                "{:?}",
+                (
+                    b.latency.len(),
+                    b.latency_mean_ns(),
+                    b.latency_max_ns(),
+                    b.latency_quantile_ns(0.99)
+                )
+            ),
+        ];
+        (figures, r.events)
+    }
+
+    #[test]
+    fn dormant_probes_change_nothing_but_the_events() {
+        // Fleets where probes sleep a lot, and the edge cases: requests
+        // that come exactly when a probe is due (constant arrivals on the
+        // probes' grid), probe handling times next to the DEGRADED
+        // threshold (the EMA crosses it or not), several slots, short
+        // intervals, and runs that end between a probe and its answer.
+        let base = [
+            "fleet.tiers[0].count=3",
+            "fleet.tiers[1].count=4",
+            "fleet.tiers[2].count=5",
+            "duration=\"30s\"",
+        ];
+        let cases: &[&[&str]] = &[
+            &[],
+            &["workload.arrivals={process=\"constant\",rate=12.0}"],
+            &["workload.arrivals={process=\"constant\",rate=4.0}"],
+            &[
+                "workload.arrivals={process=\"constant\",rate=24.0}",
+                "drain=\"0s\"",
+            ],
+            &[
+                "health.degraded_threshold=\"25ms\"",
+                "workload.arrivals={process=\"poisson\",rate=5.0}",
+            ],
+            &[
+                "health.degraded_threshold=\"110ms\"",
+                "workload.arrivals={process=\"poisson\",rate=30.0}",
+            ],
+            &[
+                "fleet.tiers[0].concurrency=3",
+                "fleet.tiers[2].concurrency=2",
+            ],
+            &["health.interval=\"120ms\"", "health.timeout=\"115ms\""],
+            &[
+                "health.interval=\"250ms\"",
+                "health.timeout=\"200ms\"",
+                "drain=\"0s\"",
+            ],
+            &["workload.arrivals={process=\"poisson\",rate=2.0}", "seed=7"],
+            // The run stops at the end of the drain with a request in
+            // flight and an agent's probe due then: that probe's event
+            // closed the last bucket, with the request counted in it.
+            &[
+                "fleet.tiers[0].count=4",
+                "fleet.tiers[0].concurrency=2",
+                "fleet.tiers[1].count=3",
+                "fleet.tiers[2].count=4",
+                "fleet.tiers[2].concurrency=3",
+                "health.timeout=\"200ms\"",
+                "health.degraded_threshold=\"130ms\"",
+                "health.ema_alpha=0.5",
+                "workload.arrivals={process=\"poisson\",rate=10.0}",
+                "duration=\"10s\"",
+                "drain=\"0s\"",
+                "seed=928424",
+                "fleet.tiers[0].service_time={dist=\"constant\",value=\"250ms\"}",
+            ],
+            // The same at the first probes' ends (UNKNOWN to HEALTHY).
+            &[
+                "duration=\"1050ms\"",
+                "drain=\"0s\"",
+                "workload.arrivals={process=\"poisson\",rate=40.0}",
+            ],
+            &[
+                "duration=\"1100ms\"",
+                "drain=\"0s\"",
+                "workload.arrivals={process=\"poisson\",rate=40.0}",
+            ],
+            // Requests that reach an agent exactly as its next probe is due.
+            &[
+                "workload.arrivals={process=\"constant\",rate=1.5}",
+                "fleet.tiers[0].count=1",
+                "fleet.tiers[1].count=1",
+                "fleet.tiers[2].count=1",
+            ],
+            &[
+                "workload.arrivals={process=\"constant\",rate=1.5}",
+                "fleet.tiers[0].count=2",
+                "fleet.tiers[1].count=2",
+                "fleet.tiers[2].count=2",
+            ],
+        ];
+        let mut fewer = 0;
+        for (k, case) in cases.iter().enumerate() {
+            let sets: Vec<_> = (base.iter().chain(case.iter()))
+                .map(|s| s.parse().expect("a valid override"))
+                .collect();
+            let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+            let (slept, slept_events) = outputs(&sc, true);
+            let (evented, events) = outputs(&sc, false);
+            for (f, (a, b)) in slept.iter().zip(&evented).enumerate() {
+                assert!(a == b, "case {k} {case:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert!(
+                slept_events <= events,
+                "case {k}: {slept_events} > {events}"
+            );
+            fewer += usize::from(slept_events < events);
+        }
+        assert!(
+            fewer >= cases.len() - 3,
+            "probes slept in {fewer} cases only"
+        );
     }
 }

@@ -98,6 +98,9 @@ impl World<'_> {
         if was == p {
             return;
         }
+        // Dormant probes assume a serving agent: those due before now
+        // happen first.
+        self.wake_dormant(now, a);
         self.serving_count = self.serving_count + u64::from(p == Presence::Serving)
             - u64::from(was == Presence::Serving);
         if (p == Presence::Serving) != (was == Presence::Serving) {
