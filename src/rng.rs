@@ -41,13 +41,25 @@ impl Seed {
     /// The stream called `name`. The same seed and name always give the same
     /// numbers.
     pub fn stream(self, name: &str) -> Stream {
+        self.stream_at(stream_id(name), 0)
+    }
+
+    /// The stream [`Seed::stream`] gives for a name whose [`stream_id`] is
+    /// `id`, after its first `word_pos` 32-bit words
+    /// (`Stream::get_word_pos`): the same draws from there on. A
+    /// stream drawn from rarely can be kept as that position (24 bytes)
+    /// instead of as a generator (over 300).
+    pub fn stream_at(self, id: u64, word_pos: u128) -> Stream {
         let mut state = self.0;
         let mut key = [0u8; 32];
         for chunk in key.chunks_exact_mut(8) {
             chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
         }
         let mut rng = ChaCha8Rng::from_seed(key);
-        rng.set_stream(fnv1a64(name.as_bytes()));
+        rng.set_stream(id);
+        if word_pos != 0 {
+            rng.set_word_pos(word_pos);
+        }
         rng
     }
 
@@ -69,6 +81,11 @@ pub fn splitmix64(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The stream number of the stream named `name` (see [`Seed::stream`]).
+pub fn stream_id(name: &str) -> u64 {
+    fnv1a64(name.as_bytes())
 }
 
 /// 64-bit FNV-1a: a stable hash of a stream name.
@@ -231,6 +248,28 @@ impl Weighted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stream rebuilt at a word position draws what the stream itself
+    /// draws from there, whatever mix of 32- and 64-bit draws came before.
+    #[test]
+    fn a_stream_resumes_at_its_word_position() {
+        let seed = Seed(11);
+        let mut whole = seed.stream("availability/agent-7");
+        for k in 0..200u32 {
+            let pos = whole.get_word_pos();
+            let mut resumed = seed.stream_at(stream_id("availability/agent-7"), pos);
+            assert_eq!(
+                resumed.next_u64(),
+                whole.clone().next_u64(),
+                "at word {pos}"
+            );
+            if k % 3 == 0 {
+                whole.next_u32();
+            } else {
+                unit(&mut whole);
+            }
+        }
+    }
 
     #[test]
     fn streams_are_stable_and_independent() {

@@ -736,7 +736,16 @@ pub struct World<'s> {
     open_count: u64,
     down_count: u64,
     // Failures.
-    availability: Vec<Option<(crate::faults::Availability, Stream)>>,
+    /// Each tier's up and down periods (`None`: its agents never fail).
+    tier_availability: Vec<Option<crate::faults::Availability>>,
+    /// Where each agent of a failing tier is in its own
+    /// `availability/agent-N` stream (stream id, word position). The
+    /// stream is rebuilt there at each of the agent's rare changes instead
+    /// of kept (a generator is over 300 bytes: a sixth of a large fleet's
+    /// memory).
+    availability: Vec<(u64, u128)>,
+    /// The run's seed, to rebuild those streams.
+    availability_seed: Seed,
     fault_targets: Vec<Vec<u32>>,
     // Orchestration.
     budget: Option<RetryBudget>,
@@ -910,7 +919,9 @@ impl<'s> World<'s> {
             degraded_count: 0,
             open_count: 0,
             down_count: 0,
+            tier_availability: Vec::new(),
             availability: Vec::new(),
+            availability_seed: seed,
             fault_targets: Vec::new(),
             budget: sc
                 .retry

@@ -15,17 +15,23 @@ use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
 use crate::fleet::{Condition, FaultEffect, agent_id};
 use crate::metrics::Cause;
-use crate::rng::Seed;
+use crate::rng::{Seed, stream_id};
 use crate::time::Instant;
 
 impl World<'_> {
     pub(super) fn start_failures(&mut self, seed: Seed) {
         let n = self.agents.len();
+        self.availability_seed = seed;
+        self.tier_availability = (self.sc.tiers.iter())
+            .map(|tier| Availability::new(tier.uptime, &tier.repair))
+            .collect();
         self.availability = (0..n)
             .map(|a| {
-                let tier = &self.sc.tiers[self.agents[a].tier as usize];
-                let model = Availability::new(tier.uptime, &tier.repair)?;
-                let mut rng = seed.stream(&format!("availability/{}", agent_id(a)));
+                let Some(model) = &self.tier_availability[self.agents[a].tier as usize] else {
+                    return (0, 0);
+                };
+                let id = stream_id(&format!("availability/{}", agent_id(a)));
+                let mut rng = seed.stream_at(id, 0);
                 let (up, period) = model.start(&mut rng);
                 if !up {
                     self.agents[a].unavailable = true;
@@ -38,7 +44,7 @@ impl World<'_> {
                         Event::Availability { agent: a as u32 },
                     )
                     .expect("the run has not started");
-                Some((model, rng))
+                (id, rng.get_word_pos())
             })
             .collect();
         let tier_ranges = self.tier_members();
@@ -83,10 +89,13 @@ impl World<'_> {
         let was = self.agents[i].condition();
         let up_now = self.agents[i].unavailable;
         self.agents[i].unavailable = !up_now;
-        let (model, rng) = self.availability[i]
-            .as_mut()
+        let model = self.tier_availability[self.agents[i].tier as usize]
+            .as_ref()
             .expect("availability events only for failing tiers");
-        let period = model.period(up_now, rng);
+        let (id, pos) = self.availability[i];
+        let mut rng = self.availability_seed.stream_at(id, pos);
+        let period = model.period(up_now, &mut rng);
+        self.availability[i].1 = rng.get_word_pos();
         self.engine
             .schedule_after(period, Event::Availability { agent: a });
         self.after_change(now, i, was);
