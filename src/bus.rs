@@ -365,8 +365,8 @@ pub struct Bus {
     /// When each outage began, in order: a message sent before one and
     /// arriving after it was lost with the broker.
     outages: Vec<Instant>,
-    /// Messages that crossed at once ([`Bus::cross_at_once`]) whose zero
-    /// latencies are not in `stats.latency` yet.
+    /// Messages counted by [`Bus::crossed_unseen`] whose zero latencies
+    /// are not in `stats.latency` yet.
     at_once: u64,
 }
 
@@ -517,7 +517,7 @@ impl Bus {
     ) -> Fate {
         // The common case, decided without a call: nothing can lose or
         // delay the message (the same outcome as the checks below).
-        if self.instant && self.cuts.is_empty() && self.down == 0 {
+        if self.nothing_can_stop() {
             self.stats.by_kind[kind.index()].sent += 1;
             return Fate::Arrives(now);
         }
@@ -624,36 +624,37 @@ impl Bus {
         self.stats.by_kind[kind.index()].timed_out += 1;
     }
 
+    /// Nothing can lose or delay a message now: an instant network (no
+    /// latency, loss or broker), nothing cut off, the broker up.
+    #[inline(always)]
+    fn nothing_can_stop(&self) -> bool {
+        self.instant && self.cuts.is_empty() && self.down == 0
+    }
+
     /// Count `n` messages of `kind` that crossed an instant, lossless
     /// network and that the caller did not send one by one (nothing could
     /// stop them): exactly as `n` calls of `send` and `arrive` at the same
-    /// instant would count them.
+    /// instant would count them. Their zero latencies join the histogram
+    /// when the stats are read (counts do not depend on order).
+    #[inline]
     pub fn crossed_unseen(&mut self, kind: Kind, n: u64) {
-        if n == 0 {
-            return;
-        }
         let s = &mut self.stats.by_kind[kind.index()];
         s.sent += n;
         s.delivered += n;
-        self.stats.latency.record_n(0, n);
+        self.at_once += n;
     }
 
     /// A message of `kind` sent now and arriving now, if nothing can stop
-    /// it (an instant network, nothing cut off, the broker up: no loss, no
-    /// partition, and no outage can start between its leaving and its
-    /// arrival): counted as `send_via` and `arrive` would count it, and
-    /// `true`. Else `false`, and nothing counted: the caller goes through
-    /// `send_via` and `arrive`. Its zero latency joins the histogram when
-    /// the stats are read (counts do not depend on order).
+    /// it (no loss, no partition, and no outage can start between its
+    /// leaving and its arrival): counted as `send_via` and `arrive` would
+    /// count it ([`Bus::crossed_unseen`]), and `true`. Else `false`, and
+    /// nothing counted: the caller goes through `send_via` and `arrive`.
     #[inline]
     pub fn cross_at_once(&mut self, kind: Kind) -> bool {
-        if !(self.instant && self.cuts.is_empty() && self.down == 0) {
+        if !self.nothing_can_stop() {
             return false;
         }
-        let s = &mut self.stats.by_kind[kind.index()];
-        s.sent += 1;
-        s.delivered += 1;
-        self.at_once += 1;
+        self.crossed_unseen(kind, 1);
         true
     }
 
