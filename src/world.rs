@@ -840,6 +840,7 @@ impl<'s> World<'s> {
             .collect();
         let metrics = Recorder::new(agents.len(), sc.warmup, sc.duration, sc.report.bucket);
         let n = agents.len();
+        let priorities = sc.workload.priority_sampler();
         let mut world = World {
             sc,
             engine: Engine::with_capacity(1024),
@@ -860,8 +861,8 @@ impl<'s> World<'s> {
             end_of_arrivals: Instant(sc.duration.as_nanos()),
             last_outcome: Instant::ZERO,
             checks: crate::metrics::Invariants::default(),
-            priorities: sc.workload.priority_sampler(),
-            certain_priority: (sc.workload.priority_sampler().certain()).map(|i| Priority::ALL[i]),
+            certain_priority: priorities.certain().map(|i| Priority::ALL[i]),
+            priorities,
             failure_draws: (sc.tiers.iter())
                 .any(|t| t.error_rate > 0.0 || !t.calls.is_empty() || t.calls.is_async()),
             // A broker takes time even on an instant network.

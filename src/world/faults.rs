@@ -21,7 +21,6 @@ use crate::time::Instant;
 impl World<'_> {
     pub(super) fn start_failures(&mut self, seed: Seed) {
         let n = self.agents.len();
-        self.availability_seed = seed;
         self.tier_availability = (self.sc.tiers.iter())
             .map(|tier| Availability::new(tier.uptime, &tier.repair))
             .collect();
