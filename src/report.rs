@@ -148,6 +148,9 @@ fn fixed_fast(out: &mut String, x: f64, decimals: usize) -> bool {
     if x < 0.0 && rounded != 0 {
         out.push('-');
     }
+    // Digits by hand: `write!` of the integer and the zero-padded fraction
+    // gave back three fifths of the saving (100,000 agents: 2.93 G
+    // instructions against 2.86 G).
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = int;
