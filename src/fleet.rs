@@ -429,15 +429,15 @@ pub fn tier_ids(tiers: &[Tier]) -> Vec<Vec<u32>> {
 
 /// The stable display id of agent `i`.
 pub fn agent_id(i: usize) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(16);
     agent_id_into(&mut s, i);
     s
 }
 
 /// [`agent_id`], appended to `out`.
 pub fn agent_id_into(out: &mut String, i: usize) {
-    use std::fmt::Write as _;
-    write!(out, "agent-{i}").expect("writing to a String cannot fail");
+    out.push_str("agent-");
+    crate::text::push_decimal(out, i as u64);
 }
 
 #[cfg(test)]

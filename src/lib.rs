@@ -17,7 +17,8 @@
 //!   only in `perf.csv`.
 //!
 //! ## Module map
-//! `time`, `rng`, `hist` (HdrHistogram's counts, cheap to record) →
+//! `time`, `rng`, `hist` (HdrHistogram's counts, cheap to record), `text`
+//! (decimal digits without the formatter) →
 //! components (`orchestration`, `discovery`, `bus`,
 //! `fleet`, `workload`, `faults`) → `world` (the only scheduler, on
 //! `engine`) → `metrics` (with the registry of metrics) → `stats`,
@@ -46,6 +47,7 @@ pub mod results;
 pub mod rng;
 pub mod scenario;
 pub mod stats;
+pub mod text;
 pub mod time;
 pub mod workload;
 pub mod world;

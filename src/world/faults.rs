@@ -13,7 +13,7 @@
 use super::{Event, PROBE, World};
 use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
-use crate::fleet::{Condition, FaultEffect, agent_id};
+use crate::fleet::{Condition, FaultEffect, agent_id_into};
 use crate::metrics::Cause;
 use crate::rng::{Seed, stream_id};
 use crate::time::Instant;
@@ -24,12 +24,17 @@ impl World<'_> {
         self.tier_availability = (self.sc.tiers.iter())
             .map(|tier| Availability::new(tier.uptime, &tier.repair))
             .collect();
+        // One name buffer for every agent's stream name.
+        let mut name = String::from("availability/");
+        let prefix = name.len();
         self.availability = (0..n)
             .map(|a| {
                 let Some(model) = &self.tier_availability[self.agents[a].tier as usize] else {
                     return (0, 0);
                 };
-                let id = stream_id(&format!("availability/{}", agent_id(a)));
+                name.truncate(prefix);
+                agent_id_into(&mut name, a);
+                let id = stream_id(&name);
                 let mut rng = seed.stream_at(id, 0);
                 let (up, period) = model.start(&mut rng);
                 if !up {

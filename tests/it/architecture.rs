@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first. A new top-level module must be placed here.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("foundations", &["time", "rng", "hist"]),
+    ("foundations", &["time", "rng", "hist", "text"]),
     (
         "components",
         &[
