@@ -203,50 +203,65 @@ impl Slots {
 }
 
 /// One agent's state in a run.
+///
+/// Laid out by hand (`repr(C)`, whole cache lines): a large fleet's agents
+/// do not stay in cache, and a request or a probe reaching one reads it
+/// from memory. The first line holds what every probe and request checks
+/// (slots, presence, the tier) and the slots in service; the second the
+/// queue, the faults and the count a finished request updates; the third
+/// the send times a request writes and the failures. The lifecycle's
+/// times, rarely read,
+/// come last.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Agent {
+    // First line.
     /// Index into the scenario's tiers.
     pub tier: u32,
     pub concurrency: u32,
     /// Slots in use.
     pub busy: u32,
-    /// Requests waiting for a slot, oldest first (request slots in the world).
-    pub queue: VecDeque<u32>,
-    /// Requests in service (at most `concurrency`).
-    pub in_service: Slots,
-    /// Requests of an async tier waiting for their calls, holding no slot.
-    pub calling: Vec<u32>,
-    /// Down in the availability model.
-    pub unavailable: bool,
-    /// Scheduled faults in effect, by fault index (a handful at most).
-    pub faults: Vec<(u32, FaultEffect)>,
-    /// Since when the agent is down or cut off, if it is.
-    silent_since: Option<Instant>,
-    silent_total: Duration,
-    /// Requests served (successfully or not) and failed.
-    pub served: u64,
-    pub failures: u64,
-    /// Slot-time spent serving.
-    pub busy_time: Duration,
-    /// Its place in the fleet's lifecycle (see [`Agent::set_presence`]).
-    presence: Presence,
     /// Requests sent to it and not yet answered by it (on their way, queued,
     /// in service, calling): a draining agent leaves when this is zero.
     pub held: u32,
-    /// Bumped each time it starts, so a stale start timer is ignored.
-    pub start_epoch: u32,
+    /// Down in the availability model.
+    pub unavailable: bool,
+    /// Its place in the fleet's lifecycle (see [`Agent::set_presence`]).
+    presence: Presence,
     /// A drain that ends while it is still draining: rejoin once it left.
     pub rejoin_when_gone: bool,
+    /// Bumped each time it starts, so a stale start timer is ignored.
+    pub start_epoch: u32,
+    /// Requests in service (at most `concurrency`).
+    pub in_service: Slots,
+    /// Slot-time spent serving.
+    pub busy_time: Duration,
+    // Second line.
+    /// Requests waiting for a slot, oldest first (request slots in the world).
+    pub queue: VecDeque<u32>,
+    /// Scheduled faults in effect, by fault index (a handful at most).
+    pub faults: Vec<(u32, FaultEffect)>,
+    /// Requests served (successfully or not).
+    pub served: u64,
+    // Third line.
+    /// When the first request after its last registration, and the last
+    /// request, were sent to it.
+    pub first_sent: Option<Instant>,
+    pub last_sent: Option<Instant>,
+    /// Requests that failed.
+    pub failures: u64,
+    /// Requests of an async tier waiting for their calls, holding no slot.
+    pub calling: Vec<u32>,
+    // The rest.
+    /// Since when the agent is down or cut off, if it is.
+    silent_since: Option<Instant>,
+    silent_total: Duration,
     present_since: Option<Instant>,
     present_total: Duration,
     /// The last time it registered, became eligible, began to drain, left.
     pub registered_at: Option<Instant>,
     pub serving_at: Option<Instant>,
     pub drained_at: Option<Instant>,
-    /// When the first request after its last registration, and the last
-    /// request, were sent to it.
-    pub first_sent: Option<Instant>,
-    pub last_sent: Option<Instant>,
 }
 
 /// An agent's ground truth at one moment (see [`Agent::condition`]).
@@ -443,6 +458,22 @@ pub fn agent_id_into(out: &mut String, i: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hot fields sit where `Agent`'s layout says.
+    #[test]
+    fn agent_lines() {
+        use std::mem::offset_of;
+        assert_eq!(std::mem::align_of::<Agent>(), 64);
+        for end in [
+            offset_of!(Agent, in_service) + std::mem::size_of::<Slots>(),
+            offset_of!(Agent, busy_time) + 8,
+        ] {
+            assert!(end <= 64, "first line ends at {end}");
+        }
+        assert!(offset_of!(Agent, queue) >= 64);
+        assert!(offset_of!(Agent, served) + 8 <= 128);
+        assert!(offset_of!(Agent, failures) + 8 <= 192);
+    }
 
     /// `Slots` keeps exactly the order of a `Vec` under `push` and
     /// `swap_remove`, for any sequence of them.

@@ -97,14 +97,21 @@ impl Rule for ThresholdRule {
 }
 
 /// The monitor of one agent.
+///
+/// Laid out by hand (`repr(C)`, on a cache-line boundary): a large fleet
+/// keeps one monitor per agent, out of cache, and a probe's answer should
+/// read one line of it. Everything an answer in time reads and writes
+/// (status, failures, next probe, EMA, and the config up to the EMA's
+/// weight) comes first; the time spent in each status after.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct HealthMonitor<R: Rule = ThresholdRule> {
-    cfg: HealthConfig,
-    rule: R,
     status: Status,
-    ema: Option<f64>,
     consecutive_failures: u32,
     next_probe: Instant,
+    ema: Option<f64>,
+    cfg: HealthConfig,
+    rule: R,
     /// Time the monitor has spent UNHEALTHY, and since when it is.
     unhealthy_since: Option<Instant>,
     unhealthy_total: Duration,
@@ -344,6 +351,26 @@ fn account(now: Instant, was: bool, is: bool, since: &mut Option<Instant>, total
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What an answer in time touches is in the monitor's first line.
+    #[test]
+    fn an_answer_reads_one_line() {
+        use std::mem::offset_of;
+        type M = HealthMonitor<ThresholdRule>;
+        assert_eq!(std::mem::align_of::<M>(), 64);
+        let cfg = offset_of!(M, cfg);
+        for end in [
+            offset_of!(M, status) + 1,
+            offset_of!(M, consecutive_failures) + 4,
+            offset_of!(M, next_probe) + 8,
+            offset_of!(M, ema) + 16,
+            cfg + offset_of!(HealthConfig, interval) + 8,
+            cfg + offset_of!(HealthConfig, degraded_threshold) + 8,
+            cfg + offset_of!(HealthConfig, ema_alpha) + 8,
+        ] {
+            assert!(end <= 64, "a hot field ends at byte {end}");
+        }
+    }
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
