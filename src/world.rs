@@ -715,6 +715,12 @@ pub struct World<'s> {
     /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
     /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
     unseen_probe_end: Vec<u32>,
+    /// Agents woken from dormant probes by a request whose next probe is
+    /// not scheduled yet: the request's end comes first and decides (see
+    /// `world/discovery.rs`, `defer_probe`).
+    probe_deferred: Vec<bool>,
+    /// When the service that `start` last began ends.
+    started_until: Instant,
     /// Probes at their agents or answering (a slab, with free slots).
     probe_msgs: Vec<ProbeMsg>,
     free_probe_msgs: Vec<u32>,
@@ -899,6 +905,8 @@ impl<'s> World<'s> {
             probes_independent: false,
             probes_dormant: false,
             unseen_probe_end: Vec::new(),
+            probe_deferred: Vec::new(),
+            started_until: Instant::ZERO,
             probe_msgs: Vec::new(),
             free_probe_msgs: Vec::new(),
             heartbeat_sent: vec![Instant::ZERO; n],

@@ -59,7 +59,13 @@
 //! before then, as their events would have (bus counts and zero
 //! latencies, busy time, the EMA, the probe number), leaves the last one
 //! holding its slot if it has not ended, and its next probe is an event
-//! again. A probe due at the very instant the agent is looked at comes
+//! again, unless a request brought the look, took a free slot and ends
+//! before that probe is due: then the probe waits unscheduled for the
+//! request's end, where an agent idle and steady again sleeps on with no
+//! probe event at all (`after_delivery`, `deferred_done`), so a steady
+//! agent serving now and then costs no probe events either (any other
+//! look in between schedules it). A probe due at the very instant the
+//! agent is looked at comes
 //! after the event that looks: that event was scheduled before the
 //! instant, so it was pending when the probe's event was handled, which
 //! left the probe's arrival to an event after it. At the end of a run that
@@ -73,8 +79,7 @@
 //! (`settle_probes` closes it then), and kept the event queue from
 //! running empty (the run's end stays the end of the drain:
 //! `probes_asleep`). A steady agent's probes then cost
-//! nothing until a request reaches it, and O(1) then (the EMA stops moving
-//! after a few answers). With an event log or records (a trace sink:
+//! nothing, requests or not. With an event log or records (a trace sink:
 //! `--events`, `--records`, `diff`) probes never go dormant and first
 //! answers end as before: every probe stays an event to log, so such a
 //! run's `events` and fingerprint are those of the fuller trajectory.
@@ -104,6 +109,11 @@ const NO_PROBE: u32 = u32::MAX;
 /// Marks, in `unseen_probe_end`, an agent whose probes are dormant (with
 /// the message of its last probe that left: `DORMANT | msg`).
 const DORMANT: u32 = 1 << 30;
+
+/// With [`DORMANT`] in `unseen_probe_end`: dormant with no probe of its
+/// own still to end (it fell asleep as a request ended, not as a probe
+/// left: see [`World::deferred_done`]).
+const NO_LAST: u32 = DORMANT - 1;
 
 /// `n` periodic timers spread over one `period`: agent `a` starts at
 /// `period · (a + 1) / n`.
@@ -164,6 +174,7 @@ impl World<'_> {
             self.probes = vec![ProbeState::default(); n];
             if self.probes_independent {
                 self.unseen_probe_end = vec![NO_PROBE; n];
+                self.probe_deferred = vec![false; n];
             }
             // Dormant probes need arrivals that never come at one instant
             // (a trace's equal timestamps, a burst): see `may_sleep`.
@@ -471,6 +482,17 @@ impl World<'_> {
     /// on the bus and in the EMA) until something looks at the agent, and
     /// none is an event: [`Self::catch_up`] applies them then.
     fn may_sleep(&self, a: usize) -> bool {
+        self.steady_idle(a)
+            && self.unseen_probe_end[a] == NO_PROBE
+            && self.probe_may_skip(a as u32, true)
+    }
+
+    /// Would a probe of agent `a` leaving now find it as a dormant probe
+    /// does, and so would every later one? Dormant probes are allowed, the
+    /// agent is up, serving and idle, and an answer after the probe's
+    /// handling time leaves its health as it is now and ever after
+    /// (`HealthMonitor::steady_under`).
+    fn steady_idle(&self, a: usize) -> bool {
         if !self.probes_dormant || self.trace.is_some() {
             return false;
         }
@@ -486,10 +508,8 @@ impl World<'_> {
             && agent.presence() == Presence::Serving
             && h < cfg.interval
             && h < cfg.timeout
-            && self.unseen_probe_end[a] == NO_PROBE
             && self.unseen_status(m.status(), m.status_after_success(h))
             && m.steady_under(h)
-            && self.probe_may_skip(a as u32, true)
     }
 
     /// May a probe message of agent `a` (its `arrival`, or its answer)
@@ -630,8 +650,9 @@ impl World<'_> {
                 m
             }
             None => {
+                // Below the dormant marks as well as the `PROBE` bit.
                 assert!(
-                    self.probe_msgs.len() < PROBE as usize,
+                    self.probe_msgs.len() < NO_LAST as usize,
                     "{} probes at once",
                     self.probe_msgs.len()
                 );
@@ -720,14 +741,31 @@ impl World<'_> {
     /// itself is scheduled too: its event came after every event already
     /// due at that instant, this one included.
     pub(super) fn settle_probe(&mut self, now: Instant, a: usize) {
+        self.settle_probe_as(now, a, false);
+    }
+
+    /// [`Self::settle_probe`] as a request reaches agent `a`. If its probes
+    /// were dormant, its next one is not scheduled yet ([`Self::defer_probe`]):
+    /// [`Self::after_delivery`] decides once the request is in place.
+    #[inline]
+    pub(super) fn settle_probe_for_request(&mut self, now: Instant, a: usize) {
+        if self.unseen_probe_end.get(a).is_some_and(|&m| m != NO_PROBE) {
+            self.settle_probe_as(now, a, true);
+        }
+    }
+
+    fn settle_probe_as(&mut self, now: Instant, a: usize, request: bool) {
         let Some(&m) = self.unseen_probe_end.get(a) else {
             return;
         };
+        if !request {
+            self.undefer(a);
+        }
         if m == NO_PROBE {
             return;
         }
         let m = if m & DORMANT != 0 {
-            self.wake(now, a)
+            self.wake(now, a, request)
         } else {
             m
         };
@@ -762,25 +800,99 @@ impl World<'_> {
     /// then left the probe's arrival to an event after it (`probe_may_skip`
     /// finds an event due now that is not independent of the probe): the
     /// request it brings reached the agent first either way.
-    fn wake(&mut self, now: Instant, a: usize) -> u32 {
-        self.unseen_probe_end[a] &= !DORMANT;
+    ///
+    /// With `defer` (a request brings the look), the next probe is not
+    /// scheduled yet: see [`Self::defer_probe`].
+    fn wake(&mut self, now: Instant, a: usize, defer: bool) -> u32 {
+        self.end_dormancy(a);
         self.catch_up(now, a, false);
+        if defer {
+            self.probe_deferred[a] = true;
+        } else {
+            self.schedule_next_probe(a);
+        }
+        self.unseen_probe_end[a]
+    }
+
+    /// Agent `a`'s next probe is an event again, at its time.
+    fn schedule_next_probe(&mut self, a: usize) {
         let next = self.monitors[a].poll_timeout();
         self.engine
             .schedule(next, Event::Probe { agent: a as u32 })
-            .expect("dormant probes are caught up to now");
-        self.unseen_probe_end[a]
+            .expect("probes are caught up to now");
+    }
+
+    /// Clear agent `a`'s dormant mark: its last probe whose end is unseen,
+    /// or `NO_PROBE`.
+    fn end_dormancy(&mut self, a: usize) {
+        let m = self.unseen_probe_end[a] & !DORMANT;
+        self.unseen_probe_end[a] = if m == NO_LAST { NO_PROBE } else { m };
     }
 
     /// If agent `a`'s probes are dormant, apply those due before now and
     /// make its next one an event again (its last probe's end, if unseen,
-    /// stays so).
+    /// stays so); if its next probe is deferred, schedule it.
     pub(super) fn wake_dormant(&mut self, now: Instant, a: usize) {
-        if let Some(&m) = self.unseen_probe_end.get(a)
-            && m != NO_PROBE
-            && m & DORMANT != 0
-        {
-            self.wake(now, a);
+        if let Some(&m) = self.unseen_probe_end.get(a) {
+            self.undefer(a);
+            if m != NO_PROBE && m & DORMANT != 0 {
+                self.wake(now, a, false);
+            }
+        }
+    }
+
+    /// A request reached agent `a` as its probes slept, and woke them
+    /// (`wake` with `defer`). Their next is due at `T` (the monitor's next
+    /// probe). If the request took a free slot now and its service ends
+    /// before `T`, nothing of the agent can change before that end but by
+    /// another look, so the next probe stays unscheduled: at the end
+    /// ([`Self::deferred_done`]) the agent is idle again and its probes may
+    /// sleep on with no event at all, which is what the probe at `T` would
+    /// have decided (the agent is then as it will be at `T`). Otherwise the
+    /// probe is an event, as before. Any other look in between schedules it
+    /// ([`Self::undefer`]).
+    ///
+    /// The probe's event, scheduled later than it was, may follow events
+    /// due at `T` that were scheduled in between, rather than precede
+    /// them: those of other agents are independent of it, and one of this
+    /// agent found it pending before (its arrival then waited for an event
+    /// after that one: `probe_may_skip`), so it reached the agent after
+    /// that one either way.
+    #[inline(never)]
+    pub(super) fn after_delivery(&mut self, now: Instant, a: usize, r: u32) {
+        if self.probe_deferred.get(a) != Some(&true) {
+            return;
+        }
+        let req = &self.reqs[r as usize];
+        let keep = req.agent as usize == a
+            && req.phase == super::Phase::Serving
+            && req.service_start == now
+            && self.started_until < self.monitors[a].poll_timeout();
+        if !keep {
+            self.undefer(a);
+        }
+    }
+
+    /// If agent `a`'s next probe is deferred, schedule it now.
+    fn undefer(&mut self, a: usize) {
+        if self.probe_deferred.get(a) == Some(&true) {
+            self.probe_deferred[a] = false;
+            self.schedule_next_probe(a);
+        }
+    }
+
+    /// The request that left agent `a`'s next probe unscheduled ended (see
+    /// [`Self::after_delivery`]): if the agent is idle and steady, with no
+    /// probe of its own in flight, its probes sleep on from the next one
+    /// (`DORMANT | NO_LAST`); else that probe is an event.
+    #[cold]
+    pub(super) fn deferred_done(&mut self, a: usize) {
+        self.probe_deferred[a] = false;
+        let p = self.probes[a];
+        if !p.open && !p.timer && self.unseen_probe_end[a] == NO_PROBE && self.steady_idle(a) {
+            self.unseen_probe_end[a] = DORMANT | NO_LAST;
+        } else {
+            self.schedule_next_probe(a);
         }
     }
 
@@ -808,9 +920,11 @@ impl World<'_> {
         let n = (bound - first) / period + 1;
         let last = Instant(first + (n - 1) * period);
         let m = self.unseen_probe_end[a];
-        debug_assert!(m < DORMANT, "a dormant agent without its last probe");
+        debug_assert!(m < DORMANT || m == NO_PROBE, "catch_up of a dormant mark");
         self.unseen_probe_end[a] = NO_PROBE;
-        self.end_probe(self.probe_msgs[m as usize].done, m);
+        if m != NO_PROBE {
+            self.end_probe(self.probe_msgs[m as usize].done, m);
+        }
         let h = self.probe_handling[self.agents[a].tier as usize];
         // A probe due at `until` itself (`at_until`: the run stopped after
         // the event then, which its event preceded) was sent, its arrival
@@ -883,7 +997,7 @@ impl World<'_> {
         let mut latest = Instant::ZERO;
         for a in 0..self.unseen_probe_end.len() {
             if self.unseen_probe_end[a] & DORMANT != 0 && self.unseen_probe_end[a] != NO_PROBE {
-                self.unseen_probe_end[a] &= !DORMANT;
+                self.end_dormancy(a);
                 if let Some(last) = self.catch_up(heard, a, at_heard) {
                     latest = latest.max(last);
                 }
@@ -1313,6 +1427,20 @@ mod tests {
                 "drain=\"0s\"",
                 "workload.arrivals={process=\"poisson\",rate=40.0}",
             ],
+            // Agents that sleep again after a request (see
+            // `after_delivery`): several slots, failed requests, timeouts
+            // shorter than a service, deadlines.
+            &[
+                "fleet.tiers[0].concurrency=2",
+                "fleet.tiers[1].concurrency=2",
+                "fleet.tiers[1].error_rate=0.3",
+                "workload.arrivals={process=\"poisson\",rate=9.0}",
+            ],
+            &[
+                "request.timeout=\"40ms\"",
+                "workload.deadline=\"90ms\"",
+                "workload.arrivals={process=\"poisson\",rate=20.0}",
+            ],
             // Requests that reach an agent exactly as its next probe is due.
             &[
                 "workload.arrivals={process=\"constant\",rate=1.5}",
@@ -1348,5 +1476,32 @@ mod tests {
             fewer >= cases.len() - 3,
             "probes slept in {fewer} cases only"
         );
+    }
+
+    /// An agent that is always up and serves a request now and then
+    /// sleeps again as each request ends: a task costs its arrival, its
+    /// end and its (stale) timeout, and the probes nothing. Waking for
+    /// the next probe after each request cost about 0.6 events a task more
+    /// (3.79 a task; now 3.16).
+    #[test]
+    fn a_steady_agent_sleeps_again_after_a_request() {
+        let sets: Vec<_> = [
+            "fleet.tiers[0].count=1",
+            "fleet.tiers[1].count=1",
+            "fleet.tiers[2].count=1",
+            "fleet.tiers[0].uptime=1.0",
+            "fleet.tiers[1].uptime=1.0",
+            "fleet.tiers[2].uptime=1.0",
+            "duration=\"600s\"",
+            "workload.arrivals={process=\"poisson\",rate=1.0}",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("a valid override"))
+        .collect();
+        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+        let r = World::new(&sc, sc.seed).run();
+        let per_task = r.events as f64 / r.submitted as f64;
+        assert!(r.submitted > 500, "{} tasks", r.submitted);
+        assert!(per_task < 3.3, "{per_task:.2} events a task");
     }
 }

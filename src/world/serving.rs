@@ -33,7 +33,7 @@ impl World<'_> {
         let a = req.agent as usize;
         req.received = now;
         let (sent, caller) = (req.dispatched, req.caller);
-        self.settle_probe(now, a);
+        self.settle_probe_for_request(now, a);
         if !crossed
             && !self
                 .bus
@@ -52,6 +52,9 @@ impl World<'_> {
         } else {
             self.reqs[r as usize].phase = Phase::Queued;
             self.agents[a].queue.push_back(r);
+        }
+        if !self.probe_deferred.is_empty() {
+            self.after_delivery(now, a, r);
         }
     }
 
@@ -110,6 +113,7 @@ impl World<'_> {
                 *n -= 1;
             }
         }
+        self.started_until = now + service;
         self.engine
             .schedule_after(service, Event::Done { req: r, epoch });
     }
@@ -176,6 +180,9 @@ impl World<'_> {
             .on_served(now, a, self.reqs[r as usize].received);
         self.start_next(now, a);
         self.send_back(now, r);
+        if !self.probe_deferred.is_empty() && self.probe_deferred[a] {
+            self.deferred_done(a);
+        }
     }
 
     /// The agent side is over and the answer (or refusal) travels back.
