@@ -93,21 +93,28 @@ pub fn fixed(x: f64, decimals: usize) -> String {
 
 /// [`fixed`], appended to `out` as bytes (no allocation once `out` has
 /// room: the per-agent rows of a large fleet write millions of cells).
+#[inline]
 pub fn fixed_into(out: &mut Vec<u8>, x: f64, decimals: usize) {
-    use std::io::Write as _;
-    if !x.is_finite() {
-        return;
-    }
     if x == 0.0 {
         // The common case in per-agent rows (no time down, unhealthy,
         // open): what the formatter writes for 0 (and, less its sign, -0).
-        out.push(b'0');
-        if decimals > 0 {
-            out.push(b'.');
-            out.extend(std::iter::repeat_n(b'0', decimals));
+        const ZERO: &[u8] = b"0.000000000";
+        match decimals {
+            0 => out.push(b'0'),
+            d if d + 2 <= ZERO.len() => out.extend_from_slice(&ZERO[..d + 2]),
+            d => {
+                out.extend_from_slice(b"0.");
+                out.extend(std::iter::repeat_n(b'0', d));
+            }
         }
-        return;
+    } else if x.is_finite() {
+        fixed_nonzero(out, x, decimals);
     }
+}
+
+/// [`fixed_into`] for a finite `x` other than 0.
+fn fixed_nonzero(out: &mut Vec<u8>, x: f64, decimals: usize) {
+    use std::io::Write as _;
     if fixed_fast(out, x, decimals) {
         return;
     }
@@ -120,6 +127,7 @@ pub fn fixed_into(out: &mut Vec<u8>, x: f64, decimals: usize) {
 
 /// `n` in decimal, appended to `out`: what `Display` writes, without the
 /// formatter (a large fleet's `agents.csv` writes half a million integers).
+#[inline]
 pub fn uint_into(out: &mut Vec<u8>, n: u64) {
     if n < 10 {
         // Most counts in per-agent rows.
@@ -197,7 +205,7 @@ mod tests {
         assert_eq!(fixed(-0.0001, 3), "0.000");
         assert_eq!(fixed(-1.5, 1), "-1.5");
         assert_eq!(fixed(f64::NAN, 2), "");
-        for d in 0..8 {
+        for d in 0..14 {
             assert_eq!(fixed(0.0, d), format!("{:.d$}", 0.0), "{d} decimals");
             assert_eq!(fixed(-0.0, d), fixed(0.0, d));
         }
