@@ -524,11 +524,17 @@ impl Recorder {
         let measured_completed = latency.len();
         let window = (self.end_of_arrivals.0 - self.warmup.0) as f64;
         let end_s = end.as_secs_f64();
+        assert_eq!(
+            agents.len(),
+            self.agent_latency.len(),
+            "one latency recorder per agent"
+        );
+        let template = &self.agent_template;
         let agents_out = agents
             .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let h = &self.agent_latency[i];
+            .zip(std::mem::take(&mut self.agent_latency))
+            .zip(&self.agent_latency_sum)
+            .map(|((a, h), &latency_sum)| {
                 let served = a.served;
                 AgentResult {
                     tasks: served,
@@ -541,12 +547,12 @@ impl Recorder {
                     latency_mean_ms: if served == 0 {
                         0.0
                     } else {
-                        ms(self.agent_latency_sum[i] as f64 / served as f64)
+                        ms(latency_sum as f64 / served as f64)
                     },
                     latency_p99_ms: if h.is_empty() {
                         0.0
                     } else {
-                        h.value_at_quantile(0.99, &self.agent_template) as f64 / 1_000.0
+                        h.into_value_at_quantile(0.99, template) as f64 / 1_000.0
                     },
                     breaker_trips: 0,
                     unhealthy_s: 0.0,

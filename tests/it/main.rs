@@ -27,6 +27,7 @@ mod orchestration;
 mod outputs;
 mod pages;
 mod pubsub;
+mod report_rows;
 mod scenario_errors;
 mod schema;
 mod statistics;
