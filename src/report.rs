@@ -125,29 +125,6 @@ fn fixed_nonzero(out: &mut Vec<u8>, x: f64, decimals: usize) {
     }
 }
 
-/// `n` in decimal, appended to `out`: what `Display` writes, without the
-/// formatter (a large fleet's `agents.csv` writes half a million integers).
-#[inline]
-pub fn uint_into(out: &mut Vec<u8>, n: u64) {
-    if n < 10 {
-        // Most counts in per-agent rows.
-        out.push(b'0' + n as u8);
-        return;
-    }
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
 /// [`fixed_into`] without the formatter, when the answer is certain:
 /// `|x|·10^decimals` is worked out in floating point (within a relative
 /// 2⁻⁵³ of the exact product), and unless its fraction is that close to
@@ -181,7 +158,7 @@ fn fixed_fast(out: &mut Vec<u8>, x: f64, decimals: usize) -> bool {
     // Digits by hand: `write!` of the integer and the zero-padded fraction
     // gave back three fifths of the saving (100,000 agents: 2.93 G
     // instructions against 2.86 G).
-    uint_into(out, int);
+    crate::text::push_decimal_bytes(out, int);
     if decimals > 0 {
         out.push(b'.');
         let mut n = fraction;
@@ -245,25 +222,6 @@ mod tests {
             for d in [0, 1, 2, 3, 4, 6, 9] {
                 assert_eq!(fixed(x, d), formatter(x, d), "{x:e} at {d} decimals");
             }
-        }
-    }
-
-    #[test]
-    fn integers_are_what_display_writes() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut values = vec![0, 1, 9, 10, 11, 99, 100, 101, u64::MAX, u64::MAX / 10];
-        values.extend((0..20).map(|k| 10u64.pow(k)));
-        values.extend((1..20).map(|k| 10u64.pow(k) - 1));
-        for _ in 0..10_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            values.push(state >> (state % 64));
-        }
-        for n in values {
-            let mut out = b"x".to_vec();
-            uint_into(&mut out, n);
-            assert_eq!(out, format!("x{n}").into_bytes());
         }
     }
 

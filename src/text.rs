@@ -29,6 +29,18 @@ pub fn push_decimal(out: &mut String, n: u64) {
     out.push_str(std::str::from_utf8(digits).expect("ASCII digits"));
 }
 
+/// Append the decimal digits of `n` to `out` (bytes).
+#[inline]
+pub fn push_decimal_bytes(out: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        // Most counts in a large fleet's per-agent rows.
+        out.push(b'0' + n as u8);
+        return;
+    }
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut buf));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +69,9 @@ mod tests {
             assert_eq!(s, format!("x{n}"), "{n}");
             let mut buf = [0u8; 20];
             assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+            let mut bytes = b"x".to_vec();
+            push_decimal_bytes(&mut bytes, n);
+            assert_eq!(bytes, format!("x{n}").into_bytes());
         }
     }
 }

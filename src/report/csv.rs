@@ -5,13 +5,14 @@
 //! decimals; rows come in run order (variant, then replication), agents in
 //! id order, buckets in time order, message kinds in `bus::Kind::ALL` order.
 
-use super::{fixed, fixed_into, uint_into};
+use super::{fixed, fixed_into};
 use crate::bus::{BusStats, Kind, KindStats};
 use crate::metrics::{Cause, JobOutcome, RunResult, registry};
 use crate::results::RunRecord;
 use crate::results::comparison::Comparison;
 use crate::results::shard::{MANIFEST_FORMAT, Manifest};
 use crate::scenario::Scenario;
+use crate::text::push_decimal_bytes;
 
 /// The contract columns of `summary.csv`, then the extra ones.
 pub const SUMMARY_COLUMNS: &[&str] = &[
@@ -462,17 +463,17 @@ pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
         lead.clear();
         lead.extend_from_slice(&quoted(&r.variant));
         lead.push(b',');
-        uint_into(&mut lead, u64::from(r.replication));
+        push_decimal_bytes(&mut lead, u64::from(r.replication));
         lead.extend_from_slice(b",agent-");
         for (i, a) in r.result.agents.iter().enumerate() {
             out.extend_from_slice(&lead);
-            uint_into(&mut out, i as u64);
+            push_decimal_bytes(&mut out, i as u64);
             out.push(b',');
             out.extend_from_slice(&tier_names[tier_of[i] as usize]);
             out.push(b',');
-            uint_into(&mut out, a.tasks);
+            push_decimal_bytes(&mut out, a.tasks);
             out.push(b',');
-            uint_into(&mut out, a.failures);
+            push_decimal_bytes(&mut out, a.failures);
             out.push(b',');
             fixed_into(&mut out, a.utilization, 6);
             out.push(b',');
@@ -480,7 +481,7 @@ pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
             out.push(b',');
             fixed_into(&mut out, a.latency_p99_ms, 3);
             out.push(b',');
-            uint_into(&mut out, a.breaker_trips);
+            push_decimal_bytes(&mut out, a.breaker_trips);
             for x in [a.unhealthy_s, a.down_s, a.breaker_open_s, a.degraded_s] {
                 out.push(b',');
                 fixed_into(&mut out, x, 3);
