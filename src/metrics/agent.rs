@@ -43,22 +43,32 @@ impl Default for AgentLatency {
 impl AgentLatency {
     /// Record `us` (≥ 1). `template` is an empty histogram with the bounds
     /// every agent's histogram has.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, us: u64, template: &Histogram<u32>) {
         match self {
-            AgentLatency::Few(values) => {
-                if values.len() + 1 < EXACT_UP_TO && us <= template.high() {
-                    values.push(us as u32);
-                } else {
-                    let mut h = Box::new(Counts::like(template));
-                    for &v in values.iter() {
-                        h.record(u64::from(v));
-                    }
-                    h.record(us);
-                    *self = AgentLatency::Many(h);
-                }
-            }
+            // A busy agent's: a few instructions, inline where a request
+            // ends.
             AgentLatency::Many(h) => h.record(us),
+            AgentLatency::Few(_) => self.record_few(us, template),
+        }
+    }
+
+    /// [`Self::record`] while the values are few: kept, or past
+    /// [`EXACT_UP_TO`] (or too large for the list) turned into counts.
+    #[inline(never)]
+    fn record_few(&mut self, us: u64, template: &Histogram<u32>) {
+        let AgentLatency::Few(values) = self else {
+            unreachable!("record_few of an agent with many values");
+        };
+        if values.len() + 1 < EXACT_UP_TO && us <= template.high() {
+            values.push(us as u32);
+        } else {
+            let mut h = Box::new(Counts::like(template));
+            for &v in values.iter() {
+                h.record(u64::from(v));
+            }
+            h.record(us);
+            *self = AgentLatency::Many(h);
         }
     }
 
