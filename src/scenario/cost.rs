@@ -20,7 +20,9 @@
 //!   the retry limit).
 //! - **background**: probes (`agents × duration / health.interval × 4`;
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
-//!   there either), heartbeats when leases matter and a heartbeat can be
+//!   there either; where arrivals also come at distinct instants, a steady
+//!   agent's probes sleep, and only the down agents' count, 2 a round,
+//!   plus 3 per agent as it settles), heartbeats when leases matter and a heartbeat can be
 //!   lost (`agents × duration / heartbeat × 2`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), bus topics
 //!   (`duration / every × (1 + receivers)`), autoscale ticks, faults.
@@ -298,17 +300,37 @@ pub fn estimate(sc: &Scenario) -> Cost {
         && sc.balancer.changes.is_empty()
         && sc.capabilities_in_use().len() == 1
         && sc.tiers.iter().all(|t| t.calls.steps.is_empty());
+    // Arrivals at distinct instants (not a trace's or a burst's) let a
+    // steady agent's probes sleep: only those of an agent that is down
+    // (the probe and its failure) and a few as each agent settles are
+    // events.
+    let apart = |a: &Arrivals| !matches!(a, Arrivals::Trace(_) | Arrivals::Bursts { .. });
+    let w = &sc.workload;
+    let dormant = independent
+        && (w.arrivals.iter())
+            .chain(w.streams.iter().map(|s| &s.arrivals))
+            .chain(w.jobs.iter().map(|j| &j.arrivals))
+            .all(apart);
     if let Some(h) = &sc.health {
-        let per = if independent {
-            1.0
-        } else if instant {
-            2.0
+        let rounds = secs / h.interval.as_secs_f64();
+        let events = if dormant {
+            let down: f64 = (sc.tiers.iter())
+                .map(|t| f64::from(t.count) * (1.0 - t.uptime))
+                .sum();
+            down * rounds * 2.0 + live * 3.0_f64.min(rounds)
         } else {
-            4.0
+            let per = if independent {
+                1.0
+            } else if instant {
+                2.0
+            } else {
+                4.0
+            };
+            live * rounds * per
         };
         terms.push(Term {
             keys: "health.interval (probes: agents × duration / interval)".into(),
-            events: live * secs / h.interval.as_secs_f64() * per,
+            events,
             bytes: 0.0,
         });
     }

@@ -170,7 +170,15 @@ fn blow_ups_exit_2_at_once_naming_the_key() {
     );
     refused(
         d,
-        &["run", "steady_load", "--replications", "100000", "--quiet"],
+        &[
+            "run",
+            "steady_load",
+            "--set",
+            "duration=\"600s\"",
+            "--replications",
+            "100000",
+            "--quiet",
+        ],
         "--replications (100000 runs)",
     );
     refused(
