@@ -11,10 +11,14 @@
 //! (a renewal appends its new end and leaves the old one to be skipped when
 //! it reaches the front), which makes a renewal O(1) and keeps no tree to
 //! rebalance at every heartbeat (a timing wheel with one slot per end).
+//! A held lease that is released (see [`Registry::hold`]) ends a `ttl`
+//! after its last heartbeat, which may come before ends already queued:
+//! those ends wait in a small heap beside the FIFO.
 //! Leases that end at the same time expire in agent-id order. Queries
 //! answer in agent-id order, deterministically.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use crate::time::{Duration, Instant};
@@ -54,6 +58,12 @@ pub struct Registry {
     /// `until`; stale ones (renewed, deregistered, re-registered) are
     /// dropped when they reach the front, so the front is always current.
     leases: VecDeque<(Instant, u32)>,
+    /// Lease ends that a released hold set (`release`: the last
+    /// heartbeat's end, which can come before ends already in the FIFO),
+    /// smallest first; stale ones are dropped at the top like the FIFO's.
+    /// A large fleet releases thousands of holds a heartbeat period, and
+    /// inserting each into the FIFO in order walked them all.
+    released: BinaryHeap<Reverse<(Instant, u32)>>,
     by_capability: BTreeMap<String, IdSet>,
     by_tag: BTreeMap<String, IdSet>,
     expired: VecDeque<u32>,
@@ -66,6 +76,7 @@ impl Registry {
             lease_of: Vec::new(),
             regs: Vec::new(),
             leases: VecDeque::new(),
+            released: BinaryHeap::new(),
             by_capability: BTreeMap::new(),
             by_tag: BTreeMap::new(),
             expired: VecDeque::new(),
@@ -140,6 +151,12 @@ impl Registry {
             }
             self.leases.pop_front();
         }
+        while let Some(&Reverse((until, id))) = self.released.peek() {
+            if self.is_current(until, id) {
+                break;
+            }
+            self.released.pop();
+        }
     }
 
     /// Hold agent `id`'s running lease open: its owner knows that every
@@ -159,8 +176,7 @@ impl Registry {
 
     /// Stop holding agent `id`'s lease: its last heartbeat was at `last`
     /// (at or before now), so it runs until `last + ttl`. Its end joins
-    /// the FIFO in time order; the ends it overtakes are at most a
-    /// heartbeat period apart from it, so the search from the back is short.
+    /// the heap of released ends (it may come before ends in the FIFO).
     pub fn release(&mut self, id: u32, last: Instant) {
         let Some(Some(lease)) = self.lease_of.get_mut(id as usize) else {
             return;
@@ -174,12 +190,7 @@ impl Registry {
         }
         let until = last + self.ttl;
         *lease = Lease::Live { until };
-        let at = self
-            .leases
-            .iter()
-            .rposition(|&(t, _)| t <= until)
-            .map_or(0, |i| i + 1);
-        self.leases.insert(at, (until, id));
+        self.released.push(Reverse((until, id)));
     }
 
     /// Agent `id` leaves the registry.
@@ -192,17 +203,38 @@ impl Registry {
 
     /// The earliest lease end, if any lease is running.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.leases.front().map(|(t, _)| *t)
+        let fifo = self.leases.front().map(|&(t, _)| t);
+        let released = self.released.peek().map(|&Reverse((t, _))| t);
+        match (fifo, released) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Expire every lease that ended at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let first = self.expired.len();
-        while let Some(&(until, id)) = self.leases.front() {
-            if until > now {
-                break;
-            }
-            self.leases.pop_front();
+        loop {
+            // The earlier of the two queues' heads, if due.
+            let fifo = self.leases.front().copied().filter(|&(t, _)| t <= now);
+            let released = (self.released.peek())
+                .map(|&Reverse(e)| e)
+                .filter(|&(t, _)| t <= now);
+            let (until, id) = match (fifo, released) {
+                (None, None) => break,
+                (Some(e), Some(r)) if r < e => {
+                    self.released.pop();
+                    r
+                }
+                (Some(e), _) => {
+                    self.leases.pop_front();
+                    e
+                }
+                (None, Some(r)) => {
+                    self.released.pop();
+                    r
+                }
+            };
             // A stale end, or the twin of one just expired (a lease renewed
             // at the instant it was granted is queued twice).
             if !self.is_current(until, id) {
@@ -467,8 +499,9 @@ mod tests {
     }
 
     /// Shadow model: the lease ends a `BTreeSet` of (until, id) would hold,
-    /// against random registrations, heartbeats, deregistrations and
-    /// timeouts (several at one instant, ties between agents).
+    /// against random registrations, heartbeats, deregistrations, holds,
+    /// releases (ending before ends already queued) and timeouts (several
+    /// at one instant, ties between agents).
     #[test]
     fn leases_expire_as_a_sorted_set_of_ends_would() {
         let ttl = Duration::from_secs(3);
@@ -485,7 +518,7 @@ mod tests {
         for _ in 0..20_000 {
             now += Duration::from_millis(next(3) * 500);
             let id = next(12) as u32;
-            match next(10) {
+            match next(12) {
                 0 => {
                     r.register(now, id, reg("x", &[], &[]));
                     shadow.insert(id, Lease::Live { until: now + ttl });
@@ -506,11 +539,35 @@ mod tests {
                         shadow.insert(id, Lease::Live { until: now + ttl });
                     }
                 }
+                7 => {
+                    let live = matches!(shadow.get(&id), Some(Lease::Live { .. }));
+                    assert_eq!(r.hold(id), live);
+                    if live {
+                        shadow.insert(
+                            id,
+                            Lease::Live {
+                                until: Instant::MAX,
+                            },
+                        );
+                    }
+                }
+                8 => {
+                    // The last heartbeat, up to two periods back.
+                    let last = Instant(now.0.saturating_sub(next(5) * 500_000_000));
+                    r.release(id, last);
+                    if shadow.get(&id)
+                        == Some(&Lease::Live {
+                            until: Instant::MAX,
+                        })
+                    {
+                        shadow.insert(id, Lease::Live { until: last + ttl });
+                    }
+                }
                 _ => {
                     let mut ends: Vec<(Instant, u32)> = shadow
                         .iter()
                         .filter_map(|(&i, l)| match *l {
-                            Lease::Live { until } => Some((until, i)),
+                            Lease::Live { until } if until != Instant::MAX => Some((until, i)),
                             _ => None,
                         })
                         .collect();
