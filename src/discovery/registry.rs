@@ -203,38 +203,30 @@ impl Registry {
 
     /// The earliest lease end, if any lease is running.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let fifo = self.leases.front().map(|&(t, _)| t);
-        let released = self.released.peek().map(|&Reverse((t, _))| t);
+        self.head().map(|((until, _), _)| until)
+    }
+
+    /// The earliest queued lease end, `(until, id)`, and whether it is in
+    /// the heap of released ends (else at the front of the FIFO).
+    fn head(&self) -> Option<((Instant, u32), bool)> {
+        let fifo = self.leases.front().copied();
+        let released = self.released.peek().map(|&Reverse(e)| e);
         match (fifo, released) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            (Some(e), Some(r)) if r < e => Some((r, true)),
+            (Some(e), _) => Some((e, false)),
+            (None, r) => r.map(|r| (r, true)),
         }
     }
 
     /// Expire every lease that ended at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let first = self.expired.len();
-        loop {
-            // The earlier of the two queues' heads, if due.
-            let fifo = self.leases.front().copied().filter(|&(t, _)| t <= now);
-            let released = (self.released.peek())
-                .map(|&Reverse(e)| e)
-                .filter(|&(t, _)| t <= now);
-            let (until, id) = match (fifo, released) {
-                (None, None) => break,
-                (Some(e), Some(r)) if r < e => {
-                    self.released.pop();
-                    r
-                }
-                (Some(e), _) => {
-                    self.leases.pop_front();
-                    e
-                }
-                (None, Some(r)) => {
-                    self.released.pop();
-                    r
-                }
-            };
+        while let Some(((until, id), released)) = self.head().filter(|&((t, _), _)| t <= now) {
+            if released {
+                self.released.pop();
+            } else {
+                self.leases.pop_front();
+            }
             // A stale end, or the twin of one just expired (a lease renewed
             // at the instant it was granted is queued twice).
             if !self.is_current(until, id) {
