@@ -290,6 +290,17 @@ impl Default for BudgetConfig {
 }
 
 impl Workload {
+    /// Do all its sources (`arrivals`, the streams', the jobs') bring their
+    /// arrivals at distinct instants ([`Arrivals::at_distinct_instants`])?
+    /// Then a steady agent's probes may sleep (`world/discovery.rs`), and
+    /// the cost estimate counts them so.
+    pub fn arrivals_apart(&self) -> bool {
+        (self.arrivals.iter())
+            .chain(self.streams.iter().map(|s| &s.arrivals))
+            .chain(self.jobs.iter().map(|j| &j.arrivals))
+            .all(Arrivals::at_distinct_instants)
+    }
+
     /// The priority sampler (weights validated to have a positive sum).
     pub fn priority_sampler(&self) -> Weighted {
         Weighted::new(&self.priorities).expect("validated: priority weights sum to more than 0")

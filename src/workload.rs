@@ -94,6 +94,17 @@ pub enum Arrivals {
 }
 
 impl Arrivals {
+    /// Does the process bring its tasks at distinct instants, none due at
+    /// the instant of the one before (Poisson, constant, ramp, diurnal; not
+    /// a trace's equal timestamps or a burst)?
+    pub fn at_distinct_instants(&self) -> bool {
+        match self {
+            Arrivals::Poisson { .. } | Arrivals::Ramp { .. } | Arrivals::Diurnal { .. } => true,
+            Arrivals::Constant { rate } => *rate <= 1e9,
+            Arrivals::Trace(_) | Arrivals::Bursts { .. } => false,
+        }
+    }
+
     /// The rate (per second) at `t` seconds, for the time-varying processes.
     pub fn rate_at(&self, t: f64) -> f64 {
         match *self {

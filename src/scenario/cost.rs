@@ -304,13 +304,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // steady agent's probes sleep: only those of an agent that is down
     // (the probe and its failure) and a few as each agent settles are
     // events.
-    let apart = |a: &Arrivals| !matches!(a, Arrivals::Trace(_) | Arrivals::Bursts { .. });
-    let w = &sc.workload;
-    let dormant = independent
-        && (w.arrivals.iter())
-            .chain(w.streams.iter().map(|s| &s.arrivals))
-            .chain(w.jobs.iter().map(|j| &j.arrivals))
-            .all(apart);
+    let dormant = independent && sc.workload.arrivals_apart();
     if let Some(h) = &sc.health {
         let rounds = secs / h.interval.as_secs_f64();
         let events = if dormant {

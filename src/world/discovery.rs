@@ -101,7 +101,6 @@ use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::{Presence, agent_id};
 use crate::time::{Duration, Instant};
-use crate::workload::Arrivals;
 
 /// No probe (in `unseen_probe_end`).
 const NO_PROBE: u32 = u32::MAX;
@@ -125,17 +124,6 @@ fn stagger(period: Duration, a: usize, n: usize) -> Instant {
 /// UNHEALTHY) and degraded (see `World::refresh`).
 fn shown(s: Status) -> (bool, bool) {
     (s != Status::Unhealthy, s == Status::Degraded)
-}
-
-/// Does `arrivals` bring its tasks at distinct instants, none scheduled
-/// at the instant of the one before (a Poisson, constant, ramp or diurnal
-/// process; not a trace or bursts)?
-fn apart(arrivals: &Arrivals) -> bool {
-    match arrivals {
-        Arrivals::Poisson { .. } | Arrivals::Ramp { .. } | Arrivals::Diurnal { .. } => true,
-        Arrivals::Constant { rate } => *rate <= 1e9,
-        Arrivals::Trace(_) | Arrivals::Bursts { .. } => false,
-    }
 }
 
 impl World<'_> {
@@ -178,12 +166,7 @@ impl World<'_> {
             }
             // Dormant probes need arrivals that never come at one instant
             // (a trace's equal timestamps, a burst): see `may_sleep`.
-            let w = &self.sc.workload;
-            self.probes_dormant = self.probes_independent
-                && (w.arrivals.iter())
-                    .chain(w.streams.iter().map(|s| &s.arrivals))
-                    .chain(w.jobs.iter().map(|j| &j.arrivals))
-                    .all(apart);
+            self.probes_dormant = self.probes_independent && self.sc.workload.arrivals_apart();
             self.monitors = (0..n)
                 .map(|a| {
                     let first = stagger(cfg.interval, a, n);
