@@ -717,7 +717,7 @@ pub struct World<'s> {
     unseen_probe_end: Vec<u32>,
     /// Agents woken from dormant probes by a request whose next probe is
     /// not scheduled yet: the request's end comes first and decides (see
-    /// `world/discovery.rs`, `defer_probe`).
+    /// `world/discovery.rs`, `after_delivery`).
     probe_deferred: Vec<bool>,
     /// When the service that `start` last began ends.
     started_until: Instant,

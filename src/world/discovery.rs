@@ -728,7 +728,7 @@ impl World<'_> {
     }
 
     /// [`Self::settle_probe`] as a request reaches agent `a`. If its probes
-    /// were dormant, its next one is not scheduled yet ([`Self::defer_probe`]):
+    /// were dormant, its next one is not scheduled yet:
     /// [`Self::after_delivery`] decides once the request is in place.
     #[inline]
     pub(super) fn settle_probe_for_request(&mut self, now: Instant, a: usize) {
@@ -785,7 +785,7 @@ impl World<'_> {
     /// request it brings reached the agent first either way.
     ///
     /// With `defer` (a request brings the look), the next probe is not
-    /// scheduled yet: see [`Self::defer_probe`].
+    /// scheduled yet: see [`Self::after_delivery`].
     fn wake(&mut self, now: Instant, a: usize, defer: bool) -> u32 {
         self.end_dormancy(a);
         self.catch_up(now, a, false);
@@ -841,14 +841,11 @@ impl World<'_> {
     /// agent found it pending before (its arrival then waited for an event
     /// after that one: `probe_may_skip`), so it reached the agent after
     /// that one either way.
-    #[inline(never)]
+    /// Called (for a deferred agent: [`Self::is_deferred`]) as request
+    /// `r` is in place at agent `a`.
     pub(super) fn after_delivery(&mut self, now: Instant, a: usize, r: u32) {
-        if self.probe_deferred.get(a) != Some(&true) {
-            return;
-        }
         let req = &self.reqs[r as usize];
-        let keep = req.agent as usize == a
-            && req.phase == super::Phase::Serving
+        let keep = req.phase == super::Phase::Serving
             && req.service_start == now
             && self.started_until < self.monitors[a].poll_timeout();
         if !keep {
@@ -856,9 +853,15 @@ impl World<'_> {
         }
     }
 
+    /// Is agent `a`'s next probe deferred ([`Self::after_delivery`])?
+    #[inline]
+    pub(super) fn is_deferred(&self, a: usize) -> bool {
+        self.probe_deferred.get(a) == Some(&true)
+    }
+
     /// If agent `a`'s next probe is deferred, schedule it now.
     fn undefer(&mut self, a: usize) {
-        if self.probe_deferred.get(a) == Some(&true) {
+        if self.is_deferred(a) {
             self.probe_deferred[a] = false;
             self.schedule_next_probe(a);
         }
@@ -868,7 +871,6 @@ impl World<'_> {
     /// [`Self::after_delivery`]): if the agent is idle and steady, with no
     /// probe of its own in flight, its probes sleep on from the next one
     /// (`DORMANT | NO_LAST`); else that probe is an event.
-    #[cold]
     pub(super) fn deferred_done(&mut self, a: usize) {
         self.probe_deferred[a] = false;
         let p = self.probes[a];

@@ -53,7 +53,7 @@ impl World<'_> {
             self.reqs[r as usize].phase = Phase::Queued;
             self.agents[a].queue.push_back(r);
         }
-        if !self.probe_deferred.is_empty() {
+        if self.is_deferred(a) {
             self.after_delivery(now, a, r);
         }
     }
@@ -180,7 +180,7 @@ impl World<'_> {
             .on_served(now, a, self.reqs[r as usize].received);
         self.start_next(now, a);
         self.send_back(now, r);
-        if !self.probe_deferred.is_empty() && self.probe_deferred[a] {
+        if self.is_deferred(a) {
             self.deferred_done(a);
         }
     }
