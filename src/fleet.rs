@@ -210,8 +210,7 @@ impl Slots {
 /// (slots, presence, the tier) and the slots in service; the second the
 /// queue, the faults and the count a finished request updates; the third
 /// the send times a request writes and the failures. The lifecycle's
-/// times, rarely read,
-/// come last.
+/// times, rarely read, come last.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub struct Agent {
@@ -442,6 +441,9 @@ pub fn tier_ids(tiers: &[Tier]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// What an agent's display id starts with, before its number.
+pub const AGENT_ID_PREFIX: &str = "agent-";
+
 /// The stable display id of agent `i`.
 pub fn agent_id(i: usize) -> String {
     let mut s = String::with_capacity(16);
@@ -451,7 +453,7 @@ pub fn agent_id(i: usize) -> String {
 
 /// [`agent_id`], appended to `out`.
 pub fn agent_id_into(out: &mut String, i: usize) {
-    out.push_str("agent-");
+    out.push_str(AGENT_ID_PREFIX);
     crate::text::push_decimal(out, i as u64);
 }
 

@@ -459,12 +459,14 @@ pub fn agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<u8> {
     out.reserve(rows * 96);
     let mut lead = Vec::new();
     for r in runs {
-        // `variant,replication,agent-`: the same for every row of the run.
+        // `variant,replication,agent-`: the same for every row of the run
+        // (an agent id is the prefix and the agent's number).
         lead.clear();
         lead.extend_from_slice(&quoted(&r.variant));
         lead.push(b',');
         push_decimal_bytes(&mut lead, u64::from(r.replication));
-        lead.extend_from_slice(b",agent-");
+        lead.push(b',');
+        lead.extend_from_slice(crate::fleet::AGENT_ID_PREFIX.as_bytes());
         for (i, a) in r.result.agents.iter().enumerate() {
             out.extend_from_slice(&lead);
             push_decimal_bytes(&mut out, i as u64);
