@@ -82,6 +82,14 @@ pub enum EngineError {
         /// The engine's time when the request was made.
         now: Instant,
     },
+    /// A reserved place that is not one ([`Engine::schedule_reserved`]):
+    /// not after now, already passed, or never reserved.
+    NotReserved {
+        /// The requested time.
+        at: Instant,
+        /// The requested `seq`.
+        seq: u64,
+    },
 }
 
 impl fmt::Display for EngineError {
@@ -89,6 +97,12 @@ impl fmt::Display for EngineError {
         match self {
             EngineError::InPast { at, now } => {
                 write!(f, "cannot schedule at {at}: it is before now ({now})")
+            }
+            EngineError::NotReserved { at, seq } => {
+                write!(
+                    f,
+                    "cannot schedule at {at} in place {seq}: not a reserved place ahead"
+                )
             }
         }
     }
@@ -176,6 +190,38 @@ impl<E> Engine<E> {
     pub fn schedule_after(&mut self, delay: Duration, event: E) -> EventId {
         let at = self.now + delay;
         self.push(at, event)
+    }
+
+    /// The `seq` the next scheduled (or reserved) event gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Take the `seq` the next scheduled event would get, scheduling
+    /// nothing: an event that may be scheduled later with
+    /// [`Self::schedule_reserved`] in the place it would have had now.
+    pub fn reserve(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq = seq + 1;
+        seq
+    }
+
+    /// Schedule `event` at `at` with `seq` taken by [`Self::reserve`] (and
+    /// not used since): it pops where it would have, had it been scheduled
+    /// when `seq` was reserved. `at` must be after [`Self::now`] (the
+    /// events due now are in scheduling order) and the key after the last
+    /// popped one.
+    pub fn schedule_reserved(
+        &mut self,
+        at: Instant,
+        seq: u64,
+        event: E,
+    ) -> Result<EventId, EngineError> {
+        if at <= self.now || key(at.0, seq) <= self.last_popped || seq >= self.next_seq {
+            return Err(EngineError::NotReserved { at, seq });
+        }
+        self.heap.push(at.0, seq, event);
+        Ok(EventId { time: at.0, seq })
     }
 
     #[inline(always)]
@@ -372,6 +418,23 @@ mod tests {
                 assert!(w[0].1.1 < w[1].1.1, "not FIFO: {w:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_reserved_place_keeps_its_order() {
+        let mut e = Engine::new();
+        e.schedule(t(5), 'a').unwrap();
+        let seq = e.reserve();
+        e.schedule(t(5), 'c').unwrap();
+        e.schedule(t(3), 'x').unwrap();
+        assert_eq!(e.step(), Some((t(3), 'x')));
+        // Not after now, or a place never reserved: refused.
+        assert!(e.schedule_reserved(t(3), seq, 'b').is_err());
+        assert!(e.schedule_reserved(t(5), 99, 'b').is_err());
+        e.schedule_reserved(t(5), seq, 'b').unwrap();
+        assert_eq!(e.len(), 3);
+        let order: Vec<char> = drain(&mut e).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(order, ['a', 'b', 'c']);
     }
 
     #[test]

@@ -712,6 +712,9 @@ pub struct World<'s> {
     /// A steady agent's probes may go dormant: no event until it is looked
     /// at (see `world/discovery.rs`, `may_sleep`).
     probes_dormant: bool,
+    /// The place in the event order of agent 0's first probe; agent `a`'s
+    /// is `a` after it (see `world/discovery.rs`, `start_discovery`).
+    first_probe_seq: u64,
     /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
     /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
     unseen_probe_end: Vec<u32>,
@@ -904,6 +907,7 @@ impl<'s> World<'s> {
             probe_handling: Vec::new(),
             probes_independent: false,
             probes_dormant: false,
+            first_probe_seq: 0,
             unseen_probe_end: Vec::new(),
             probe_deferred: Vec::new(),
             started_until: Instant::ZERO,
@@ -1008,6 +1012,8 @@ impl<'s> World<'s> {
     /// and attempt's record) to `sink` as the run goes.
     pub fn with_sink(mut self, sink: &'s mut dyn trace::Sink) -> World<'s> {
         self.trace = Some(trace::Tracer::new(sink));
+        // The log shows every probe: none is born dormant.
+        self.wake_born();
         self
     }
 

@@ -22,7 +22,7 @@
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
 //!   there either; where arrivals also come at distinct instants, a steady
 //!   agent's probes sleep, and only the down agents' count, 2 a round,
-//!   plus 3 per agent as it settles), heartbeats when leases matter and a heartbeat can be
+//!   plus 2 per agent as it settles), heartbeats when leases matter and a heartbeat can be
 //!   lost (`agents × duration / heartbeat × 2`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), bus topics
 //!   (`duration / every × (1 + receivers)`), autoscale ticks, faults.
@@ -311,7 +311,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
             let down: f64 = (sc.tiers.iter())
                 .map(|t| f64::from(t.count) * (1.0 - t.uptime))
                 .sum();
-            down * rounds * 2.0 + live * 3.0_f64.min(rounds)
+            down * rounds * 2.0 + live * 2.0_f64.min(rounds)
         } else {
             let per = if independent {
                 1.0
