@@ -82,14 +82,6 @@ pub enum EngineError {
         /// The engine's time when the request was made.
         now: Instant,
     },
-    /// A reserved place that is not one ([`Engine::schedule_reserved`]):
-    /// not after now, already passed, or never reserved.
-    NotReserved {
-        /// The requested time.
-        at: Instant,
-        /// The requested `seq`.
-        seq: u64,
-    },
 }
 
 impl fmt::Display for EngineError {
@@ -97,12 +89,6 @@ impl fmt::Display for EngineError {
         match self {
             EngineError::InPast { at, now } => {
                 write!(f, "cannot schedule at {at}: it is before now ({now})")
-            }
-            EngineError::NotReserved { at, seq } => {
-                write!(
-                    f,
-                    "cannot schedule at {at} in place {seq}: not a reserved place ahead"
-                )
             }
         }
     }
@@ -210,18 +196,13 @@ impl<E> Engine<E> {
     /// not used since): it pops where it would have, had it been scheduled
     /// when `seq` was reserved. `at` must be after [`Self::now`] (the
     /// events due now are in scheduling order) and the key after the last
-    /// popped one.
-    pub fn schedule_reserved(
-        &mut self,
-        at: Instant,
-        seq: u64,
-        event: E,
-    ) -> Result<EventId, EngineError> {
+    /// popped one; `None` (nothing scheduled) if not.
+    pub fn schedule_reserved(&mut self, at: Instant, seq: u64, event: E) -> Option<EventId> {
         if at <= self.now || key(at.0, seq) <= self.last_popped || seq >= self.next_seq {
-            return Err(EngineError::NotReserved { at, seq });
+            return None;
         }
         self.heap.push(at.0, seq, event);
-        Ok(EventId { time: at.0, seq })
+        Some(EventId { time: at.0, seq })
     }
 
     #[inline(always)]
@@ -429,8 +410,8 @@ mod tests {
         e.schedule(t(3), 'x').unwrap();
         assert_eq!(e.step(), Some((t(3), 'x')));
         // Not after now, or a place never reserved: refused.
-        assert!(e.schedule_reserved(t(3), seq, 'b').is_err());
-        assert!(e.schedule_reserved(t(5), 99, 'b').is_err());
+        assert!(e.schedule_reserved(t(3), seq, 'b').is_none());
+        assert!(e.schedule_reserved(t(5), 99, 'b').is_none());
         e.schedule_reserved(t(5), seq, 'b').unwrap();
         assert_eq!(e.len(), 3);
         let order: Vec<char> = drain(&mut e).into_iter().map(|(_, v)| v).collect();
