@@ -24,6 +24,9 @@ use crate::hist::Counts;
 /// Values kept exactly before an agent's recorder becomes a histogram.
 pub const EXACT_UP_TO: usize = 256;
 
+/// Room an agent's list takes at its first value.
+const FIRST_ROOM: usize = 16;
+
 /// Per-agent latency in microseconds.
 #[derive(Clone, Debug)]
 pub enum AgentLatency {
@@ -61,6 +64,11 @@ impl AgentLatency {
             unreachable!("record_few of an agent with many values");
         };
         if values.len() + 1 < EXACT_UP_TO && us <= template.high() {
+            if values.capacity() == 0 {
+                // One allocation for the first 16 (64 bytes) rather than
+                // three growing to them.
+                values.reserve_exact(FIRST_ROOM);
+            }
             values.push(us as u32);
         } else {
             let mut h = Box::new(Counts::like(template));
