@@ -174,13 +174,10 @@ fn fixed_fast(out: &mut Vec<u8>, x: f64, decimals: usize) -> bool {
     crate::text::push_decimal_bytes(out, int);
     if decimals > 0 {
         out.push(b'.');
-        let mut n = fraction;
-        let mut frac_digits = [b'0'; 9];
-        for d in frac_digits[..decimals].iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        out.extend_from_slice(&frac_digits[..decimals]);
+        // `pow + fraction` has `decimals + 1` digits, a `1` and then the
+        // fraction's, zero-padded.
+        let mut buf = [0u8; 20];
+        out.extend_from_slice(&crate::text::decimal(pow + fraction, &mut buf)[1..]);
     }
     true
 }
