@@ -142,7 +142,8 @@ fn fixed_fast(out: &mut Vec<u8>, x: f64, decimals: usize) -> bool {
     if y >= (1u64 << 52) as f64 {
         return false;
     }
-    let whole = y.floor();
+    // `floor` without a call: y is in [0, 2^52), where truncation is floor.
+    let whole = (y as u64) as f64;
     let frac = y - whole; // exact: y < 2^52
     // The product's error is at most half an ulp of y (≤ y·2⁻⁵³); keep
     // well clear of it.
@@ -150,7 +151,19 @@ fn fixed_fast(out: &mut Vec<u8>, x: f64, decimals: usize) -> bool {
         return false;
     }
     let rounded = whole as u64 + u64::from(frac > 0.5);
-    let pow = 10u64.pow(decimals as u32);
+    const POW10_INT: [u64; 10] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    let pow = POW10_INT[decimals];
     let (int, fraction) = (rounded / pow, rounded % pow);
     if x < 0.0 && rounded != 0 {
         out.push(b'-');
@@ -161,13 +174,10 @@ fn fixed_fast(out: &mut Vec<u8>, x: f64, decimals: usize) -> bool {
     crate::text::push_decimal_bytes(out, int);
     if decimals > 0 {
         out.push(b'.');
-        let mut n = fraction;
-        let mut frac_digits = [b'0'; 9];
-        for d in frac_digits[..decimals].iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        out.extend_from_slice(&frac_digits[..decimals]);
+        // `pow + fraction` has `decimals + 1` digits, a `1` and then the
+        // fraction's, zero-padded.
+        let mut buf = [0u8; 20];
+        out.extend_from_slice(&crate::text::decimal(pow + fraction, &mut buf)[1..]);
     }
     true
 }

@@ -10,16 +10,29 @@
 /// The decimal digits of `n`, most significant first, in the tail of
 /// `buf` (no sign, no padding; `0` is one digit).
 pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    // Two digits a division (agent numbers run to five or six digits).
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut i = buf.len();
     let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
+    while n >= 100 {
+        let p = 2 * (n % 100) as usize;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
     }
+    if n >= 10 {
+        let p = 2 * n as usize;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    &buf[i..]
 }
 
 /// Append the decimal digits of `n` to `out`: the bytes of `n.to_string()`.

@@ -24,9 +24,11 @@ use std::sync::Arc;
 use crate::time::{Duration, Instant};
 
 /// What an agent declares when it registers. Agents alike (a tier) share
-/// one copy of their capabilities, tags and metadata.
+/// one registration (behind an `Arc`): the registry tells them apart by
+/// id, as Consul tells a service's instances apart by their ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registration {
+    /// The service the agent offers (agents alike share it).
     pub name: String,
     pub capabilities: Arc<[String]>,
     pub tags: Arc<[String]>,
@@ -51,8 +53,9 @@ pub struct Registry {
     /// Each agent's lease (`None`: never registered), apart from its
     /// registration: renewals and expiry touch only this dense array.
     lease_of: Vec<Option<Lease>>,
-    /// What each agent registered with (read by queries only).
-    regs: Vec<Option<Registration>>,
+    /// What each agent registered with (read by queries only); agents
+    /// alike share one.
+    regs: Vec<Option<Arc<Registration>>>,
     /// Lease ends, (until, id), in nondecreasing `until`. An entry is
     /// current while the agent's lease is `Live { until }` with the same
     /// `until`; stale ones (renewed, deregistered, re-registered) are
@@ -64,8 +67,15 @@ pub struct Registry {
     /// A large fleet releases thousands of holds a heartbeat period, and
     /// inserting each into the FIFO in order walked them all.
     released: BinaryHeap<Reverse<(Instant, u32)>>,
-    by_capability: BTreeMap<String, IdSet>,
-    by_tag: BTreeMap<String, IdSet>,
+    /// The agents under each capability and tag: `by_capability` and
+    /// `by_tag` give a key's place in `sets`.
+    by_capability: BTreeMap<String, usize>,
+    by_tag: BTreeMap<String, usize>,
+    sets: Vec<IdSet>,
+    /// The last registration indexed and the places of its capabilities
+    /// then tags in `sets`: a fleet registers thousands of agents with one
+    /// shared registration, which then costs no key lookup.
+    last: Option<(Arc<Registration>, Vec<usize>)>,
     expired: VecDeque<u32>,
 }
 
@@ -79,8 +89,18 @@ impl Registry {
             released: BinaryHeap::new(),
             by_capability: BTreeMap::new(),
             by_tag: BTreeMap::new(),
+            sets: Vec::new(),
+            last: None,
             expired: VecDeque::new(),
         }
+    }
+
+    /// Make room for agents `0..n` and their first leases (a fleet
+    /// registers them all at the start).
+    pub fn reserve(&mut self, n: usize) {
+        self.lease_of.reserve(n.saturating_sub(self.lease_of.len()));
+        self.regs.reserve(n.saturating_sub(self.regs.len()));
+        self.leases.reserve(n);
     }
 
     pub fn ttl(&self) -> Duration {
@@ -88,19 +108,15 @@ impl Registry {
     }
 
     /// Register (or re-register) agent `id`; the lease starts now.
-    pub fn register(&mut self, now: Instant, id: u32, reg: Registration) {
+    pub fn register(&mut self, now: Instant, id: u32, reg: impl Into<Arc<Registration>>) {
+        let reg = reg.into();
         self.remove_indexes(id);
         let i = id as usize;
         if self.lease_of.len() <= i {
             self.lease_of.resize(i + 1, None);
             self.regs.resize(i + 1, None);
         }
-        for c in reg.capabilities.iter() {
-            index(&mut self.by_capability, c, id);
-        }
-        for t in reg.tags.iter() {
-            index(&mut self.by_tag, t, id);
-        }
+        self.index(&reg, id, true);
         let until = now + self.ttl;
         self.lease_of[i] = Some(Lease::Live { until });
         self.regs[i] = Some(reg);
@@ -266,17 +282,17 @@ impl Registry {
 
     /// What agent `id` registered with.
     pub fn registration(&self, id: u32) -> Option<&Registration> {
-        self.regs.get(id as usize)?.as_ref()
+        self.regs.get(id as usize)?.as_deref()
     }
 
     /// Live agents with capability `cap`, in id order.
     pub fn with_capability(&self, cap: &str) -> Vec<u32> {
-        self.live_in(self.by_capability.get(cap))
+        self.live_in(self.by_capability.get(cap).map(|&s| &self.sets[s]))
     }
 
     /// Live agents with tag `tag`, in id order.
     pub fn with_tag(&self, tag: &str) -> Vec<u32> {
-        self.live_in(self.by_tag.get(tag))
+        self.live_in(self.by_tag.get(tag).map(|&s| &self.sets[s]))
     }
 
     fn live_in(&self, ids: Option<&IdSet>) -> Vec<u32> {
@@ -290,30 +306,44 @@ impl Registry {
         let Some(Some(old)) = self.regs.get(id as usize) else {
             return;
         };
-        for c in old.capabilities.iter() {
-            if let Some(s) = self.by_capability.get_mut(c) {
-                s.remove(id);
+        self.index(&Arc::clone(old), id, false);
+    }
+
+    /// Add `id` to (or remove it from) the sets of `reg`'s capabilities
+    /// and tags. Their places in `sets` are looked up only when `reg` is
+    /// not the registration of the last call.
+    fn index(&mut self, reg: &Arc<Registration>, id: u32, add: bool) {
+        if !(self.last.as_ref()).is_some_and(|(last, _)| Arc::ptr_eq(last, reg)) {
+            let mut places = Vec::with_capacity(reg.capabilities.len() + reg.tags.len());
+            for c in reg.capabilities.iter() {
+                places.push(place(&mut self.by_capability, &mut self.sets, c));
             }
+            for t in reg.tags.iter() {
+                places.push(place(&mut self.by_tag, &mut self.sets, t));
+            }
+            self.last = Some((Arc::clone(reg), places));
         }
-        for t in old.tags.iter() {
-            if let Some(s) = self.by_tag.get_mut(t) {
-                s.remove(id);
+        let (_, places) = self.last.as_ref().expect("just set");
+        for &s in places {
+            if add {
+                self.sets[s].insert(id);
+            } else {
+                self.sets[s].remove(id);
             }
         }
     }
 }
 
-/// Add `id` under `key`, copying the key only the first time it is seen
-/// (a fleet registers thousands of agents under a handful of keys).
-fn index(by: &mut BTreeMap<String, IdSet>, key: &str, id: u32) {
-    match by.get_mut(key) {
-        Some(ids) => ids.insert(id),
-        None => {
-            let mut ids = IdSet::default();
-            ids.insert(id);
-            by.insert(key.to_string(), ids);
-        }
+/// The place in `sets` of `key`'s set, a new empty one the first time the
+/// key is seen (a fleet registers thousands of agents under a handful of
+/// keys).
+fn place(by: &mut BTreeMap<String, usize>, sets: &mut Vec<IdSet>, key: &str) -> usize {
+    if let Some(&s) = by.get(key) {
+        return s;
     }
+    sets.push(IdSet::default());
+    by.insert(key.to_string(), sets.len() - 1);
+    sets.len() - 1
 }
 
 /// A set of agent ids (dense, from 0) as a bitset: O(1) to add or remove,
@@ -455,6 +485,29 @@ mod tests {
         assert_eq!(r.with_capability("compute"), Vec::<u32>::new());
         assert_eq!(r.with_capability("etl"), vec![1]);
         assert_eq!(r.registration(1).unwrap().metadata["zone"], "a");
+    }
+
+    /// Agents alike share one registration; the places of its keys are
+    /// kept between calls, and a different registration (or a
+    /// re-registration) indexes by its own keys.
+    #[test]
+    fn a_shared_registration_indexes_every_agent_under_its_keys() {
+        let mut r = Registry::new(Duration::from_secs(5));
+        r.reserve(6);
+        let compute = Arc::new(reg("tier-a", &["compute"], &["premium"]));
+        let etl = Arc::new(reg("tier-b", &["etl", "compute"], &[]));
+        for id in [4, 0, 2] {
+            r.register(s(0), id, Arc::clone(&compute));
+        }
+        r.register(s(0), 1, Arc::clone(&etl));
+        r.register(s(0), 5, Arc::clone(&compute));
+        assert_eq!(r.with_capability("compute"), vec![0, 1, 2, 4, 5]);
+        assert_eq!(r.with_capability("etl"), vec![1]);
+        assert_eq!(r.with_tag("premium"), vec![0, 2, 4, 5]);
+        r.register(s(1), 2, Arc::clone(&etl));
+        assert_eq!(r.with_capability("etl"), vec![1, 2]);
+        assert_eq!(r.with_tag("premium"), vec![0, 4, 5]);
+        assert!(std::ptr::eq(r.registration(0).unwrap(), &*compute));
     }
 
     #[test]

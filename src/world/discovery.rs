@@ -99,7 +99,7 @@ use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
-use crate::fleet::{Presence, agent_id};
+use crate::fleet::Presence;
 use crate::time::{Duration, Instant};
 
 /// No probe (in `unseen_probe_end`).
@@ -220,20 +220,22 @@ impl World<'_> {
     pub(super) fn register(&mut self, now: Instant, a: usize) {
         let t = self.agents[a].tier as usize;
         if self.tier_registrations.len() <= t {
-            // Built once per tier: its agents share everything but a name.
+            // Built once per tier: its agents share it, told apart by id.
             self.tier_registrations = (self.sc.tiers.iter())
-                .map(|tier| Registration {
-                    name: String::new(),
-                    capabilities: tier.capabilities.as_slice().into(),
-                    tags: tier.tags.as_slice().into(),
-                    metadata: Arc::new(BTreeMap::from([("tier".to_string(), tier.name.clone())])),
+                .map(|tier| {
+                    Arc::new(Registration {
+                        name: tier.name.clone(),
+                        capabilities: tier.capabilities.as_slice().into(),
+                        tags: tier.tags.as_slice().into(),
+                        metadata: Arc::new(BTreeMap::from([(
+                            "tier".to_string(),
+                            tier.name.clone(),
+                        )])),
+                    })
                 })
                 .collect();
         }
-        let reg = Registration {
-            name: agent_id(a),
-            ..self.tier_registrations[t].clone()
-        };
+        let reg = Arc::clone(&self.tier_registrations[t]);
         self.registry.register(now, a as u32, reg);
     }
 

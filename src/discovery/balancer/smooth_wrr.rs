@@ -88,13 +88,24 @@ impl SmoothWeighted {
         let mut members: Vec<u32> = Vec::new();
         let mut class = Vec::with_capacity(n);
         let mut leaf = Vec::with_capacity(n);
+        // Backends of one weight usually come in runs (a tier's agents):
+        // the class of the last weight is kept.
+        let mut last: Option<(f64, usize)> = None;
         for &w in weights {
-            let w = i128::from(thousandths(w));
-            let c = match classes.iter().position(|cl| cl.weight == w) {
+            if let Some((lw, c)) = last
+                && lw == w
+            {
+                class.push(c as u32);
+                leaf.push(members[c]);
+                members[c] += 1;
+                continue;
+            }
+            let wt = i128::from(thousandths(w));
+            let c = match classes.iter().position(|cl| cl.weight == wt) {
                 Some(c) => c,
                 None => {
                     classes.push(Class {
-                        weight: w,
+                        weight: wt,
                         tree: Vec::new(),
                         size: 0,
                     });
@@ -102,6 +113,7 @@ impl SmoothWeighted {
                     classes.len() - 1
                 }
             };
+            last = Some((w, c));
             class.push(c as u32);
             leaf.push(members[c]);
             members[c] += 1;
