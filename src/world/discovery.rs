@@ -1523,29 +1523,32 @@ mod tests {
         );
     }
 
+    /// Tasks submitted and events a task of steady_load with `per_tier`
+    /// agents in each tier, always up, a task a second for `duration`.
+    fn always_up(per_tier: u32, duration: &str) -> (u64, f64) {
+        let mut sets = Vec::new();
+        for t in 0..3 {
+            sets.push(format!("fleet.tiers[{t}].count={per_tier}"));
+            sets.push(format!("fleet.tiers[{t}].uptime=1.0"));
+        }
+        sets.push(format!("duration=\"{duration}\""));
+        sets.push("workload.arrivals={process=\"poisson\",rate=1.0}".to_string());
+        let sets: Vec<_> = (sets.iter())
+            .map(|s| s.parse().expect("a valid override"))
+            .collect();
+        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+        let r = World::new(&sc, sc.seed).run();
+        (r.submitted, r.events as f64 / r.submitted as f64)
+    }
+
     /// A fleet of agents that are always up is born dormant: a task costs
     /// its arrival, its end and its (stale) timeout, and no agent's first
     /// probe is an event (with them, this fleet of 300 took about 5.2
     /// events a task).
     #[test]
     fn a_steady_fleet_is_born_dormant() {
-        let sets: Vec<_> = [
-            "fleet.tiers[0].count=100",
-            "fleet.tiers[1].count=100",
-            "fleet.tiers[2].count=100",
-            "fleet.tiers[0].uptime=1.0",
-            "fleet.tiers[1].uptime=1.0",
-            "fleet.tiers[2].uptime=1.0",
-            "duration=\"140s\"",
-            "workload.arrivals={process=\"poisson\",rate=1.0}",
-        ]
-        .iter()
-        .map(|s| s.parse().expect("a valid override"))
-        .collect();
-        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
-        let r = World::new(&sc, sc.seed).run();
-        let per_task = r.events as f64 / r.submitted as f64;
-        assert!(r.submitted > 100, "{} tasks", r.submitted);
+        let (tasks, per_task) = always_up(100, "140s");
+        assert!(tasks > 100, "{tasks} tasks");
         assert!(per_task < 3.3, "{per_task:.2} events a task");
     }
 
@@ -1556,23 +1559,8 @@ mod tests {
     /// (3.79 a task; now 3.16).
     #[test]
     fn a_steady_agent_sleeps_again_after_a_request() {
-        let sets: Vec<_> = [
-            "fleet.tiers[0].count=1",
-            "fleet.tiers[1].count=1",
-            "fleet.tiers[2].count=1",
-            "fleet.tiers[0].uptime=1.0",
-            "fleet.tiers[1].uptime=1.0",
-            "fleet.tiers[2].uptime=1.0",
-            "duration=\"600s\"",
-            "workload.arrivals={process=\"poisson\",rate=1.0}",
-        ]
-        .iter()
-        .map(|s| s.parse().expect("a valid override"))
-        .collect();
-        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
-        let r = World::new(&sc, sc.seed).run();
-        let per_task = r.events as f64 / r.submitted as f64;
-        assert!(r.submitted > 500, "{} tasks", r.submitted);
+        let (tasks, per_task) = always_up(1, "600s");
+        assert!(tasks > 500, "{tasks} tasks");
         assert!(per_task < 3.3, "{per_task:.2} events a task");
     }
 }
