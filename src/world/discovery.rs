@@ -138,7 +138,9 @@ impl World<'_> {
                 .expect("the run has not started");
         }
         if let Some(cfg) = self.sc.breaker {
-            self.breakers = vec![Breaker::new(cfg); n];
+            // Built, not cloned: a clone copies each breaker's two
+            // (empty) windows one by one, a cost at 100,000 agents.
+            self.breakers = (0..n).map(|_| Breaker::new(cfg)).collect();
         }
         if let Some(cfg) = self.sc.health {
             self.probe_handling = self
