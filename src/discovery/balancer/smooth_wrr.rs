@@ -92,28 +92,26 @@ impl SmoothWeighted {
         // the class of the last weight is kept.
         let mut last: Option<(f64, usize)> = None;
         for &w in weights {
-            if let Some((lw, c)) = last
-                && lw == w
-            {
-                class.push(c as u32);
-                leaf.push(members[c]);
-                members[c] += 1;
-                continue;
-            }
-            let wt = i128::from(thousandths(w));
-            let c = match classes.iter().position(|cl| cl.weight == wt) {
-                Some(c) => c,
-                None => {
-                    classes.push(Class {
-                        weight: wt,
-                        tree: Vec::new(),
-                        size: 0,
-                    });
-                    members.push(0);
-                    classes.len() - 1
+            let c = match last {
+                Some((lw, c)) if lw == w => c,
+                _ => {
+                    let wt = i128::from(thousandths(w));
+                    let c = match classes.iter().position(|cl| cl.weight == wt) {
+                        Some(c) => c,
+                        None => {
+                            classes.push(Class {
+                                weight: wt,
+                                tree: Vec::new(),
+                                size: 0,
+                            });
+                            members.push(0);
+                            classes.len() - 1
+                        }
+                    };
+                    last = Some((w, c));
+                    c
                 }
             };
-            last = Some((w, c));
             class.push(c as u32);
             leaf.push(members[c]);
             members[c] += 1;
