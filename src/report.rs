@@ -133,10 +133,22 @@ fn fixed_nonzero(out: &mut Vec<u8>, x: f64, decimals: usize) {
 /// reach, are left to it). `false` (nothing written) when unsure, or out
 /// of range. Most cells of a large fleet's `agents.csv` take this path.
 fn fixed_fast(out: &mut Vec<u8>, x: f64, decimals: usize) -> bool {
-    const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
-    let Some(&scale) = POW10.get(decimals) else {
+    const POW10: [u64; 10] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    let Some(&pow) = POW10.get(decimals) else {
         return false;
     };
+    let scale = pow as f64; // exact: below 2^53
     // Finite (x is) and not negative.
     let y = x.abs() * scale;
     if y >= (1u64 << 52) as f64 {
@@ -151,19 +163,6 @@ fn fixed_fast(out: &mut Vec<u8>, x: f64, decimals: usize) -> bool {
         return false;
     }
     let rounded = whole as u64 + u64::from(frac > 0.5);
-    const POW10_INT: [u64; 10] = [
-        1,
-        10,
-        100,
-        1_000,
-        10_000,
-        100_000,
-        1_000_000,
-        10_000_000,
-        100_000_000,
-        1_000_000_000,
-    ];
-    let pow = POW10_INT[decimals];
     let (int, fraction) = (rounded / pow, rounded % pow);
     if x < 0.0 && rounded != 0 {
         out.push(b'-');
