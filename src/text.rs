@@ -3,9 +3,9 @@
 //! `write!(s, "{n}")` goes through `core::fmt` (argument tables, padding,
 //! a `String` grown by the `Write` impl) for what is a dozen digits. That
 //! is nothing once, but a fleet of 100,000 agents names each of them
-//! (`agent-N`, its registration, its availability stream) and writes a
-//! row of counts for each, and the formatter was a third of setting such
-//! a fleet up. These write the same digits directly.
+//! (`agent-N`, for its availability stream) and writes a row of counts
+//! for each, and the formatter was a third of setting such a fleet up.
+//! These write the same digits directly.
 
 /// The decimal digits of `n`, most significant first, in the tail of
 /// `buf` (no sign, no padding; `0` is one digit).

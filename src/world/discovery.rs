@@ -54,6 +54,10 @@
 //! (not a trace or bursts), its probes go dormant: no `Probe` event is
 //! scheduled for it. Each would do what this one did: take the free slot
 //! for its handling time, answer, and count on the bus and in the EMA.
+//! An agent up, serving and idle from the start, whose first answer would
+//! leave it steady so, is born dormant: not even its first probe is
+//! scheduled (`start_discovery`; with an event log, `wake_born` schedules
+//! those first probes in the places they were reserved).
 //! The next time the agent is looked at (a request reaches it, it fails or
 //! changes presence, the run ends), `catch_up` applies the probes due
 //! before then, as their events would have (bus counts and zero
@@ -113,6 +117,12 @@ const DORMANT: u32 = 1 << 30;
 /// own still to end (it fell asleep as a request ended, not as a probe
 /// left: see [`World::deferred_done`]).
 const NO_LAST: u32 = DORMANT - 1;
+
+/// Does mark `m` (an entry of `unseen_probe_end`) say the agent's probes
+/// are dormant?
+fn dormant(m: u32) -> bool {
+    m != NO_PROBE && m & DORMANT != 0
+}
 
 /// `n` periodic timers spread over one `period`: agent `a` starts at
 /// `period · (a + 1) / n`.
@@ -762,7 +772,7 @@ impl World<'_> {
         if m == NO_PROBE {
             return;
         }
-        let m = if m & DORMANT != 0 {
+        let m = if dormant(m) {
             self.wake(now, a, request)
         } else {
             m
@@ -833,7 +843,7 @@ impl World<'_> {
     pub(super) fn wake_dormant(&mut self, now: Instant, a: usize) {
         if let Some(&m) = self.unseen_probe_end.get(a) {
             self.undefer(a);
-            if m != NO_PROBE && m & DORMANT != 0 {
+            if dormant(m) {
                 self.wake(now, a, false);
             }
         }
@@ -1008,7 +1018,7 @@ impl World<'_> {
     /// scheduled, would keep the event queue from running empty (the run
     /// then ends at the end of the drain, not at its last event).
     pub(super) fn probes_asleep(&self) -> bool {
-        (self.unseen_probe_end.iter()).any(|&m| m != NO_PROBE && m & DORMANT != 0)
+        self.unseen_probe_end.iter().any(|&m| dormant(m))
     }
 
     /// At the end of the run: apply the unseen ends before `heard`.
@@ -1026,7 +1036,7 @@ impl World<'_> {
         let at_heard = heard == self.engine.now();
         let mut latest = Instant::ZERO;
         for a in 0..self.unseen_probe_end.len() {
-            if self.unseen_probe_end[a] & DORMANT != 0 && self.unseen_probe_end[a] != NO_PROBE {
+            if dormant(self.unseen_probe_end[a]) {
                 self.end_dormancy(a);
                 if let Some(last) = self.catch_up(heard, a, at_heard) {
                     latest = latest.max(last);
