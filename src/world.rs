@@ -779,6 +779,11 @@ pub struct World<'s> {
     /// stops.
     held_since: Vec<Instant>,
     breakers: Vec<Breaker>,
+    /// Each agent's breaker's trip count while the breaker is at rest
+    /// (`Breaker::at_rest`), else `NOT_AT_REST`: a call that succeeds
+    /// against a breaker at rest changes neither it nor the view, so it
+    /// reads this instead of the breaker's line.
+    breaker_rest: Vec<u64>,
     views: Vec<View>,
     healthy_count: u64,
     /// Agents registered and held DEGRADED.
@@ -959,6 +964,7 @@ impl<'s> World<'s> {
             quiet_heartbeats: false,
             held_since: Vec::new(),
             breakers: Vec::new(),
+            breaker_rest: Vec::new(),
             views: vec![
                 View {
                     live: true,

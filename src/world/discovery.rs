@@ -106,6 +106,9 @@ use crate::discovery::registry::Registration;
 use crate::fleet::Presence;
 use crate::time::{Duration, Instant};
 
+/// In `breaker_rest`: the agent's breaker is not at rest.
+const NOT_AT_REST: u64 = u64::MAX;
+
 /// No probe (in `unseen_probe_end`).
 const NO_PROBE: u32 = u32::MAX;
 
@@ -151,6 +154,8 @@ impl World<'_> {
             // Built, not cloned: a clone copies each breaker's two
             // (empty) windows one by one, a cost at 100,000 agents.
             self.breakers = (0..n).map(|_| Breaker::new(cfg)).collect();
+            let rest = self.breakers.first().and_then(Breaker::at_rest);
+            self.breaker_rest = vec![rest.unwrap_or(NOT_AT_REST); n];
         }
         if let Some(cfg) = self.sc.health {
             self.probe_handling = self
@@ -378,6 +383,11 @@ impl World<'_> {
         if self.breakers.is_empty() || in_panic {
             return None;
         }
+        let rest = self.breaker_rest[a as usize];
+        if rest != NOT_AT_REST {
+            // `admit` would return this and change nothing.
+            return Some(rest);
+        }
         let admitted = self.breakers[a as usize].admit(now);
         self.after_breaker(now, a as usize);
         admitted
@@ -394,6 +404,10 @@ impl World<'_> {
         ok: bool,
     ) {
         let Some(token) = admitted else { return };
+        if ok && self.breaker_rest[a as usize] != NOT_AT_REST {
+            // A success at rest changes nothing, whatever the token.
+            return;
+        }
         if self.breakers[a as usize].on_result(now, token, ok) {
             self.after_breaker(now, a as usize);
         }
@@ -414,6 +428,7 @@ impl World<'_> {
         // while it is as open and as admitting as the view says, the view
         // is as it is (every other input refreshes it when it changes).
         let (b, v) = (&self.breakers[a], self.views[a]);
+        self.breaker_rest[a] = b.at_rest().unwrap_or(NOT_AT_REST);
         if v.open == (b.state().kind() == Kind::Open) && v.admits == b.admits() {
             return;
         }
