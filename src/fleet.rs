@@ -206,11 +206,12 @@ impl Slots {
 ///
 /// Laid out by hand (`repr(C)`, whole cache lines): a large fleet's agents
 /// do not stay in cache, and a request or a probe reaching one reads it
-/// from memory. The first line holds what every probe and request checks
-/// (slots, presence, the tier) and the slots in service; the second the
-/// queue, the faults and the count a finished request updates; the third
-/// the send times a request writes and the failures. The lifecycle's
-/// times, rarely read, come last.
+/// from memory. What every request and probe reads and writes fits in the
+/// first two lines: the first holds what a probe or a request checks
+/// (slots, presence, whether a fault is in effect, the tier) and the slots
+/// in service; the second the send times a request writes, the queue and
+/// the counts a finished request updates. The faults themselves, the
+/// lifecycle's times and what async tiers use come after.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub struct Agent {
@@ -229,6 +230,9 @@ pub struct Agent {
     presence: Presence,
     /// A drain that ends while it is still draining: rejoin once it left.
     pub rejoin_when_gone: bool,
+    /// Some scheduled fault is in effect (`faults` is not empty): checked
+    /// here so that an agent with none never reads that list.
+    faulted: bool,
     /// Bumped each time it starts, so a stale start timer is ignored.
     pub start_epoch: u32,
     /// Requests in service (at most `concurrency`).
@@ -236,22 +240,22 @@ pub struct Agent {
     /// Slot-time spent serving.
     pub busy_time: Duration,
     // Second line.
+    /// When the first request after its last registration, and the last
+    /// request, were sent to it (`Instant::MAX`: none yet; see
+    /// [`Agent::first_sent`]).
+    first_sent: Instant,
+    last_sent: Instant,
     /// Requests waiting for a slot, oldest first (request slots in the world).
     pub queue: VecDeque<u32>,
-    /// Scheduled faults in effect, by fault index (a handful at most).
-    pub faults: Vec<(u32, FaultEffect)>,
     /// Requests served (successfully or not).
     pub served: u64,
-    // Third line.
-    /// When the first request after its last registration, and the last
-    /// request, were sent to it.
-    pub first_sent: Option<Instant>,
-    pub last_sent: Option<Instant>,
     /// Requests that failed.
     pub failures: u64,
+    // The rest.
+    /// Scheduled faults in effect, by fault index (a handful at most).
+    faults: Vec<(u32, FaultEffect)>,
     /// Requests of an async tier waiting for their calls, holding no slot.
     pub calling: Vec<u32>,
-    // The rest.
     /// Since when the agent is down or cut off, if it is.
     silent_since: Option<Instant>,
     silent_total: Duration,
@@ -292,12 +296,60 @@ impl Agent {
 
     /// The process is gone: requests are refused, probes fail at once.
     pub fn is_down(&self) -> bool {
-        self.unavailable || self.faults.iter().any(|f| f.1 == FaultEffect::Crash)
+        self.unavailable || (self.faulted && self.faults.iter().any(|f| f.1 == FaultEffect::Crash))
     }
 
     /// Nothing reaches the agent or leaves it.
     pub fn is_cut_off(&self) -> bool {
-        self.faults.iter().any(|f| f.1 == FaultEffect::Partition)
+        self.faulted && self.faults.iter().any(|f| f.1 == FaultEffect::Partition)
+    }
+
+    /// Is some scheduled fault in effect?
+    #[inline]
+    pub fn faulted(&self) -> bool {
+        self.faulted
+    }
+
+    /// Fault `fault` takes effect (after those in effect).
+    pub fn add_fault(&mut self, fault: u32, effect: FaultEffect) {
+        self.faults.push((fault, effect));
+        self.faulted = true;
+    }
+
+    /// Fault `fault` ends.
+    pub fn remove_fault(&mut self, fault: u32) {
+        self.faults.retain(|&(j, _)| j != fault);
+        self.faulted = !self.faults.is_empty();
+    }
+
+    /// Every fault in effect ends (a `recover`).
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+        self.faulted = false;
+    }
+
+    /// A request is sent to it now.
+    #[inline]
+    pub fn note_sent(&mut self, now: Instant) {
+        if self.first_sent == Instant::MAX {
+            self.first_sent = now;
+        }
+        self.last_sent = now;
+    }
+
+    /// The first request sent to it since it last registered, if any.
+    pub fn first_sent(&self) -> Option<Instant> {
+        (self.first_sent != Instant::MAX).then_some(self.first_sent)
+    }
+
+    /// The last request sent to it, if any.
+    pub fn last_sent(&self) -> Option<Instant> {
+        (self.last_sent != Instant::MAX).then_some(self.last_sent)
+    }
+
+    /// It registers again: the next request sent is its first.
+    pub fn forget_first_sent(&mut self) {
+        self.first_sent = Instant::MAX;
     }
 
     /// Down or cut off: no heartbeats, no answers.
@@ -316,6 +368,9 @@ impl Agent {
 
     /// How many times longer service takes now (1 = normal).
     pub fn slowdown(&self) -> f64 {
+        if !self.faulted {
+            return 1.0;
+        }
         self.faults
             .iter()
             .filter_map(|f| match f.1 {
@@ -405,6 +460,7 @@ fn new_agent(ti: usize, t: &Tier, presence: Presence) -> Agent {
         calling: Vec::new(),
         unavailable: false,
         faults: Vec::new(),
+        faulted: false,
         silent_since: None,
         silent_total: Duration::ZERO,
         served: 0,
@@ -419,8 +475,8 @@ fn new_agent(ti: usize, t: &Tier, presence: Presence) -> Agent {
         registered_at: presence.present().then_some(Instant::ZERO),
         serving_at: presence.present().then_some(Instant::ZERO),
         drained_at: None,
-        first_sent: None,
-        last_sent: None,
+        first_sent: Instant::MAX,
+        last_sent: Instant::MAX,
     }
 }
 
@@ -477,14 +533,21 @@ mod tests {
         use std::mem::offset_of;
         assert_eq!(std::mem::align_of::<Agent>(), 64);
         for end in [
+            offset_of!(Agent, faulted) + 1,
             offset_of!(Agent, in_service) + std::mem::size_of::<Slots>(),
             offset_of!(Agent, busy_time) + 8,
         ] {
             assert!(end <= 64, "first line ends at {end}");
         }
-        assert!(offset_of!(Agent, queue) >= 64);
-        assert!(offset_of!(Agent, served) + 8 <= 128);
-        assert!(offset_of!(Agent, failures) + 8 <= 192);
+        assert_eq!(offset_of!(Agent, first_sent), 64);
+        for end in [
+            offset_of!(Agent, last_sent) + 8,
+            offset_of!(Agent, queue) + std::mem::size_of::<VecDeque<u32>>(),
+            offset_of!(Agent, served) + 8,
+            offset_of!(Agent, failures) + 8,
+        ] {
+            assert!(end <= 128, "second line ends at {end}");
+        }
     }
 
     /// `Slots` keeps exactly the order of a `Vec` under `push` and

@@ -1216,8 +1216,8 @@ impl<'s> World<'s> {
             a.registered_s = secs(ag.registered_at);
             a.serving_s = secs(ag.serving_at);
             a.drained_s = secs(ag.drained_at);
-            a.first_sent_s = secs(ag.first_sent);
-            a.last_sent_s = secs(ag.last_sent);
+            a.first_sent_s = secs(ag.first_sent());
+            a.last_sent_s = secs(ag.last_sent());
             if let Some(m) = self.monitors.get(i) {
                 a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
                 a.degraded_s = m.degraded_time(end).as_secs_f64();

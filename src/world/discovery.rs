@@ -526,7 +526,7 @@ impl World<'_> {
         agent.busy == 0
             && agent.queue.is_empty()
             && agent.has_free_slot()
-            && agent.faults.is_empty()
+            && !agent.faulted()
             && !agent.is_down()
             && agent.presence() == Presence::Serving
             && h < cfg.interval
@@ -702,7 +702,7 @@ impl World<'_> {
         agent.busy += 1;
         agent.in_service.push(PROBE | m);
         let mut handling = self.probe_handling[agent.tier as usize];
-        if !agent.faults.is_empty() {
+        if agent.faulted() {
             handling = Duration::from_secs_f64(handling.as_secs_f64() * agent.slowdown());
         }
         let (a, epoch) = (msg.agent as usize, msg.epoch);

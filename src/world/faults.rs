@@ -130,13 +130,13 @@ impl World<'_> {
         for &a in &targets {
             let i = a as usize;
             let was = self.agents[i].condition();
-            let faults = &mut self.agents[i].faults;
+            let agent = &mut self.agents[i];
             if starts {
                 match f.kind {
-                    FaultKind::Crash => faults.push((fault, FaultEffect::Crash)),
-                    FaultKind::Partition => faults.push((fault, FaultEffect::Partition)),
-                    FaultKind::Slow { factor } => faults.push((fault, FaultEffect::Slow(factor))),
-                    FaultKind::Recover => faults.clear(),
+                    FaultKind::Crash => agent.add_fault(fault, FaultEffect::Crash),
+                    FaultKind::Partition => agent.add_fault(fault, FaultEffect::Partition),
+                    FaultKind::Slow { factor } => agent.add_fault(fault, FaultEffect::Slow(factor)),
+                    FaultKind::Recover => agent.clear_faults(),
                     FaultKind::DispatcherDown | FaultKind::BrokerDown => {
                         unreachable!("handled above: it has no targets")
                     }
@@ -147,7 +147,7 @@ impl World<'_> {
                     }
                 }
             } else {
-                faults.retain(|&(j, _)| j != fault);
+                agent.remove_fault(fault);
             }
             self.after_change(now, i, was);
         }

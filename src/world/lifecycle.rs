@@ -170,7 +170,7 @@ impl World<'_> {
     /// after its first passing probe.
     fn join_agent(&mut self, now: Instant, a: usize) {
         self.agents[a].registered_at = Some(now);
-        self.agents[a].first_sent = None;
+        self.agents[a].forget_first_sent();
         if !self.agents[a].is_silent() && self.agents[a].drained_at.is_some() {
             // Back from a drain: its subscriptions come back with it.
             self.pubsub_rejoin(now, a);

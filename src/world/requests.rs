@@ -105,8 +105,7 @@ impl World<'_> {
         let (from, to) = (req.caller, Endpoint(req.agent));
         let agent = &mut self.agents[req.agent as usize];
         agent.held += 1;
-        agent.first_sent.get_or_insert(now);
-        agent.last_sent = Some(now);
+        agent.note_sent(now);
         if self.zero_latency && self.bus.cross_at_once(bus::Kind::Request) {
             self.deliver(now, r, true);
             return;

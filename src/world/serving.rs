@@ -99,7 +99,7 @@ impl World<'_> {
             }
             _ => tier.service_time.of(work_q, work),
         };
-        if !agent.faults.is_empty() {
+        if agent.faulted() {
             let f = agent.slowdown();
             service = Duration::from_secs_f64(service.as_secs_f64() * f);
         }

@@ -595,7 +595,7 @@ impl World<'_> {
         format!(
             "agent {a} ({tier}): {}{}; breaker {breaker}; health {health}; registry {}; \
              balancer [{balancer}]; {} busy of {} slots, {} queued, {} served, {} failed",
-            if ag.unavailable || !ag.faults.is_empty() {
+            if ag.unavailable || ag.faulted() {
                 "DOWN"
             } else {
                 "up"
