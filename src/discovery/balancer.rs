@@ -187,6 +187,12 @@ const ABSENT: u32 = u32::MAX;
 /// the random strategies draw among the eligible backends in O(1); removal
 /// swaps the last member into the hole. While no backend was ever made
 /// ineligible, `members` is `0, 1, .., n − 1`, so a draw `j` picks backend `j`.
+///
+/// Only least connections asks for the argmin. For the other strategies
+/// ([`Loads::track_loads`] off) the leaves hold `(0, index)` for every
+/// eligible backend: the tree still knows which backends are eligible
+/// (round robin's `next_eligible`), and a change of load, two a request,
+/// writes only its count, not a leaf of a large pool's tree.
 #[derive(Clone, Debug)]
 pub struct Loads {
     inflight: Vec<u32>,
@@ -204,6 +210,8 @@ pub struct Loads {
     members: Vec<u32>,
     /// `position[i]`: where backend `i` is in `members`, or [`ABSENT`].
     position: Vec<u32>,
+    /// The leaves carry the loads (else `(0, index)`): see above.
+    loads_in_tree: bool,
 }
 
 /// The largest pool [`Loads`] scans instead of keeping its tree.
@@ -233,6 +241,25 @@ impl Loads {
             scan: n <= SCAN_UP_TO,
             members: (0..n as u32).collect(),
             position: (0..n as u32).collect(),
+            loads_in_tree: true,
+        }
+    }
+
+    /// Whether the tree follows the loads, for [`Loads::argmin`]: turned
+    /// on, the leaves and the nodes above them are rebuilt from the counts
+    /// (O(n), at a change of strategy).
+    pub fn track_loads(&mut self, on: bool) {
+        if on == self.loads_in_tree {
+            return;
+        }
+        self.loads_in_tree = on;
+        for i in 0..self.inflight.len() {
+            if self.position[i] != ABSENT {
+                self.tree[self.size + i] = pack(if on { self.inflight[i] } else { 0 }, i);
+            }
+        }
+        for node in (1..self.size).rev() {
+            self.tree[node] = self.tree[2 * node].min(self.tree[2 * node + 1]);
         }
     }
 
@@ -267,6 +294,7 @@ impl Loads {
     /// scan of at most [`SCAN_UP_TO`] backends in a small pool).
     #[inline]
     pub fn argmin(&self) -> Option<usize> {
+        debug_assert!(self.loads_in_tree, "argmin with the loads untracked");
         let root = if self.scan {
             // The leaves alone are kept: their minimum, without a branch.
             let leaves = &self.tree[self.size..self.size + self.inflight.len()];
@@ -328,7 +356,7 @@ impl Loads {
     #[inline]
     fn set(&mut self, i: usize, load: u32) {
         self.inflight[i] = load;
-        if self.position[i] != ABSENT {
+        if self.loads_in_tree && self.position[i] != ABSENT {
             self.set_leaf(i, pack(load, i));
         }
     }
@@ -340,7 +368,12 @@ impl Loads {
         if eligible {
             self.position[i] = self.members.len() as u32;
             self.members.push(i as u32);
-            self.set_leaf(i, pack(self.inflight[i], i));
+            let load = if self.loads_in_tree {
+                self.inflight[i]
+            } else {
+                0
+            };
+            self.set_leaf(i, pack(load, i));
         } else {
             let at = self.position[i] as usize;
             let last = self.members.pop().expect("backend i is a member");
@@ -468,7 +501,8 @@ impl Balancer {
     /// strategies; must be positive). Every backend starts eligible.
     pub fn new(strategy: Strategy, weights: &[f64]) -> Balancer {
         let n = weights.len();
-        let loads = Loads::new(n);
+        let mut loads = Loads::new(n);
+        loads.track_loads(strategy == Strategy::LeastConnections);
         Balancer {
             strategy,
             policy: Policy::new(strategy, weights, Instant::ZERO, &loads),
@@ -494,6 +528,8 @@ impl Balancer {
     /// with every estimate at its default as of `now`. O(n).
     pub fn set_strategy(&mut self, now: Instant, strategy: Strategy) {
         self.strategy = strategy;
+        self.loads
+            .track_loads(strategy == Strategy::LeastConnections);
         self.policy = Policy::new(strategy, &self.weights, now, &self.loads);
     }
 
@@ -868,7 +904,8 @@ mod tests {
         }
         for (i, &e) in eligible.iter().enumerate() {
             let leaf = l.tree[l.size + i];
-            assert_eq!(leaf, if e { pack(l.get(i), i) } else { NONE_LEAF });
+            let load = if l.loads_in_tree { l.get(i) } else { 0 };
+            assert_eq!(leaf, if e { pack(load, i) } else { NONE_LEAF });
         }
         for node in 1..l.size {
             assert_eq!(l.tree[node], l.tree[2 * node].min(l.tree[2 * node + 1]));
@@ -913,16 +950,21 @@ mod tests {
         ) {
             let mut l = Loads::new(n);
             let mut eligible = vec![true; n];
-            for (i, v, e) in ops {
+            for (k, (i, v, e)) in ops.into_iter().enumerate() {
                 let i = i % n;
+                // The loads untracked for a stretch now and then, as under
+                // a strategy other than least connections.
+                l.track_loads(k % 23 < 13);
                 l.set(i, v);
                 if eligible[i] != e {
                     eligible[i] = e;
                     l.set_eligible(i, e);
                 }
                 check_loads(&l, &eligible);
-                let scan = (0..n).filter(|&j| eligible[j]).min_by_key(|&j| (l.get(j), j));
-                prop_assert_eq!(l.argmin(), scan);
+                if l.loads_in_tree {
+                    let scan = (0..n).filter(|&j| eligible[j]).min_by_key(|&j| (l.get(j), j));
+                    prop_assert_eq!(l.argmin(), scan);
+                }
                 for from in 0..n {
                     let next = (from..n).chain(0..from).find(|&j| eligible[j]);
                     prop_assert_eq!(l.next_eligible(from), next);
