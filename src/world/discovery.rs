@@ -262,6 +262,9 @@ impl World<'_> {
         let old = self.views[a];
         let (open, admits) = match self.breakers.get(a) {
             None => (false, true),
+            // At rest: CLOSED, so not open and admitting (without reading
+            // the breaker's line).
+            Some(_) if self.breaker_rest[a] != NOT_AT_REST => (false, true),
             Some(b) => (b.state().kind() == Kind::Open, b.admits()),
         };
         let status = self.monitors.get(a).map(HealthMonitor::status);
