@@ -526,14 +526,17 @@ impl World<'_> {
         let agent = &self.agents[a];
         let h = self.probe_handling[agent.tier as usize];
         let m = &self.monitors[a];
-        agent.busy == 0
-            && agent.queue.is_empty()
+        // The agent's first line, then its queue (second line), then the
+        // monitor: an agent that is down or busy, as most agents whose
+        // probes are events are, reads one line.
+        !agent.is_down()
+            && agent.busy == 0
             && agent.has_free_slot()
             && !agent.faulted()
-            && !agent.is_down()
             && agent.presence() == Presence::Serving
             && h < cfg.interval
             && h < cfg.timeout
+            && agent.queue.is_empty()
             && self.unseen_status(m.status(), m.status_after_success(h))
             && m.steady_under(h)
     }
