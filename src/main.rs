@@ -257,16 +257,20 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.replications
     };
-    within_limits(
-        &sc,
-        u64::from(planned) + u64::from(sc.warmup_auto),
-        &args.common.limits,
-    )?;
+    // Every thread of the command is in this pool (the runs and then the
+    // charts): asking rayon for its thread count outside it would start
+    // its global pool, two more thread start-ups for nothing.
     let threads = args.jobs.map_or(0, |j| j as usize);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .with_context(|| format!("cannot start {threads} worker threads"))?;
+    within_limits_on(
+        &sc,
+        u64::from(planned) + u64::from(sc.warmup_auto),
+        pool.current_num_threads() as u64,
+        &args.common.limits,
+    )?;
     let progress = !args.common.quiet && harness::interactive();
     let keep = args.batch_means.is_some();
     let dir = args
@@ -319,7 +323,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let batch = args
         .batch_means
         .map(|k| (k, precision::batch_means(&mut runs, k)));
-    harness::write_run_reports(staging.dir(), &sc, &runs)
+    // The charts are drawn on the same worker threads as the runs: a
+    // second (global) pool cost two more thread start-ups and their idle
+    // spinning.
+    pool.install(|| harness::write_run_reports(staging.dir(), &sc, &runs))
         .and_then(|_| {
             report::write_atomic(
                 &staging.dir().join("results.json"),
