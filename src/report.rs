@@ -60,17 +60,20 @@ fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "report path has no file name")
     })?;
-    let tmp: PathBuf = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp: PathBuf = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), pid()));
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        // The directory is made only when missing: asking first cost two
+        // system calls a file.
+        let mut f = match fs::File::create(&tmp) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)?;
+                fs::File::create(&tmp)?
+            }
+            r => r?,
+        };
         f.write_all(bytes)?;
         if sync {
             f.sync_all()?;
@@ -81,6 +84,12 @@ fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// This process's ID (a system call each time it is asked for).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// A float with a fixed number of decimals; never `-0.000`, and `NaN` or

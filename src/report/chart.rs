@@ -30,11 +30,10 @@ mod style;
 mod sweep;
 mod utilization;
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 
 use hdrhistogram::Histogram;
 use plotters::coord::Shift;
@@ -175,16 +174,17 @@ fn render_svg(plot: &impl Plot) -> String {
 }
 
 fn render_png(plot: &impl Plot) -> Vec<u8> {
-    // One pixel buffer per thread, kept for the next chart: a fresh 1.2 MB
-    // buffer for every chart cost a page fault per 4 KB page on its first
-    // fill. The fill with white below overwrites every pixel the previous
-    // chart drew. Taken out of the cell while in use, so a nested call
-    // (none today) would draw into a buffer of its own.
-    thread_local! {
-        static RGB: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-    }
-    let mut rgb = RGB.take();
-    rgb.resize(WIDTH as usize * HEIGHT as usize * 3, 0);
+    const LEN: usize = WIDTH as usize * HEIGHT as usize * 3;
+    // Pixel buffers are kept for the next chart, whatever thread draws it:
+    // a fresh 1.2 MB buffer for every chart cost a page fault per 4 KB
+    // page on its first fill, and one freed when its thread ends cost
+    // handing the pages back. There are as many as charts were ever drawn
+    // at once. The fill with white below overwrites every pixel the
+    // previous chart drew.
+    static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    let kept = BUFFERS.lock().ok().and_then(|mut b| b.pop());
+    // A new buffer is zeroed by the kernel, not written twice.
+    let mut rgb = kept.unwrap_or_else(|| vec![0u8; LEN]);
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE)
@@ -193,7 +193,9 @@ fn render_png(plot: &impl Plot) -> Vec<u8> {
             .unwrap_or_else(|e| panic!("drawing a PNG chart in memory failed: {e}"));
     }
     let png = encode_png(&rgb, WIDTH, HEIGHT);
-    RGB.set(rgb);
+    if let Ok(mut b) = BUFFERS.lock() {
+        b.push(rgb);
+    }
     png
 }
 

@@ -12,9 +12,11 @@
 //!    restoring a previous output that a crash left renamed aside, then
 //!    creates `.OUT.staging-PID-NONCE` in the parent of `--out`.
 //! 2. The command writes every file into [`Staging::dir`].
-//! 3. [`Staging::commit`] writes `manifest.json` (size, SHA-256 and rows
-//!    of every file), fsyncs the files (written unflushed, so the first
-//!    fsync commits them all at once) and the directory, moves into it
+//! 3. [`Staging::commit`] reads every file for `manifest.json` (size,
+//!    SHA-256 and rows of every file) and fsyncs each as it is read
+//!    (written unflushed, so with a journal the first fsync commits them
+//!    all at once), writes the manifest and fsyncs it before renaming it
+//!    into place, fsyncs the directory, moves into it
 //!    whatever in the old `--out` is not part of the old output (nested
 //!    outputs such as `compare/`, files of other programs), then exchanges
 //!    the staging directory with `--out` in one `renameat2(RENAME_EXCHANGE)`
@@ -42,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::chart::CHART_DIR;
-use super::manifest::{self, MANIFEST_JSON, Manifest, Provenance};
+use super::manifest::{MANIFEST_JSON, Manifest, Provenance};
 use super::{write_atomic, write_durable};
 
 /// An output directory being built; see the module docs.
@@ -116,14 +118,13 @@ impl Staging {
 
     /// Write the manifest and put the output in place; returns the manifest.
     pub fn commit(mut self, p: &Provenance) -> io::Result<Manifest> {
-        let m = Manifest::of_dir(&self.dir, p)?;
-        write_atomic(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
-        // Every file was written unflushed: the first fsync commits them
-        // all (one journal commit), the others find nothing left to do.
-        for rel in manifest::output_files(&self.dir)? {
-            fs::File::open(self.dir.join(rel))?.sync_all()?;
-        }
-        fs::File::open(self.dir.join(MANIFEST_JSON))?.sync_all()?;
+        // Every file was written unflushed: each is flushed to disk as soon
+        // as the manifest has read it, through the same open file (with a
+        // journal, the first fsync commits them all in one journal commit,
+        // the others find nothing left to do); then the manifest, flushed
+        // before it is renamed into place.
+        let m = Manifest::of_dir_then(&self.dir, p, fs::File::sync_all)?;
+        write_durable(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
         let charts = self.dir.join(CHART_DIR);
         if charts.is_dir() {
             sync_dir(&charts)?;
@@ -408,6 +409,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::manifest;
 
     fn prov() -> Provenance {
         Provenance {
