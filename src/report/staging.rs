@@ -96,6 +96,7 @@ impl Staging {
             nonce()
         ));
         fs::create_dir(&dir)?;
+        super::set_unseen(&dir, true);
         Ok(Staging {
             out,
             parent,
@@ -125,6 +126,8 @@ impl Staging {
         // before it is renamed into place.
         let m = Manifest::of_dir_then(&self.dir, p, fs::File::sync_all)?;
         write_durable(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
+        // Its path is about to name the old output, or nothing.
+        super::set_unseen(&self.dir, false);
         let charts = self.dir.join(CHART_DIR);
         if charts.is_dir() {
             sync_dir(&charts)?;
@@ -272,6 +275,7 @@ impl Drop for Staging {
     /// remove the staging directory (kept if something could not be given
     /// back; the next run retries).
     fn drop(&mut self) {
+        super::set_unseen(&self.dir, false);
         if self.committed {
             return;
         }
@@ -331,10 +335,17 @@ fn recover(parent: &Path, name: &str, out: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
+    // The parent can be a large directory (`/tmp`): its other entries are
+    // passed over without making a string of their names.
+    let prefix = format!(".{name}.");
     let mut found: Vec<(String, Leftover)> = entries
         .flatten()
         .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
+            let n = e.file_name();
+            if !n.as_encoded_bytes().starts_with(prefix.as_bytes()) {
+                return None;
+            }
+            let n = n.to_string_lossy().into_owned();
             let (kind, pid) = leftover(&n, name)?;
             (!alive(pid)).then_some((n, kind))
         })
@@ -501,6 +512,25 @@ mod tests {
             ["a.csv", "compare", "manifest.json", "notes.txt"]
         );
         assert_eq!(fs::read(out.join("a.csv")).unwrap(), b"x\n1\n");
+    }
+
+    #[test]
+    fn files_are_written_under_their_own_names_only_while_staged() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        let s = Staging::begin(&out).unwrap();
+        assert!(crate::report::unseen_dir(&s.dir().join(CHART_DIR)));
+        write_atomic(&s.dir().join("charts/a.svg"), b"<svg/>").unwrap();
+        let staged = s.dir().to_path_buf();
+        s.commit(&prov()).unwrap();
+        assert!(!crate::report::unseen_dir(&staged), "committed");
+        assert!(!crate::report::unseen_dir(&out));
+        let s = Staging::begin(&out).unwrap();
+        let staged = s.dir().to_path_buf();
+        drop(s);
+        assert!(!crate::report::unseen_dir(&staged), "dropped");
+        manifest::verify(&out).unwrap();
+        assert_eq!(names(&out.join(CHART_DIR)), ["a.svg"]);
     }
 
     #[test]
