@@ -88,14 +88,21 @@ impl Staging {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        fs::create_dir_all(&parent)?;
         recover(&parent, &name, &out);
         let dir = parent.join(format!(
             ".{name}.staging-{}-{}",
             std::process::id(),
             nonce()
         ));
-        fs::create_dir(&dir)?;
+        // The parent is made only when missing (it has nothing to recover
+        // then): asking first cost two system calls.
+        match fs::create_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&parent)?;
+                fs::create_dir(&dir)?;
+            }
+            r => r?,
+        }
         super::set_unseen(&dir, true);
         Ok(Staging {
             out,
