@@ -259,10 +259,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     // Every thread of the command is in this pool (the runs and then the
     // charts): asking rayon for its thread count outside it would start
-    // its global pool, two more thread start-ups for nothing.
-    let threads = args.jobs.map_or(0, |j| j as usize);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+    // its global pool, two more thread start-ups for nothing. One run
+    // gets one worker: a second one only drew half the charts, and
+    // starting it, its own pixel buffer and its idle spinning cost more
+    // CPU time than it saved wall-clock time.
+    let threads = args
+        .jobs
+        .map_or(if planned == 1 { 1 } else { 0 }, |j| j as usize);
+    let mut builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
+    if threads == 1 {
+        // A pool of one is this thread: no thread to start.
+        builder = builder.use_current_thread();
+    }
+    let pool = builder
         .build()
         .with_context(|| format!("cannot start {threads} worker threads"))?;
     within_limits_on(
