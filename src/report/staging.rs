@@ -15,11 +15,11 @@
 //! 3. [`Staging::commit`] reads every file for `manifest.json` (size,
 //!    SHA-256 and rows of every file) and fsyncs each as it is read
 //!    (written unflushed, so with a journal the first fsync commits them
-//!    all at once), writes the manifest and fsyncs it before renaming it
-//!    into place, fsyncs the directory, moves into it
-//!    whatever in the old `--out` is not part of the old output (nested
-//!    outputs such as `compare/`, files of other programs), then exchanges
-//!    the staging directory with `--out` in one `renameat2(RENAME_EXCHANGE)`
+//!    all at once), writes the manifest and fsyncs it, fsyncs the
+//!    directory, moves into it whatever in the old `--out` is not part
+//!    of the old output (nested outputs such as `compare/`, files of
+//!    other programs), then exchanges the staging directory with `--out`
+//!    in one `renameat2(RENAME_EXCHANGE)`
 //!    (Linux; elsewhere, or where the file system lacks it, the old
 //!    directory is renamed aside and the new one renamed into place), fsyncs
 //!    the parent and removes the old output.
@@ -129,8 +129,7 @@ impl Staging {
         // Every file was written unflushed: each is flushed to disk as soon
         // as the manifest has read it, through the same open file (with a
         // journal, the first fsync commits them all in one journal commit,
-        // the others find nothing left to do); then the manifest, flushed
-        // before it is renamed into place.
+        // the others find nothing left to do); then the manifest.
         let m = Manifest::of_dir_then(&self.dir, p, fs::File::sync_all)?;
         write_durable(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
         // Its path is about to name the old output, or nothing.
