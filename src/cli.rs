@@ -265,7 +265,7 @@ pub struct RunArgs {
     /// With --target-ci, stop after this many replications even if a target is not met.
     #[arg(long, value_name = "N", default_value_t = crate::stats::target::DEFAULT_MAX, requires = "target_ci", value_parser = clap::value_parser!(u32).range(2..=MAX_REPLICATIONS as i64))]
     pub max_replications: u32,
-    /// Worker threads [default: one per core]; the files do not depend on it.
+    /// Worker threads [default: one per core, or one for a single replication]; the files do not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: Option<u64>,
     #[command(flatten)]

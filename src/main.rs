@@ -257,16 +257,29 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.replications
     };
-    within_limits(
-        &sc,
-        u64::from(planned) + u64::from(sc.warmup_auto),
-        &args.common.limits,
-    )?;
-    let threads = args.jobs.map_or(0, |j| j as usize);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+    // Every thread of the command is in this pool (the runs and then the
+    // charts): asking rayon for its thread count outside it would start
+    // its global pool, two more thread start-ups for nothing. One run
+    // gets one worker: a second one only drew half the charts, and
+    // starting it, its own pixel buffer and its idle spinning cost more
+    // CPU time than it saved wall-clock time.
+    let threads = args
+        .jobs
+        .map_or(if planned == 1 { 1 } else { 0 }, |j| j as usize);
+    let mut builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
+    if threads == 1 {
+        // A pool of one is this thread: no thread to start.
+        builder = builder.use_current_thread();
+    }
+    let pool = builder
         .build()
         .with_context(|| format!("cannot start {threads} worker threads"))?;
+    within_limits_on(
+        &sc,
+        u64::from(planned) + u64::from(sc.warmup_auto),
+        pool.current_num_threads() as u64,
+        &args.common.limits,
+    )?;
     let progress = !args.common.quiet && harness::interactive();
     let keep = args.batch_means.is_some();
     let dir = args
@@ -319,7 +332,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let batch = args
         .batch_means
         .map(|k| (k, precision::batch_means(&mut runs, k)));
-    harness::write_run_reports(staging.dir(), &sc, &runs)
+    // The charts are drawn on the same worker threads as the runs: a
+    // second (global) pool cost two more thread start-ups and their idle
+    // spinning.
+    pool.install(|| harness::write_run_reports(staging.dir(), &sc, &runs))
         .and_then(|_| {
             report::write_atomic(
                 &staging.dir().join("results.json"),
@@ -377,6 +393,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .collect::<String>()
         );
     }
+    // The process ends here: freeing the results (handing their pages
+    // back to the kernel) and waking the idle workers only to stop them
+    // is work the exit does anyway, at once.
+    std::mem::forget((runs, pool));
     Ok(ExitCode::SUCCESS)
 }
 

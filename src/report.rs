@@ -23,6 +23,7 @@ pub use staging::Staging;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 /// Write each `(name, bytes)` to `dir/name` atomically, in order; returns
 /// the paths written.
@@ -45,6 +46,10 @@ pub fn write_files<B: AsRef<[u8]>>(dir: &Path, files: &[(&str, B)]) -> io::Resul
 /// in place (one `fsync` per file each forced its own journal commit: a
 /// short run spent most of its wall time waiting for them). A file that
 /// must survive a crash on its own is written with [`write_durable`].
+///
+/// Inside a staging directory of this process (before its commit) the
+/// file is written under its own name, without the temporary one: no
+/// reader sees that directory, which is put in place whole or removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_replacing(path, bytes, false)
 }
@@ -60,27 +65,70 @@ fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "report path has no file name")
     })?;
-    let tmp: PathBuf = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let unseen = unseen_dir(dir);
+    let tmp: PathBuf = if unseen {
+        path.to_path_buf()
+    } else {
+        dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), pid()))
+    };
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        // The directory is made only when missing: asking first cost two
+        // system calls a file.
+        let mut f = match fs::File::create(&tmp) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)?;
+                fs::File::create(&tmp)?
+            }
+            r => r?,
+        };
         f.write_all(bytes)?;
         if sync {
             f.sync_all()?;
         }
-        fs::rename(&tmp, path)
+        if unseen {
+            Ok(())
+        } else {
+            fs::rename(&tmp, path)
+        }
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// The staging directories of this process not yet committed or dropped
+/// ([`Staging`] adds and removes them): no other reader sees what is in
+/// them, so a file written there needs no temporary name (a rename a file
+/// saved). A path written through another spelling of one of them is
+/// written the usual way.
+static UNSEEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Whether `dir` is in (or is) a directory of [`UNSEEN`].
+fn unseen_dir(dir: &Path) -> bool {
+    UNSEEN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .any(|d| dir.starts_with(d))
+}
+
+/// Add `dir` to [`UNSEEN`] (`true`) or take it out (`false`).
+fn set_unseen(dir: &Path, unseen: bool) {
+    let mut dirs = UNSEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    dirs.retain(|d| d != dir);
+    if unseen {
+        dirs.push(dir.to_path_buf());
+    }
+}
+
+/// This process's ID (a system call each time it is asked for).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// A float with a fixed number of decimals; never `-0.000`, and `NaN` or

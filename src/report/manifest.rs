@@ -85,9 +85,25 @@ impl Manifest {
     /// The manifest of the files now in `dir` (its top level and
     /// `charts/`), sorted by path.
     pub fn of_dir(dir: &Path, p: &Provenance) -> io::Result<Manifest> {
+        Manifest::of_dir_then(dir, p, |_| Ok(()))
+    }
+
+    /// [`Manifest::of_dir`], handing each file, still open once read, to
+    /// `then` ([`super::Staging::commit`] flushes it to disk there, so
+    /// each file is opened once, not twice).
+    pub(crate) fn of_dir_then(
+        dir: &Path,
+        p: &Provenance,
+        mut then: impl FnMut(&fs::File) -> io::Result<()>,
+    ) -> io::Result<Manifest> {
         let mut files = Vec::new();
+        // One buffer for every file.
+        let mut buf = vec![0u8; READ_PIECE];
         for rel in output_files(dir)? {
-            files.push(entry_of_file(&rel, &dir.join(&rel))?);
+            let path = dir.join(&rel);
+            let mut file = fs::File::open(&path)?;
+            files.push(entry_of_open_file(&rel, &path, &mut file, &mut buf)?);
+            then(&file)?;
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Manifest {
@@ -160,6 +176,9 @@ pub fn entry(rel: &str, bytes: &[u8]) -> Entry {
     }
 }
 
+/// The size of the pieces [`entry_of_file`] reads.
+const READ_PIECE: usize = 1 << 17;
+
 /// [`entry`] of the file at `path`, read in pieces of 128 KB that are
 /// hashed and counted as they come: a large file (a 100,000-agent fleet's
 /// 8 MB `agents.csv`) is never held whole in memory, whose pages were a
@@ -167,12 +186,22 @@ pub fn entry(rel: &str, bytes: &[u8]) -> Entry {
 /// whole, and parsed ([`csv_rows`]).
 pub fn entry_of_file(rel: &str, path: &Path) -> io::Result<Entry> {
     let mut file = fs::File::open(path)?;
+    entry_of_open_file(rel, path, &mut file, &mut vec![0u8; READ_PIECE])
+}
+
+/// [`entry_of_file`] of `file`, opened at `path` and not yet read, with
+/// `buf` to read into.
+fn entry_of_open_file(
+    rel: &str,
+    path: &Path,
+    file: &mut fs::File,
+    buf: &mut [u8],
+) -> io::Result<Entry> {
     let mut hasher = Sha256::new();
     let mut records = rel.ends_with(".csv").then(LineRecords::default);
-    let mut buf = vec![0u8; 1 << 17];
     let mut bytes = 0u64;
     loop {
-        let n = fill(&mut file, &mut buf)?;
+        let n = fill(file, buf)?;
         if n == 0 {
             break;
         }
@@ -191,6 +220,10 @@ pub fn entry_of_file(rel: &str, path: &Path) -> io::Result<Entry> {
             }
         }
         bytes += n as u64;
+        if n < buf.len() {
+            // `fill` stops short only at the end of the file.
+            break;
+        }
     }
     Ok(Entry {
         path: rel.to_string(),

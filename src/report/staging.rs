@@ -12,12 +12,14 @@
 //!    restoring a previous output that a crash left renamed aside, then
 //!    creates `.OUT.staging-PID-NONCE` in the parent of `--out`.
 //! 2. The command writes every file into [`Staging::dir`].
-//! 3. [`Staging::commit`] writes `manifest.json` (size, SHA-256 and rows
-//!    of every file), fsyncs the files (written unflushed, so the first
-//!    fsync commits them all at once) and the directory, moves into it
-//!    whatever in the old `--out` is not part of the old output (nested
-//!    outputs such as `compare/`, files of other programs), then exchanges
-//!    the staging directory with `--out` in one `renameat2(RENAME_EXCHANGE)`
+//! 3. [`Staging::commit`] reads every file for `manifest.json` (size,
+//!    SHA-256 and rows of every file) and fsyncs each as it is read
+//!    (written unflushed, so with a journal the first fsync commits them
+//!    all at once), writes the manifest and fsyncs it, fsyncs the
+//!    directory, moves into it whatever in the old `--out` is not part
+//!    of the old output (nested outputs such as `compare/`, files of
+//!    other programs), then exchanges the staging directory with `--out`
+//!    in one `renameat2(RENAME_EXCHANGE)`
 //!    (Linux; elsewhere, or where the file system lacks it, the old
 //!    directory is renamed aside and the new one renamed into place), fsyncs
 //!    the parent and removes the old output.
@@ -42,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::chart::CHART_DIR;
-use super::manifest::{self, MANIFEST_JSON, Manifest, Provenance};
+use super::manifest::{MANIFEST_JSON, Manifest, Provenance};
 use super::{write_atomic, write_durable};
 
 /// An output directory being built; see the module docs.
@@ -86,14 +88,22 @@ impl Staging {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        fs::create_dir_all(&parent)?;
         recover(&parent, &name, &out);
         let dir = parent.join(format!(
             ".{name}.staging-{}-{}",
             std::process::id(),
             nonce()
         ));
-        fs::create_dir(&dir)?;
+        // The parent is made only when missing (it has nothing to recover
+        // then): asking first cost two system calls.
+        match fs::create_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&parent)?;
+                fs::create_dir(&dir)?;
+            }
+            r => r?,
+        }
+        super::set_unseen(&dir, true);
         Ok(Staging {
             out,
             parent,
@@ -116,14 +126,14 @@ impl Staging {
 
     /// Write the manifest and put the output in place; returns the manifest.
     pub fn commit(mut self, p: &Provenance) -> io::Result<Manifest> {
-        let m = Manifest::of_dir(&self.dir, p)?;
-        write_atomic(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
-        // Every file was written unflushed: the first fsync commits them
-        // all (one journal commit), the others find nothing left to do.
-        for rel in manifest::output_files(&self.dir)? {
-            fs::File::open(self.dir.join(rel))?.sync_all()?;
-        }
-        fs::File::open(self.dir.join(MANIFEST_JSON))?.sync_all()?;
+        // Every file was written unflushed: each is flushed to disk as soon
+        // as the manifest has read it, through the same open file (with a
+        // journal, the first fsync commits them all in one journal commit,
+        // the others find nothing left to do); then the manifest.
+        let m = Manifest::of_dir_then(&self.dir, p, fs::File::sync_all)?;
+        write_durable(&self.dir.join(MANIFEST_JSON), m.to_json().as_bytes())?;
+        // Its path is about to name the old output, or nothing.
+        super::set_unseen(&self.dir, false);
         let charts = self.dir.join(CHART_DIR);
         if charts.is_dir() {
             sync_dir(&charts)?;
@@ -271,6 +281,7 @@ impl Drop for Staging {
     /// remove the staging directory (kept if something could not be given
     /// back; the next run retries).
     fn drop(&mut self) {
+        super::set_unseen(&self.dir, false);
         if self.committed {
             return;
         }
@@ -330,10 +341,17 @@ fn recover(parent: &Path, name: &str, out: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
+    // The parent can be a large directory (`/tmp`): its other entries are
+    // passed over without making a string of their names.
+    let prefix = format!(".{name}.");
     let mut found: Vec<(String, Leftover)> = entries
         .flatten()
         .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
+            let n = e.file_name();
+            if !n.as_encoded_bytes().starts_with(prefix.as_bytes()) {
+                return None;
+            }
+            let n = n.to_string_lossy().into_owned();
             let (kind, pid) = leftover(&n, name)?;
             (!alive(pid)).then_some((n, kind))
         })
@@ -408,6 +426,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::manifest;
 
     fn prov() -> Provenance {
         Provenance {
@@ -499,6 +518,25 @@ mod tests {
             ["a.csv", "compare", "manifest.json", "notes.txt"]
         );
         assert_eq!(fs::read(out.join("a.csv")).unwrap(), b"x\n1\n");
+    }
+
+    #[test]
+    fn files_are_written_under_their_own_names_only_while_staged() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        let s = Staging::begin(&out).unwrap();
+        assert!(crate::report::unseen_dir(&s.dir().join(CHART_DIR)));
+        write_atomic(&s.dir().join("charts/a.svg"), b"<svg/>").unwrap();
+        let staged = s.dir().to_path_buf();
+        s.commit(&prov()).unwrap();
+        assert!(!crate::report::unseen_dir(&staged), "committed");
+        assert!(!crate::report::unseen_dir(&out));
+        let s = Staging::begin(&out).unwrap();
+        let staged = s.dir().to_path_buf();
+        drop(s);
+        assert!(!crate::report::unseen_dir(&staged), "dropped");
+        manifest::verify(&out).unwrap();
+        assert_eq!(names(&out.join(CHART_DIR)), ["a.svg"]);
     }
 
     #[test]
