@@ -80,6 +80,13 @@ pub trait Rule {
     fn steady_between(&self, _cfg: &HealthConfig, _next: f64, _sample: f64) -> Option<bool> {
         None
     }
+
+    /// Does an UNHEALTHY status stay UNHEALTHY under any number of failures
+    /// in a row (whatever the EMA and the count)? `false` unless the rule
+    /// says so (then [`HealthMonitor::failing_steady`] may hold).
+    fn failures_keep_unhealthy(&self, _cfg: &HealthConfig) -> bool {
+        false
+    }
 }
 
 /// The health rule (`[health]` in docs/scenario.md): UNHEALTHY after `unhealthy_after` consecutive
@@ -116,6 +123,13 @@ impl Rule for ThresholdRule {
         let (low, high) = (next.min(sample), next.max(sample));
         let margin = 3.0 * f64::EPSILON * high / cfg.ema_alpha;
         (low - margin > threshold || high + margin <= threshold).then_some(true)
+    }
+
+    /// A failure gives UNHEALTHY once the count reaches `unhealthy_after`
+    /// and the previous status below it: from UNHEALTHY, UNHEALTHY either
+    /// way.
+    fn failures_keep_unhealthy(&self, _cfg: &HealthConfig) -> bool {
+        true
     }
 }
 
@@ -301,6 +315,26 @@ impl<R: Rule> HealthMonitor<R> {
             self.ema = Some(next);
         }
         self.consecutive_failures = 0;
+    }
+
+    /// Would every failure from now on, however many, leave the status as
+    /// it is? When the agent is UNHEALTHY and the rule keeps it so under
+    /// failures ([`Rule::failures_keep_unhealthy`]); a failure changes
+    /// nothing else but the count of failures in a row.
+    pub fn failing_steady(&self) -> bool {
+        self.status == Status::Unhealthy && self.rule.failures_keep_unhealthy(&self.cfg)
+    }
+
+    /// `n` failures in a row, when [`Self::failing_steady`] holds: the
+    /// count grows by `n` (wrapping as `n` single increments would in a
+    /// release build) and nothing else changes, the status and the time
+    /// spent in it included.
+    pub fn on_probe_failures(&mut self, n: u64) {
+        debug_assert!(
+            self.failing_steady(),
+            "{n} failures would change the status"
+        );
+        self.consecutive_failures = self.consecutive_failures.wrapping_add(n as u32);
     }
 
     /// The EMA after one more sample of `rtt`.

@@ -21,7 +21,8 @@
 //! - **background**: probes (`agents × duration / health.interval × 4`;
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
 //!   there either; where arrivals also come at distinct instants, a steady
-//!   agent's probes sleep, and only the down agents' count, 2 a round,
+//!   agent's probes sleep, and so do a down agent's once it is UNHEALTHY:
+//!   only `unhealthy_after + 1` rounds of each outage count, 2 a round,
 //!   plus 2 per agent as it settles), heartbeats when leases matter and a heartbeat can be
 //!   lost (`agents × duration / heartbeat × 2`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), bus topics
@@ -308,10 +309,19 @@ pub fn estimate(sc: &Scenario) -> Cost {
     if let Some(h) = &sc.health {
         let rounds = secs / h.interval.as_secs_f64();
         let events = if dormant {
-            let down: f64 = (sc.tiers.iter())
-                .map(|t| f64::from(t.count) * (1.0 - t.uptime))
+            // A down agent's probes are events until it is UNHEALTHY and
+            // one more (then they sleep until it is back): at most
+            // `unhealthy_after + 1` rounds an outage.
+            let interval = h.interval.as_secs_f64();
+            let down: f64 = (sc.tiers.iter().filter(|t| t.fails()))
+                .map(|t| {
+                    let mttr = t.repair.mean_nanos() / 1e9;
+                    let mtbf = mttr * t.uptime / (1.0 - t.uptime);
+                    let outages = f64::from(t.count) * secs / (mttr + mtbf).max(1e-9);
+                    outages * (mttr / interval).min(f64::from(h.unhealthy_after) + 1.0)
+                })
                 .sum();
-            down * rounds * 2.0 + live * 2.0_f64.min(rounds)
+            down * 2.0 + live * 2.0_f64.min(rounds)
         } else {
             let per = if independent {
                 1.0
