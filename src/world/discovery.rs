@@ -1003,19 +1003,7 @@ impl World<'_> {
     /// from the monitor's next one; each ends before the next leaves.
     /// Returns when the last of them was due, if any was.
     fn catch_up(&mut self, until: Instant, a: usize, at_until: bool) -> Option<Instant> {
-        let cfg = self.sc.health.expect("probes run only with [health]");
-        let period = cfg.interval.as_nanos().max(1);
-        let first = self.monitors[a].poll_timeout().0;
-        let bound = if at_until {
-            until.0
-        } else {
-            until.0.wrapping_sub(1)
-        };
-        if until.0 == 0 || first > bound {
-            return None;
-        }
-        let n = (bound - first) / period + 1;
-        let last = Instant(first + (n - 1) * period);
+        let (n, first, last) = self.probes_due(until, a, at_until)?;
         let m = self.unseen_probe_end[a];
         debug_assert!(m < DORMANT || m == NO_PROBE, "catch_up of a dormant mark");
         self.unseen_probe_end[a] = NO_PROBE;
@@ -1059,15 +1047,7 @@ impl World<'_> {
         p.timer = sent_only;
         let epoch = p.epoch;
         if sent_only {
-            let fate = self.bus.send_via(
-                last,
-                bus::Kind::Probe,
-                Endpoint::CONTROL,
-                Endpoint(a as u32),
-                &mut self.rng.probes,
-                Some(&mut self.rng.broker),
-            );
-            debug_assert_eq!(fate, Fate::Arrives(last), "a dormant probe");
+            self.send_only(last, a);
         } else if answered < arrived {
             // The last one still holds its slot.
             let m = self.alloc_probe(a as u32, epoch);
@@ -1091,19 +1071,7 @@ impl World<'_> {
     /// not handled, as there. Returns when the last of them was due, if
     /// any was.
     fn catch_up_refused(&mut self, until: Instant, a: usize, at_until: bool) -> Option<Instant> {
-        let cfg = self.sc.health.expect("probes run only with [health]");
-        let period = cfg.interval.as_nanos().max(1);
-        let first = self.monitors[a].poll_timeout().0;
-        let bound = if at_until {
-            until.0
-        } else {
-            until.0.wrapping_sub(1)
-        };
-        if until.0 == 0 || first > bound {
-            return None;
-        }
-        let n = (bound - first) / period + 1;
-        let last = Instant(first + (n - 1) * period);
+        let (n, _, last) = self.probes_due(until, a, at_until)?;
         let sent_only = last == until;
         let refused = n - u64::from(sent_only);
         self.bus.crossed_unseen(bus::Kind::Probe, refused);
@@ -1117,17 +1085,42 @@ impl World<'_> {
         p.open = sent_only;
         p.timer = sent_only;
         if sent_only {
-            let fate = self.bus.send_via(
-                last,
-                bus::Kind::Probe,
-                Endpoint::CONTROL,
-                Endpoint(a as u32),
-                &mut self.rng.probes,
-                Some(&mut self.rng.broker),
-            );
-            debug_assert_eq!(fate, Fate::Arrives(last), "a sleeping probe");
+            self.send_only(last, a);
         }
         Some(last)
+    }
+
+    /// Agent `a`'s sleeping probes due before `until` (or at it, with
+    /// `at_until`): how many, when the first and the last were due (every
+    /// `interval` from the monitor's next one). `None` if none is.
+    fn probes_due(&self, until: Instant, a: usize, at_until: bool) -> Option<(u64, u64, Instant)> {
+        let cfg = self.sc.health.expect("probes run only with [health]");
+        let period = cfg.interval.as_nanos().max(1);
+        let first = self.monitors[a].poll_timeout().0;
+        let bound = if at_until {
+            until.0
+        } else {
+            until.0.wrapping_sub(1)
+        };
+        if until.0 == 0 || first > bound {
+            return None;
+        }
+        let n = (bound - first) / period + 1;
+        Some((n, first, Instant(first + (n - 1) * period)))
+    }
+
+    /// A sleeping probe due at `at`, the instant the run stopped, left
+    /// agent `a` (counted on the bus) and was not handled.
+    fn send_only(&mut self, at: Instant, a: usize) {
+        let fate = self.bus.send_via(
+            at,
+            bus::Kind::Probe,
+            Endpoint::CONTROL,
+            Endpoint(a as u32),
+            &mut self.rng.probes,
+            Some(&mut self.rng.broker),
+        );
+        debug_assert_eq!(fate, Fate::Arrives(at), "a sleeping probe");
     }
 
     /// Every probe is an event from the start (an event log shows each):
