@@ -354,6 +354,17 @@ fn tiers_are_checked() {
         "greater than 0",
         None,
     );
+    // Above a million, the weighted balancers' exact sums would overflow
+    // (a weight of 1e300 once routed every task of a weighted_random run
+    // to one agent).
+    expect(
+        &BASE.replace("count = 2", "count = 2\nweight = 1e300"),
+        "fleet.tiers[0].weight",
+        "is 1e300; a weight must be at most 1000000",
+        None,
+    );
+    let top = BASE.replace("count = 2", "count = 2\nweight = 1000000.0");
+    assert!(scenario::load_str("t.toml", "t", &top, &[]).is_ok());
     expect(
         &BASE.replace("count = 2", "count = 2\nconcurrency = 0"),
         "fleet.tiers[0].concurrency",

@@ -9,6 +9,11 @@ use crate::rng::Dist;
 use crate::scenario::KeyPath;
 use crate::scenario::raw::{RawFleet, RawRepair, RawTier};
 
+/// The largest tier weight. The weighted balancers count weights in
+/// exact integer thousandths; a fleet's total must not overflow them
+/// (above this, `weighted_random`'s sums wrapped and routed wrongly).
+const MAX_WEIGHT: f64 = 1_000_000.0;
+
 /// `[[fleet.tiers]]`: each tier, unique names, at least one agent.
 pub(super) fn check_fleet(
     c: &mut Checker<'_, '_>,
@@ -62,6 +67,14 @@ fn check_tier(c: &mut Checker<'_, '_>, path: &KeyPath, i: usize, t: &RawTier) ->
         c.fail(
             &path.key("weight"),
             format!("is {weight}; a weight must be a number greater than 0"),
+        );
+    } else if weight > MAX_WEIGHT {
+        c.fail(
+            &path.key("weight"),
+            format!(
+                "is {weight:?}; a weight must be at most 1000000 (weights are relative: \
+                 the weighted balancers count in thousandths of one, exactly)"
+            ),
         );
     }
     let concurrency = t.concurrency.unwrap_or(1);
