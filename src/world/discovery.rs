@@ -889,13 +889,7 @@ impl World<'_> {
     /// With `defer` (a request brings the look), the next probe is not
     /// scheduled yet: see [`Self::after_delivery`].
     fn wake(&mut self, now: Instant, a: usize, defer: bool) -> u32 {
-        let refused = self.unseen_probe_end[a] == REFUSED;
-        self.end_dormancy(a);
-        if refused {
-            self.catch_up_refused(now, a, false);
-        } else {
-            self.catch_up(now, a, false);
-        }
+        self.catch_up_dormant(now, a, false);
         if defer {
             self.probe_deferred[a] = true;
         } else {
@@ -910,6 +904,20 @@ impl World<'_> {
         self.engine
             .schedule(next, Event::Probe { agent: a as u32 })
             .expect("probes are caught up to now");
+    }
+
+    /// End agent `a`'s dormancy (`end_dormancy`) and apply its probes due
+    /// before `until` (or at it, with `at_until`), refused ones
+    /// ([`Self::catch_up_refused`]) or steady ones ([`Self::catch_up`]).
+    /// Returns when the last of them was due, if any was.
+    fn catch_up_dormant(&mut self, until: Instant, a: usize, at_until: bool) -> Option<Instant> {
+        let refused = self.unseen_probe_end[a] == REFUSED;
+        self.end_dormancy(a);
+        if refused {
+            self.catch_up_refused(until, a, at_until)
+        } else {
+            self.catch_up(until, a, at_until)
+        }
     }
 
     /// Clear agent `a`'s dormant mark: its last probe whose end is unseen,
@@ -1163,17 +1171,10 @@ impl World<'_> {
         let at_heard = heard == self.engine.now();
         let mut latest = Instant::ZERO;
         for a in 0..self.unseen_probe_end.len() {
-            let mark = self.unseen_probe_end[a];
-            if dormant(mark) {
-                self.end_dormancy(a);
-                let last = if mark == REFUSED {
-                    self.catch_up_refused(heard, a, at_heard)
-                } else {
-                    self.catch_up(heard, a, at_heard)
-                };
-                if let Some(last) = last {
-                    latest = latest.max(last);
-                }
+            if dormant(self.unseen_probe_end[a])
+                && let Some(last) = self.catch_up_dormant(heard, a, at_heard)
+            {
+                latest = latest.max(last);
             }
             let m = self.unseen_probe_end[a];
             if m != NO_PROBE && self.probe_msgs[m as usize].done < heard {
