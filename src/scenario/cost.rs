@@ -44,7 +44,7 @@
 //! memory; a test holds three scenarios' events to 0.5×–2×.
 
 use crate::faults::FaultKind;
-use crate::fleet::ServiceTime;
+use crate::fleet::{ServiceTime, Tier};
 use crate::scenario::{Audience, Scenario};
 use crate::time::Duration;
 use crate::workload::Arrivals;
@@ -204,6 +204,14 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// A failing agent of tier `t` over `secs` seconds: its mean time to
+/// repair (seconds) and how many outages it has (one per MTBF + MTTR).
+fn outages(t: &Tier, secs: f64) -> (f64, f64) {
+    let mttr = t.repair.mean_nanos() / 1e9;
+    let mtbf = mttr * t.uptime / (1.0 - t.uptime);
+    (mttr, secs / (mttr + mtbf).max(1e-9))
+}
+
 /// Estimate one run of `sc` (see the module docs for the model).
 pub fn estimate(sc: &Scenario) -> Cost {
     let mut terms = Vec::new();
@@ -315,10 +323,10 @@ pub fn estimate(sc: &Scenario) -> Cost {
             let interval = h.interval.as_secs_f64();
             let down: f64 = (sc.tiers.iter().filter(|t| t.fails()))
                 .map(|t| {
-                    let mttr = t.repair.mean_nanos() / 1e9;
-                    let mtbf = mttr * t.uptime / (1.0 - t.uptime);
-                    let outages = f64::from(t.count) * secs / (mttr + mtbf).max(1e-9);
-                    outages * (mttr / interval).min(f64::from(h.unhealthy_after) + 1.0)
+                    let (mttr, cycles) = outages(t, secs);
+                    f64::from(t.count)
+                        * cycles
+                        * (mttr / interval).min(f64::from(h.unhealthy_after) + 1.0)
                 })
                 .sum();
             down * 2.0 + live * 2.0_f64.min(rounds)
@@ -351,9 +359,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     }
     for (i, t) in sc.tiers.iter().enumerate() {
         if t.fails() && t.count > 0 {
-            let mttr = t.repair.mean_nanos() / 1e9;
-            let mtbf = mttr * t.uptime / (1.0 - t.uptime);
-            let cycles = secs / (mttr + mtbf).max(1e-9);
+            let (_, cycles) = outages(t, secs);
             terms.push(Term {
                 keys: format!("fleet.tiers[{i}].mttr and uptime (failures)"),
                 events: f64::from(t.count) * 2.0 * cycles,
