@@ -203,7 +203,7 @@ pub struct Recorder {
     area: u128,
     window_arrivals: u64,
     // Per agent.
-    agent_latency: Vec<AgentServed>,
+    agent_served: Vec<AgentServed>,
     /// How many times each agent's `AgentServed::sum_ns` wrapped around:
     /// the sum is `wraps · 2⁶⁴ + sum_ns`, exact, and this array is read
     /// only in the rare event.
@@ -255,7 +255,7 @@ impl Recorder {
             last_change: Instant::ZERO,
             area: 0,
             window_arrivals: 0,
-            agent_latency: vec![AgentServed::default(); agents],
+            agent_served: vec![AgentServed::default(); agents],
             agent_latency_wraps: vec![0; agents],
             agent_template: agent_histogram(),
             bucket,
@@ -448,7 +448,7 @@ impl Recorder {
     #[inline(always)]
     pub fn on_served(&mut self, now: Instant, agent: usize, received: Instant) {
         let us = (now - received).as_nanos() / 1_000;
-        let served = &mut self.agent_latency[agent];
+        let served = &mut self.agent_served[agent];
         let (sum, wrapped) = served.sum_ns.overflowing_add(now.0 - received.0);
         served.sum_ns = sum;
         if wrapped {
@@ -545,17 +545,17 @@ impl Recorder {
         let end_s = end.as_secs_f64();
         assert_eq!(
             agents.len(),
-            self.agent_latency.len(),
+            self.agent_served.len(),
             "one latency recorder per agent"
         );
         let template = &self.agent_template;
         let agents_out = agents
             .iter()
-            .zip(std::mem::take(&mut self.agent_latency))
+            .zip(std::mem::take(&mut self.agent_served))
             .zip(&self.agent_latency_wraps)
-            .map(|((a, served), &wraps)| {
-                let latency_sum = u128::from(wraps) << 64 | u128::from(served.sum_ns);
-                let h = served.latency;
+            .map(|((a, record), &wraps)| {
+                let latency_sum = u128::from(wraps) << 64 | u128::from(record.sum_ns);
+                let h = record.latency;
                 let served = a.served;
                 AgentResult {
                     tasks: served,
