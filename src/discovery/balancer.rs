@@ -74,6 +74,12 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Does the strategy pick by [`Loads::argmin`]? Then the balancer's
+    /// tree follows the loads ([`Loads::track_loads`]).
+    fn uses_argmin(self) -> bool {
+        self == Strategy::LeastConnections
+    }
+
     pub const ALL: [Strategy; 7] = [
         Strategy::RoundRobin,
         Strategy::LeastConnections,
@@ -502,7 +508,7 @@ impl Balancer {
     pub fn new(strategy: Strategy, weights: &[f64]) -> Balancer {
         let n = weights.len();
         let mut loads = Loads::new(n);
-        loads.track_loads(strategy == Strategy::LeastConnections);
+        loads.track_loads(strategy.uses_argmin());
         Balancer {
             strategy,
             policy: Policy::new(strategy, weights, Instant::ZERO, &loads),
@@ -528,8 +534,7 @@ impl Balancer {
     /// with every estimate at its default as of `now`. O(n).
     pub fn set_strategy(&mut self, now: Instant, strategy: Strategy) {
         self.strategy = strategy;
-        self.loads
-            .track_loads(strategy == Strategy::LeastConnections);
+        self.loads.track_loads(strategy.uses_argmin());
         self.policy = Policy::new(strategy, &self.weights, now, &self.loads);
     }
 
