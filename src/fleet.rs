@@ -432,7 +432,7 @@ impl Agent {
 /// tier by tier.
 pub fn build(tiers: &[Tier]) -> Vec<Agent> {
     // Sized up front: a chain of `flat_map`s has no exact length, and
-    // growing a vector of 100,000 agents (256 bytes each) by doubling
+    // growing a vector of 100,000 agents (320 bytes each) by doubling
     // copied it all some seventeen times.
     let total = tiers.iter().map(|t| (t.count + t.spares) as usize).sum();
     let mut agents = Vec::with_capacity(total);

@@ -89,11 +89,7 @@ impl Staging {
             .unwrap_or(Path::new("."))
             .to_path_buf();
         recover(&parent, &name, &out);
-        let dir = parent.join(format!(
-            ".{name}.staging-{}-{}",
-            std::process::id(),
-            nonce()
-        ));
+        let dir = parent.join(format!(".{name}.staging-{}-{}", super::pid(), nonce()));
         // The parent is made only when missing (it has nothing to recover
         // then): asking first cost two system calls.
         match fs::create_dir(&dir) {
@@ -261,12 +257,9 @@ impl Staging {
                 Err(e) => return Err(e.into()),
             }
         }
-        let old = self.parent.join(format!(
-            ".{}.old-{}-{}",
-            self.name,
-            std::process::id(),
-            nonce()
-        ));
+        let old = self
+            .parent
+            .join(format!(".{}.old-{}-{}", self.name, super::pid(), nonce()));
         fs::rename(&self.out, &old)?;
         if let Err(e) = fs::rename(&self.dir, &self.out) {
             let _ = fs::rename(&old, &self.out);
@@ -332,7 +325,7 @@ fn temp_pid(entry: &str) -> Option<u32> {
 /// Is `pid` a running process other than this one (where `/proc` tells)?
 /// This process's own leftovers are left alone too.
 fn alive(pid: u32) -> bool {
-    pid == std::process::id()
+    pid == super::pid()
         || (Path::new("/proc/self").exists() && Path::new(&format!("/proc/{pid}")).exists())
 }
 
