@@ -27,40 +27,54 @@ use super::{Loads, Pick};
 use crate::rng::Stream;
 use crate::time::Instant;
 
-/// Leaf value of an ineligible backend or of padding (offsets are far from it).
+/// Offset of an ineligible backend's leaf or of padding (offsets are far from it).
 const EMPTY: i128 = i128::MIN;
 
-/// One node of a class's max tree: the largest offset below it and the
-/// backend holding it (the lowest index among equals).
-#[derive(Clone, Copy, Debug)]
-struct Node {
-    offset: i128,
-    backend: u32,
-}
-
-const EMPTY_NODE: Node = Node {
-    offset: EMPTY,
-    backend: u32::MAX,
-};
-
-/// The backends of one weight, in index order.
+/// The backends of one weight, in index order, as the leaves of a max
+/// tree. The offsets sit in one array by leaf and the tree's nodes hold
+/// only leaf numbers: 4 bytes a node where an offset and an index took 32,
+/// so the nodes a pick walks through share a few cache lines.
 #[derive(Clone, Debug)]
 struct Class {
     weight: i128,
-    /// Max tree with leaves at `size..size + members`; the root is `tree[1]`.
-    tree: Vec<Node>,
+    /// Each leaf's offset (`EMPTY` while the backend is ineligible, and for
+    /// the padding up to `size`).
+    offset: Vec<i128>,
+    /// The tree: `win[at]` for `at` in `1..size` is the leaf with the
+    /// largest offset below node `at` (the lowest leaf among equals), and
+    /// `win[size + leaf] = leaf`; the root is `win[1]`.
+    win: Vec<u32>,
+    /// The backend at each leaf.
+    backend: Vec<u32>,
     size: usize,
 }
 
 impl Class {
+    /// The leaf holding the class's largest offset (the lowest among equals).
     #[inline]
-    fn set(&mut self, leaf: usize, node: Node) {
-        let mut at = self.size + leaf;
-        self.tree[at] = node;
-        while at > 1 {
+    fn top(&self) -> usize {
+        self.win[1] as usize
+    }
+
+    /// Give `leaf` a new offset and mend the path above it. The walk stops
+    /// early where a node's winner neither was nor is `leaf` and did not
+    /// change: nothing above it can change then.
+    #[inline]
+    fn set(&mut self, leaf: usize, offset: i128) {
+        self.offset[leaf] = offset;
+        let mut at = (self.size + leaf) >> 1;
+        while at >= 1 {
+            let (l, r) = (self.win[2 * at], self.win[2 * at + 1]);
+            let w = if self.offset[l as usize] >= self.offset[r as usize] {
+                l
+            } else {
+                r
+            };
+            let was = std::mem::replace(&mut self.win[at], w);
+            if was == w && w as usize != leaf {
+                break;
+            }
             at >>= 1;
-            let (l, r) = (self.tree[2 * at], self.tree[2 * at + 1]);
-            self.tree[at] = if l.offset >= r.offset { l } else { r };
         }
     }
 }
@@ -85,13 +99,12 @@ impl SmoothWeighted {
     pub fn new(weights: &[f64], eligible: impl Fn(usize) -> bool) -> Self {
         let n = weights.len();
         let mut classes: Vec<Class> = Vec::new();
-        let mut members: Vec<u32> = Vec::new();
         let mut class = Vec::with_capacity(n);
         let mut leaf = Vec::with_capacity(n);
         // Backends of one weight usually come in runs (a tier's agents):
         // the class of the last weight is kept.
         let mut last: Option<(f64, usize)> = None;
-        for &w in weights {
+        for (i, &w) in weights.iter().enumerate() {
             let c = match last {
                 Some((lw, c)) if lw == w => c,
                 _ => {
@@ -101,10 +114,11 @@ impl SmoothWeighted {
                         None => {
                             classes.push(Class {
                                 weight: wt,
-                                tree: Vec::new(),
+                                offset: Vec::new(),
+                                win: Vec::new(),
+                                backend: Vec::new(),
                                 size: 0,
                             });
-                            members.push(0);
                             classes.len() - 1
                         }
                     };
@@ -113,28 +127,31 @@ impl SmoothWeighted {
                 }
             };
             class.push(c as u32);
-            leaf.push(members[c]);
-            members[c] += 1;
-        }
-        for (cl, &m) in classes.iter_mut().zip(&members) {
-            cl.size = (m as usize).next_power_of_two();
-            cl.tree = vec![EMPTY_NODE; 2 * cl.size];
+            leaf.push(classes[c].backend.len() as u32);
+            classes[c].backend.push(i as u32);
         }
         let mut total = 0;
-        for i in 0..n {
-            if eligible(i) {
-                let cl = &mut classes[class[i] as usize];
-                total += cl.weight;
-                cl.tree[cl.size + leaf[i] as usize] = Node {
-                    offset: 0,
-                    backend: i as u32,
-                };
-            }
-        }
         for cl in &mut classes {
+            let members = cl.backend.len();
+            cl.size = members.next_power_of_two();
+            cl.offset = vec![EMPTY; cl.size];
+            for (l, &b) in cl.backend.iter().enumerate() {
+                if eligible(b as usize) {
+                    total += cl.weight;
+                    cl.offset[l] = 0;
+                }
+            }
+            cl.win = vec![0; 2 * cl.size];
+            for l in 0..cl.size {
+                cl.win[cl.size + l] = l as u32;
+            }
             for at in (1..cl.size).rev() {
-                let (l, r) = (cl.tree[2 * at], cl.tree[2 * at + 1]);
-                cl.tree[at] = if l.offset >= r.offset { l } else { r };
+                let (l, r) = (cl.win[2 * at], cl.win[2 * at + 1]);
+                cl.win[at] = if cl.offset[l as usize] >= cl.offset[r as usize] {
+                    l
+                } else {
+                    r
+                };
             }
         }
         SmoothWeighted {
@@ -150,11 +167,11 @@ impl SmoothWeighted {
     /// Backend `i`'s current value (nginx's `current_weight`), in thousandths.
     pub fn current(&self, i: usize) -> i128 {
         let cl = &self.classes[self.class[i] as usize];
-        let node = cl.tree[cl.size + self.leaf[i] as usize];
-        if node.offset == EMPTY {
+        let offset = cl.offset[self.leaf[i] as usize];
+        if offset == EMPTY {
             self.frozen[i]
         } else {
-            node.offset + self.t * cl.weight
+            offset + self.t * cl.weight
         }
     }
 }
@@ -163,54 +180,48 @@ impl Pick for SmoothWeighted {
     #[inline]
     fn pick(&mut self, _now: Instant, _loads: &Loads, _rng: &mut Stream) -> Option<usize> {
         let t = self.t + 1;
-        // (current value at t, backend, class) of the best class maximum.
-        let mut best: Option<(i128, u32, usize)> = None;
+        // (current value at t, class, leaf) of the best class maximum; on a
+        // tie of values the lower backend index wins.
+        let mut best: Option<(i128, usize, usize)> = None;
         for (c, cl) in self.classes.iter().enumerate() {
-            let top = cl.tree[1];
-            if top.offset == EMPTY {
+            let top = cl.top();
+            let offset = cl.offset[top];
+            if offset == EMPTY {
                 continue;
             }
-            let value = top.offset + t * cl.weight;
-            if best.is_none_or(|(v, b, _)| value > v || (value == v && top.backend < b)) {
-                best = Some((value, top.backend, c));
+            let value = offset + t * cl.weight;
+            let better = match best {
+                None => true,
+                Some((v, bc, bl)) => {
+                    value > v || (value == v && cl.backend[top] < self.classes[bc].backend[bl])
+                }
+            };
+            if better {
+                best = Some((value, c, top));
             }
         }
-        let (_, b, c) = best?;
+        let (_, c, top) = best?;
         self.t = t;
+        let total = self.total;
         let cl = &mut self.classes[c];
-        let node = cl.tree[1];
-        let leaf = self.leaf[b as usize] as usize;
-        cl.set(
-            leaf,
-            Node {
-                offset: node.offset - self.total,
-                backend: b,
-            },
-        );
-        Some(b as usize)
+        cl.set(top, cl.offset[top] - total);
+        Some(cl.backend[top] as usize)
     }
 
     fn on_eligibility(&mut self, i: usize, eligible: bool) {
         let cl = &mut self.classes[self.class[i] as usize];
         let leaf = self.leaf[i] as usize;
-        let node = cl.tree[cl.size + leaf];
-        if eligible == (node.offset != EMPTY) {
+        let offset = cl.offset[leaf];
+        if eligible == (offset != EMPTY) {
             return;
         }
         if eligible {
             self.total += cl.weight;
-            let offset = self.frozen[i] - self.t * cl.weight;
-            cl.set(
-                leaf,
-                Node {
-                    offset,
-                    backend: i as u32,
-                },
-            );
+            cl.set(leaf, self.frozen[i] - self.t * cl.weight);
         } else {
             self.total -= cl.weight;
-            self.frozen[i] = node.offset + self.t * cl.weight;
-            cl.set(leaf, EMPTY_NODE);
+            self.frozen[i] = offset + self.t * cl.weight;
+            cl.set(leaf, EMPTY);
         }
     }
 }
