@@ -56,25 +56,30 @@ impl Class {
         self.win[1] as usize
     }
 
-    /// Give `leaf` a new offset and mend the path above it. The walk stops
-    /// early where a node's winner neither was nor is `leaf` and did not
-    /// change: nothing above it can change then.
+    /// Give `leaf` a new offset and mend the path above it. The winner of
+    /// the subtree below the path and its offset are carried up, so each
+    /// level reads only the sibling's winner and offset: loads whose
+    /// addresses do not wait on the level below. The walk stops early
+    /// where a node's winner neither was nor is `leaf` and did not change:
+    /// nothing above it can change then.
     #[inline]
     fn set(&mut self, leaf: usize, offset: i128) {
         self.offset[leaf] = offset;
-        let mut at = (self.size + leaf) >> 1;
-        while at >= 1 {
-            let (l, r) = (self.win[2 * at], self.win[2 * at + 1]);
-            let w = if self.offset[l as usize] >= self.offset[r as usize] {
-                l
-            } else {
-                r
-            };
+        let (mut w, mut ow) = (leaf as u32, offset);
+        let mut at = self.size + leaf;
+        while at > 1 {
+            let s = self.win[at ^ 1];
+            let os = self.offset[s as usize];
+            // The left child wins ties: it holds the lower leaves.
+            let ours = if at & 1 == 0 { ow >= os } else { ow > os };
+            if !ours {
+                (w, ow) = (s, os);
+            }
+            at >>= 1;
             let was = std::mem::replace(&mut self.win[at], w);
             if was == w && w as usize != leaf {
                 break;
             }
-            at >>= 1;
         }
     }
 }
