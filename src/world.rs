@@ -59,7 +59,7 @@ pub mod trace;
 
 use crate::bus::{self, Bus, Endpoint};
 use crate::discovery::balancer::Balancer;
-use crate::discovery::breaker::Breaker;
+use crate::discovery::breaker::{Breaker, Breakers};
 use crate::discovery::health::HealthMonitor;
 use crate::discovery::registry::Registry;
 use crate::engine::Engine;
@@ -778,7 +778,7 @@ pub struct World<'s> {
     /// does not); its heartbeats after that instant are counted when it
     /// stops.
     held_since: Vec<Instant>,
-    breakers: Vec<Breaker>,
+    breakers: Breakers,
     /// Each agent's breaker's trip count while the breaker is at rest
     /// (`Breaker::at_rest`), else `NOT_AT_REST`: a call that succeeds
     /// against a breaker at rest changes neither it nor the view, so it
@@ -963,7 +963,7 @@ impl<'s> World<'s> {
             heartbeat_sent: vec![Instant::ZERO; n],
             quiet_heartbeats: false,
             held_since: Vec::new(),
-            breakers: Vec::new(),
+            breakers: Breakers::default(),
             breaker_rest: Vec::new(),
             views: vec![
                 View {
@@ -1263,6 +1263,7 @@ impl<'s> World<'s> {
         let mut checks = self.checks;
         checks.illegal_breaker_transitions = self
             .breakers
+            .built()
             .iter()
             .chain(self.route_breakers.iter().flatten())
             .chain(self.clients.iter().flat_map(|c| c.breakers.iter()))

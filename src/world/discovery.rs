@@ -109,7 +109,7 @@ use std::sync::Arc;
 
 use super::{Event, PROBE, ProbeMsg, ProbeState, View, World};
 use crate::bus::{self, Endpoint, Fate};
-use crate::discovery::breaker::{Breaker, Kind};
+use crate::discovery::breaker::{Breaker, Breakers, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::Presence;
@@ -166,10 +166,8 @@ impl World<'_> {
                 .expect("the run has not started");
         }
         if let Some(cfg) = self.sc.breaker {
-            // Built, not cloned: a clone copies each breaker's two
-            // (empty) windows one by one, a cost at 100,000 agents.
-            self.breakers = (0..n).map(|_| Breaker::new(cfg)).collect();
-            let rest = self.breakers.first().and_then(Breaker::at_rest);
+            self.breakers = Breakers::new(cfg, n);
+            let rest = self.breakers.get(0).and_then(Breaker::at_rest);
             self.breaker_rest = vec![rest.unwrap_or(NOT_AT_REST); n];
         }
         if let Some(cfg) = self.sc.health {
@@ -406,7 +404,7 @@ impl World<'_> {
             // `admit` would return this and change nothing.
             return Some(rest);
         }
-        let admitted = self.breakers[a as usize].admit(now);
+        let admitted = self.breakers.get_mut(a as usize).admit(now);
         self.after_breaker(now, a as usize);
         admitted
     }
@@ -426,16 +424,16 @@ impl World<'_> {
             // A success at rest changes nothing, whatever the token.
             return;
         }
-        if self.breakers[a as usize].on_result(now, token, ok) {
+        if self.breakers.get_mut(a as usize).on_result(now, token, ok) {
             self.after_breaker(now, a as usize);
         }
     }
 
     fn after_breaker(&mut self, now: Instant, a: usize) {
-        while let Some(t) = self.breakers[a].poll_transition() {
+        while let Some(t) = self.breakers.get_mut(a).poll_transition() {
             self.trace_breaker(a as u32, t.from, t.to);
             if t.to == Kind::Open
-                && let Some(at) = self.breakers[a].poll_timeout()
+                && let Some(at) = self.breakers.get_mut(a).poll_timeout()
             {
                 self.engine
                     .schedule(at.max(now), Event::BreakerTimer { agent: a as u32 })
@@ -445,7 +443,7 @@ impl World<'_> {
         // The breaker is the only input of the view that changed here:
         // while it is as open and as admitting as the view says, the view
         // is as it is (every other input refreshes it when it changes).
-        let (b, v) = (&self.breakers[a], self.views[a]);
+        let (b, v) = (self.breakers.get_mut(a), self.views[a]);
         self.breaker_rest[a] = b.at_rest().unwrap_or(NOT_AT_REST);
         if v.open == (b.state().kind() == Kind::Open) && v.admits == b.admits() {
             return;
@@ -454,7 +452,7 @@ impl World<'_> {
     }
 
     pub(super) fn on_breaker_timer(&mut self, now: Instant, a: u32) {
-        self.breakers[a as usize].handle_timeout(now);
+        self.breakers.get_mut(a as usize).handle_timeout(now);
         self.after_breaker(now, a as usize);
     }
 
