@@ -21,6 +21,41 @@ pub const NS_PER_H: u64 = 60 * NS_PER_MIN;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant(pub u64);
 
+/// An instant or none, in the 8 bytes of an `Instant` (`Option<Instant>`
+/// takes 16): `Instant::MAX`, which no run reaches, stands for none. For
+/// per-agent times a large fleet keeps by the hundred thousand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moment(Instant);
+
+impl Moment {
+    pub const NONE: Moment = Moment(Instant::MAX);
+
+    pub fn get(self) -> Option<Instant> {
+        (self.0 != Instant::MAX).then_some(self.0)
+    }
+
+    pub fn is_some(self) -> bool {
+        self.0 != Instant::MAX
+    }
+
+    /// The instant, leaving none.
+    pub fn take(&mut self) -> Option<Instant> {
+        std::mem::replace(self, Moment::NONE).get()
+    }
+}
+
+impl From<Option<Instant>> for Moment {
+    fn from(t: Option<Instant>) -> Moment {
+        match t {
+            Some(t) => {
+                debug_assert!(t != Instant::MAX, "Instant::MAX stands for none");
+                Moment(t)
+            }
+            None => Moment::NONE,
+        }
+    }
+}
+
 /// A span of virtual time in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration(pub u64);

@@ -1213,9 +1213,9 @@ impl<'s> World<'s> {
             let ag = &self.agents[i];
             a.present_s = ag.present_time(end).as_secs_f64();
             let secs = |t: Option<Instant>| t.map(Instant::as_secs_f64);
-            a.registered_s = secs(ag.registered_at);
-            a.serving_s = secs(ag.serving_at);
-            a.drained_s = secs(ag.drained_at);
+            a.registered_s = secs(ag.registered_at.get());
+            a.serving_s = secs(ag.serving_at.get());
+            a.drained_s = secs(ag.drained_at.get());
             a.first_sent_s = secs(ag.first_sent());
             a.last_sent_s = secs(ag.last_sent());
             if let Some(m) = self.monitors.get(i) {
