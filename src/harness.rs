@@ -210,9 +210,15 @@ fn progress_bar(len: u64, what: &str, name: &str) -> ProgressBar {
 /// and `perf.csv`), and `jobs.csv` when there are jobs and `tiers.csv`
 /// when the fleet changes.
 pub fn run_csvs(sc: &Scenario, runs: &[RunRecord]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut files = run_csvs_but_agents(sc, runs);
+    files.insert(1, ("agents.csv", report::csv::agents(sc, runs)));
+    files
+}
+
+/// [`run_csvs`] without `agents.csv`, the one that grows with the fleet.
+fn run_csvs_but_agents(sc: &Scenario, runs: &[RunRecord]) -> Vec<(&'static str, Vec<u8>)> {
     let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("summary.csv", report::csv::summary(runs)),
-        ("agents.csv", report::csv::agents(sc, runs)),
         ("timeseries.csv", report::csv::timeseries(runs)),
         ("bus.csv", report::csv::bus(runs)),
         ("calls.csv", report::csv::calls(runs)),
@@ -227,15 +233,19 @@ pub fn run_csvs(sc: &Scenario, runs: &[RunRecord]) -> Vec<(&'static str, Vec<u8>
     files
 }
 
-/// Write the CSVs of [`run_csvs`] into `dir`, then the charts
-/// (`charts/NAME.svg` and `.png`, names in [`report::chart::RUN_CHARTS`])
-/// and `report.html`, each atomically; returns the paths written.
+/// Write the CSVs of [`run_csvs`] into `dir` (`agents.csv` streamed, not
+/// built whole), then the charts (`charts/NAME.svg` and `.png`, names in
+/// [`report::chart::RUN_CHARTS`]) and `report.html`, each atomically;
+/// returns the paths written.
 pub fn write_run_reports(
     dir: &Path,
     sc: &Scenario,
     runs: &[RunRecord],
 ) -> io::Result<Vec<PathBuf>> {
-    let mut written = report::write_files(dir, &run_csvs(sc, runs))?;
+    let mut written = report::write_files(dir, &run_csvs_but_agents(sc, runs))?;
+    let agents = dir.join("agents.csv");
+    report::write_atomic_with(&agents, |w| report::csv::write_agents(w, sc, runs))?;
+    written.insert(1, agents);
     let charts = report::chart::run_charts(sc, runs);
     written.extend(report::chart::write_all(dir, &charts)?);
     let html = dir.join("report.html");

@@ -51,16 +51,37 @@ pub fn write_files<B: AsRef<[u8]>>(dir: &Path, files: &[(&str, B)]) -> io::Resul
 /// file is written under its own name, without the temporary one: no
 /// reader sees that directory, which is put in place whole or removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_replacing(path, bytes, false)
+    write_replacing(path, |f| f.write_all(bytes), false)
+}
+
+/// [`write_atomic`] of what `write` writes, as it writes it: a large
+/// file need not be held in memory whole first.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<&mut fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
+    write_replacing(
+        path,
+        |f| {
+            let mut w = io::BufWriter::new(f);
+            write(&mut w)?;
+            w.flush()
+        },
+        false,
+    )
 }
 
 /// [`write_atomic`], and flushed to disk before the rename: after a crash
 /// the file is the old one or the new one, whole.
 pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_replacing(path, bytes, true)
+    write_replacing(path, |f| f.write_all(bytes), true)
 }
 
-fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
+fn write_replacing(
+    path: &Path,
+    write: impl FnOnce(&mut fs::File) -> io::Result<()>,
+    sync: bool,
+) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -84,7 +105,7 @@ fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
             }
             r => r?,
         };
-        f.write_all(bytes)?;
+        write(&mut f)?;
         if sync {
             f.sync_all()?;
         }
