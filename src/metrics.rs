@@ -581,11 +581,11 @@ impl Recorder {
                     breaker_open_s: 0.0,
                     degraded_s: 0.0,
                     present_s: 0.0,
-                    registered_s: None,
-                    serving_s: None,
-                    drained_s: None,
-                    first_sent_s: None,
-                    last_sent_s: None,
+                    registered_s: MaybeSecs::NONE,
+                    serving_s: MaybeSecs::NONE,
+                    drained_s: MaybeSecs::NONE,
+                    first_sent_s: MaybeSecs::NONE,
+                    last_sent_s: MaybeSecs::NONE,
                 }
             })
             .collect();
@@ -731,11 +731,46 @@ pub struct AgentResult {
     /// When it last registered, last became eligible, last began to
     /// drain; when the first request after its last registration, and the
     /// last request, were sent to it (`None`: never).
-    pub registered_s: Option<f64>,
-    pub serving_s: Option<f64>,
-    pub drained_s: Option<f64>,
-    pub first_sent_s: Option<f64>,
-    pub last_sent_s: Option<f64>,
+    pub registered_s: MaybeSecs,
+    pub serving_s: MaybeSecs,
+    pub drained_s: MaybeSecs,
+    pub first_sent_s: MaybeSecs,
+    pub last_sent_s: MaybeSecs,
+}
+
+// Two cache lines: a large fleet's results are built and read once.
+const _: () = assert!(std::mem::size_of::<AgentResult>() == 128);
+
+/// A time in seconds, or none, in the 8 bytes of an `f64` (NaN stands for
+/// none) where `Option<f64>` takes 16: an agent's result holds five, and a
+/// fleet of 100,000 agents wrote 4 MB more for the difference.
+#[derive(Clone, Copy, Debug)]
+pub struct MaybeSecs(f64);
+
+impl MaybeSecs {
+    pub const NONE: MaybeSecs = MaybeSecs(f64::NAN);
+
+    pub fn get(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(self.0)
+    }
+}
+
+impl From<Option<f64>> for MaybeSecs {
+    fn from(s: Option<f64>) -> MaybeSecs {
+        match s {
+            Some(s) => {
+                debug_assert!(!s.is_nan(), "NaN stands for none");
+                MaybeSecs(s)
+            }
+            None => MaybeSecs::NONE,
+        }
+    }
+}
+
+impl PartialEq for MaybeSecs {
+    fn eq(&self, other: &MaybeSecs) -> bool {
+        self.get() == other.get()
+    }
 }
 
 /// End-to-end latency of the measured completed tasks, summed and maxed in

@@ -1213,11 +1213,11 @@ impl<'s> World<'s> {
             let ag = &self.agents[i];
             a.present_s = ag.present_time(end).as_secs_f64();
             let secs = |t: Option<Instant>| t.map(Instant::as_secs_f64);
-            a.registered_s = secs(ag.registered_at.get());
-            a.serving_s = secs(ag.serving_at.get());
-            a.drained_s = secs(ag.drained_at.get());
-            a.first_sent_s = secs(ag.first_sent());
-            a.last_sent_s = secs(ag.last_sent());
+            a.registered_s = secs(ag.registered_at.get()).into();
+            a.serving_s = secs(ag.serving_at.get()).into();
+            a.drained_s = secs(ag.drained_at.get()).into();
+            a.first_sent_s = secs(ag.first_sent()).into();
+            a.last_sent_s = secs(ag.last_sent()).into();
             if let Some(m) = self.monitors.get(i) {
                 a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
                 a.degraded_s = m.degraded_time(end).as_secs_f64();

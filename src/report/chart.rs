@@ -301,7 +301,7 @@ pub fn run_charts(sc: &Scenario, runs: &[RunRecord]) -> Vec<(&'static str, Chart
 mod tests {
     use super::cdf::TAIL_TICKS;
     use super::*;
-    use crate::metrics::AgentResult;
+    use crate::metrics::{AgentResult, MaybeSecs};
     use crate::time::NS_PER_MS;
 
     /// A latency histogram (nanoseconds) of the given milliseconds.
@@ -503,11 +503,11 @@ mod tests {
                 breaker_open_s: 0.0,
                 degraded_s: 0.0,
                 present_s: 0.0,
-                registered_s: None,
-                serving_s: None,
-                drained_s: None,
-                first_sent_s: None,
-                last_sent_s: None,
+                registered_s: MaybeSecs::NONE,
+                serving_s: MaybeSecs::NONE,
+                drained_s: MaybeSecs::NONE,
+                first_sent_s: MaybeSecs::NONE,
+                last_sent_s: MaybeSecs::NONE,
             })
             .collect();
         let chart = utilization("utilization", &sc, &agents);

@@ -51,8 +51,8 @@ fn a_drained_agent_finishes_everything_it_holds_and_gets_nothing_new() {
     no_losses(&r);
     let a0 = &r.agents[0];
     assert_eq!(a0.tasks, 100, "{a0:?}");
-    assert_eq!(a0.drained_s, Some(9.95));
-    assert!(a0.last_sent_s.unwrap() < 9.95, "{a0:?}");
+    assert_eq!(a0.drained_s.get(), Some(9.95));
+    assert!(a0.last_sent_s.get().unwrap() < 9.95, "{a0:?}");
     // It served ~50 by 9.95 s and leaves once the other ~50 are done,
     // 200 ms each: around 20 s; then it is no longer part of the fleet.
     assert!((18.0..22.0).contains(&a0.present_s), "{a0:?}");
@@ -72,8 +72,8 @@ fn a_drain_with_for_comes_back_and_serves_again() {
     let r = run(&text, &[]);
     no_losses(&r);
     let a1 = &r.agents[1];
-    assert_eq!(a1.registered_s, Some(10.0));
-    assert!(a1.first_sent_s.unwrap() >= 10.0, "{a1:?}");
+    assert_eq!(a1.registered_s.get(), Some(10.0));
+    assert!(a1.first_sent_s.get().unwrap() >= 10.0, "{a1:?}");
     // Present for 30 s of the run, less the ~5 s it was away (it held
     // nothing when drained: 20 ms tasks every 100 ms; it left at once
     // unless a task was in service).
@@ -95,18 +95,24 @@ fn joined_agents_get_traffic_only_once_registered_and_probed() {
     no_losses(&plain);
     assert_eq!(plain.agents.len(), 6, "two spares, numbered after the tier");
     for a in &plain.agents[4..] {
-        assert_eq!((a.registered_s, a.serving_s), (Some(10.0), Some(10.0)));
-        assert!(a.first_sent_s.unwrap() >= 10.0 && a.tasks > 0, "{a:?}");
+        assert_eq!(
+            (a.registered_s.get(), a.serving_s.get()),
+            (Some(10.0), Some(10.0))
+        );
+        assert!(
+            a.first_sent_s.get().unwrap() >= 10.0 && a.tasks > 0,
+            "{a:?}"
+        );
     }
     // With probes: registered at 10 s, eligible only once a probe passes
     // (probes every 200 ms, answered in ~20 ms), and no request before.
     let probed = run(&format!("{BASE}{FAST_HEALTH}{join}"), &[]);
     no_losses(&probed);
     for a in &probed.agents[4..] {
-        let serving = a.serving_s.unwrap();
-        assert_eq!(a.registered_s, Some(10.0));
+        let serving = a.serving_s.get().unwrap();
+        assert_eq!(a.registered_s.get(), Some(10.0));
         assert!(serving > 10.0 && serving <= 10.25, "{a:?}");
-        assert!(a.first_sent_s.unwrap() >= serving, "{a:?}");
+        assert!(a.first_sent_s.get().unwrap() >= serving, "{a:?}");
     }
     // The serving count goes 4 → 6.
     assert_eq!(probed.buckets[5].agents_serving, 4);
@@ -124,10 +130,10 @@ fn a_rolling_restart_goes_batch_by_batch_and_loses_nothing() {
     let (a, b) = (&r.agents[0], &r.agents[2]);
     // Batch 1 (agents 0, 1) drains at 5 s and is back ~1 s after leaving;
     // batch 2 drains 1 s after batch 1 serves again.
-    assert_eq!(a.drained_s, Some(5.0));
-    let back = a.serving_s.unwrap();
+    assert_eq!(a.drained_s.get(), Some(5.0));
+    let back = a.serving_s.get().unwrap();
     assert!(back > 6.0 && back < 6.5, "{a:?}");
-    let second = b.drained_s.unwrap();
+    let second = b.drained_s.get().unwrap();
     assert!(second >= back + 1.0 && second < back + 1.3, "{b:?}");
     // Never fewer than two serving.
     assert!(r.buckets.iter().all(|b| b.agents_serving >= 2));
@@ -334,11 +340,15 @@ target = { agents = ["agent-2"] }
     let r = run(text, &[]);
     no_losses(&r);
     let db = &r.agents[2];
-    assert_eq!(db.drained_s, Some(5.0));
-    assert!(db.last_sent_s.unwrap() < 5.0, "{db:?}");
+    assert_eq!(db.drained_s.get(), Some(5.0));
+    assert!(db.last_sent_s.get().unwrap() < 5.0, "{db:?}");
     assert!(db.tasks > 50, "{db:?}");
     // The other db agents took every call from 5 s on.
-    assert!(r.agents[3..].iter().all(|a| a.last_sent_s.unwrap() > 19.0));
+    assert!(
+        r.agents[3..]
+            .iter()
+            .all(|a| a.last_sent_s.get().unwrap() > 19.0)
+    );
 }
 
 #[test]
