@@ -516,14 +516,9 @@ pub const AGENT_ID_PREFIX: &str = "agent-";
 /// The stable display id of agent `i`.
 pub fn agent_id(i: usize) -> String {
     let mut s = String::with_capacity(16);
-    agent_id_into(&mut s, i);
+    s.push_str(AGENT_ID_PREFIX);
+    crate::text::push_decimal(&mut s, i as u64);
     s
-}
-
-/// [`agent_id`], appended to `out`.
-pub fn agent_id_into(out: &mut String, i: usize) {
-    out.push_str(AGENT_ID_PREFIX);
-    crate::text::push_decimal(out, i as u64);
 }
 
 #[cfg(test)]

@@ -90,7 +90,13 @@ pub fn stream_id(name: &str) -> u64 {
 
 /// 64-bit FNV-1a: a stable hash of a stream name.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a64_on(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// [`fnv1a64`] of a name that starts with the bytes whose hash is `h`
+/// and goes on with `bytes`: names that share a prefix (a fleet's
+/// `availability/agent-N`) hash it once.
+pub fn fnv1a64_on(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -247,6 +253,26 @@ impl Weighted {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hash_goes_on_from_its_prefix() {
+        for (prefix, rest) in [
+            ("availability/agent-", "0"),
+            ("", "x"),
+            ("a/b", "12345"),
+            ("q", ""),
+        ] {
+            let whole = format!("{prefix}{rest}");
+            assert_eq!(
+                fnv1a64_on(fnv1a64(prefix.as_bytes()), rest.as_bytes()),
+                fnv1a64(whole.as_bytes())
+            );
+        }
+        assert_eq!(
+            stream_id("availability/agent-7"),
+            fnv1a64_on(fnv1a64(b"availability/agent-"), b"7")
+        );
+    }
+
     use super::*;
 
     /// A stream rebuilt at a word position draws what the stream itself

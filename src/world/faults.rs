@@ -13,9 +13,9 @@
 use super::{Event, PROBE, World};
 use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
-use crate::fleet::{Condition, FaultEffect, agent_id_into};
+use crate::fleet::{AGENT_ID_PREFIX, Condition, FaultEffect};
 use crate::metrics::Cause;
-use crate::rng::{Seed, stream_id};
+use crate::rng::{Seed, fnv1a64, fnv1a64_on};
 use crate::time::Instant;
 
 impl World<'_> {
@@ -24,17 +24,16 @@ impl World<'_> {
         self.tier_availability = (self.sc.tiers.iter())
             .map(|tier| Availability::new(tier.uptime, &tier.repair))
             .collect();
-        // One name buffer for every agent's stream name.
-        let mut name = String::from("availability/");
-        let prefix = name.len();
+        // Every agent's stream is `availability/agent-N`: the prefix is
+        // hashed once.
+        let prefix = fnv1a64(format!("availability/{AGENT_ID_PREFIX}").as_bytes());
+        let mut digits = [0u8; 20];
         self.availability = (0..n)
             .map(|a| {
                 let Some(model) = &self.tier_availability[self.agents[a].tier as usize] else {
                     return (0, 0);
                 };
-                name.truncate(prefix);
-                agent_id_into(&mut name, a);
-                let id = stream_id(&name);
+                let id = fnv1a64_on(prefix, crate::text::decimal(a as u64, &mut digits));
                 let mut rng = seed.stream_at(id, 0);
                 let (up, period) = model.start(&mut rng);
                 if !up {
