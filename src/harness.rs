@@ -70,6 +70,20 @@ pub fn run_one_opts(
     keep_series: bool,
     progress: &mut dyn FnMut(f64),
 ) -> RunRecord {
+    let mut rec = run_alone(sc, variant, replication, keep_series, progress);
+    rec.result.compact();
+    rec
+}
+
+/// [`run_one_opts`] for the only run a command keeps: its per-agent
+/// results stay in the memory the agents had (see `RunResult::compact`).
+fn run_alone(
+    sc: &Scenario,
+    variant: &str,
+    replication: u32,
+    keep_series: bool,
+    progress: &mut dyn FnMut(f64),
+) -> RunRecord {
     timed_run(sc, variant, replication, |seed| {
         let mut world = world::World::new(sc, seed);
         if keep_series {
@@ -147,11 +161,15 @@ pub fn run_replications_opts(
     keep_series: bool,
     progress: bool,
 ) -> Vec<RunRecord> {
-    if progress && replications == 1 {
+    if replications == 1 {
         // One run: a bar over simulated time.
         const STEPS: u64 = 1000;
-        let bar = progress_bar(STEPS, "{percent}% of simulated time", &sc.name);
-        let rec = run_one_opts(sc, variant, 0, keep_series, &mut |f| {
+        let bar = if progress {
+            progress_bar(STEPS, "{percent}% of simulated time", &sc.name)
+        } else {
+            ProgressBar::hidden()
+        };
+        let rec = run_alone(sc, variant, 0, keep_series, &mut |f| {
             bar.set_position((f * STEPS as f64) as u64)
         });
         bar.finish_and_clear();
@@ -182,9 +200,10 @@ pub fn run_replications_traced(
         .into_par_iter()
         .map(|r| {
             let mut sink = trace::CsvSink::create(dir, options, r, replications)?;
-            let run = timed_run(sc, variant, r, |seed| {
+            let mut run = timed_run(sc, variant, r, |seed| {
                 world::World::new(sc, seed).with_sink(&mut sink).run()
             });
+            run.result.compact();
             sink.finish()?;
             Ok(run)
         })

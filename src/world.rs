@@ -1207,32 +1207,35 @@ impl<'s> World<'s> {
         let events = self.engine.events_processed();
         let gauges = self.gauges();
         let client_trips = self.client_trips();
-        let mut result = self.metrics.finish(end, gauges, &self.agents, events);
-        for (i, a) in result.agents.iter_mut().enumerate() {
-            a.down_s = self.agents[i].silent_time(end).as_secs_f64();
-            let ag = &self.agents[i];
-            a.present_s = ag.present_time(end).as_secs_f64();
-            let secs = |t: Option<Instant>| t.map(Instant::as_secs_f64);
-            a.registered_s = secs(ag.registered_at.get()).into();
-            a.serving_s = secs(ag.serving_at.get()).into();
-            a.drained_s = secs(ag.drained_at.get()).into();
-            a.first_sent_s = secs(ag.first_sent()).into();
-            a.last_sent_s = secs(ag.last_sent()).into();
-            if let Some(m) = self.monitors.get(i) {
-                a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
-                a.degraded_s = m.degraded_time(end).as_secs_f64();
-            }
-            if let Some(b) = self.breakers.get(i) {
-                a.breaker_trips = b.trips();
-                a.breaker_open_s = b.time_open(end).as_secs_f64();
-            }
-            for &(route, slot) in &self.memberships[i] {
-                if let Some(b) = self.route_breakers[route as usize].get(slot as usize) {
-                    a.breaker_trips += b.trips();
-                    a.breaker_open_s += b.time_open(end).as_secs_f64();
+        let agents = std::mem::take(&mut self.agents);
+        let (monitors, breakers) = (&self.monitors, &self.breakers);
+        let (memberships, route_breakers) = (&self.memberships, &self.route_breakers);
+        let mut result = self
+            .metrics
+            .finish(end, gauges, agents, events, |i, ag, a| {
+                a.down_s = ag.silent_time(end).as_secs_f64();
+                a.present_s = ag.present_time(end).as_secs_f64();
+                let secs = |t: Option<Instant>| t.map(Instant::as_secs_f64);
+                a.registered_s = secs(ag.registered_at.get()).into();
+                a.serving_s = secs(ag.serving_at.get()).into();
+                a.drained_s = secs(ag.drained_at.get()).into();
+                a.first_sent_s = secs(ag.first_sent()).into();
+                a.last_sent_s = secs(ag.last_sent()).into();
+                if let Some(m) = monitors.get(i) {
+                    a.unhealthy_s = m.unhealthy_time(end).as_secs_f64();
+                    a.degraded_s = m.degraded_time(end).as_secs_f64();
                 }
-            }
-        }
+                if let Some(b) = breakers.get(i) {
+                    a.breaker_trips = b.trips();
+                    a.breaker_open_s = b.time_open(end).as_secs_f64();
+                }
+                for &(route, slot) in &memberships[i] {
+                    if let Some(b) = route_breakers[route as usize].get(slot as usize) {
+                        a.breaker_trips += b.trips();
+                        a.breaker_open_s += b.time_open(end).as_secs_f64();
+                    }
+                }
+            });
         result.breaker_trips = result.agents.iter().map(|a| a.breaker_trips).sum();
         result.agent_seconds = result.agents.iter().map(|a| a.present_s).sum();
         // Every budget that can refuse a retry: the shared one, those of
