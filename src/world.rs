@@ -862,22 +862,24 @@ const PROGRESS_EVERY: u64 = 1 << 16;
 impl<'s> World<'s> {
     pub fn new(sc: &'s Scenario, seed: Seed) -> World<'s> {
         let agents = fleet::build(&sc.tiers);
+        // Each agent's tier, densely: the pools are built from it, not
+        // from the agents (a cache line each), and whether a tier serves
+        // a route is asked once per tier.
+        let agent_tier = fleet::tier_of(&sc.tiers);
         let routes: Vec<Route> = sc
             .capabilities_in_use()
             .iter()
             .map(|key| {
-                let pool: Vec<u32> = agents
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, a)| {
-                        let tier = &sc.tiers[a.tier as usize];
-                        key.served_by(&tier.capabilities, &tier.tags)
-                    })
+                let serves: Vec<bool> = (sc.tiers.iter())
+                    .map(|t| key.served_by(&t.capabilities, &t.tags))
+                    .collect();
+                let pool: Vec<u32> = (agent_tier.iter().enumerate())
+                    .filter(|&(_, &t)| serves[t as usize])
                     .map(|(i, _)| i as u32)
                     .collect();
                 let weights: Vec<f64> = pool
                     .iter()
-                    .map(|&i| sc.tiers[agents[i as usize].tier as usize].weight)
+                    .map(|&i| sc.tiers[agent_tier[i as usize] as usize].weight)
                     .collect();
                 let strategy = sc
                     .policy(&key.capability)
