@@ -797,8 +797,10 @@ pub struct World<'s> {
     /// `availability/agent-N` stream (stream id, word position). The
     /// stream is rebuilt there at each of the agent's rare changes instead
     /// of kept (a generator is over 300 bytes: a sixth of a large fleet's
-    /// memory).
-    availability: Vec<(u64, u128)>,
+    /// memory). The position is ChaCha's 68-bit word counter, held in 64
+    /// bits: an agent draws a few words a change, and 2^64 words is more
+    /// than any run will draw (16 bytes an agent instead of 32).
+    availability: Vec<(u64, u64)>,
     /// The run's seed, to rebuild those streams.
     availability_seed: Seed,
     fault_targets: Vec<Vec<u32>>,

@@ -47,7 +47,7 @@ impl World<'_> {
                         Event::Availability { agent: a as u32 },
                     )
                     .expect("the run has not started");
-                (id, rng.get_word_pos())
+                (id, word_pos(&rng))
             })
             .collect();
         let tier_ranges = self.tier_members();
@@ -96,9 +96,9 @@ impl World<'_> {
             .as_ref()
             .expect("availability events only for failing tiers");
         let (id, pos) = self.availability[i];
-        let mut rng = self.availability_seed.stream_at(id, pos);
+        let mut rng = self.availability_seed.stream_at(id, u128::from(pos));
         let period = model.period(up_now, &mut rng);
-        self.availability[i].1 = rng.get_word_pos();
+        self.availability[i].1 = word_pos(&rng);
         self.engine
             .schedule_after(period, Event::Availability { agent: a });
         self.after_change(now, i, was);
@@ -241,4 +241,10 @@ impl World<'_> {
             self.send_back(now, r);
         }
     }
+}
+
+/// A stream's position in 32-bit words, in 64 bits (see
+/// `World::availability`).
+fn word_pos(rng: &crate::rng::Stream) -> u64 {
+    u64::try_from(rng.get_word_pos()).expect("fewer than 2^64 words drawn from one stream")
 }
