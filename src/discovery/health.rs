@@ -13,7 +13,7 @@
 //! `on_probe_success(now, rtt)` or `on_probe_failure(now)`. The monitor
 //! keeps the time spent UNHEALTHY and DEGRADED (for `agents.csv`).
 
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, Moment};
 
 /// An agent's health as the monitor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,29 +135,35 @@ impl Rule for ThresholdRule {
 
 /// The monitor of one agent.
 ///
-/// Laid out by hand (`repr(C)`, on a cache-line boundary): a large fleet
-/// keeps one monitor per agent, out of cache, and a probe's answer should
-/// read one line of it. Everything an answer in time reads and writes
-/// (status, failures, next probe, EMA, and the config up to the EMA's
-/// weight) comes first; the time spent in each status after.
+/// One cache line (`repr(C)`, on a line boundary): a large fleet keeps one
+/// monitor per agent, out of cache, and a probe's answer reads it. The
+/// settings are not kept in it (every agent's are the scenario's
+/// `[health]`): each call that needs them is handed them. The EMA is an
+/// `f64` with NaN for "no answer yet", and the times since a status was
+/// entered are [`Moment`]s, so status, failures, next probe, EMA and the
+/// time spent in each status fit in 64 bytes.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub struct HealthMonitor<R: Rule = ThresholdRule> {
     status: Status,
     consecutive_failures: u32,
     next_probe: Instant,
-    ema: Option<f64>,
-    cfg: HealthConfig,
+    /// The EMA of answered probes' response times, in nanoseconds (NaN:
+    /// none answered yet).
+    ema: f64,
     rule: R,
     /// Time the monitor has spent UNHEALTHY, and since when it is.
-    unhealthy_since: Option<Instant>,
+    unhealthy_since: Moment,
     unhealthy_total: Duration,
     /// The same for DEGRADED.
-    degraded_since: Option<Instant>,
+    degraded_since: Moment,
     degraded_total: Duration,
     /// Status changes outside [`legal`] (none, unless a rule is broken).
     illegal: u64,
 }
+
+// One cache line with the threshold rule.
+const _: () = assert!(std::mem::size_of::<HealthMonitor<ThresholdRule>>() == 64);
 
 /// Answers [`HealthMonitor::steady_under`] follows at most before giving
 /// up (the EMA settles far sooner: it closes 1 − α of its distance to the
@@ -172,23 +178,22 @@ pub fn legal(from: Status, to: Status) -> bool {
 }
 
 impl HealthMonitor<ThresholdRule> {
-    pub fn new(cfg: HealthConfig, first_probe: Instant) -> Self {
-        HealthMonitor::with_rule(cfg, first_probe, ThresholdRule)
+    pub fn new(first_probe: Instant) -> Self {
+        HealthMonitor::with_rule(first_probe, ThresholdRule)
     }
 }
 
 impl<R: Rule> HealthMonitor<R> {
-    pub fn with_rule(cfg: HealthConfig, first_probe: Instant, rule: R) -> Self {
+    pub fn with_rule(first_probe: Instant, rule: R) -> Self {
         HealthMonitor {
-            cfg,
             rule,
             status: Status::Unknown,
-            ema: None,
+            ema: f64::NAN,
             consecutive_failures: 0,
             next_probe: first_probe,
-            unhealthy_since: None,
+            unhealthy_since: Moment::NONE,
             unhealthy_total: Duration::ZERO,
-            degraded_since: None,
+            degraded_since: Moment::NONE,
             degraded_total: Duration::ZERO,
             illegal: 0,
         }
@@ -203,14 +208,20 @@ impl<R: Rule> HealthMonitor<R> {
         self.status
     }
 
+    /// The EMA in nanoseconds, if a probe was answered.
+    #[inline]
+    fn ema_nanos(&self) -> Option<f64> {
+        (!self.ema.is_nan()).then_some(self.ema)
+    }
+
     /// The EMA of answered probes' response times.
     pub fn ema(&self) -> Option<Duration> {
-        self.ema.map(|e| Duration(e.round() as u64))
+        self.ema_nanos().map(|e| Duration(e.round() as u64))
     }
 
     /// Time spent UNHEALTHY up to `now`.
     pub fn unhealthy_time(&self, now: Instant) -> Duration {
-        match self.unhealthy_since {
+        match self.unhealthy_since.get() {
             Some(since) => self.unhealthy_total + now.saturating_since(since),
             None => self.unhealthy_total,
         }
@@ -218,7 +229,7 @@ impl<R: Rule> HealthMonitor<R> {
 
     /// Time spent DEGRADED up to `now`.
     pub fn degraded_time(&self, now: Instant) -> Duration {
-        match self.degraded_since {
+        match self.degraded_since.get() {
             Some(since) => self.degraded_total + now.saturating_since(since),
             None => self.degraded_total,
         }
@@ -231,12 +242,12 @@ impl<R: Rule> HealthMonitor<R> {
 
     /// Is a probe due at `now`? If so, the next one is scheduled an
     /// `interval` later; repeated calls at one instant answer `true` once.
-    pub fn poll_probe(&mut self, now: Instant) -> bool {
+    pub fn poll_probe(&mut self, cfg: &HealthConfig, now: Instant) -> bool {
         if now < self.next_probe {
             return false;
         }
         while self.next_probe <= now {
-            self.next_probe += self.cfg.interval.max(Duration(1));
+            self.next_probe += cfg.interval.max(Duration(1));
         }
         true
     }
@@ -244,15 +255,14 @@ impl<R: Rule> HealthMonitor<R> {
     /// The status a probe answered after `rtt` (within `timeout`) would
     /// leave, without recording it: the same arithmetic and rule as
     /// [`Self::on_probe_success`].
-    pub fn status_after_success(&self, rtt: Duration) -> Status {
-        let ema = Some(self.next_ema(self.ema, rtt));
+    pub fn status_after_success(&self, cfg: &HealthConfig, rtt: Duration) -> Status {
         let obs = Observation {
-            ema_nanos: ema,
+            ema_nanos: Some(self.next_ema(cfg, self.ema_nanos(), rtt)),
             last: Some(rtt),
             consecutive_failures: 0,
             previous: self.status,
         };
-        self.rule.classify(&self.cfg, &obs)
+        self.rule.classify(cfg, &obs)
     }
 
     /// Would every probe answered after `rtt` from now on, however many,
@@ -264,24 +274,24 @@ impl<R: Rule> HealthMonitor<R> {
     /// every answer is the same. `false` if one after the next would
     /// change the status, if `rtt` is beyond `timeout`, or if the EMA has
     /// not settled within `STEADY_STEPS` answers.
-    pub fn steady_under(&self, rtt: Duration) -> bool {
-        if rtt > self.cfg.timeout {
+    pub fn steady_under(&self, cfg: &HealthConfig, rtt: Duration) -> bool {
+        if rtt > cfg.timeout {
             return false;
         }
-        let next = self.next_ema(self.ema, rtt);
-        if let Some(steady) = (self.rule).steady_between(&self.cfg, next, rtt.as_nanos() as f64) {
+        let next = self.next_ema(cfg, self.ema_nanos(), rtt);
+        if let Some(steady) = (self.rule).steady_between(cfg, next, rtt.as_nanos() as f64) {
             return steady;
         }
-        let (mut ema, mut status) = (self.ema, self.status);
+        let (mut ema, mut status) = (self.ema_nanos(), self.status);
         for k in 0..STEADY_STEPS {
-            let next = self.next_ema(ema, rtt);
+            let next = self.next_ema(cfg, ema, rtt);
             let obs = Observation {
                 ema_nanos: Some(next),
                 last: Some(rtt),
                 consecutive_failures: 0,
                 previous: status,
             };
-            let now = self.rule.classify(&self.cfg, &obs);
+            let now = self.rule.classify(cfg, &obs);
             if k > 0 {
                 if now != status {
                     return false;
@@ -299,20 +309,20 @@ impl<R: Rule> HealthMonitor<R> {
     /// is (the last answer set it, and [`Self::steady_under`] said so): the
     /// same EMA as `n` calls of [`Self::on_probe_success`], computed until
     /// it stops moving.
-    pub fn on_probe_successes(&mut self, rtt: Duration, n: u64) {
+    pub fn on_probe_successes(&mut self, cfg: &HealthConfig, rtt: Duration, n: u64) {
         if n == 0 {
             return;
         }
         debug_assert!(
-            self.steady_under(rtt),
+            self.steady_under(cfg, rtt),
             "{n} answers would change the status"
         );
         for _ in 0..n {
-            let next = self.next_ema(self.ema, rtt);
-            if self.ema == Some(next) {
+            let next = self.next_ema(cfg, self.ema_nanos(), rtt);
+            if self.ema_nanos() == Some(next) {
                 break;
             }
-            self.ema = Some(next);
+            self.ema = next;
         }
         self.consecutive_failures = 0;
     }
@@ -321,17 +331,17 @@ impl<R: Rule> HealthMonitor<R> {
     /// it is? When the agent is UNHEALTHY and the rule keeps it so under
     /// failures ([`Rule::failures_keep_unhealthy`]); a failure changes
     /// nothing else but the count of failures in a row.
-    pub fn failing_steady(&self) -> bool {
-        self.status == Status::Unhealthy && self.rule.failures_keep_unhealthy(&self.cfg)
+    pub fn failing_steady(&self, cfg: &HealthConfig) -> bool {
+        self.status == Status::Unhealthy && self.rule.failures_keep_unhealthy(cfg)
     }
 
     /// `n` failures in a row, when [`Self::failing_steady`] holds: the
     /// count grows by `n` (wrapping as `n` single increments would in a
     /// release build) and nothing else changes, the status and the time
     /// spent in it included.
-    pub fn on_probe_failures(&mut self, n: u64) {
+    pub fn on_probe_failures(&mut self, cfg: &HealthConfig, n: u64) {
         debug_assert!(
-            self.failing_steady(),
+            self.failing_steady(cfg),
             "{n} failures would change the status"
         );
         self.consecutive_failures = self.consecutive_failures.wrapping_add(n as u32);
@@ -339,9 +349,9 @@ impl<R: Rule> HealthMonitor<R> {
 
     /// The EMA after one more sample of `rtt`.
     #[inline]
-    fn next_ema(&self, ema: Option<f64>, rtt: Duration) -> f64 {
+    fn next_ema(&self, cfg: &HealthConfig, ema: Option<f64>, rtt: Duration) -> f64 {
         let sample = rtt.as_nanos() as f64;
-        let a = self.cfg.ema_alpha;
+        let a = cfg.ema_alpha;
         match ema {
             None => sample,
             Some(e) => a * sample + (1.0 - a) * e,
@@ -349,29 +359,29 @@ impl<R: Rule> HealthMonitor<R> {
     }
 
     /// A probe was answered after `rtt`; beyond `timeout` it counts as a failure.
-    pub fn on_probe_success(&mut self, now: Instant, rtt: Duration) -> Status {
-        if rtt > self.cfg.timeout {
-            return self.on_probe_failure(now);
+    pub fn on_probe_success(&mut self, cfg: &HealthConfig, now: Instant, rtt: Duration) -> Status {
+        if rtt > cfg.timeout {
+            return self.on_probe_failure(cfg, now);
         }
-        self.ema = Some(self.next_ema(self.ema, rtt));
+        self.ema = self.next_ema(cfg, self.ema_nanos(), rtt);
         self.consecutive_failures = 0;
-        self.observe(now, Some(rtt))
+        self.observe(cfg, now, Some(rtt))
     }
 
     /// A probe failed or timed out.
-    pub fn on_probe_failure(&mut self, now: Instant) -> Status {
+    pub fn on_probe_failure(&mut self, cfg: &HealthConfig, now: Instant) -> Status {
         self.consecutive_failures += 1;
-        self.observe(now, None)
+        self.observe(cfg, now, None)
     }
 
-    fn observe(&mut self, now: Instant, last: Option<Duration>) -> Status {
+    fn observe(&mut self, cfg: &HealthConfig, now: Instant, last: Option<Duration>) -> Status {
         let obs = Observation {
-            ema_nanos: self.ema,
+            ema_nanos: self.ema_nanos(),
             last,
             consecutive_failures: self.consecutive_failures,
             previous: self.status,
         };
-        let next = self.rule.classify(&self.cfg, &obs);
+        let next = self.rule.classify(cfg, &obs);
         let was = self.status;
         if !legal(was, next) {
             self.illegal += 1;
@@ -397,9 +407,9 @@ impl<R: Rule> HealthMonitor<R> {
 
 /// Time in one status: open a span when it is entered, close it (adding to
 /// `total`) when it is left.
-fn account(now: Instant, was: bool, is: bool, since: &mut Option<Instant>, total: &mut Duration) {
+fn account(now: Instant, was: bool, is: bool, since: &mut Moment, total: &mut Duration) {
     match (was, is) {
-        (false, true) => *since = Some(now),
+        (false, true) => *since = Some(now).into(),
         (true, false) => {
             if let Some(s) = since.take() {
                 *total = *total + now.saturating_since(s);
@@ -413,45 +423,39 @@ fn account(now: Instant, was: bool, is: bool, since: &mut Option<Instant>, total
 mod tests {
     use super::*;
 
-    /// What an answer in time touches is in the monitor's first line.
+    /// A monitor is one cache line, aligned to one.
     #[test]
-    fn an_answer_reads_one_line() {
-        use std::mem::offset_of;
+    fn a_monitor_is_one_line() {
         type M = HealthMonitor<ThresholdRule>;
         assert_eq!(std::mem::align_of::<M>(), 64);
-        let cfg = offset_of!(M, cfg);
-        for end in [
-            offset_of!(M, status) + 1,
-            offset_of!(M, consecutive_failures) + 4,
-            offset_of!(M, next_probe) + 8,
-            offset_of!(M, ema) + 16,
-            cfg + offset_of!(HealthConfig, interval) + 8,
-            cfg + offset_of!(HealthConfig, degraded_threshold) + 8,
-            cfg + offset_of!(HealthConfig, ema_alpha) + 8,
-        ] {
-            assert!(end <= 64, "a hot field ends at byte {end}");
-        }
+        assert_eq!(std::mem::size_of::<M>(), 64);
     }
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
     }
 
+    /// The settings of most tests: the defaults, with a 2 s timeout.
+    const CFG: HealthConfig = HealthConfig {
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_millis(2000),
+        degraded_threshold: Duration::from_millis(500),
+        ema_alpha: 0.3,
+        unhealthy_after: 3,
+    };
+
     fn monitor() -> HealthMonitor {
-        HealthMonitor::new(
-            HealthConfig {
-                timeout: ms(2000),
-                ..HealthConfig::default()
-            },
-            Instant::ZERO,
-        )
+        HealthMonitor::new(Instant::ZERO)
     }
 
     #[test]
     fn unknown_until_the_first_probe() {
         let mut m = monitor();
         assert_eq!(m.status(), Status::Unknown);
-        assert_eq!(m.on_probe_success(Instant::ZERO, ms(20)), Status::Healthy);
+        assert_eq!(
+            m.on_probe_success(&CFG, Instant::ZERO, ms(20)),
+            Status::Healthy
+        );
     }
 
     #[test]
@@ -461,9 +465,9 @@ mod tests {
         let predicted = ((5.0f64 / 9.0).ln() / 0.7f64.ln()).floor() as usize + 1;
         assert_eq!(predicted, 2);
         let mut m = monitor();
-        m.on_probe_success(Instant::ZERO, ms(100));
+        m.on_probe_success(&CFG, Instant::ZERO, ms(100));
         let statuses: Vec<Status> = (0..4)
-            .map(|_| m.on_probe_success(Instant::ZERO, ms(1000)))
+            .map(|_| m.on_probe_success(&CFG, Instant::ZERO, ms(1000)))
             .collect();
         let first_degraded = statuses
             .iter()
@@ -476,14 +480,14 @@ mod tests {
         assert!((ema - 783_910_000).abs() <= 1, "ema {ema} ns");
         // Recovery: fast samples bring the EMA back under the threshold.
         let mut n = 0;
-        while m.on_probe_success(Instant::ZERO, ms(10)) == Status::Degraded {
+        while m.on_probe_success(&CFG, Instant::ZERO, ms(10)) == Status::Degraded {
             n += 1;
         }
         assert!(n > 0 && m.status() == Status::Healthy);
         // The preview agrees with the success it previews.
         for rtt in [10, 400, 1000, 1000, 1000, 5, 5, 5, 5] {
-            let preview = m.status_after_success(ms(rtt));
-            assert_eq!(m.on_probe_success(Instant::ZERO, ms(rtt)), preview);
+            let preview = m.status_after_success(&CFG, ms(rtt));
+            assert_eq!(m.on_probe_success(&CFG, Instant::ZERO, ms(rtt)), preview);
         }
     }
 
@@ -515,13 +519,13 @@ mod tests {
             let ema = (t + from as f64 * step).max(1.0);
             let sample = Duration((t + to as f64 * step).max(1.0) as u64);
             let rule = ThresholdRule;
-            let mon = HealthMonitor::with_rule(cfg, Instant::ZERO, rule);
-            let next = mon.next_ema(Some(ema), sample);
+            let mon = HealthMonitor::with_rule(Instant::ZERO, rule);
+            let next = mon.next_ema(&cfg, Some(ema), sample);
             if rule.steady_between(&cfg, next, sample.as_nanos() as f64) == Some(true) {
                 let side = next > t;
                 let mut e = next;
                 for _ in 0..5_000 {
-                    e = mon.next_ema(Some(e), sample);
+                    e = mon.next_ema(&cfg, Some(e), sample);
                     proptest::prop_assert_eq!(e > t, side, "from {} toward {:?}", ema, sample);
                 }
             }
@@ -567,16 +571,19 @@ mod tests {
             (20, 480, 3),
             (900, 20, 40),
         ] {
+            let cfg = HealthConfig {
+                degraded_threshold: ms(490),
+                ..CFG
+            };
             let mut m = monitor();
-            m.cfg.degraded_threshold = ms(490);
-            m.on_probe_success(Instant::ZERO, ms(seed));
-            let steady = m.steady_under(ms(rtt));
-            m.on_probe_success(Instant::ZERO, ms(rtt));
+            m.on_probe_success(&cfg, Instant::ZERO, ms(seed));
+            let steady = m.steady_under(&cfg, ms(rtt));
+            m.on_probe_success(&cfg, Instant::ZERO, ms(rtt));
             let mut one = m.clone();
             let mut changed = false;
             for _ in 0..n {
                 let before = one.status();
-                changed |= one.on_probe_success(Instant::ZERO, ms(rtt)) != before;
+                changed |= one.on_probe_success(&cfg, Instant::ZERO, ms(rtt)) != before;
             }
             if steady {
                 steady_cases += 1;
@@ -584,32 +591,35 @@ mod tests {
                     !changed,
                     "steady_under({rtt}) from {seed}, yet the status changed"
                 );
-                m.on_probe_successes(ms(rtt), n);
-                assert_eq!(m.ema.map(f64::to_bits), one.ema.map(f64::to_bits));
+                m.on_probe_successes(&cfg, ms(rtt), n);
+                assert_eq!(m.ema.to_bits(), one.ema.to_bits());
                 assert_eq!(m.status(), one.status());
             }
         }
         assert!(steady_cases >= 5, "{steady_cases} steady cases");
         // Toward a sample above the threshold: not steady, however far.
         let mut m = monitor();
-        m.on_probe_success(Instant::ZERO, ms(100));
-        assert!(m.steady_under(ms(100)));
-        assert!(!m.steady_under(ms(1000)), "would cross 500 ms");
+        m.on_probe_success(&CFG, Instant::ZERO, ms(100));
+        assert!(m.steady_under(&CFG, ms(100)));
+        assert!(!m.steady_under(&CFG, ms(1000)), "would cross 500 ms");
         // Beyond the timeout an answer is a failure: never steady.
-        assert!(!m.steady_under(ms(2001)));
+        assert!(!m.steady_under(&CFG, ms(2001)));
         // Before any answer the status is UNKNOWN: the first answer makes
         // it HEALTHY, and the same answers keep it so.
-        assert!(monitor().steady_under(ms(10)));
+        assert!(monitor().steady_under(&CFG, ms(10)));
     }
 
     #[test]
     fn degraded_time_counts_from_entry_to_exit() {
         let mut m = monitor();
-        m.on_probe_success(Instant(0), ms(100));
-        m.on_probe_success(Instant(10), ms(1000));
-        assert_eq!(m.on_probe_success(Instant(20), ms(1000)), Status::Degraded);
+        m.on_probe_success(&CFG, Instant(0), ms(100));
+        m.on_probe_success(&CFG, Instant(10), ms(1000));
+        assert_eq!(
+            m.on_probe_success(&CFG, Instant(20), ms(1000)),
+            Status::Degraded
+        );
         assert_eq!(m.degraded_time(Instant(25)), Duration(5));
-        while m.on_probe_success(Instant(50), ms(10)) == Status::Degraded {}
+        while m.on_probe_success(&CFG, Instant(50), ms(10)) == Status::Degraded {}
         assert_eq!(m.degraded_time(Instant(90)), Duration(30));
         assert_eq!(m.unhealthy_time(Instant(90)), Duration::ZERO);
     }
@@ -617,17 +627,20 @@ mod tests {
     #[test]
     fn unhealthy_after_consecutive_failures_and_back_on_success() {
         let mut m = monitor();
-        m.on_probe_success(Instant(0), ms(10));
-        assert_eq!(m.on_probe_failure(Instant(1)), Status::Healthy);
-        assert_eq!(m.on_probe_failure(Instant(2)), Status::Healthy);
-        assert_eq!(m.on_probe_failure(Instant(10)), Status::Unhealthy);
-        assert_eq!(m.on_probe_failure(Instant(20)), Status::Unhealthy);
-        assert_eq!(m.on_probe_success(Instant(40), ms(10)), Status::Healthy);
+        m.on_probe_success(&CFG, Instant(0), ms(10));
+        assert_eq!(m.on_probe_failure(&CFG, Instant(1)), Status::Healthy);
+        assert_eq!(m.on_probe_failure(&CFG, Instant(2)), Status::Healthy);
+        assert_eq!(m.on_probe_failure(&CFG, Instant(10)), Status::Unhealthy);
+        assert_eq!(m.on_probe_failure(&CFG, Instant(20)), Status::Unhealthy);
+        assert_eq!(
+            m.on_probe_success(&CFG, Instant(40), ms(10)),
+            Status::Healthy
+        );
         assert_eq!(m.unhealthy_time(Instant(100)), Duration(30));
         // A late answer is a failure.
-        let mut m = HealthMonitor::new(HealthConfig::default(), Instant::ZERO);
+        let mut m = monitor();
         for _ in 0..3 {
-            m.on_probe_success(Instant::ZERO, ms(501));
+            m.on_probe_success(&HealthConfig::default(), Instant::ZERO, ms(501));
         }
         assert_eq!(m.status(), Status::Unhealthy);
     }
@@ -636,12 +649,12 @@ mod tests {
     fn probes_are_due_every_interval() {
         let mut m = monitor();
         let s = Duration::from_secs(1);
-        assert!(m.poll_probe(Instant::ZERO));
-        assert!(!m.poll_probe(Instant::ZERO), "once per instant");
+        assert!(m.poll_probe(&CFG, Instant::ZERO));
+        assert!(!m.poll_probe(&CFG, Instant::ZERO), "once per instant");
         assert_eq!(m.poll_timeout(), Instant::ZERO + s);
-        assert!(!m.poll_probe(Instant(999_999_999)));
+        assert!(!m.poll_probe(&CFG, Instant(999_999_999)));
         // A late call catches up without a burst of probes.
-        assert!(m.poll_probe(Instant::ZERO + Duration::from_secs(5)));
+        assert!(m.poll_probe(&CFG, Instant::ZERO + Duration::from_secs(5)));
         assert_eq!(m.poll_timeout(), Instant::ZERO + Duration::from_secs(6));
     }
 
@@ -657,10 +670,16 @@ mod tests {
                 }
             }
         }
-        let mut m =
-            HealthMonitor::with_rule(HealthConfig::default(), Instant::ZERO, LastSampleRule);
-        assert_eq!(m.on_probe_success(Instant::ZERO, ms(300)), Status::Degraded);
-        assert_eq!(m.on_probe_success(Instant::ZERO, ms(100)), Status::Healthy);
-        assert_eq!(m.on_probe_failure(Instant::ZERO), Status::Unhealthy);
+        let cfg = HealthConfig::default();
+        let mut m = HealthMonitor::with_rule(Instant::ZERO, LastSampleRule);
+        assert_eq!(
+            m.on_probe_success(&cfg, Instant::ZERO, ms(300)),
+            Status::Degraded
+        );
+        assert_eq!(
+            m.on_probe_success(&cfg, Instant::ZERO, ms(100)),
+            Status::Healthy
+        );
+        assert_eq!(m.on_probe_failure(&cfg, Instant::ZERO), Status::Unhealthy);
     }
 }

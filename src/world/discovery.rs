@@ -154,7 +154,7 @@ fn shown(s: Status) -> (bool, bool) {
     (s != Status::Unhealthy, s == Status::Degraded)
 }
 
-impl World<'_> {
+impl<'s> World<'s> {
     pub(super) fn start_discovery(&mut self) {
         let n = self.agents.len();
         for (i, ch) in self.sc.balancer.changes.iter().enumerate() {
@@ -198,7 +198,7 @@ impl World<'_> {
             // (a trace's equal timestamps, a burst): see `may_sleep`.
             self.probes_dormant = self.probes_independent && self.sc.workload.arrivals_apart();
             self.monitors = (0..n)
-                .map(|a| HealthMonitor::new(cfg, stagger(cfg.interval, a, n)))
+                .map(|a| HealthMonitor::new(stagger(cfg.interval, a, n)))
                 .collect();
             // An agent steady and idle from the start is born dormant: its
             // first probe is no event either (`catch_up` applies it, first
@@ -459,7 +459,8 @@ impl World<'_> {
     pub(super) fn on_probe(&mut self, now: Instant, a: u32) {
         let i = a as usize;
         self.settle_probe(now, i);
-        if !self.monitors[i].poll_probe(now) {
+        let cfg = self.health();
+        if !self.monitors[i].poll_probe(cfg, now) {
             return;
         }
         let sleep = self.may_sleep(i);
@@ -547,7 +548,7 @@ impl World<'_> {
             && self.agents[a].is_down()
             && self.unseen_probe_end[a] == NO_PROBE
             && !self.is_deferred(a)
-            && self.monitors[a].failing_steady()
+            && self.monitors[a].failing_steady(self.health())
             && self.probe_may_skip(a as u32, false)
     }
 
@@ -565,6 +566,15 @@ impl World<'_> {
         self.steady_idle(a)
             && self.unseen_probe_end[a] == NO_PROBE
             && self.probe_may_skip(a as u32, true)
+    }
+
+    /// The `[health]` settings, which every monitor follows (probes run
+    /// only with them).
+    fn health(&self) -> &'s crate::discovery::health::HealthConfig {
+        self.sc
+            .health
+            .as_ref()
+            .expect("probes run only with [health]")
     }
 
     /// Would a probe of agent `a` leaving now find it as a dormant probe
@@ -591,8 +601,8 @@ impl World<'_> {
             && h < cfg.interval
             && h < cfg.timeout
             && agent.queue.is_empty()
-            && self.unseen_status(m.status(), m.status_after_success(h))
-            && m.steady_under(h)
+            && self.unseen_status(m.status(), m.status_after_success(&cfg, h))
+            && m.steady_under(&cfg, h)
     }
 
     /// May a probe message of agent `a` (its `arrival`, or its answer)
@@ -803,7 +813,7 @@ impl World<'_> {
             && p.sent == now
             && self.unseen_probe_end[a] == NO_PROBE
             && self.agents[a].presence() == Presence::Serving
-            && self.unseen_status(m.status(), m.status_after_success(handling))
+            && self.unseen_status(m.status(), m.status_after_success(self.health(), handling))
     }
 
     /// May an answer that takes an agent's health from `before` to `after`
@@ -1031,6 +1041,7 @@ impl World<'_> {
         self.bus.crossed_unseen(bus::Kind::ProbeReply, answered);
         let agent = &mut self.agents[a];
         agent.busy_time = agent.busy_time + Duration(h.as_nanos() * answered);
+        let cfg = self.health();
         let mon = &mut self.monitors[a];
         let mut latest = last;
         if answered > 0 && mon.status() == Status::Unknown {
@@ -1039,13 +1050,13 @@ impl World<'_> {
             // as it showed UNKNOWN; it was an event of its own (see
             // `settle_probes`).
             let done = Instant(first) + h;
-            mon.on_probe_success(done, h);
-            mon.on_probe_successes(h, answered - 1);
+            mon.on_probe_success(cfg, done, h);
+            mon.on_probe_successes(cfg, h, answered - 1);
             latest = latest.max(done);
         } else {
-            mon.on_probe_successes(h, answered);
+            mon.on_probe_successes(cfg, h, answered);
         }
-        mon.poll_probe(last);
+        mon.poll_probe(cfg, last);
         let p = &mut self.probes[a];
         p.epoch = p.epoch.wrapping_add(n as u32);
         p.sent = last;
@@ -1082,9 +1093,10 @@ impl World<'_> {
         let refused = n - u64::from(sent_only);
         self.bus.crossed_unseen(bus::Kind::Probe, refused);
         self.bus.crossed_unseen(bus::Kind::ProbeReply, refused);
+        let cfg = self.health();
         let mon = &mut self.monitors[a];
-        mon.on_probe_failures(refused);
-        mon.poll_probe(last);
+        mon.on_probe_failures(cfg, refused);
+        mon.poll_probe(cfg, last);
         let p = &mut self.probes[a];
         p.epoch = p.epoch.wrapping_add(n as u32);
         p.sent = last;
@@ -1291,14 +1303,15 @@ impl World<'_> {
             return;
         }
         self.probes[i].open = false;
+        let cfg = self.health();
         let mon = &mut self.monitors[i];
         let before = mon.status();
         let rtt = now - p.sent;
         let passed = msg.ok && self.sc.health.is_some_and(|h| rtt <= h.timeout);
         if msg.ok {
-            mon.on_probe_success(now, rtt);
+            mon.on_probe_success(cfg, now, rtt);
         } else {
-            mon.on_probe_failure(now);
+            mon.on_probe_failure(cfg, now);
         }
         // The status is the view's only input a probe changes (the others
         // refresh it themselves): a status the view shows the same (say
@@ -1320,7 +1333,8 @@ impl World<'_> {
         p.open = false;
         self.bus.timed_out(bus::Kind::Probe);
         let before = self.monitors[i].status();
-        self.monitors[i].on_probe_failure(now);
+        let cfg = self.health();
+        self.monitors[i].on_probe_failure(cfg, now);
         if shown(self.monitors[i].status()) != shown(before) {
             self.refresh(i);
         }
