@@ -36,7 +36,8 @@
 //!   million queued tasks measured at 240 MB); the time series,
 //!   `(duration + drain) / bucket` rows of `8 × (24 + 4 × routes + tiers)`
 //!   bytes. Replications run `parallel` at a time and each keeps its
-//!   results (about 8 KB plus 64 bytes per agent and its time series).
+//!   results (about 8 KB plus an agent's result, 128 bytes, per agent and
+//!   its time series).
 //!
 //! Accuracy on the reference scenarios (README, "Limits and the cost
 //! estimate"): events within 0.67×–1.12× of the `events` column of
@@ -449,7 +450,9 @@ pub fn estimate(sc: &Scenario) -> Cost {
     Cost {
         events,
         bytes,
-        result_bytes: RESULT_BYTES + 64.0 * agents + rows * row_bytes,
+        result_bytes: RESULT_BYTES
+            + std::mem::size_of::<crate::metrics::AgentResult>() as f64 * agents
+            + rows * row_bytes,
         terms,
     }
 }
