@@ -342,8 +342,8 @@ mod tests {
         /// eligibility toggles between picks.
         #[test]
         fn matches_the_naive_scan_under_toggles(
-            tiers in proptest::collection::vec(0usize..4, 1..25),
-            ops in proptest::collection::vec((any::<bool>(), 0usize..25, any::<bool>()), 0..400),
+            tiers in proptest::collection::vec(0usize..4, 1..70),
+            ops in proptest::collection::vec((any::<bool>(), 0usize..70, any::<bool>()), 0..400),
         ) {
             let table = [10.0, 1.0, 0.3, 2.5];
             let weights: Vec<f64> = tiers.iter().map(|&t| table[t]).collect();
