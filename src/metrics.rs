@@ -753,7 +753,9 @@ pub struct AgentResult {
 }
 
 // Two cache lines: a large fleet's results are built and read once.
-const _: () = assert!(std::mem::size_of::<AgentResult>() == 128);
+// The cost estimate counts on this size.
+const _: () =
+    assert!(std::mem::size_of::<AgentResult>() == crate::scenario::cost::AGENT_RESULT_BYTES);
 
 /// A time in seconds, or none, in the 8 bytes of an `f64` (NaN stands for
 /// none) where `Option<f64>` takes 16: an agent's result holds five, and a

@@ -58,6 +58,9 @@ pub const QUEUED_TASK_BYTES: f64 = 240.0;
 pub const BASE_BYTES: f64 = 10.0e6;
 /// The results one replication keeps until the reports are written.
 pub const RESULT_BYTES: f64 = 8_000.0;
+/// And per agent: one `AgentResult` (its size is checked against this
+/// where it is defined).
+pub const AGENT_RESULT_BYTES: usize = 128;
 
 /// The default `--max-events`.
 pub const DEFAULT_MAX_EVENTS: u64 = 1_000_000_000;
@@ -450,9 +453,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     Cost {
         events,
         bytes,
-        result_bytes: RESULT_BYTES
-            + std::mem::size_of::<crate::metrics::AgentResult>() as f64 * agents
-            + rows * row_bytes,
+        result_bytes: RESULT_BYTES + AGENT_RESULT_BYTES as f64 * agents + rows * row_bytes,
         terms,
     }
 }
