@@ -752,8 +752,8 @@ pub struct AgentResult {
     pub last_sent_s: MaybeSecs,
 }
 
-// Two cache lines: a large fleet's results are built and read once.
-// The cost estimate counts on this size.
+// Two cache lines (a large fleet's results are built and read once): the
+// size the cost estimate counts.
 const _: () =
     assert!(std::mem::size_of::<AgentResult>() == crate::scenario::cost::AGENT_RESULT_BYTES);
 
