@@ -801,8 +801,9 @@ pub struct World<'s> {
     /// bits: an agent draws a few words a change, and 2^64 words is more
     /// than any run will draw (16 bytes an agent instead of 32).
     availability: Vec<(u64, u64)>,
-    /// The run's seed, to rebuild those streams.
-    availability_seed: Seed,
+    /// A generator keyed by the run's seed, moved to an agent's stream at
+    /// each of its changes (`rng::reposition`).
+    availability_rng: crate::rng::Stream,
     fault_targets: Vec<Vec<u32>>,
     // Orchestration.
     budget: Option<RetryBudget>,
@@ -986,7 +987,7 @@ impl<'s> World<'s> {
             down_count: 0,
             tier_availability: Vec::new(),
             availability: Vec::new(),
-            availability_seed: seed,
+            availability_rng: seed.keyed(),
             fault_targets: Vec::new(),
             budget: sc
                 .retry

@@ -15,7 +15,7 @@ use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
 use crate::fleet::{AGENT_ID_PREFIX, Condition, FaultEffect};
 use crate::metrics::Cause;
-use crate::rng::{Seed, fnv1a64, fnv1a64_on};
+use crate::rng::{Seed, fnv1a64, fnv1a64_on, reposition};
 use crate::time::Instant;
 
 impl World<'_> {
@@ -34,8 +34,9 @@ impl World<'_> {
                     return (0, 0);
                 };
                 let id = fnv1a64_on(prefix, crate::text::decimal(a as u64, &mut digits));
-                let mut rng = seed.stream_at(id, 0);
-                let (up, period) = model.start(&mut rng);
+                let rng = &mut self.availability_rng;
+                reposition(rng, id, 0);
+                let (up, period) = model.start(rng);
                 if !up {
                     self.agents[a].unavailable = true;
                     self.agents[a].note_state(Instant::ZERO);
@@ -47,7 +48,7 @@ impl World<'_> {
                         Event::Availability { agent: a as u32 },
                     )
                     .expect("the run has not started");
-                (id, word_pos(&rng))
+                (id, word_pos(rng))
             })
             .collect();
         let tier_ranges = self.tier_members();
@@ -96,9 +97,10 @@ impl World<'_> {
             .as_ref()
             .expect("availability events only for failing tiers");
         let (id, pos) = self.availability[i];
-        let mut rng = self.availability_seed.stream_at(id, u128::from(pos));
-        let period = model.period(up_now, &mut rng);
-        self.availability[i].1 = word_pos(&rng);
+        let rng = &mut self.availability_rng;
+        reposition(rng, id, u128::from(pos));
+        let period = model.period(up_now, rng);
+        self.availability[i].1 = word_pos(rng);
         self.engine
             .schedule_after(period, Event::Availability { agent: a });
         self.after_change(now, i, was);
