@@ -210,8 +210,9 @@ impl Slots {
 /// first two lines: the first holds what a probe or a request checks
 /// (slots, presence, whether a fault is in effect, the tier) and the slots
 /// in service; the second the send times a request writes, the queue and
-/// the counts a finished request updates. The faults themselves, the
-/// lifecycle's times and what async tiers use come after.
+/// the counts a finished request updates. The lifecycle's times fill the
+/// third; the faults themselves and what async tiers use, which few
+/// agents ever hold, are boxed apart ([`Extra`]).
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub struct Agent {
@@ -251,11 +252,10 @@ pub struct Agent {
     pub served: u64,
     /// Requests that failed.
     pub failures: u64,
-    // The rest.
-    /// Scheduled faults in effect, by fault index (a handful at most).
-    faults: Vec<(u32, FaultEffect)>,
-    /// Requests of an async tier waiting for their calls, holding no slot.
-    pub calling: Vec<u32>,
+    // Third line.
+    /// Faults in effect and requests waiting for calls, if the agent ever
+    /// had any.
+    extra: Option<Box<Extra>>,
     /// Since when the agent is down or cut off, if it is.
     silent_since: Moment,
     silent_total: Duration,
@@ -296,12 +296,13 @@ impl Agent {
 
     /// The process is gone: requests are refused, probes fail at once.
     pub fn is_down(&self) -> bool {
-        self.unavailable || (self.faulted && self.faults.iter().any(|f| f.1 == FaultEffect::Crash))
+        self.unavailable
+            || (self.faulted && self.faults().iter().any(|f| f.1 == FaultEffect::Crash))
     }
 
     /// Nothing reaches the agent or leaves it.
     pub fn is_cut_off(&self) -> bool {
-        self.faulted && self.faults.iter().any(|f| f.1 == FaultEffect::Partition)
+        self.faulted && self.faults().iter().any(|f| f.1 == FaultEffect::Partition)
     }
 
     /// Is some scheduled fault in effect?
@@ -310,22 +311,58 @@ impl Agent {
         self.faulted
     }
 
+    /// Scheduled faults in effect, by fault index, in the order they took
+    /// effect.
+    fn faults(&self) -> &[(u32, FaultEffect)] {
+        self.extra.as_deref().map_or(&[], |e| &e.faults)
+    }
+
     /// Fault `fault` takes effect (after those in effect).
     pub fn add_fault(&mut self, fault: u32, effect: FaultEffect) {
-        self.faults.push((fault, effect));
+        self.extra
+            .get_or_insert_default()
+            .faults
+            .push((fault, effect));
         self.faulted = true;
     }
 
     /// Fault `fault` ends.
     pub fn remove_fault(&mut self, fault: u32) {
-        self.faults.retain(|&(j, _)| j != fault);
-        self.faulted = !self.faults.is_empty();
+        if let Some(e) = &mut self.extra {
+            e.faults.retain(|&(j, _)| j != fault);
+        }
+        self.faulted = !self.faults().is_empty();
     }
 
     /// Every fault in effect ends (a `recover`).
     pub fn clear_faults(&mut self) {
-        self.faults.clear();
+        if let Some(e) = &mut self.extra {
+            e.faults.clear();
+        }
         self.faulted = false;
+    }
+
+    /// Request `r` of an async tier waits for its calls, holding no slot.
+    pub fn start_calling(&mut self, r: u32) {
+        self.extra.get_or_insert_default().calling.push(r);
+    }
+
+    /// Request `r` no longer waits for its calls (if it did). The last one
+    /// waiting takes its place (as `Vec::swap_remove`).
+    pub fn stop_calling(&mut self, r: u32) {
+        if let Some(e) = &mut self.extra
+            && let Some(i) = e.calling.iter().position(|&x| x == r)
+        {
+            e.calling.swap_remove(i);
+        }
+    }
+
+    /// Move every request waiting for its calls to the end of `out`, in
+    /// the order they began to wait.
+    pub fn take_calling_into(&mut self, out: &mut Vec<u32>) {
+        if let Some(e) = &mut self.extra {
+            out.append(&mut e.calling);
+        }
     }
 
     /// A request is sent to it now.
@@ -371,7 +408,7 @@ impl Agent {
         if !self.faulted {
             return 1.0;
         }
-        self.faults
+        self.faults()
             .iter()
             .filter_map(|f| match f.1 {
                 FaultEffect::Slow(x) => Some(x),
@@ -432,7 +469,7 @@ impl Agent {
 /// tier by tier.
 pub fn build(tiers: &[Tier]) -> Vec<Agent> {
     // Sized up front: a chain of `flat_map`s has no exact length, and
-    // growing a vector of 100,000 agents (256 bytes each) by doubling
+    // growing a vector of 100,000 agents (192 bytes each) by doubling
     // copied it all some seventeen times.
     let total = tiers.iter().map(|t| (t.count + t.spares) as usize).sum();
     let mut agents = Vec::with_capacity(total);
@@ -449,8 +486,18 @@ pub fn build(tiers: &[Tier]) -> Vec<Agent> {
     agents
 }
 
-// Four cache lines: the two a request touches, and two for the rest.
-const _: () = assert!(std::mem::size_of::<Agent>() == 256);
+// Three cache lines: the two a request touches, and one for the rest.
+const _: () = assert!(std::mem::size_of::<Agent>() == 192);
+
+/// What few agents need, boxed on first use ([`Agent`]'s third line has a
+/// pointer to it instead of two vectors of 24 bytes each).
+#[derive(Clone, Debug, Default)]
+struct Extra {
+    /// Scheduled faults in effect, by fault index (a handful at most).
+    faults: Vec<(u32, FaultEffect)>,
+    /// Requests of an async tier waiting for their calls, holding no slot.
+    calling: Vec<u32>,
+}
 
 /// A new agent of tier `t` (index `ti`), idle.
 fn new_agent(ti: usize, t: &Tier, presence: Presence) -> Agent {
@@ -460,9 +507,8 @@ fn new_agent(ti: usize, t: &Tier, presence: Presence) -> Agent {
         busy: 0,
         queue: VecDeque::new(),
         in_service: Slots::default(),
-        calling: Vec::new(),
         unavailable: false,
-        faults: Vec::new(),
+        extra: None,
         faulted: false,
         silent_since: Moment::NONE,
         silent_total: Duration::ZERO,

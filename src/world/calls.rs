@@ -186,7 +186,7 @@ impl World<'_> {
         let a = req.agent as usize;
         if self.sc.tiers[self.agents[a].tier as usize].calls.is_async() {
             self.free_slot(now, r);
-            self.agents[a].calling.push(r);
+            self.agents[a].start_calling(r);
             self.start_next(now, a);
         }
         self.run_steps(now, r);
@@ -411,10 +411,7 @@ impl World<'_> {
         match &calls.mode {
             Mode::Blocking => self.finish(now, r),
             Mode::Async { finish } => {
-                let agent = &mut self.agents[a];
-                if let Some(i) = agent.calling.iter().position(|&x| x == r) {
-                    agent.calling.swap_remove(i);
-                }
+                self.agents[a].stop_calling(r);
                 if finish.is_some() && req.cause.is_none() {
                     self.reqs[r as usize].phase = Phase::QueuedToFinish;
                     if self.agents[a].has_free_slot() {

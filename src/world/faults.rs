@@ -218,7 +218,7 @@ impl World<'_> {
         let mut held: Vec<u32> = agent.in_service.take_all();
         let in_slots = held.len();
         held.extend(agent.queue.drain(..));
-        held.append(&mut agent.calling);
+        agent.take_calling_into(&mut held);
         agent.busy = 0;
         for (i, &r) in held.iter().enumerate() {
             if r & PROBE != 0 {
