@@ -24,12 +24,21 @@ use crate::hist::Counts;
 /// Values kept exactly before an agent's recorder becomes a histogram.
 pub const EXACT_UP_TO: usize = 256;
 
-/// Room an agent's list takes at its first value.
-const FIRST_ROOM: usize = 16;
+/// Values kept in the recorder itself, before a list is allocated: most
+/// agents of a large fleet serve fewer than this in a run, and a list of
+/// their own was an allocation per agent, a second cache line at each
+/// request's end and a free at the end of the run.
+pub const INLINE: usize = 12;
+
+/// Room an agent's list takes when it first outgrows [`INLINE`].
+const FIRST_ROOM: usize = 32;
 
 /// Per-agent latency in microseconds.
 #[derive(Clone, Debug)]
 pub enum AgentLatency {
+    /// At most [`INLINE`] values, the first `n` of `values`, each at most
+    /// the template's highest trackable value, in arrival order.
+    Inline { n: u32, values: [u32; INLINE] },
     /// Fewer than [`EXACT_UP_TO`] values, each at most the template's
     /// highest trackable value, in arrival order.
     Few(Vec<u32>),
@@ -39,7 +48,10 @@ pub enum AgentLatency {
 
 impl Default for AgentLatency {
     fn default() -> Self {
-        AgentLatency::Few(Vec::new())
+        AgentLatency::Inline {
+            n: 0,
+            values: [0; INLINE],
+        }
     }
 }
 
@@ -52,36 +64,56 @@ impl AgentLatency {
             // A busy agent's: a few instructions, inline where a request
             // ends.
             AgentLatency::Many(h) => h.record(us),
-            AgentLatency::Few(_) => self.record_few(us, template),
+            // Most agents' of a large fleet: in place.
+            AgentLatency::Inline { n, values }
+                if (*n as usize) < INLINE && us <= template.high() =>
+            {
+                values[*n as usize] = us as u32;
+                *n += 1;
+            }
+            _ => self.record_few(us, template),
         }
     }
 
-    /// [`Self::record`] while the values are few: kept, or past
-    /// [`EXACT_UP_TO`] (or too large for the list) turned into counts.
+    /// [`Self::record`] past the room in place, or of a value too large
+    /// for a list: kept in a list, or past [`EXACT_UP_TO`] (or too large)
+    /// turned into counts.
     #[inline(never)]
     fn record_few(&mut self, us: u64, template: &Histogram<u32>) {
-        let AgentLatency::Few(values) = self else {
-            unreachable!("record_few of an agent with many values");
+        let fits = us <= template.high();
+        let values: &[u32] = match self {
+            AgentLatency::Many(h) => {
+                h.record(us);
+                return;
+            }
+            AgentLatency::Few(values) if fits && values.len() + 1 < EXACT_UP_TO => {
+                values.push(us as u32);
+                return;
+            }
+            AgentLatency::Few(values) => values,
+            AgentLatency::Inline { n, values } => {
+                let kept = &values[..*n as usize];
+                if fits && kept.len() + 1 < EXACT_UP_TO {
+                    let mut list = Vec::with_capacity(FIRST_ROOM);
+                    list.extend_from_slice(kept);
+                    list.push(us as u32);
+                    *self = AgentLatency::Few(list);
+                    return;
+                }
+                kept
+            }
         };
-        if values.len() + 1 < EXACT_UP_TO && us <= template.high() {
-            if values.capacity() == 0 {
-                // One allocation for the first 16 (64 bytes) rather than
-                // three growing to them.
-                values.reserve_exact(FIRST_ROOM);
-            }
-            values.push(us as u32);
-        } else {
-            let mut h = Box::new(Counts::like(template));
-            for &v in values.iter() {
-                h.record(u64::from(v));
-            }
-            h.record(us);
-            *self = AgentLatency::Many(h);
+        let mut h = Box::new(Counts::like(template));
+        for &v in values {
+            h.record(u64::from(v));
         }
+        h.record(us);
+        *self = AgentLatency::Many(h);
     }
 
     pub fn is_empty(&self) -> bool {
         match self {
+            AgentLatency::Inline { n, .. } => *n == 0,
             AgentLatency::Few(values) => values.is_empty(),
             AgentLatency::Many(h) => h.is_empty(),
         }
@@ -93,6 +125,11 @@ impl AgentLatency {
     /// 100,000).
     pub fn into_value_at_quantile(self, quantile: f64, template: &Histogram<u32>) -> u64 {
         match self {
+            AgentLatency::Inline { n, mut values } => {
+                let kept = &mut values[..n as usize];
+                kept.sort_unstable();
+                quantile_of_sorted(kept, quantile, template)
+            }
             AgentLatency::Few(mut values) => {
                 values.sort_unstable();
                 quantile_of_sorted(&values, quantile, template)
@@ -131,7 +168,9 @@ mod tests {
     fn quantiles_match_a_histogram_of_the_same_values() {
         let t = template();
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        for n in [1usize, 2, 3, 7, 99, 100, 101, 255, 256, 257, 1000] {
+        for n in [
+            1usize, 2, 3, 7, 11, 12, 13, 99, 100, 101, 255, 256, 257, 1000,
+        ] {
             let mut a = AgentLatency::default();
             let mut shadow = t.clone();
             for _ in 0..n {
@@ -143,7 +182,19 @@ mod tests {
                 a.record(v, &t);
                 shadow.saturating_record(v);
             }
-            assert_eq!(matches!(a, AgentLatency::Few(_)), n < EXACT_UP_TO, "n={n}");
+            let kind = match a {
+                AgentLatency::Inline { .. } => "inline",
+                AgentLatency::Few(_) => "few",
+                AgentLatency::Many(_) => "many",
+            };
+            let expected = if n <= INLINE {
+                "inline"
+            } else if n < EXACT_UP_TO {
+                "few"
+            } else {
+                "many"
+            };
+            assert_eq!(kind, expected, "n={n}");
             for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
                 assert_eq!(
                     a.clone().into_value_at_quantile(q, &t),
