@@ -9,8 +9,10 @@
 //!
 //! The classification is a [`Rule`], a small trait, so a user can plug in
 //! their own (say, "DEGRADED when the last sample is above 2 s").
-//! Sans-IO: `poll_probe(now)` says when to send a probe; the owner reports
-//! `on_probe_success(now, rtt)` or `on_probe_failure(now)`. The monitor
+//! Sans-IO: `poll_probe(cfg, now)` says when to send a probe; the owner
+//! reports `on_probe_success(cfg, now, rtt)` or `on_probe_failure(cfg,
+//! now)`, handing in the `[health]` settings each time (every agent's
+//! monitor follows the same ones, so none keeps a copy). The monitor
 //! keeps the time spent UNHEALTHY and DEGRADED (for `agents.csv`).
 
 use crate::time::{Duration, Instant, Moment};
@@ -409,7 +411,7 @@ impl<R: Rule> HealthMonitor<R> {
 /// `total`) when it is left.
 fn account(now: Instant, was: bool, is: bool, since: &mut Moment, total: &mut Duration) {
     match (was, is) {
-        (false, true) => *since = Some(now).into(),
+        (false, true) => *since = Moment::at(now),
         (true, false) => {
             if let Some(s) = since.take() {
                 *total = *total + now.saturating_since(s);

@@ -586,7 +586,7 @@ impl<'s> World<'s> {
         if !self.probes_dormant || self.trace.is_some() {
             return false;
         }
-        let cfg = self.sc.health.expect("probes run only with [health]");
+        let cfg = self.health();
         let agent = &self.agents[a];
         let h = self.probe_handling[agent.tier as usize];
         let m = &self.monitors[a];
@@ -601,8 +601,8 @@ impl<'s> World<'s> {
             && h < cfg.interval
             && h < cfg.timeout
             && agent.queue.is_empty()
-            && self.unseen_status(m.status(), m.status_after_success(&cfg, h))
-            && m.steady_under(&cfg, h)
+            && self.unseen_status(m.status(), m.status_after_success(cfg, h))
+            && m.steady_under(cfg, h)
     }
 
     /// May a probe message of agent `a` (its `arrival`, or its answer)
@@ -650,7 +650,7 @@ impl<'s> World<'s> {
     /// Schedule agent `a`'s current probe's timeout, `timeout` after it
     /// left, unless it is already scheduled.
     fn arm_probe_timeout(&mut self, now: Instant, a: usize) {
-        let cfg = self.sc.health.expect("probes run only with [health]");
+        let cfg = self.health();
         let p = &mut self.probes[a];
         if p.timer {
             return;
@@ -680,7 +680,7 @@ impl<'s> World<'s> {
         if !p.open || p.epoch != epoch {
             return false;
         }
-        let cfg = self.sc.health.expect("probes run only with [health]");
+        let cfg = self.health();
         !m.is_some_and(|m| {
             let msg = &self.probe_msgs[m as usize];
             msg.serving && msg.done < p.sent + cfg.timeout
@@ -1112,7 +1112,7 @@ impl<'s> World<'s> {
     /// `at_until`): how many, when the first and the last were due (every
     /// `interval` from the monitor's next one). `None` if none is.
     fn probes_due(&self, until: Instant, a: usize, at_until: bool) -> Option<(u64, u64, Instant)> {
-        let cfg = self.sc.health.expect("probes run only with [health]");
+        let cfg = self.health();
         let period = cfg.interval.as_nanos().max(1);
         let first = self.monitors[a].poll_timeout().0;
         let bound = if at_until {
@@ -1307,7 +1307,7 @@ impl<'s> World<'s> {
         let mon = &mut self.monitors[i];
         let before = mon.status();
         let rtt = now - p.sent;
-        let passed = msg.ok && self.sc.health.is_some_and(|h| rtt <= h.timeout);
+        let passed = msg.ok && rtt <= cfg.timeout;
         if msg.ok {
             mon.on_probe_success(cfg, now, rtt);
         } else {
