@@ -242,10 +242,9 @@ pub struct Agent {
     pub busy_time: Duration,
     // Second line.
     /// When the first request after its last registration, and the last
-    /// request, were sent to it (`Instant::MAX`: none yet; see
-    /// [`Agent::first_sent`]).
-    first_sent: Instant,
-    last_sent: Instant,
+    /// request, were sent to it (none yet: see [`Agent::first_sent`]).
+    first_sent: Moment,
+    last_sent: Moment,
     /// Requests waiting for a slot, oldest first (request slots in the world).
     pub queue: VecDeque<u32>,
     /// Requests served (successfully or not).
@@ -368,25 +367,25 @@ impl Agent {
     /// A request is sent to it now.
     #[inline]
     pub fn note_sent(&mut self, now: Instant) {
-        if self.first_sent == Instant::MAX {
-            self.first_sent = now;
+        if !self.first_sent.is_some() {
+            self.first_sent = Moment::at(now);
         }
-        self.last_sent = now;
+        self.last_sent = Moment::at(now);
     }
 
     /// The first request sent to it since it last registered, if any.
     pub fn first_sent(&self) -> Option<Instant> {
-        (self.first_sent != Instant::MAX).then_some(self.first_sent)
+        self.first_sent.get()
     }
 
     /// The last request sent to it, if any.
     pub fn last_sent(&self) -> Option<Instant> {
-        (self.last_sent != Instant::MAX).then_some(self.last_sent)
+        self.last_sent.get()
     }
 
     /// It registers again: the next request sent is its first.
     pub fn forget_first_sent(&mut self) {
-        self.first_sent = Instant::MAX;
+        self.first_sent = Moment::NONE;
     }
 
     /// Down or cut off: no heartbeats, no answers.
@@ -424,7 +423,7 @@ impl Agent {
     /// Move to `p` at `now`, accounting present time.
     pub fn set_presence(&mut self, now: Instant, p: Presence) {
         match (self.presence.present(), p.present()) {
-            (false, true) => self.present_since = Some(now).into(),
+            (false, true) => self.present_since = Moment::at(now),
             (true, false) => {
                 if let Some(since) = self.present_since.take() {
                     self.present_total = self.present_total + now.saturating_since(since);
@@ -447,7 +446,7 @@ impl Agent {
     /// Account silent time after a change of state at `now`.
     pub fn note_state(&mut self, now: Instant) {
         match (self.silent_since.get(), self.is_silent()) {
-            (None, true) => self.silent_since = Some(now).into(),
+            (None, true) => self.silent_since = Moment::at(now),
             (Some(since), false) => {
                 self.silent_total = self.silent_total + now.saturating_since(since);
                 self.silent_since = Moment::NONE;
@@ -524,8 +523,8 @@ fn new_agent(ti: usize, t: &Tier, presence: Presence) -> Agent {
         registered_at: presence.present().then_some(Instant::ZERO).into(),
         serving_at: presence.present().then_some(Instant::ZERO).into(),
         drained_at: Moment::NONE,
-        first_sent: Instant::MAX,
-        last_sent: Instant::MAX,
+        first_sent: Moment::NONE,
+        last_sent: Moment::NONE,
     }
 }
 

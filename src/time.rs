@@ -30,6 +30,13 @@ pub struct Moment(Instant);
 impl Moment {
     pub const NONE: Moment = Moment(Instant::MAX);
 
+    /// The instant `t` (not `Instant::MAX`, which stands for none).
+    #[inline]
+    pub fn at(t: Instant) -> Moment {
+        debug_assert!(t != Instant::MAX, "Instant::MAX stands for none");
+        Moment(t)
+    }
+
     pub fn get(self) -> Option<Instant> {
         (self.0 != Instant::MAX).then_some(self.0)
     }
@@ -46,13 +53,7 @@ impl Moment {
 
 impl From<Option<Instant>> for Moment {
     fn from(t: Option<Instant>) -> Moment {
-        match t {
-            Some(t) => {
-                debug_assert!(t != Instant::MAX, "Instant::MAX stands for none");
-                Moment(t)
-            }
-            None => Moment::NONE,
-        }
+        t.map_or(Moment::NONE, Moment::at)
     }
 }
 

@@ -251,6 +251,20 @@ impl Loads {
         }
     }
 
+    /// Eligible backend `i`'s leaf: its load and index, or `(0, i)` while
+    /// the tree does not follow the loads.
+    #[inline]
+    fn leaf(&self, i: usize) -> u64 {
+        pack(
+            if self.loads_in_tree {
+                self.inflight[i]
+            } else {
+                0
+            },
+            i,
+        )
+    }
+
     /// Whether the tree follows the loads, for [`Loads::argmin`]: turned
     /// on, the leaves and the nodes above them are rebuilt from the counts
     /// (O(n), at a change of strategy).
@@ -261,7 +275,7 @@ impl Loads {
         self.loads_in_tree = on;
         for i in 0..self.inflight.len() {
             if self.position[i] != ABSENT {
-                self.tree[self.size + i] = pack(if on { self.inflight[i] } else { 0 }, i);
+                self.tree[self.size + i] = self.leaf(i);
             }
         }
         for node in (1..self.size).rev() {
@@ -374,12 +388,7 @@ impl Loads {
         if eligible {
             self.position[i] = self.members.len() as u32;
             self.members.push(i as u32);
-            let load = if self.loads_in_tree {
-                self.inflight[i]
-            } else {
-                0
-            };
-            self.set_leaf(i, pack(load, i));
+            self.set_leaf(i, self.leaf(i));
         } else {
             let at = self.position[i] as usize;
             let last = self.members.pop().expect("backend i is a member");

@@ -26,7 +26,7 @@ use super::{Event, PROBE, World};
 use crate::faults::{FaultKind, Target};
 use crate::fleet::Presence;
 use crate::orchestration::autoscale::{Autoscaler, Metric};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, Moment};
 
 /// One `[[autoscale]]` table at work.
 pub(super) struct Scaler {
@@ -110,13 +110,13 @@ impl World<'_> {
         self.agents[a].set_presence(now, p);
         match p {
             Presence::Serving => {
-                self.agents[a].serving_at = Some(now).into();
+                self.agents[a].serving_at = Moment::at(now);
                 let busy = self.busy_now(now, a);
                 for s in &mut self.scalers {
                     s.snap[a] = (busy, now);
                 }
             }
-            Presence::Draining => self.agents[a].drained_at = Some(now).into(),
+            Presence::Draining => self.agents[a].drained_at = Moment::at(now),
             Presence::Joining => {}
             Presence::Starting | Presence::Absent => {}
         }
@@ -169,7 +169,7 @@ impl World<'_> {
     /// Agent `a` registers; without probes it serves at once, with them
     /// after its first passing probe.
     fn join_agent(&mut self, now: Instant, a: usize) {
-        self.agents[a].registered_at = Some(now).into();
+        self.agents[a].registered_at = Moment::at(now);
         self.agents[a].forget_first_sent();
         if !self.agents[a].is_silent() && self.agents[a].drained_at.is_some() {
             // Back from a drain: its subscriptions come back with it.
