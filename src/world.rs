@@ -1334,6 +1334,34 @@ mod tests {
         (r.fingerprint, r.completed)
     }
 
+    /// A fleet large enough to apply its requests' ends in batches
+    /// (`metrics::BATCH_SERVED_FROM`) reports every agent as applying each
+    /// end at once does, the ends still kept as the run stops included.
+    #[test]
+    fn batched_request_ends_change_no_agent_result() {
+        let sets: Vec<_> = [
+            "fleet.tiers[0].count=1000",
+            "fleet.tiers[1].count=2500",
+            "fleet.tiers[2].count=1500",
+            "workload.arrivals={process=\"poisson\",rate=800.0}",
+            "duration=\"8s\"",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("a valid override"))
+        .collect();
+        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+        let agents = |batched: bool| {
+            let mut w = World::new(&sc, sc.seed);
+            if !batched {
+                w.metrics.apply_served_at_once();
+            }
+            let r = w.run();
+            assert!(r.completed > 5_000, "{} tasks completed", r.completed);
+            format!("{:?}", r.agents)
+        };
+        assert_eq!(agents(true), agents(false));
+    }
+
     /// The pairs of each agent are those a vector per agent would hold,
     /// in route order.
     #[test]
