@@ -854,6 +854,15 @@ pub struct World<'s> {
     perturb_service: Option<u64>,
 }
 
+/// Tests only: the built-in steady_load with `--set` overrides.
+#[cfg(test)]
+fn steady_load_with<S: AsRef<str>>(sets: impl IntoIterator<Item = S>) -> Scenario {
+    let sets: Vec<crate::scenario::Override> = (sets.into_iter())
+        .map(|s| s.as_ref().parse().expect("a valid override"))
+        .collect();
+    crate::scenario::load("steady_load", &sets).expect("a valid scenario")
+}
+
 /// Run `sc` with `seed` to the end and return its results.
 pub fn run(sc: &Scenario, seed: Seed) -> RunResult {
     World::new(sc, seed).run()
@@ -1339,17 +1348,13 @@ mod tests {
     /// end at once does, the ends still kept as the run stops included.
     #[test]
     fn batched_request_ends_change_no_agent_result() {
-        let sets: Vec<_> = [
+        let sc = steady_load_with([
             "fleet.tiers[0].count=1000",
             "fleet.tiers[1].count=2500",
             "fleet.tiers[2].count=1500",
             "workload.arrivals={process=\"poisson\",rate=800.0}",
             "duration=\"8s\"",
-        ]
-        .iter()
-        .map(|s| s.parse().expect("a valid override"))
-        .collect();
-        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+        ]);
         let agents = |batched: bool| {
             let mut w = World::new(&sc, sc.seed);
             if !batched {

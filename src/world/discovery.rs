@@ -1498,8 +1498,8 @@ impl<'s> World<'s> {
 
 #[cfg(test)]
 mod tests {
-    use crate::scenario::{self, Scenario};
-    use crate::world::World;
+    use crate::scenario::Scenario;
+    use crate::world::{World, steady_load_with};
 
     /// Run `sc` with dormant probes allowed or not: the results (every
     /// figure the reports draw on, floats to the bit: `Debug` prints them
@@ -1688,10 +1688,7 @@ mod tests {
         ];
         let mut fewer = 0;
         for (k, case) in cases.iter().enumerate() {
-            let sets: Vec<_> = (base.iter().chain(case.iter()))
-                .map(|s| s.parse().expect("a valid override"))
-                .collect();
-            let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+            let sc = steady_load_with(base.iter().chain(case.iter()));
             let (slept, slept_events) = outputs(&sc, true);
             let (evented, events) = outputs(&sc, false);
             for (f, (a, b)) in slept.iter().zip(&evented).enumerate() {
@@ -1713,7 +1710,7 @@ mod tests {
     /// a down agent's refused probes sleep until it comes back.
     #[test]
     fn a_down_agents_probes_sleep() {
-        let sets: Vec<_> = [
+        let sc = steady_load_with([
             "fleet.tiers[0].uptime=0.2",
             "fleet.tiers[1].uptime=0.2",
             "fleet.tiers[2].uptime=0.2",
@@ -1722,11 +1719,7 @@ mod tests {
             "fleet.tiers[2].mttr={dist=\"constant\",value=\"40s\"}",
             "workload.arrivals={process=\"poisson\",rate=1.0}",
             "duration=\"300s\"",
-        ]
-        .iter()
-        .map(|s| s.parse().expect("a valid override"))
-        .collect();
-        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+        ]);
         let (slept, slept_events) = outputs(&sc, true);
         let (evented, events) = outputs(&sc, false);
         assert_eq!(slept, evented);
@@ -1751,10 +1744,7 @@ mod tests {
         }
         sets.push(format!("duration=\"{duration}\""));
         sets.push("workload.arrivals={process=\"poisson\",rate=1.0}".to_string());
-        let sets: Vec<_> = (sets.iter())
-            .map(|s| s.parse().expect("a valid override"))
-            .collect();
-        let sc = scenario::load("steady_load", &sets).expect("a valid scenario");
+        let sc = steady_load_with(&sets);
         let r = World::new(&sc, sc.seed).run();
         (r.submitted, r.events as f64 / r.submitted as f64)
     }
