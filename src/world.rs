@@ -570,6 +570,9 @@ struct ProbeMsg {
     ok: bool,
     /// Holding one of its agent's slots.
     serving: bool,
+    /// The draw that decides whether its answer is lost, when
+    /// `World::replies_drawn` holds.
+    reply_draw: u64,
 }
 
 /// An agent's current health probe.
@@ -577,6 +580,9 @@ struct ProbeMsg {
 struct ProbeState {
     epoch: u32,
     sent: Instant,
+    /// The draw that decides whether its answer is lost, taken as it
+    /// arrived (see `World::replies_drawn`).
+    reply_draw: u64,
     /// The monitor still waits for this probe's result.
     open: bool,
     /// Its timeout is scheduled (on an instant network, only when its
@@ -750,6 +756,11 @@ pub struct World<'s> {
     /// state, so their order at one instant does not matter (see
     /// `world/discovery.rs`, `probe_may_skip`).
     probes_independent: bool,
+    /// On an instant lossy network, a probe's answer has its loss drawn
+    /// (from `probes`) as the probe arrives, not as the answer leaves: no
+    /// later event then draws from the stream, and the answer's fate is
+    /// known as the probe is handled (see `world/discovery.rs`).
+    replies_drawn: bool,
     /// A steady agent's probes may go dormant: no event until it is looked
     /// at (see `world/discovery.rs`, `may_sleep`).
     probes_dormant: bool,
@@ -967,6 +978,7 @@ impl<'s> World<'s> {
             probes: Vec::new(),
             probe_handling: Vec::new(),
             probes_independent: false,
+            replies_drawn: false,
             probes_dormant: false,
             first_probe_seq: 0,
             unseen_probe_end: Vec::new(),

@@ -20,8 +20,8 @@
 //!   the retry limit).
 //! - **background**: probes (`agents × duration / health.interval × 4`;
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
-//!   there either; where arrivals also come at distinct instants, a steady
-//!   agent's probes sleep, and so do a down agent's once it is UNHEALTHY:
+//!   there either, loss or not; where arrivals also come at distinct
+//!   instants and nothing is lost, a steady agent's probes sleep, and so do a down agent's once it is UNHEALTHY:
 //!   only `unhealthy_after + 1` rounds of each outage count, 2 a round,
 //!   plus 2 per agent as it settles), heartbeats when leases matter and a heartbeat can be
 //!   lost (`agents × duration / heartbeat × 2`),
@@ -303,21 +303,24 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // near `duration` for most scenarios).
     // As the world decides (`world/discovery.rs`): on an instant network a
     // probe's messages are no events; where agents' events cannot
-    // interleave a steady probe is one event; heartbeats that nothing can
+    // interleave (loss or not: an answer's loss is drawn as its probe
+    // arrives) a steady probe is one event; heartbeats that nothing can
     // lose are none.
     let instant = sc.network.latency.is_zero() && sc.bus.broker.is_none();
     let quiet =
         instant && sc.network.loss == 0.0 && sc.faults.is_empty() && sc.autoscale.is_empty();
-    let independent = quiet
+    let independent = instant
+        && sc.faults.is_empty()
+        && sc.autoscale.is_empty()
         && sc.balancer.panic_threshold == 0.0
         && sc.balancer.changes.is_empty()
         && sc.capabilities_in_use().len() == 1
         && sc.tiers.iter().all(|t| t.calls.steps.is_empty());
-    // Arrivals at distinct instants (not a trace's or a burst's) let a
-    // steady agent's probes sleep: only those of an agent that is down
-    // (the probe and its failure) and a few as each agent settles are
-    // events.
-    let dormant = independent && sc.workload.arrivals_apart();
+    // Arrivals at distinct instants (not a trace's or a burst's) and
+    // answers that cannot be lost let a steady agent's probes sleep: only
+    // those of an agent that is down (the probe and its failure) and a few
+    // as each agent settles are events.
+    let dormant = independent && sc.network.loss == 0.0 && sc.workload.arrivals_apart();
     if let Some(h) = &sc.health {
         let rounds = secs / h.interval.as_secs_f64();
         let events = if dormant {

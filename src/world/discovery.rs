@@ -107,12 +107,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rand::Rng;
+
 use super::{Event, PROBE, ProbeMsg, ProbeState, View, World};
 use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Breakers, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::Presence;
+use crate::rng::{Drawn, unit};
 use crate::time::{Duration, Instant};
 
 /// In `breaker_rest`: the agent's breaker is not at rest.
@@ -177,12 +180,15 @@ impl<'s> World<'s> {
                 .iter()
                 .map(|t| t.service_time.typical())
                 .collect();
-            // Without loss (no shared draws), faults, lifecycle changes,
-            // calls or panic routing, an event of one agent's probes or
-            // heartbeats changes only that agent's state, the counts and
-            // its own balancer slot (see `probe_may_skip`).
+            // On an instant lossy network, each probe's answer has its
+            // loss drawn as the probe arrives, in the probe's own event:
+            // no later event of a probe draws from the shared stream.
+            self.replies_drawn = self.zero_latency && self.sc.network.loss > 0.0;
+            // Without later draws from a shared stream, faults, lifecycle
+            // changes, calls or panic routing, an event of one agent's
+            // probes or heartbeats changes only that agent's state, the
+            // counts and its own balancer slot (see `probe_may_skip`).
             self.probes_independent = self.zero_latency
-                && self.sc.network.loss == 0.0
                 && self.sc.faults.is_empty()
                 && self.sc.autoscale.is_empty()
                 && self.sc.balancer.panic_threshold == 0.0
@@ -195,8 +201,12 @@ impl<'s> World<'s> {
                 self.probe_deferred = vec![false; n];
             }
             // Dormant probes need arrivals that never come at one instant
-            // (a trace's equal timestamps, a burst): see `may_sleep`.
-            self.probes_dormant = self.probes_independent && self.sc.workload.arrivals_apart();
+            // (a trace's equal timestamps, a burst), see `may_sleep`, and
+            // answers that cannot be lost: `catch_up` applies each as
+            // answered.
+            self.probes_dormant = self.probes_independent
+                && self.sc.network.loss == 0.0
+                && self.sc.workload.arrivals_apart();
             self.monitors = (0..n)
                 .map(|a| HealthMonitor::new(stagger(cfg.interval, a, n)))
                 .collect();
@@ -479,14 +489,18 @@ impl<'s> World<'s> {
         p.open = true;
         p.timer = false;
         let epoch = p.epoch;
-        match self.bus.send_via(
+        let fate = self.bus.send_via(
             now,
             bus::Kind::Probe,
             Endpoint::CONTROL,
             Endpoint(a),
             &mut self.rng.probes,
             Some(&mut self.rng.broker),
-        ) {
+        );
+        if self.replies_drawn && matches!(fate, Fate::Arrives(_)) {
+            self.probes[i].reply_draw = self.rng.probes.next_u64();
+        }
+        match fate {
             Fate::Lost(_) => self.arm_probe_timeout(now, i),
             Fate::Arrives(_) if self.probe_may_skip(a, true) => {
                 // It arrives now, and its arrival would be the next event:
@@ -683,7 +697,7 @@ impl<'s> World<'s> {
         let cfg = self.health();
         !m.is_some_and(|m| {
             let msg = &self.probe_msgs[m as usize];
-            msg.serving && msg.done < p.sent + cfg.timeout
+            msg.serving && msg.done < p.sent + cfg.timeout && !self.answer_lost(msg.reply_draw)
         })
     }
 
@@ -735,6 +749,7 @@ impl<'s> World<'s> {
             replied: Instant::ZERO,
             ok: true,
             serving: false,
+            reply_draw: self.probes[agent as usize].reply_draw,
         };
         match self.free_probe_msgs.pop() {
             Some(m) => {
@@ -810,6 +825,7 @@ impl<'s> World<'s> {
         p.open
             && p.epoch == epoch
             && !p.timer
+            && !self.answer_lost(p.reply_draw)
             && p.sent == now
             && self.unseen_probe_end[a] == NO_PROBE
             && self.agents[a].presence() == Presence::Serving
@@ -1159,6 +1175,17 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Tests only: every step of every probe an event, as where events of
+    /// different agents' probes depend on each other (what their results
+    /// are checked against).
+    #[cfg(test)]
+    pub(super) fn all_probes_evented(&mut self) {
+        self.wake_born();
+        self.probes_independent = false;
+        self.unseen_probe_end = Vec::new();
+        self.probe_deferred = Vec::new();
+    }
+
     /// Are some agent's probes dormant? Their events, had they been
     /// scheduled, would keep the event queue from running empty (the run
     /// then ends at the end of the drain, not at its last event).
@@ -1204,7 +1231,8 @@ impl<'s> World<'s> {
 
     /// An unseen probe `m` ended at `done` (before now): what its
     /// `ProbeDone` and the answer's arrival would have done then, on an
-    /// instant lossless network, with an empty queue behind it.
+    /// instant network (an answer to be lost never ends unseen), with an
+    /// empty queue behind it.
     fn end_probe(&mut self, done: Instant, m: u32) {
         let msg = &mut self.probe_msgs[m as usize];
         msg.serving = false;
@@ -1215,14 +1243,7 @@ impl<'s> World<'s> {
         agent.busy -= 1;
         agent.in_service.remove(PROBE | m);
         agent.busy_time = agent.busy_time + (done - start);
-        let fate = self.bus.send_via(
-            done,
-            bus::Kind::ProbeReply,
-            Endpoint(a as u32),
-            Endpoint::CONTROL,
-            &mut self.rng.probes,
-            Some(&mut self.rng.broker),
-        );
+        let fate = self.send_answer(done, m);
         debug_assert_eq!(fate, Fate::Arrives(done), "an unseen probe's answer");
         self.on_probe_reply(done, m);
     }
@@ -1241,6 +1262,31 @@ impl<'s> World<'s> {
         self.answer_probe(now, m, true);
     }
 
+    /// Probe `m`'s answer (or refusal) leaves its agent at `now`: its fate
+    /// on the bus, its loss drawn now from `probes` or, with
+    /// `replies_drawn`, as the probe arrived.
+    fn send_answer(&mut self, now: Instant, m: u32) -> Fate {
+        let msg = &self.probe_msgs[m as usize];
+        let (from, to) = (Endpoint(msg.agent), Endpoint::CONTROL);
+        let kind = bus::Kind::ProbeReply;
+        let broker = Some(&mut self.rng.broker);
+        if self.replies_drawn {
+            let mut drawn = Drawn::new(msg.reply_draw);
+            self.bus.send_via(now, kind, from, to, &mut drawn, broker)
+        } else {
+            self.bus
+                .send_via(now, kind, from, to, &mut self.rng.probes, broker)
+        }
+    }
+
+    /// Is the answer to agent `a`'s probe, whose loss was drawn as it
+    /// arrived (`replies_drawn`), to be lost? On an instant network with
+    /// no faults and no broker (`probes_independent`), the loss is the
+    /// only thing that stops it.
+    fn answer_lost(&self, draw: u64) -> bool {
+        self.replies_drawn && unit(&mut Drawn::new(draw)) < self.sc.network.loss
+    }
+
     /// Probe `m`'s answer (or refusal) leaves its agent for the monitor.
     /// On an instant network, when the caller does nothing after this
     /// (`last`) and no other event is due now, the answer's arrival would
@@ -1250,14 +1296,7 @@ impl<'s> World<'s> {
         let msg = &mut self.probe_msgs[m as usize];
         msg.replied = now;
         let (a, seq, epoch) = (msg.agent, msg.seq, msg.epoch);
-        match self.bus.send_via(
-            now,
-            bus::Kind::ProbeReply,
-            Endpoint(a),
-            Endpoint::CONTROL,
-            &mut self.rng.probes,
-            Some(&mut self.rng.broker),
-        ) {
+        match self.send_answer(now, m) {
             Fate::Lost(_) => {
                 self.release_probe(m);
                 self.probe_answer_lost(now, a as usize, epoch);
@@ -1510,6 +1549,11 @@ mod tests {
         if !dormant {
             w.wake_born();
         }
+        results(w)
+    }
+
+    /// What [`outputs`] compares, of the run of `w`.
+    fn results(w: World) -> (Vec<String>, u64) {
         let r = w.run();
         let b = &r.bus;
         let figures = vec![
@@ -1732,6 +1776,75 @@ mod tests {
             (slept_events as f64) < 0.4 * events as f64,
             "{slept_events} events against {events}"
         );
+    }
+
+    /// On an instant lossy network, a probe's answer has its loss drawn
+    /// as the probe arrives, so probes of different agents stay
+    /// independent: arrivals and answers handled at once, ends unseen,
+    /// timeouts armed only for answers that will be lost. The results are
+    /// those of the run with every probe's steps as events, with fewer
+    /// events: over losses from rare to most, probes that queue, handling
+    /// as long as the timeout, health held DEGRADED, agents down (refusals
+    /// lost too) and runs that end between a probe and its answer.
+    #[test]
+    fn lossy_probes_change_nothing_but_the_events() {
+        let base = [
+            "fleet.tiers[0].count=3",
+            "fleet.tiers[1].count=4",
+            "fleet.tiers[2].count=5",
+            "duration=\"30s\"",
+        ];
+        let cases: &[&[&str]] = &[
+            &["network.loss=0.01"],
+            &["network.loss=0.2"],
+            &["network.loss=0.6", "seed=5"],
+            &[
+                "network.loss=0.1",
+                "workload.arrivals={process=\"constant\",rate=24.0}",
+                "drain=\"0s\"",
+            ],
+            &[
+                "network.loss=0.1",
+                "health.interval=\"120ms\"",
+                "health.timeout=\"50ms\"",
+            ],
+            &[
+                "network.loss=0.05",
+                "health.timeout=\"20ms\"",
+                "fleet.tiers[0].service_time={dist=\"constant\",value=\"20ms\"}",
+            ],
+            &[
+                "network.loss=0.1",
+                "health.degraded_threshold=\"25ms\"",
+                "workload.arrivals={process=\"poisson\",rate=30.0}",
+            ],
+            &[
+                "network.loss=0.1",
+                "fleet.tiers[0].uptime=0.5",
+                "fleet.tiers[1].uptime=0.5",
+                "fleet.tiers[2].uptime=0.5",
+                "fleet.tiers[1].concurrency=2",
+            ],
+            &[
+                "network.loss=0.1",
+                "request.timeout=\"40ms\"",
+                "workload.arrivals={process=\"poisson\",rate=9.0}",
+                "duration=\"1100ms\"",
+                "drain=\"0s\"",
+            ],
+        ];
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(base.iter().chain(case.iter()));
+            let (drawn, drawn_events) = results(World::new(&sc, sc.seed));
+            let mut w = World::new(&sc, sc.seed);
+            w.all_probes_evented();
+            let (evented, events) = results(w);
+            assert_eq!(drawn, evented, "case {k}: {case:?}");
+            assert!(
+                drawn_events < events,
+                "case {k}: {drawn_events} events against {events}"
+            );
+        }
     }
 
     /// Tasks submitted and events a task of steady_load with `per_tier`
