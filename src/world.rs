@@ -580,9 +580,6 @@ struct ProbeMsg {
 struct ProbeState {
     epoch: u32,
     sent: Instant,
-    /// The draw that decides whether its answer is lost, taken as it
-    /// arrived (see `World::replies_drawn`).
-    reply_draw: u64,
     /// The monitor still waits for this probe's result.
     open: bool,
     /// Its timeout is scheduled (on an instant network, only when its
@@ -761,6 +758,10 @@ pub struct World<'s> {
     /// later event then draws from the stream, and the answer's fate is
     /// known as the probe is handled (see `world/discovery.rs`).
     replies_drawn: bool,
+    /// With `replies_drawn`, the draw that decides whether the answer to
+    /// each agent's current probe is lost (empty otherwise: a lossless
+    /// run's probe state stays as small).
+    reply_draws: Vec<u64>,
     /// A steady agent's probes may go dormant: no event until it is looked
     /// at (see `world/discovery.rs`, `may_sleep`).
     probes_dormant: bool,
@@ -979,6 +980,7 @@ impl<'s> World<'s> {
             probe_handling: Vec::new(),
             probes_independent: false,
             replies_drawn: false,
+            reply_draws: Vec::new(),
             probes_dormant: false,
             first_probe_seq: 0,
             unseen_probe_end: Vec::new(),

@@ -184,6 +184,9 @@ impl<'s> World<'s> {
             // loss drawn as the probe arrives, in the probe's own event:
             // no later event of a probe draws from the shared stream.
             self.replies_drawn = self.zero_latency && self.sc.network.loss > 0.0;
+            if self.replies_drawn {
+                self.reply_draws = vec![0; n];
+            }
             // Without later draws from a shared stream, faults, lifecycle
             // changes, calls or panic routing, an event of one agent's
             // probes or heartbeats changes only that agent's state, the
@@ -498,7 +501,7 @@ impl<'s> World<'s> {
             Some(&mut self.rng.broker),
         );
         if self.replies_drawn && matches!(fate, Fate::Arrives(_)) {
-            self.probes[i].reply_draw = self.rng.probes.next_u64();
+            self.reply_draws[i] = self.rng.probes.next_u64();
         }
         match fate {
             Fate::Lost(_) => self.arm_probe_timeout(now, i),
@@ -749,7 +752,7 @@ impl<'s> World<'s> {
             replied: Instant::ZERO,
             ok: true,
             serving: false,
-            reply_draw: self.probes[agent as usize].reply_draw,
+            reply_draw: self.reply_draws.get(agent as usize).copied().unwrap_or(0),
         };
         match self.free_probe_msgs.pop() {
             Some(m) => {
@@ -825,7 +828,10 @@ impl<'s> World<'s> {
         p.open
             && p.epoch == epoch
             && !p.timer
-            && !self.answer_lost(p.reply_draw)
+            && !self
+                .reply_draws
+                .get(a)
+                .is_some_and(|&d| self.answer_lost(d))
             && p.sent == now
             && self.unseen_probe_end[a] == NO_PROBE
             && self.agents[a].presence() == Presence::Serving
