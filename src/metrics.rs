@@ -1071,7 +1071,7 @@ mod tests {
             )
         };
         let mut direct = new();
-        direct.served_log = Vec::new();
+        direct.apply_served_at_once();
         let mut batched = new();
         assert_eq!(batched.served_log.capacity(), SERVED_BATCH);
         let mut x = 7_u64;

@@ -21,10 +21,11 @@
 //! - **background**: probes (`agents × duration / health.interval × 4`;
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
 //!   there either, loss or not; where arrivals also come at distinct
-//!   instants and nothing is lost, a steady agent's probes sleep, and so do a down agent's once it is UNHEALTHY:
-//!   only `unhealthy_after + 1` rounds of each outage count, 2 a round,
-//!   plus 2 per agent as it settles), heartbeats when leases matter and a heartbeat can be
-//!   lost (`agents × duration / heartbeat × 2`),
+//!   instants and nothing is lost, a steady agent's probes sleep, and so
+//!   do a down agent's once it is UNHEALTHY: only `unhealthy_after + 1`
+//!   rounds of each outage count, 2 a round, plus 2 per agent as it
+//!   settles), heartbeats when leases matter and a heartbeat can be lost
+//!   (`agents × duration / heartbeat × 2`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), bus topics
 //!   (`duration / every × (1 + receivers)`), autoscale ticks, faults.
 //! - **memory**: a base of 10 MB; 3 KB per agent, spares included

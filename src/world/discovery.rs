@@ -35,7 +35,10 @@
 //! independent of it (`probe_may_skip`), so the order of what changes is
 //! the same. The timeout is scheduled only when the answer can miss it:
 //! the probe queues, its handling lasts the timeout or longer, or a
-//! message is lost (then, at the loss). A probe of an idle agent is two
+//! message is lost (then, at the loss). With loss, the answer's is drawn
+//! as the probe arrives (`replies_drawn`), so its fate is known then and
+//! no later step of a probe draws from the shared stream: the timeout is
+//! armed at once for an answer to be lost. A probe of an idle agent is two
 //! events (`Probe`, `ProbeDone`) instead of five, with the same results.
 //! When events of different agents are independent, a probe that leaves
 //! its agent's health as it is (or, without an event log, is its first
@@ -1558,6 +1561,15 @@ mod tests {
         results(w)
     }
 
+    /// The fleet the equivalence tests vary: steady_load's tiers at 3, 4
+    /// and 5 agents for 30 s.
+    const SMALL_FLEET: [&str; 4] = [
+        "fleet.tiers[0].count=3",
+        "fleet.tiers[1].count=4",
+        "fleet.tiers[2].count=5",
+        "duration=\"30s\"",
+    ];
+
     /// What [`outputs`] compares, of the run of `w`.
     fn results(w: World) -> (Vec<String>, u64) {
         let r = w.run();
@@ -1603,12 +1615,6 @@ mod tests {
         // probes' grid), probe handling times next to the DEGRADED
         // threshold (the EMA crosses it or not), several slots, short
         // intervals, and runs that end between a probe and its answer.
-        let base = [
-            "fleet.tiers[0].count=3",
-            "fleet.tiers[1].count=4",
-            "fleet.tiers[2].count=5",
-            "duration=\"30s\"",
-        ];
         let cases: &[&[&str]] = &[
             &[],
             &["workload.arrivals={process=\"constant\",rate=12.0}"],
@@ -1738,7 +1744,7 @@ mod tests {
         ];
         let mut fewer = 0;
         for (k, case) in cases.iter().enumerate() {
-            let sc = steady_load_with(base.iter().chain(case.iter()));
+            let sc = steady_load_with(SMALL_FLEET.iter().chain(case.iter()));
             let (slept, slept_events) = outputs(&sc, true);
             let (evented, events) = outputs(&sc, false);
             for (f, (a, b)) in slept.iter().zip(&evented).enumerate() {
@@ -1794,12 +1800,6 @@ mod tests {
     /// lost too) and runs that end between a probe and its answer.
     #[test]
     fn lossy_probes_change_nothing_but_the_events() {
-        let base = [
-            "fleet.tiers[0].count=3",
-            "fleet.tiers[1].count=4",
-            "fleet.tiers[2].count=5",
-            "duration=\"30s\"",
-        ];
         let cases: &[&[&str]] = &[
             &["network.loss=0.01"],
             &["network.loss=0.2"],
@@ -1840,7 +1840,7 @@ mod tests {
             ],
         ];
         for (k, case) in cases.iter().enumerate() {
-            let sc = steady_load_with(base.iter().chain(case.iter()));
+            let sc = steady_load_with(SMALL_FLEET.iter().chain(case.iter()));
             let (drawn, drawn_events) = results(World::new(&sc, sc.seed));
             let mut w = World::new(&sc, sc.seed);
             w.all_probes_evented();
