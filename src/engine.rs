@@ -194,14 +194,20 @@ impl<E> Engine<E> {
 
     /// Schedule `event` at `at` with `seq` taken by [`Self::reserve`] (and
     /// not used since): it pops where it would have, had it been scheduled
-    /// when `seq` was reserved. `at` must be after [`Self::now`] (the
-    /// events due now are in scheduling order) and the key after the last
-    /// popped one; `None` (nothing scheduled) if not.
+    /// when `seq` was reserved. `at` may be [`Self::now`] itself: the event
+    /// then goes among those due now in `seq` order (a cost in the number
+    /// of them). The key must be after the last popped one; `None`
+    /// (nothing scheduled) if not, or if `seq` was never handed out.
     pub fn schedule_reserved(&mut self, at: Instant, seq: u64, event: E) -> Option<EventId> {
-        if at <= self.now || key(at.0, seq) <= self.last_popped || seq >= self.next_seq {
+        if at < self.now || key(at.0, seq) <= self.last_popped || seq >= self.next_seq {
             return None;
         }
-        self.heap.push(at.0, seq, event);
+        if at == self.now {
+            // The heap's floor is `now`: its entries at `now` are in order.
+            self.heap.push_at_last(seq, event);
+        } else {
+            self.heap.push(at.0, seq, event);
+        }
         Some(EventId { time: at.0, seq })
     }
 
@@ -401,6 +407,36 @@ mod tests {
         }
     }
 
+    /// A place reserved earlier and taken at the current instant goes
+    /// among the events due now by its `seq`: after those popped and
+    /// before those scheduled after it, wherever they sit in the queue
+    /// (popped from a bucket, or pushed at now since).
+    #[test]
+    fn a_reserved_place_can_be_taken_at_now() {
+        let mut e = Engine::new();
+        e.schedule(t(5), 'a').unwrap();
+        let early = e.reserve();
+        e.schedule(t(5), 'c').unwrap();
+        let late = e.reserve();
+        e.schedule(t(5), 'e').unwrap();
+        assert_eq!(e.step(), Some((t(5), 'a')));
+        // 'c' and 'e' were moved to the now queue by the pop; 'f' joins
+        // them as a new event at now.
+        e.schedule(t(5), 'f').unwrap();
+        e.schedule_reserved(t(5), late, 'd').unwrap();
+        e.schedule_reserved(t(5), early, 'b').unwrap();
+        assert_eq!(e.len(), 5);
+        let order: Vec<char> = drain(&mut e).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(order, ['b', 'c', 'd', 'e', 'f']);
+        // At time 0, before any pop, too.
+        let mut e = Engine::new();
+        let first = e.reserve();
+        e.schedule(t(0), 'y').unwrap();
+        e.schedule_reserved(t(0), first, 'x').unwrap();
+        let order: Vec<char> = drain(&mut e).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(order, ['x', 'y']);
+    }
+
     #[test]
     fn a_reserved_place_keeps_its_order() {
         let mut e = Engine::new();
@@ -409,7 +445,7 @@ mod tests {
         e.schedule(t(5), 'c').unwrap();
         e.schedule(t(3), 'x').unwrap();
         assert_eq!(e.step(), Some((t(3), 'x')));
-        // Not after now, or a place never reserved: refused.
+        // Before the last popped event, or a place never reserved: refused.
         assert!(e.schedule_reserved(t(3), seq, 'b').is_none());
         assert!(e.schedule_reserved(t(5), 99, 'b').is_none());
         e.schedule_reserved(t(5), seq, 'b').unwrap();

@@ -128,6 +128,24 @@ impl<V> RadixHeap<V> {
         self.len += 1;
     }
 
+    /// Insert an entry at time `last` whose `seq` may be below those of
+    /// entries already there (a place reserved earlier): it goes among
+    /// them in `seq` order. O(entries at `last`); the common push of a new
+    /// `seq` at `last` is [`Self::push`].
+    pub(super) fn push_at_last(&mut self, seq: u64, value: V) {
+        if !self.incoming.is_empty() {
+            // `cur` then `incoming` as one queue, next last: every seq in
+            // `incoming` is above those in `cur`.
+            self.incoming.reverse();
+            self.incoming.append(&mut self.cur);
+            mem::swap(&mut self.cur, &mut self.incoming);
+        }
+        let at = self.cur.partition_point(|e| e.seq > seq);
+        let time = self.last;
+        self.cur.insert(at, Entry { time, seq, value });
+        self.len += 1;
+    }
+
     /// File an entry with `time > last` into its bucket.
     #[inline(always)]
     fn file(&mut self, e: Entry<V>) {
