@@ -55,6 +55,7 @@ mod pubsub;
 mod requests;
 mod serving;
 mod tasks;
+mod timeouts;
 pub mod trace;
 
 use crate::bus::{self, Bus, Endpoint};
@@ -101,10 +102,13 @@ pub enum Event {
         req: u32,
         epoch: u32,
     },
-    /// A request's timeout expires.
+    /// A request's timeout expires: the armed one of route `queue`'s
+    /// timeouts (`world/timeouts.rs`), or one of its own
+    /// (`timeouts::OWN_EVENT`).
     Timeout {
         req: u32,
         epoch: u32,
+        queue: u32,
     },
     /// The health monitor probes an agent.
     Probe {
@@ -291,7 +295,7 @@ impl Event {
             Event::Deliver { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
             Event::Done { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
             Event::Reply { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
-            Event::Timeout { req, epoch } => (u64::from(req) << 32) | u64::from(epoch),
+            Event::Timeout { req, epoch, .. } => (u64::from(req) << 32) | u64::from(epoch),
             Event::Probe { agent } => u64::from(agent) << 32,
             Event::ProbeArrives { agent, epoch } => (u64::from(agent) << 32) | u64::from(epoch),
             Event::ProbeDone { msg, seq } => (u64::from(msg) << 32) | u64::from(seq),
@@ -828,6 +832,15 @@ pub struct World<'s> {
     free_calls: Vec<u32>,
     /// Each route's policy (timeout, retry, breaker, balancer).
     policies: Vec<crate::scenario::Policy>,
+    /// Each route's requests waiting for their timeout
+    /// (`world/timeouts.rs`).
+    timeouts: Vec<timeouts::TimeoutQueue>,
+    /// Timeouts are queued by route, not an event each (off only in
+    /// tests, to check the two agree).
+    lazy_timeouts: bool,
+    /// The run's last instant (the end of arrivals and the drain): the
+    /// timeout queues note deadlines after it (`world/timeouts.rs`).
+    run_limit: Instant,
     /// Each tier's call targets as routes, by step.
     tier_routes: Vec<Vec<Vec<u32>>>,
     clients: Vec<Client>,
@@ -1020,6 +1033,9 @@ impl<'s> World<'s> {
             calls: Vec::new(),
             free_calls: Vec::new(),
             policies: Vec::new(),
+            timeouts: Vec::new(),
+            lazy_timeouts: true,
+            run_limit: Instant::MAX,
             tier_routes: Vec::new(),
             clients: Vec::new(),
             client_of: Vec::new(),
@@ -1105,6 +1121,7 @@ impl<'s> World<'s> {
             self.schedule_next_arrival(i as u32);
         }
         let limit = self.end_of_arrivals + self.sc.drain;
+        self.run_limit = limit;
         // The run ends when every task has ended (but not before arrivals
         // stop), or at the end of the drain. Background events (probes,
         // heartbeats, failures) do not keep it going.
@@ -1120,8 +1137,16 @@ impl<'s> World<'s> {
             }
             let Some((now, event)) = self.engine.step_until(limit) else {
                 heard = Instant(limit.0.saturating_add(1));
-                break if self.engine.is_empty() && !self.probes_asleep() {
-                    self.engine.now().max(self.end_of_arrivals)
+                // The stale timeouts no event was scheduled for would have
+                // come last (see `world/timeouts.rs`).
+                let (stale_last, stale_after) = self.stale_timeouts();
+                let stale_last = stale_last.unwrap_or(Instant::ZERO);
+                if stale_last >= self.metrics.bucket_end() {
+                    let gauges = self.gauges();
+                    self.metrics.advance(stale_last, gauges);
+                }
+                break if self.engine.is_empty() && !stale_after && !self.probes_asleep() {
+                    self.engine.now().max(stale_last).max(self.end_of_arrivals)
                 } else {
                     limit
                 };
@@ -1173,8 +1198,10 @@ impl<'s> World<'s> {
                         self.on_reply(now, req);
                     }
                 }
-                Event::Timeout { req, epoch } => {
-                    if self.current(req, epoch) {
+                Event::Timeout { req, epoch, queue } => {
+                    if queue != timeouts::OWN_EVENT {
+                        self.on_timeout_due(now, queue);
+                    } else if self.current(req, epoch) {
                         self.on_timeout(now, req);
                     }
                 }

@@ -13,8 +13,9 @@
 //!   size` for bursts, the rows of a trace times its loops); a job
 //!   contributes `Σ stages tasks` tasks per arrival plus its own arrival.
 //! - **events per task**: its arrival, then per request 3 (deliver, done,
-//!   reply) or 1 when the network has no latency and there is no broker, +1
-//!   with a request timeout, +1 through a `[dispatcher]`; every tier's
+//!   reply) or 1 when the network has no latency and there is no broker,
+//!   +1 through a `[dispatcher]` (a request timeout is no event of its
+//!   own: about one a timeout per route, below); every tier's
 //!   `calls` add requests recursively (`Σ probability × targets` per served
 //!   request); retries multiply the attempts by `1 + error rate` (at most
 //!   the retry limit).
@@ -26,7 +27,8 @@
 //!   rounds of each outage count, 2 a round, plus 2 per agent as it
 //!   settles), heartbeats when leases matter and a heartbeat can be lost
 //!   (`agents × duration / heartbeat × 2`),
-//!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), bus topics
+//!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), request
+//!   timeouts (`routes × duration / timeout`), bus topics
 //!   (`duration / every × (1 + receivers)`), autoscale ticks, faults.
 //! - **memory**: a base of 10 MB; 3 KB per agent, spares included
 //!   (measured: 100,000 agents of steady_load's fleet peak at 280–330 MB:
@@ -228,12 +230,9 @@ pub fn estimate(sc: &Scenario) -> Cost {
         .sum();
     let live: f64 = sc.tiers.iter().map(|t| f64::from(t.count)).sum();
     let zero_latency = sc.network.latency.is_zero() && sc.bus.broker.is_none();
-    let per_request = if zero_latency { 1.0 } else { 3.0 }
-        + if sc.request.timeout.is_some() {
-            1.0
-        } else {
-            0.0
-        };
+    // A request's timeout is no event of its own: one queued timeout a
+    // route is armed at a time (`world/timeouts.rs`), counted below.
+    let per_request = if zero_latency { 1.0 } else { 3.0 };
     let dispatcher = if sc.dispatcher.is_some() { 1.0 } else { 0.0 };
     // Attempts per task: a retried failure costs another attempt.
     let error_rate = if live > 0.0 {
@@ -302,6 +301,17 @@ pub fn estimate(sc: &Scenario) -> Cost {
 
     // Background work over the run (it stops when the last task ends,
     // near `duration` for most scenarios).
+    // The armed timeout of each route's queue pops about once a timeout
+    // while requests come (a request that times out is a failure, and
+    // its retry is counted as an attempt above).
+    if let Some(t) = sc.request.timeout {
+        let routes = sc.capabilities_in_use().len().max(1) as f64;
+        terms.push(Term {
+            keys: "request.timeout".to_string(),
+            events: routes * secs / t.as_secs_f64(),
+            bytes: 0.0,
+        });
+    }
     // As the world decides (`world/discovery.rs`): on an instant network a
     // probe's messages are no events; where agents' events cannot
     // interleave (loss or not: an answer's loss is drawn as its probe

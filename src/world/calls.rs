@@ -40,6 +40,7 @@ impl World<'_> {
     pub(super) fn start_calls(&mut self) {
         let caps = &self.route_caps;
         self.policies = caps.iter().map(|k| self.sc.policy(&k.capability)).collect();
+        self.timeouts = vec![Default::default(); self.policies.len()];
         self.tier_routes = self
             .sc
             .tiers
@@ -312,15 +313,26 @@ impl World<'_> {
         });
         self.calls[c as usize].req = r;
         self.trace_call_attempt(c, call.attempts, r);
-        let mut timeout = self.policies[call.route as usize].timeout;
-        if call.deadline != Instant::MAX {
-            let left = call.deadline - now;
-            timeout = Some(timeout.map_or(left, |t| t.min(left)));
-        }
-        if let Some(t) = timeout {
-            let epoch = self.reqs[r as usize].epoch;
-            self.engine
-                .schedule_after(t, Event::Timeout { req: r, epoch });
+        let timeout = self.policies[call.route as usize].timeout;
+        let left = (call.deadline != Instant::MAX).then(|| call.deadline - now);
+        match (timeout, left) {
+            // The route's own timeout: in order with its other requests'.
+            (Some(t), None) => self.start_timeout(call.route, r, t),
+            (Some(t), Some(l)) if t <= l => self.start_timeout(call.route, r, t),
+            // Cut short by the call's deadline: out of order, an event of
+            // its own.
+            (_, Some(l)) => {
+                let epoch = self.reqs[r as usize].epoch;
+                self.engine.schedule_after(
+                    l,
+                    Event::Timeout {
+                        req: r,
+                        epoch,
+                        queue: super::timeouts::OWN_EVENT,
+                    },
+                );
+            }
+            (None, None) => {}
         }
         self.send_request(now, r);
     }

@@ -82,9 +82,7 @@ impl World<'_> {
         self.tasks[t as usize].place = Place::InFlight { req: r };
         self.trace_pick(t, Some(agent), Some(r));
         if let Some(timeout) = self.policies[route as usize].timeout {
-            let epoch = self.reqs[r as usize].epoch;
-            self.engine
-                .schedule_after(timeout, Event::Timeout { req: r, epoch });
+            self.start_timeout(route, r, timeout);
         }
         self.send_request(now, r);
     }

@@ -219,7 +219,7 @@ impl World<'_> {
             Event::Deliver { req: r, epoch }
             | Event::Done { req: r, epoch }
             | Event::Reply { req: r, epoch }
-            | Event::Timeout { req: r, epoch }
+            | Event::Timeout { req: r, epoch, .. }
                 if self.current(r, epoch) =>
             {
                 let q = &self.reqs[r as usize];
