@@ -835,8 +835,10 @@ pub struct World<'s> {
     /// Each route's requests waiting for their timeout
     /// (`world/timeouts.rs`).
     timeouts: Vec<timeouts::TimeoutQueue>,
-    /// Timeouts are queued by route, not an event each (off only in
-    /// tests, to check the two agree).
+    /// The tasks waiting for their `workload.deadline` (the same).
+    deadlines: timeouts::TimeoutQueue,
+    /// Timeouts are queued by route and deadlines in one queue, not an
+    /// event each (off only in tests, to check the two agree).
     lazy_timeouts: bool,
     /// The run's last instant (the end of arrivals and the drain): the
     /// timeout queues note deadlines after it (`world/timeouts.rs`).
@@ -1034,6 +1036,7 @@ impl<'s> World<'s> {
             free_calls: Vec::new(),
             policies: Vec::new(),
             timeouts: Vec::new(),
+            deadlines: Default::default(),
             lazy_timeouts: true,
             run_limit: Instant::MAX,
             tier_routes: Vec::new(),
@@ -1226,11 +1229,7 @@ impl<'s> World<'s> {
                 Event::Availability { agent } => self.on_availability(now, agent),
                 Event::FaultStart { fault } => self.on_fault(now, fault, true),
                 Event::FaultEnd { fault } => self.on_fault(now, fault, false),
-                Event::Deadline { task, epoch } => {
-                    if self.tasks[task as usize].epoch == epoch {
-                        self.on_deadline(now, task);
-                    }
-                }
+                Event::Deadline { task, epoch } => self.on_deadline_event(now, task, epoch),
                 Event::Publish { topic } => self.on_publish(now, topic),
                 Event::PublishArrives { agent, copy } => self.on_publish_arrives(now, agent, copy),
                 Event::SetStrategy { change } => self.on_set_strategy(now, change),

@@ -149,9 +149,7 @@ impl World<'_> {
         self.metrics.on_arrival(now);
         self.metrics.on_call(route as usize);
         if let Some(d) = self.sc.workload.deadline {
-            let epoch = self.tasks[t as usize].epoch;
-            self.engine
-                .schedule_after(d, Event::Deadline { task: t, epoch });
+            self.start_deadline(t, d);
         }
         self.dispatch(now, t, Outcome::Rejected);
     }

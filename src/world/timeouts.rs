@@ -1,39 +1,41 @@
-//! Request timeouts without an event per request.
+//! Request timeouts and task deadlines without an event each.
 //!
 //! Every request on a route with a timeout would schedule a `Timeout`
-//! event, and nearly all of them would find their request answered long
-//! before: in steady_load a quarter of all events were such stale
-//! timeouts, each popped, looked at and dropped.
+//! event, and every task under a `workload.deadline` a `Deadline` event,
+//! and nearly all of them would find their request answered, or their
+//! task ended, long before: in steady_load a quarter of all events were
+//! such stale timeouts, each popped, looked at and dropped.
 //!
-//! A route's requests all wait the same `timeout`, so their deadlines come
-//! in the order they were sent. Each route keeps them in a queue, each with
+//! A route's requests all wait the same `timeout`, and every task the same
+//! deadline, so their due times come in the order they were sent. Each
+//! route's requests, and the tasks, wait in a [`TimeoutQueue`], each with
 //! the place in the event order (`seq`) its event would have had, reserved
-//! as it is sent; only the first request of the queue that was unanswered
-//! when looked at has its event in the engine (it is *armed*). When that
-//! event pops, the request times out if it is still unanswered, and the
-//! next unanswered one in the queue is armed, in its reserved place: the
-//! requests answered meanwhile are dropped from the queue unseen.
+//! as it is sent; only the first of a queue that was still live (request
+//! unanswered, task not ended) when looked at has its event in the engine
+//! (it is *armed*). When that event pops, its request times out (its task
+//! is cancelled) if it is still live, and the next live one is armed, in
+//! its reserved place: those over meanwhile are dropped from the queue
+//! unseen.
 //!
-//! **Why the results are the same.** A timeout event of an answered
-//! request (or of a recycled request slot) changes nothing, and an
-//! unanswered request's timeout pops at its own `(time, seq)`, as before:
-//! the armed one is the queue's first unanswered request, so every
-//! unanswered request's deadline is at or after it, and it is armed again
-//! as the one before it pops (at that instant at the latest, where the
-//! engine puts it among the events due then by `seq`). The one place an
-//! event that was never scheduled could be noticed is the end of a run
-//! that stops because no event is due by its limit: the stale timeouts
-//! that would have come last would have closed the time series' buckets
-//! up to their time (with the gauges as the last event left them, before
-//! the tasks still in flight are cancelled), been the run's last event
-//! (its end, if the queue then ran empty), or kept the queue from running
-//! empty. [`World::stale_timeouts`] tells when and whether, from the
-//! deadlines queued within and after the limit.
+//! **Why the results are the same.** A stale event (answered request,
+//! ended task, recycled slot) changes nothing, and a live one pops at its
+//! own `(time, seq)`, as before: the armed one is its queue's first live
+//! entry, so every live entry is due at or after it, and is armed as the
+//! one before it pops (at that instant at the latest, where the engine
+//! puts it among the events due then by `seq`). The one place an event
+//! that was never scheduled could be noticed is the end of a run that
+//! stops because no event is due by its limit: the stale events that
+//! would have come last would have closed the time series' buckets up to
+//! their time (with the gauges as the last event left them, before the
+//! tasks still in flight are cancelled), been the run's last event (its
+//! end, if the queue then ran empty), or kept the queue from running
+//! empty. [`World::stale_timeouts`] tells when and whether, from the due
+//! times queued within and after the limit.
 //!
 //! What changes is the events themselves: fewer are handled, and the
 //! fingerprint (which folds in each one) differs. A request whose timeout
 //! is cut short by its call's deadline (`world/calls.rs`) keeps an event of
-//! its own: its deadline is out of order with the others.
+//! its own: its due time is out of order with the others.
 
 use std::collections::VecDeque;
 
@@ -43,27 +45,72 @@ use crate::time::{Duration, Instant};
 /// The `queue` of a timeout event scheduled on its own, not from a queue.
 pub(super) const OWN_EVENT: u32 = u32::MAX;
 
-/// A request waiting for its deadline.
+/// A request (or task) waiting for its timeout (or deadline).
 #[derive(Clone, Copy, Debug)]
 struct Waiting {
     at: Instant,
-    /// Its timeout event's place in the event order.
+    /// Its event's place in the event order.
     seq: u64,
-    req: u32,
+    /// The request's (task's) slot and epoch.
+    slot: u32,
     epoch: u32,
 }
 
-/// The requests of one route that wait for their timeout, in the order
-/// sent (so by deadline).
+/// Requests (tasks) that wait for a timeout (deadline) of one length, in
+/// the order sent (so by due time).
 #[derive(Clone, Debug, Default)]
 pub(super) struct TimeoutQueue {
     waiting: VecDeque<Waiting>,
     /// The first of `waiting` has its event in the engine.
     armed: bool,
-    /// The latest deadline queued at or before the run's limit, and
+    /// The latest due time queued at or before the run's limit, and
     /// whether one was queued after it (see [`World::stale_timeouts`]).
     latest_within: Option<Instant>,
     beyond: bool,
+}
+
+impl TimeoutQueue {
+    /// Queue `slot` (at `epoch`), due `at` in the place `seq`; `true` if
+    /// it is to be armed (none was).
+    fn push(&mut self, at: Instant, seq: u64, slot: u32, epoch: u32, limit: Instant) -> bool {
+        debug_assert!(
+            self.armed || self.waiting.is_empty(),
+            "a queue with none armed holds none"
+        );
+        self.waiting.push_back(Waiting {
+            at,
+            seq,
+            slot,
+            epoch,
+        });
+        if at <= limit {
+            self.latest_within = Some(at);
+        } else {
+            self.beyond = true;
+        }
+        !self.armed
+    }
+
+    /// The armed entry is due: take it off the queue.
+    fn take_due(&mut self) -> Waiting {
+        self.armed = false;
+        self.waiting
+            .pop_front()
+            .expect("an armed entry is the first of its queue")
+    }
+
+    /// Drop the entries before the first one `live` says is still live,
+    /// and return that one, now armed (none: the queue is empty, unarmed).
+    fn arm_first(&mut self, live: impl Fn(u32, u32) -> bool) -> Option<Waiting> {
+        while let Some(&w) = self.waiting.front() {
+            if live(w.slot, w.epoch) {
+                self.armed = true;
+                return Some(w);
+            }
+            self.waiting.pop_front();
+        }
+        None
+    }
 }
 
 impl World<'_> {
@@ -71,36 +118,18 @@ impl World<'_> {
     /// unless it is answered first.
     pub(super) fn start_timeout(&mut self, route: u32, r: u32, timeout: Duration) {
         let epoch = self.reqs[r as usize].epoch;
-        let at = self.engine.now() + timeout;
         if !self.lazy_timeouts {
-            self.engine.schedule_after(
-                timeout,
-                Event::Timeout {
-                    req: r,
-                    epoch,
-                    queue: OWN_EVENT,
-                },
-            );
+            let event = Event::Timeout {
+                req: r,
+                epoch,
+                queue: OWN_EVENT,
+            };
+            self.engine.schedule_after(timeout, event);
             return;
         }
-        let seq = self.engine.reserve();
-        let q = &mut self.timeouts[route as usize];
-        debug_assert!(
-            q.armed || q.waiting.is_empty(),
-            "a queue with none armed holds no request"
-        );
-        q.waiting.push_back(Waiting {
-            at,
-            seq,
-            req: r,
-            epoch,
-        });
-        if at <= self.run_limit {
-            q.latest_within = Some(at);
-        } else {
-            q.beyond = true;
-        }
-        if !q.armed {
+        let (at, seq) = (self.engine.now() + timeout, self.engine.reserve());
+        let limit = self.run_limit;
+        if self.timeouts[route as usize].push(at, seq, r, epoch, limit) {
             self.arm_timeout(route);
         }
     }
@@ -108,54 +137,95 @@ impl World<'_> {
     /// The armed timeout of `route`'s queue is due: its request times out
     /// if it is unanswered, and the next unanswered one is armed.
     pub(super) fn on_timeout_due(&mut self, now: Instant, route: u32) {
-        let q = &mut self.timeouts[route as usize];
-        let w = q
-            .waiting
-            .pop_front()
-            .expect("an armed timeout is the first of its queue");
-        q.armed = false;
+        let w = self.timeouts[route as usize].take_due();
         // Armed before the request times out: a retry it sends on this
         // route queues behind the others still waiting.
         self.arm_timeout(route);
-        if self.current(w.req, w.epoch) {
-            self.on_timeout(now, w.req);
+        if self.current(w.slot, w.epoch) {
+            self.on_timeout(now, w.slot);
         }
     }
 
     /// Arm the first unanswered request of `route`'s queue, dropping the
-    /// answered ones before it (none left: the queue is empty, unarmed).
+    /// answered ones before it.
     fn arm_timeout(&mut self, route: u32) {
-        let q = &mut self.timeouts[route as usize];
-        while let Some(&w) = q.waiting.front() {
-            let req = &self.reqs[w.req as usize];
-            if req.epoch != w.epoch || req.answered {
-                q.waiting.pop_front();
-                continue;
-            }
-            q.armed = true;
+        let reqs = &self.reqs;
+        let live = |r: u32, epoch: u32| {
+            let req = &reqs[r as usize];
+            req.epoch == epoch && !req.answered
+        };
+        if let Some(w) = self.timeouts[route as usize].arm_first(live) {
             let event = Event::Timeout {
-                req: w.req,
+                req: w.slot,
                 epoch: w.epoch,
                 queue: route,
             };
             self.engine
                 .schedule_reserved(w.at, w.seq, event)
-                .expect("a queued deadline is not before now, its place reserved");
+                .expect("a queued timeout is not before now, its place reserved");
+        }
+    }
+
+    /// Task `t`, submitted now, is cancelled `deadline` from now unless it
+    /// ends first.
+    pub(super) fn start_deadline(&mut self, t: u32, deadline: Duration) {
+        let epoch = self.tasks[t as usize].epoch;
+        let event = Event::Deadline { task: t, epoch };
+        if !self.lazy_timeouts {
+            self.engine.schedule_after(deadline, event);
             return;
+        }
+        let (at, seq) = (self.engine.now() + deadline, self.engine.reserve());
+        let limit = self.run_limit;
+        if self.deadlines.push(at, seq, t, epoch, limit) {
+            self.arm_deadline();
+        }
+    }
+
+    /// A task's deadline event is due: with the deadlines queued, it is the
+    /// armed one (its task cancelled if it has not ended, and the next one
+    /// armed).
+    pub(super) fn on_deadline_event(&mut self, now: Instant, task: u32, epoch: u32) {
+        let (t, epoch) = if self.lazy_timeouts {
+            let w = self.deadlines.take_due();
+            self.arm_deadline();
+            (w.slot, w.epoch)
+        } else {
+            (task, epoch)
+        };
+        if self.tasks[t as usize].epoch == epoch {
+            self.on_deadline(now, t);
+        }
+    }
+
+    /// Arm the first task of the deadline queue that has not ended,
+    /// dropping the ended ones before it.
+    fn arm_deadline(&mut self) {
+        let tasks = &self.tasks;
+        let live = |t: u32, epoch: u32| tasks[t as usize].epoch == epoch;
+        if let Some(w) = self.deadlines.arm_first(live) {
+            let event = Event::Deadline {
+                task: w.slot,
+                epoch: w.epoch,
+            };
+            self.engine
+                .schedule_reserved(w.at, w.seq, event)
+                .expect("a queued deadline is not before now, its place reserved");
         }
     }
 
     /// For a run that stops because no event is due by its limit: when
-    /// the last stale timeout would have popped (their events came last,
-    /// so the latest deadline queued within the limit), and whether one
-    /// would still be pending after it.
+    /// the last stale event would have popped (they came last, so the
+    /// latest due time queued within the limit), and whether one would
+    /// still be pending after it.
     pub(super) fn stale_timeouts(&self) -> (Option<Instant>, bool) {
-        let last = self.timeouts.iter().filter_map(|q| q.latest_within).max();
-        (last, self.timeouts.iter().any(|q| q.beyond))
+        let queues = || self.timeouts.iter().chain(std::iter::once(&self.deadlines));
+        let last = queues().filter_map(|q| q.latest_within).max();
+        (last, queues().any(|q| q.beyond))
     }
 
-    /// Tests only: every request's timeout an event of its own (what the
-    /// queued timeouts are checked against).
+    /// Tests only: every request's timeout and every task's deadline an
+    /// event of its own (what the queues are checked against).
     #[cfg(test)]
     pub(super) fn all_timeouts_evented(&mut self) {
         self.lazy_timeouts = false;
@@ -229,13 +299,14 @@ mod tests {
         assert_eq!(w.stale_timeouts(), (Some(ms(700)), true));
     }
 
-    /// Queued timeouts change nothing but the events, over timeouts that
-    /// rarely fire (steady_load), that fall due as the run stops, that
-    /// fire often and bring retries
+    /// Queued timeouts and deadlines change nothing but the events, over
+    /// timeouts that rarely fire (steady_load), that fall due as the run
+    /// stops, that fire often and bring retries
     /// (short timeouts, partitions, a broker outage), many requests sent
     /// at one instant (bursts with no spread: equal deadlines), calls
     /// whose timeouts their deadlines cut short (cascade with propagated
-    /// deadlines), sagas, rolling deploys and autoscaling.
+    /// deadlines), task deadlines that rarely or often cancel, sagas,
+    /// rolling deploys and autoscaling.
     #[test]
     fn queued_timeouts_change_nothing_but_the_events() {
         let cases: &[(&str, &[&str])] = &[
@@ -270,6 +341,29 @@ mod tests {
                 ],
             ),
             ("agent_failures", &["duration=\"40s\""]),
+            // Deadlines: all stale, some cancelling tasks in flight, and
+            // tasks queued for a worker.
+            (
+                "steady_load",
+                &["duration=\"30s\"", "workload.deadline=\"2s\""],
+            ),
+            (
+                "steady_load",
+                &[
+                    "duration=\"20s\"",
+                    "workload.deadline=\"60ms\"",
+                    "workload.arrivals={process=\"poisson\",rate=80.0}",
+                ],
+            ),
+            (
+                "steady_load",
+                &[
+                    "duration=\"20s\"",
+                    "workload.deadline=\"90ms\"",
+                    "dispatch.workers=3",
+                    "workload.arrivals={process=\"poisson\",rate=60.0}",
+                ],
+            ),
             ("fault_tolerant_service", &["duration=\"30s\""]),
             ("partition", &["duration=\"30s\""]),
             ("broker_outage", &["duration=\"30s\""]),
