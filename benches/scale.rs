@@ -49,10 +49,15 @@ const TASKS: f64 = 120_000.0;
 /// Child runs of each kind per size (their least CPU time is reported).
 const CHILD_RUNS: usize = 5;
 
+/// The arrival rate of the fleet of `agents` agents (the reference's
+/// 20 tasks/s at 120).
+fn rate(agents: u64) -> f64 {
+    agents as f64 / 6.0
+}
+
 /// The `--set` overrides of the steady fleet of `agents` agents.
 fn overrides(agents: u64) -> Vec<String> {
-    let rate = agents as f64 / 6.0;
-    let duration_ms = (TASKS / rate * 1e3).round() as u64;
+    let duration_ms = (TASKS / rate(agents) * 1e3).round() as u64;
     overrides_for(agents, duration_ms, 5_000)
 }
 
@@ -61,7 +66,7 @@ fn overrides_for(agents: u64, duration_ms: u64, drain_ms: u64) -> Vec<String> {
     let premium = agents / 5;
     let standard = agents / 2;
     let budget = agents - premium - standard;
-    let rate = agents as f64 / 6.0;
+    let rate = rate(agents);
     let mut sets = vec![
         format!("fleet.tiers[0].count={premium}"),
         format!("fleet.tiers[1].count={standard}"),

@@ -321,17 +321,7 @@ impl World<'_> {
             (Some(t), Some(l)) if t <= l => self.start_timeout(call.route, r, t),
             // Cut short by the call's deadline: out of order, an event of
             // its own.
-            (_, Some(l)) => {
-                let epoch = self.reqs[r as usize].epoch;
-                self.engine.schedule_after(
-                    l,
-                    Event::Timeout {
-                        req: r,
-                        epoch,
-                        queue: super::timeouts::OWN_EVENT,
-                    },
-                );
-            }
+            (_, Some(l)) => self.own_timeout(r, l),
             (None, None) => {}
         }
         self.send_request(now, r);

@@ -117,21 +117,28 @@ impl World<'_> {
     /// Request `r`, sent now on `route`, times out `timeout` from now
     /// unless it is answered first.
     pub(super) fn start_timeout(&mut self, route: u32, r: u32, timeout: Duration) {
-        let epoch = self.reqs[r as usize].epoch;
         if !self.lazy_timeouts {
-            let event = Event::Timeout {
-                req: r,
-                epoch,
-                queue: OWN_EVENT,
-            };
-            self.engine.schedule_after(timeout, event);
+            self.own_timeout(r, timeout);
             return;
         }
+        let epoch = self.reqs[r as usize].epoch;
         let (at, seq) = (self.engine.now() + timeout, self.engine.reserve());
         let limit = self.run_limit;
         if self.timeouts[route as usize].push(at, seq, r, epoch, limit) {
             self.arm_timeout(route);
         }
+    }
+
+    /// Request `r`, sent now, times out `after` from now unless it is
+    /// answered first, by an event of its own (not queued).
+    pub(super) fn own_timeout(&mut self, r: u32, after: Duration) {
+        let epoch = self.reqs[r as usize].epoch;
+        let event = Event::Timeout {
+            req: r,
+            epoch,
+            queue: OWN_EVENT,
+        };
+        self.engine.schedule_after(after, event);
     }
 
     /// The armed timeout of `route`'s queue is due: its request times out
