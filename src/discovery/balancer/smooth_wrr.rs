@@ -19,27 +19,75 @@
 //! index); a pick compares the k class maxima at `t + 1` (value, then lowest
 //! index), and only the winner's offset changes. A backend made ineligible
 //! has its current value frozen (`offset + t × weight`); made eligible again,
-//! its offset becomes `frozen − t × weight`. The arithmetic is in `i128`:
-//! `t × weight` alone could pass `i64::MAX` in a long run with heavy weights.
+//! its offset becomes `frozen − t × weight`. Values and `t × weight` are
+//! worked out in `i128` (`t × weight` alone could pass `i64::MAX` in a long
+//! run with heavy weights); the offsets are kept in `i64` while they fit,
+//! which they do but for enormous weights or ages of picks, and in `i128`
+//! from then on (see `Offset`).
 
 use super::weighted_random::thousandths;
 use super::{Loads, Pick};
 use crate::rng::Stream;
 use crate::time::Instant;
 
-/// Offset of an ineligible backend's leaf or of padding (offsets are far from it).
-const EMPTY: i128 = i128::MIN;
+/// A leaf's offset: `i64` while every offset of the fleet fits in it,
+/// `i128` from the first that does not.
+///
+/// A pick walks a class's tree from the winner's leaf to the root (twelve
+/// to fifteen levels in fleets of 10,000 to 100,000 agents), comparing
+/// offsets at each: in `i128` a comparison takes two instructions and
+/// reads two words, and the offsets fill twice the cache lines. Offsets
+/// stay near the current values, which sit within a few total weights of
+/// zero, so they fit in `i64` unless weights are enormous or a run picks
+/// for ages; the first offset that would not fit turns every class to
+/// `i128` (exactly the same values), and the picks go on as before.
+trait Offset: Copy + Ord + std::fmt::Debug {
+    /// The offset of an ineligible backend's leaf and of padding (offsets
+    /// are far from it).
+    const EMPTY: Self;
+    fn wide(self) -> i128;
+    /// `x` as an offset, if it fits and is not [`Offset::EMPTY`].
+    fn narrow(x: i128) -> Option<Self>;
+}
+
+impl Offset for i64 {
+    const EMPTY: i64 = i64::MIN;
+    #[inline]
+    fn wide(self) -> i128 {
+        i128::from(self)
+    }
+    #[inline]
+    fn narrow(x: i128) -> Option<i64> {
+        i64::try_from(x).ok().filter(|&v| v != i64::EMPTY)
+    }
+}
+
+impl Offset for i128 {
+    const EMPTY: i128 = i128::MIN;
+    #[inline]
+    fn wide(self) -> i128 {
+        self
+    }
+    #[inline]
+    fn narrow(x: i128) -> Option<i128> {
+        Some(x)
+    }
+}
+
+/// An offset did not fit the classes' width.
+#[derive(Debug)]
+struct Overflow;
 
 /// The backends of one weight, in index order, as the leaves of a max
 /// tree. The offsets sit in one array by leaf and the tree's nodes hold
 /// only leaf numbers: 4 bytes a node where an offset and an index took 32,
 /// so the nodes a pick walks through share a few cache lines.
 #[derive(Clone, Debug)]
-struct Class {
+struct Class<O> {
     weight: i128,
     /// Each leaf's offset (`EMPTY` while the backend is ineligible, and for
     /// the padding up to `size`).
-    offset: Vec<i128>,
+    offset: Vec<O>,
     /// The tree: `win[at]` for `at` in `1..size` is the leaf with the
     /// largest offset below node `at` (the lowest leaf among equals), and
     /// `win[size + leaf] = leaf`; the root is `win[1]`.
@@ -49,7 +97,7 @@ struct Class {
     size: usize,
 }
 
-impl Class {
+impl<O: Offset> Class<O> {
     /// The leaf holding the class's largest offset (the lowest among equals).
     #[inline]
     fn top(&self) -> usize {
@@ -59,11 +107,13 @@ impl Class {
     /// Give `leaf` a new offset and mend the path above it. The winner of
     /// the subtree below the path and its offset are carried up, so each
     /// level reads only the sibling's winner and offset: loads whose
-    /// addresses do not wait on the level below. The walk stops early
+    /// addresses do not wait on the level below; which side wins is data,
+    /// chosen without a branch (a mispredicted jump a level would cost more
+    /// than the level). The walk stops early
     /// where a node's winner neither was nor is `leaf` and did not change:
     /// nothing above it can change then.
     #[inline]
-    fn set(&mut self, leaf: usize, offset: i128) {
+    fn set(&mut self, leaf: usize, offset: O) {
         self.offset[leaf] = offset;
         let (mut w, mut ow) = (leaf as u32, offset);
         let mut at = self.size + leaf;
@@ -71,10 +121,8 @@ impl Class {
             let s = self.win[at ^ 1];
             let os = self.offset[s as usize];
             // The left child wins ties: it holds the lower leaves.
-            let ours = if at & 1 == 0 { ow >= os } else { ow > os };
-            if !ours {
-                (w, ow) = (s, os);
-            }
+            let ours = (ow > os) | ((ow == os) & (at & 1 == 0));
+            (w, ow) = std::hint::select_unpredictable(ours, (w, ow), (s, os));
             at >>= 1;
             let was = std::mem::replace(&mut self.win[at], w);
             if was == w && w as usize != leaf {
@@ -82,11 +130,89 @@ impl Class {
             }
         }
     }
+
+    /// [`Class::set`] for the class's top leaf, as a pick lowers it. The
+    /// top won every node on its path, so every node's winner was `leaf`
+    /// and the walk always reaches the root: no early stop to test for.
+    #[inline]
+    fn set_top(&mut self, leaf: usize, offset: O) {
+        self.offset[leaf] = offset;
+        let (mut w, mut ow) = (leaf as u32, offset);
+        let mut at = self.size + leaf;
+        while at > 1 {
+            let s = self.win[at ^ 1];
+            let os = self.offset[s as usize];
+            let ours = (ow > os) | ((ow == os) & (at & 1 == 0));
+            (w, ow) = std::hint::select_unpredictable(ours, (w, ow), (s, os));
+            at >>= 1;
+            self.win[at] = w;
+        }
+    }
+
+    /// The same class with `i128` offsets.
+    fn widen(self) -> Class<i128> {
+        Class {
+            weight: self.weight,
+            offset: self
+                .offset
+                .into_iter()
+                .map(|o| if o == O::EMPTY { i128::EMPTY } else { o.wide() })
+                .collect(),
+            win: self.win,
+            backend: self.backend,
+            size: self.size,
+        }
+    }
+}
+
+/// The classes at one offset width (see [`Offset`]).
+#[derive(Clone, Debug)]
+enum Classes {
+    Narrow(Vec<Class<i64>>),
+    Wide(Vec<Class<i128>>),
+}
+
+/// One pick among `classes` at pick number `t` (see [`SmoothWeighted`]):
+/// the winner's backend, `None` if no backend is eligible, or
+/// [`Overflow`] (nothing changed) if the winner's new offset does not fit.
+#[inline]
+fn pick_in<O: Offset>(
+    classes: &mut [Class<O>],
+    t: i128,
+    total: i128,
+) -> Result<Option<usize>, Overflow> {
+    // (current value at t, class, leaf) of the best class maximum; on a
+    // tie of values the lower backend index wins.
+    let mut best: Option<(i128, usize, usize)> = None;
+    for (c, cl) in classes.iter().enumerate() {
+        let top = cl.top();
+        let offset = cl.offset[top];
+        if offset == O::EMPTY {
+            continue;
+        }
+        let value = offset.wide() + t * cl.weight;
+        let better = match best {
+            None => true,
+            Some((v, bc, bl)) => {
+                value > v || (value == v && cl.backend[top] < classes[bc].backend[bl])
+            }
+        };
+        if better {
+            best = Some((value, c, top));
+        }
+    }
+    let Some((_, c, top)) = best else {
+        return Ok(None);
+    };
+    let cl = &mut classes[c];
+    let lowered = O::narrow(cl.offset[top].wide() - total).ok_or(Overflow)?;
+    cl.set_top(top, lowered);
+    Ok(Some(cl.backend[top] as usize))
 }
 
 #[derive(Clone, Debug)]
 pub struct SmoothWeighted {
-    classes: Vec<Class>,
+    classes: Classes,
     /// Backend `i` is leaf `leaf[i]` of class `class[i]`.
     class: Vec<u32>,
     leaf: Vec<u32>,
@@ -103,7 +229,7 @@ impl SmoothWeighted {
     /// which `eligible` is false start ineligible.
     pub fn new(weights: &[f64], eligible: impl Fn(usize) -> bool) -> Self {
         let n = weights.len();
-        let mut classes: Vec<Class> = Vec::new();
+        let mut classes: Vec<Class<i64>> = Vec::new();
         let mut class = Vec::with_capacity(n);
         let mut leaf = Vec::with_capacity(n);
         // Backends of one weight usually come in runs (a tier's agents):
@@ -139,7 +265,7 @@ impl SmoothWeighted {
         for cl in &mut classes {
             let members = cl.backend.len();
             cl.size = members.next_power_of_two();
-            cl.offset = vec![EMPTY; cl.size];
+            cl.offset = vec![i64::EMPTY; cl.size];
             for (l, &b) in cl.backend.iter().enumerate() {
                 if eligible(b as usize) {
                     total += cl.weight;
@@ -160,7 +286,7 @@ impl SmoothWeighted {
             }
         }
         SmoothWeighted {
-            classes,
+            classes: Classes::Narrow(classes),
             class,
             leaf,
             frozen: vec![0; n],
@@ -171,13 +297,62 @@ impl SmoothWeighted {
 
     /// Backend `i`'s current value (nginx's `current_weight`), in thousandths.
     pub fn current(&self, i: usize) -> i128 {
-        let cl = &self.classes[self.class[i] as usize];
-        let offset = cl.offset[self.leaf[i] as usize];
-        if offset == EMPTY {
-            self.frozen[i]
-        } else {
-            offset + self.t * cl.weight
+        let (weight, offset) = self.member(i);
+        match offset {
+            None => self.frozen[i],
+            Some(o) => o + self.t * weight,
         }
+    }
+
+    /// Backend `i`'s class weight and offset (`None` while ineligible).
+    fn member(&self, i: usize) -> (i128, Option<i128>) {
+        fn of<O: Offset>(cl: &Class<O>, leaf: usize) -> (i128, Option<i128>) {
+            let o = cl.offset[leaf];
+            (cl.weight, (o != O::EMPTY).then(|| o.wide()))
+        }
+        let (c, leaf) = (self.class[i] as usize, self.leaf[i] as usize);
+        match &self.classes {
+            Classes::Narrow(cs) => of(&cs[c], leaf),
+            Classes::Wide(cs) => of(&cs[c], leaf),
+        }
+    }
+
+    /// Whether the offsets went to `i128`.
+    #[cfg(test)]
+    fn is_wide(&self) -> bool {
+        matches!(self.classes, Classes::Wide(_))
+    }
+
+    /// Turn every class's offsets to `i128` (if they are not yet), and
+    /// return the classes.
+    #[cold]
+    fn widen(&mut self) -> &mut [Class<i128>] {
+        if let Classes::Narrow(cs) = &mut self.classes {
+            let wide = std::mem::take(cs).into_iter().map(Class::widen).collect();
+            self.classes = Classes::Wide(wide);
+        }
+        match &mut self.classes {
+            Classes::Wide(cs) => cs,
+            Classes::Narrow(_) => unreachable!("just widened"),
+        }
+    }
+
+    /// Backend `i` leaves (`None`) or rejoins (`Some(offset)`, its frozen
+    /// value less `t × weight`) its class's tree; [`Overflow`] (nothing
+    /// changed) if the offset does not fit.
+    fn set_member<O: Offset>(
+        classes: &mut [Class<O>],
+        c: usize,
+        leaf: usize,
+        offset: Option<i128>,
+    ) -> Result<(), Overflow> {
+        let cl = &mut classes[c];
+        let o = match offset {
+            None => O::EMPTY,
+            Some(x) => O::narrow(x).ok_or(Overflow)?,
+        };
+        cl.set(leaf, o);
+        Ok(())
     }
 }
 
@@ -185,48 +360,43 @@ impl Pick for SmoothWeighted {
     #[inline]
     fn pick(&mut self, _now: Instant, _loads: &Loads, _rng: &mut Stream) -> Option<usize> {
         let t = self.t + 1;
-        // (current value at t, class, leaf) of the best class maximum; on a
-        // tie of values the lower backend index wins.
-        let mut best: Option<(i128, usize, usize)> = None;
-        for (c, cl) in self.classes.iter().enumerate() {
-            let top = cl.top();
-            let offset = cl.offset[top];
-            if offset == EMPTY {
-                continue;
+        let picked = match &mut self.classes {
+            Classes::Narrow(cs) => pick_in(cs, t, self.total),
+            Classes::Wide(cs) => pick_in(cs, t, self.total),
+        };
+        let picked = match picked {
+            Ok(p) => p,
+            Err(Overflow) => {
+                let total = self.total;
+                pick_in(self.widen(), t, total).expect("i128 offsets always fit")
             }
-            let value = offset + t * cl.weight;
-            let better = match best {
-                None => true,
-                Some((v, bc, bl)) => {
-                    value > v || (value == v && cl.backend[top] < self.classes[bc].backend[bl])
-                }
-            };
-            if better {
-                best = Some((value, c, top));
-            }
+        };
+        if picked.is_some() {
+            self.t = t;
         }
-        let (_, c, top) = best?;
-        self.t = t;
-        let total = self.total;
-        let cl = &mut self.classes[c];
-        cl.set(top, cl.offset[top] - total);
-        Some(cl.backend[top] as usize)
+        picked
     }
 
     fn on_eligibility(&mut self, i: usize, eligible: bool) {
-        let cl = &mut self.classes[self.class[i] as usize];
-        let leaf = self.leaf[i] as usize;
-        let offset = cl.offset[leaf];
-        if eligible == (offset != EMPTY) {
+        let (weight, offset) = self.member(i);
+        if eligible == offset.is_some() {
             return;
         }
-        if eligible {
-            self.total += cl.weight;
-            cl.set(leaf, self.frozen[i] - self.t * cl.weight);
+        let change = if eligible {
+            self.total += weight;
+            Some(self.frozen[i] - self.t * weight)
         } else {
-            self.total -= cl.weight;
-            self.frozen[i] = offset + self.t * cl.weight;
-            cl.set(leaf, EMPTY);
+            self.total -= weight;
+            self.frozen[i] = offset.expect("an eligible backend has an offset") + self.t * weight;
+            None
+        };
+        let (c, leaf) = (self.class[i] as usize, self.leaf[i] as usize);
+        let done = match &mut self.classes {
+            Classes::Narrow(cs) => Self::set_member(cs, c, leaf, change),
+            Classes::Wide(cs) => Self::set_member(cs, c, leaf, change),
+        };
+        if done.is_err() {
+            Self::set_member(self.widen(), c, leaf, change).expect("i128 offsets always fit");
         }
     }
 }
@@ -236,19 +406,22 @@ mod tests {
     use super::super::{Balancer, Strategy};
     use super::*;
     use crate::rng::Seed;
-    use proptest::prelude::{any, prop_assert_eq, proptest};
+    use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest};
 
     /// nginx's O(n) scan, with ineligible backends skipped: the oracle.
     struct Naive {
-        weight: Vec<i64>,
-        current: Vec<i64>,
+        weight: Vec<i128>,
+        current: Vec<i128>,
         eligible: Vec<bool>,
     }
 
     impl Naive {
         fn new(weights: &[f64]) -> Self {
             Naive {
-                weight: weights.iter().map(|&w| thousandths(w) as i64).collect(),
+                weight: weights
+                    .iter()
+                    .map(|&w| i128::from(thousandths(w)))
+                    .collect(),
                 current: vec![0; weights.len()],
                 eligible: vec![true; weights.len()],
             }
@@ -363,9 +536,69 @@ mod tests {
                     prop_assert_eq!(fast.pick(Instant::ZERO, &loads, &mut rng), naive.pick());
                 }
                 for j in 0..n {
-                    prop_assert_eq!(fast.current(j), i128::from(naive.current[j]));
+                    prop_assert_eq!(fast.current(j), naive.current[j]);
                 }
             }
+            prop_assert!(!fast.is_wide(), "these weights keep the offsets in i64");
+        }
+    }
+
+    #[test]
+    fn offsets_past_i64_go_on_in_i128_exactly() {
+        // Weights of 10^15 and more are 10^18 thousandths and up: the first
+        // lowered offset (0 less the total, 1.3 × 10^19) already passes
+        // i64's range, so the classes turn to i128 at once and go on picking
+        // what nginx's scan picks, through toggles that freeze and thaw.
+        let weights = [4e15, 1e15, 3e15, 1e15, 2.0, 4e15];
+        let n = weights.len();
+        let mut fast = SmoothWeighted::new(&weights, |_| true);
+        let mut naive = Naive::new(&weights);
+        let loads = Loads::new(n);
+        let mut rng = Seed(0).stream("t");
+        for step in 0..600 {
+            if step % 7 == 3 {
+                let i = (step / 7) % n;
+                let e = !naive.eligible[i];
+                naive.eligible[i] = e;
+                fast.on_eligibility(i, e);
+            } else {
+                assert_eq!(fast.pick(Instant::ZERO, &loads, &mut rng), naive.pick());
+            }
+            for j in 0..n {
+                assert_eq!(
+                    fast.current(j),
+                    naive.current[j],
+                    "backend {j}, step {step}"
+                );
+            }
+        }
+        assert!(fast.is_wide());
+    }
+
+    #[test]
+    fn a_thawed_offset_past_i64_widens_the_classes() {
+        // Narrow until a heavy backend frozen at the start rejoins after
+        // 1,000 picks of the others: its offset `frozen − t × weight`,
+        // −10^19 thousandths, is the first that does not fit.
+        let weights = [1e9, 1e9, 1e13];
+        let mut fast = SmoothWeighted::new(&weights, |_| true);
+        let mut naive = Naive::new(&weights);
+        let loads = Loads::new(3);
+        let mut rng = Seed(0).stream("t");
+        fast.on_eligibility(2, false);
+        naive.eligible[2] = false;
+        for _ in 0..1_000 {
+            assert_eq!(fast.pick(Instant::ZERO, &loads, &mut rng), naive.pick());
+        }
+        assert!(!fast.is_wide());
+        fast.on_eligibility(2, true);
+        naive.eligible[2] = true;
+        assert!(fast.is_wide(), "t × weight = 10^19 thousandths is past i64");
+        for _ in 0..100 {
+            assert_eq!(fast.pick(Instant::ZERO, &loads, &mut rng), naive.pick());
+        }
+        for j in 0..3 {
+            assert_eq!(fast.current(j), naive.current[j]);
         }
     }
 }
