@@ -32,6 +32,8 @@
 //! 0 with probability `1 − uptime`; by memorylessness its remaining period
 //! is a fresh draw). Sans-IO: the random streams are passed in.
 
+use rand::Rng;
+
 use crate::rng::{Dist, Stream, below, unit};
 use crate::time::Duration;
 
@@ -174,7 +176,7 @@ impl Availability {
     /// The state at time 0 (`true` = up) and how long it lasts: in the
     /// long-run state, so a down period in progress has its residual length
     /// ([`Dist::residual`]; up periods are memoryless).
-    pub fn start(&self, rng: &mut Stream) -> (bool, Duration) {
+    pub fn start(&self, rng: &mut impl Rng) -> (bool, Duration) {
         let up = unit(rng) >= 1.0 - self.uptime;
         let left = if up {
             self.up.sample(rng)
@@ -185,7 +187,7 @@ impl Availability {
     }
 
     /// The length of an up (`true`) or down period.
-    pub fn period(&self, up: bool, rng: &mut Stream) -> Duration {
+    pub fn period(&self, up: bool, rng: &mut impl Rng) -> Duration {
         let d = if up { &self.up } else { &self.down };
         d.sample(rng).max(Duration(1))
     }

@@ -20,6 +20,7 @@
 //! Flood 2014); the inverse normal CDF of Acklam (2003) with one Halley step;
 //! lognormal from median and p99 via `sigma = ln(p99/median) / z(0.99)`.
 
+pub mod block;
 pub mod dist;
 pub mod gamma;
 pub mod ln;
@@ -50,12 +51,7 @@ impl Seed {
     /// stream drawn from rarely can be kept as that position (24 bytes)
     /// instead of as a generator (over 300).
     pub fn stream_at(self, id: u64, word_pos: u128) -> Stream {
-        let mut state = self.0;
-        let mut key = [0u8; 32];
-        for chunk in key.chunks_exact_mut(8) {
-            chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
-        }
-        let mut rng = ChaCha8Rng::from_seed(key);
+        let mut rng = ChaCha8Rng::from_seed(self.key_bytes());
         rng.set_stream(id);
         if word_pos != 0 {
             rng.set_word_pos(word_pos);
@@ -63,11 +59,15 @@ impl Seed {
         rng
     }
 
-    /// A generator keyed by this seed, to be moved from stream to stream
-    /// with [`reposition`]: building one per stream sets up the key each
-    /// time, a cost a fleet's per-agent streams paid 100,000 times.
-    pub fn keyed(self) -> Stream {
-        self.stream_at(0, 0)
+    /// The ChaCha key of this seed's streams: the root seed expanded by
+    /// SplitMix64, four `u64`s little-endian.
+    pub fn key_bytes(self) -> [u8; 32] {
+        let mut state = self.0;
+        let mut key = [0u8; 32];
+        for chunk in key.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+        }
+        key
     }
 
     /// The seed of replication `r`: replication 0 is the root seed itself, so
@@ -79,17 +79,6 @@ impl Seed {
         let mut state = self.0 ^ fnv1a64(format!("replication/{r}").as_bytes());
         Seed(splitmix64(&mut state))
     }
-}
-
-/// Move `rng`, keyed by a seed ([`Seed::keyed`]), to stream `id` at
-/// `word_pos`: it then draws what `seed.stream_at(id, word_pos)` draws.
-/// The position goes to 0 first, which leaves no block generated, so that
-/// changing the stream generates none either; the last step generates the
-/// block `word_pos` is in, if it is not at a block's start.
-pub fn reposition(rng: &mut Stream, id: u64, word_pos: u128) {
-    rng.set_word_pos(0);
-    rng.set_stream(id);
-    rng.set_word_pos(word_pos);
 }
 
 /// One 64-bit value drawn earlier from a stream, given back as the next
@@ -323,22 +312,25 @@ mod tests {
 
     use super::*;
 
-    /// A stream rebuilt at a word position draws what the stream itself
-    /// draws from there, whatever mix of 32- and 64-bit draws came before.
+    /// A stream opened at a word position draws what the stream itself
+    /// draws from there, whatever mix of 32- and 64-bit draws came before
+    /// (`rng::block` reads streams the same way and is tested against it).
     #[test]
-    fn a_repositioned_generator_draws_what_the_stream_draws() {
+    fn a_stream_opened_at_a_position_draws_what_the_stream_draws() {
         let seed = Seed(23);
-        let mut keyed = seed.keyed();
-        for (k, id) in [7u64, 0, u64::MAX, 7, 12345].into_iter().enumerate() {
-            for pos in [0u128, 1, 15, 16, 17, 63, 64, 65, 1000] {
-                reposition(&mut keyed, id, pos);
-                let mut fresh = seed.stream_at(id, pos);
-                for _ in 0..40 {
-                    assert_eq!(keyed.next_u32(), fresh.next_u32(), "stream {id} at {pos}");
+        for (k, id) in [7u64, 0, u64::MAX, 12345].into_iter().enumerate() {
+            let mut whole = seed.stream_at(id, 0);
+            for _ in 0..70 {
+                if k % 2 == 0 {
+                    whole.next_u32();
+                } else {
+                    unit(&mut whole);
                 }
-                // Leave it mid-block, as a run does.
-                for _ in 0..k {
-                    unit(&mut keyed);
+                let pos = whole.get_word_pos();
+                let mut opened = seed.stream_at(id, pos);
+                let mut copy = whole.clone();
+                for _ in 0..20 {
+                    assert_eq!(opened.next_u32(), copy.next_u32(), "stream {id} at {pos}");
                 }
             }
         }

@@ -822,9 +822,9 @@ pub struct World<'s> {
     /// bits: an agent draws a few words a change, and 2^64 words is more
     /// than any run will draw (16 bytes an agent instead of 32).
     availability: Vec<(u64, u64)>,
-    /// A generator keyed by the run's seed, moved to an agent's stream at
-    /// each of its changes (`rng::reposition`).
-    availability_rng: crate::rng::Stream,
+    /// The run's stream key: an agent's stream is read at its position
+    /// at each of its changes (`rng::block`).
+    availability_key: crate::rng::block::Key,
     fault_targets: Vec<Vec<u32>>,
     // Orchestration.
     budget: Option<RetryBudget>,
@@ -1030,7 +1030,7 @@ impl<'s> World<'s> {
             down_count: 0,
             tier_availability: Vec::new(),
             availability: Vec::new(),
-            availability_rng: seed.keyed(),
+            availability_key: crate::rng::block::Key::of(seed),
             fault_targets: Vec::new(),
             budget: sc
                 .retry

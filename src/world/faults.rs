@@ -15,7 +15,7 @@ use crate::bus::Endpoint;
 use crate::faults::{Availability, FaultKind, Target};
 use crate::fleet::{AGENT_ID_PREFIX, Condition, FaultEffect};
 use crate::metrics::Cause;
-use crate::rng::{Seed, fnv1a64, fnv1a64_on, reposition};
+use crate::rng::{Seed, fnv1a64, fnv1a64_on};
 use crate::time::Instant;
 
 impl World<'_> {
@@ -34,9 +34,8 @@ impl World<'_> {
                     return (0, 0);
                 };
                 let id = fnv1a64_on(prefix, crate::text::decimal(a as u64, &mut digits));
-                let rng = &mut self.availability_rng;
-                reposition(rng, id, 0);
-                let (up, period) = model.start(rng);
+                let mut rng = self.availability_key.cursor(id, 0);
+                let (up, period) = model.start(&mut rng);
                 if !up {
                     self.agents[a].unavailable = true;
                     self.agents[a].note_state(Instant::ZERO);
@@ -48,7 +47,7 @@ impl World<'_> {
                         Event::Availability { agent: a as u32 },
                     )
                     .expect("the run has not started");
-                (id, word_pos(rng))
+                (id, rng.word_pos())
             })
             .collect();
         let tier_ranges = self.tier_members();
@@ -97,10 +96,9 @@ impl World<'_> {
             .as_ref()
             .expect("availability events only for failing tiers");
         let (id, pos) = self.availability[i];
-        let rng = &mut self.availability_rng;
-        reposition(rng, id, u128::from(pos));
-        let period = model.period(up_now, rng);
-        self.availability[i].1 = word_pos(rng);
+        let mut rng = self.availability_key.cursor(id, pos);
+        let period = model.period(up_now, &mut rng);
+        self.availability[i].1 = rng.word_pos();
         self.engine
             .schedule_after(period, Event::Availability { agent: a });
         self.after_change(now, i, was);
@@ -243,10 +241,4 @@ impl World<'_> {
             self.send_back(now, r);
         }
     }
-}
-
-/// A stream's position in 32-bit words, in 64 bits (see
-/// `World::availability`).
-fn word_pos(rng: &crate::rng::Stream) -> u64 {
-    u64::try_from(rng.get_word_pos()).expect("fewer than 2^64 words drawn from one stream")
 }
