@@ -104,16 +104,31 @@ impl<O: Offset> Class<O> {
         self.win[1] as usize
     }
 
+    /// Give `leaf` a new offset and mend the path above it (see
+    /// [`Class::mend`]).
+    #[inline]
+    fn set(&mut self, leaf: usize, offset: O) {
+        self.mend::<true>(leaf, offset);
+    }
+
+    /// [`Class::set`] for the class's top leaf, as a pick lowers it. The
+    /// top won every node on its path, so every node's winner was `leaf`
+    /// and the walk always reaches the root: no early stop to test for.
+    #[inline]
+    fn set_top(&mut self, leaf: usize, offset: O) {
+        self.mend::<false>(leaf, offset);
+    }
+
     /// Give `leaf` a new offset and mend the path above it. The winner of
     /// the subtree below the path and its offset are carried up, so each
     /// level reads only the sibling's winner and offset: loads whose
     /// addresses do not wait on the level below; which side wins is data,
     /// chosen without a branch (a mispredicted jump a level would cost more
-    /// than the level). The walk stops early
-    /// where a node's winner neither was nor is `leaf` and did not change:
-    /// nothing above it can change then.
-    #[inline]
-    fn set(&mut self, leaf: usize, offset: O) {
+    /// than the level). With `EARLY_STOP`, the walk stops where a node's
+    /// winner neither was nor is `leaf` and did not change: nothing above
+    /// it can change then.
+    #[inline(always)]
+    fn mend<const EARLY_STOP: bool>(&mut self, leaf: usize, offset: O) {
         self.offset[leaf] = offset;
         let (mut w, mut ow) = (leaf as u32, offset);
         let mut at = self.size + leaf;
@@ -125,27 +140,9 @@ impl<O: Offset> Class<O> {
             (w, ow) = std::hint::select_unpredictable(ours, (w, ow), (s, os));
             at >>= 1;
             let was = std::mem::replace(&mut self.win[at], w);
-            if was == w && w as usize != leaf {
+            if EARLY_STOP && was == w && w as usize != leaf {
                 break;
             }
-        }
-    }
-
-    /// [`Class::set`] for the class's top leaf, as a pick lowers it. The
-    /// top won every node on its path, so every node's winner was `leaf`
-    /// and the walk always reaches the root: no early stop to test for.
-    #[inline]
-    fn set_top(&mut self, leaf: usize, offset: O) {
-        self.offset[leaf] = offset;
-        let (mut w, mut ow) = (leaf as u32, offset);
-        let mut at = self.size + leaf;
-        while at > 1 {
-            let s = self.win[at ^ 1];
-            let os = self.offset[s as usize];
-            let ours = (ow > os) | ((ow == os) & (at & 1 == 0));
-            (w, ow) = std::hint::select_unpredictable(ours, (w, ow), (s, os));
-            at >>= 1;
-            self.win[at] = w;
         }
     }
 
