@@ -49,7 +49,8 @@ impl Seed {
     /// `id`, after its first `word_pos` 32-bit words
     /// (`Stream::get_word_pos`): the same draws from there on. A
     /// stream drawn from rarely can be kept as that position (24 bytes)
-    /// instead of as a generator (over 300).
+    /// instead of as a generator (over 300), and read from there with
+    /// [`block::Key::cursor`], which computes only the block it reads.
     pub fn stream_at(self, id: u64, word_pos: u128) -> Stream {
         let mut rng = ChaCha8Rng::from_seed(self.key_bytes());
         rng.set_stream(id);

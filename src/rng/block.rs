@@ -41,7 +41,7 @@ impl Key {
     /// 32-bit word: the words `seed.stream_at(id, word_pos)` draws.
     pub fn cursor(&self, id: u64, word_pos: u64) -> Cursor {
         Cursor {
-            key: self.0,
+            key: *self,
             id,
             pos: word_pos,
             block: [0; 16],
@@ -105,7 +105,7 @@ fn quarter(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
 /// `Rng`) that computes each block as its first word is read.
 #[derive(Clone, Debug)]
 pub struct Cursor {
-    key: [u32; 8],
+    key: Key,
     id: u64,
     /// The next word's position in the stream.
     pos: u64,
@@ -124,7 +124,7 @@ impl Cursor {
     fn next_word(&mut self) -> u32 {
         let counter = self.pos / 16;
         if self.held != Some(counter) {
-            self.block = Key(self.key).block(self.id, counter);
+            self.block = self.key.block(self.id, counter);
             self.held = Some(counter);
         }
         let w = self.block[(self.pos % 16) as usize];
