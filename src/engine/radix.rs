@@ -236,6 +236,51 @@ impl<V> RadixHeap<V> {
         }
     }
 
+    /// Raise `last` to `t` without popping anything: the caller handles an
+    /// event kept outside the heap, due before every stored one. `t` must be
+    /// at least `last` and at most every stored time. Entries filed against
+    /// the old `last` stay valid except those of the one bucket `t` itself
+    /// falls in (they now agree with `last` at that level): that bucket is
+    /// re-filed, as a pop re-files the bucket it empties.
+    #[inline]
+    pub(super) fn advance(&mut self, t: u64) {
+        if t == self.last {
+            return;
+        }
+        debug_assert!(
+            t > self.last,
+            "radix heap is monotone: {t} below {}",
+            self.last
+        );
+        debug_assert!(
+            self.cur.is_empty() && self.incoming.is_empty(),
+            "entries at {} would come before {t}",
+            self.last
+        );
+        let level = (63 - (t ^ self.last).leading_zeros()) / DIGIT_BITS;
+        let digit = (t >> (level * DIGIT_BITS)) as usize & (FAN - 1);
+        let level = level as usize;
+        self.last = t;
+        if self.digit_mask[level] & (1 << digit) == 0 {
+            return;
+        }
+        let index = level * FAN + digit;
+        let mut src = mem::take(&mut self.buckets[index]);
+        self.clear_bit(index);
+        for e in src.drain(..) {
+            debug_assert!(e.time >= t, "an entry at {} is before {t}", e.time);
+            if e.time == t {
+                self.cur.push(e);
+            } else {
+                self.file(e);
+            }
+        }
+        if self.cur.len() > 1 {
+            self.cur.sort_unstable_by_key(|e| Reverse(e.seq));
+        }
+        self.buckets[index] = src;
+    }
+
     /// Pop the head found by [`Self::head`] (no modification since): its time
     /// becomes `last`, and the rest of its bucket moves to lower buckets or,
     /// for entries of the same time, to the now queue.
