@@ -1287,7 +1287,7 @@ impl<'s> World<'s> {
         let (memberships, route_breakers) = (&self.memberships, &self.route_breakers);
         let mut result = self
             .metrics
-            .finish(end, gauges, &agents, events, |i, ag, a| {
+            .finish(end, gauges, agents, events, |i, ag, a| {
                 a.down_s = ag.silent_time(end).as_secs_f64();
                 a.present_s = ag.present_time(end).as_secs_f64();
                 let secs = |t: Option<Instant>| t.map(Instant::as_secs_f64);
