@@ -264,20 +264,37 @@ impl<V> RadixHeap<V> {
         if self.digit_mask[level] & (1 << digit) == 0 {
             return;
         }
-        let index = level * FAN + digit;
+        self.refile(level * FAN + digit);
+    }
+
+    /// Empty bucket `index`, whose entries now agree with `last` at the
+    /// bucket's level (its time was just taken as `last`): those at `last`
+    /// go to the now queue (smallest seq last), the rest to lower buckets.
+    /// The bucket keeps its capacity.
+    #[inline(always)]
+    fn refile(&mut self, index: usize) {
         let mut src = mem::take(&mut self.buckets[index]);
         self.clear_bit(index);
-        for e in src.drain(..) {
-            debug_assert!(e.time >= t, "an entry at {} is before {t}", e.time);
-            if e.time == t {
-                self.cur.push(e);
-            } else {
-                self.file(e);
+        let at = self.last;
+        if index < FAN {
+            // Level 0: the whole bucket is at `last` (and `cur` is empty).
+            mem::swap(&mut self.cur, &mut src);
+        } else {
+            for e in src.drain(..) {
+                debug_assert!(e.time >= at, "an entry at {} is before {at}", e.time);
+                if e.time == at {
+                    self.cur.push(e);
+                } else {
+                    self.file(e);
+                }
             }
         }
         if self.cur.len() > 1 {
+            // Next (smallest seq) last.
             self.cur.sort_unstable_by_key(|e| Reverse(e.seq));
         }
+        // `src` is empty here (drained, or the old empty `cur`); keep its
+        // capacity in the bucket.
         self.buckets[index] = src;
     }
 
@@ -298,34 +315,14 @@ impl<V> RadixHeap<V> {
                 self.len -= 1;
                 return e;
             }
-            let mut src = mem::take(&mut self.buckets[index]);
-            self.clear_bit(index);
-            let Some(min) = src.get(pos).map(|e| e.time) else {
+            let Some(min) = self.buckets[index].get(pos).map(|e| e.time) else {
                 panic!(
                     "radix heap: head {pos} outside bucket {index} of {}",
-                    src.len()
+                    self.buckets[index].len()
                 );
             };
             self.last = min;
-            if index < FAN {
-                // Level 0: the whole bucket is at time `min`.
-                mem::swap(&mut self.cur, &mut src);
-            } else {
-                for e in src.drain(..) {
-                    if e.time == min {
-                        self.cur.push(e);
-                    } else {
-                        self.file(e);
-                    }
-                }
-            }
-            if self.cur.len() > 1 {
-                // Next (smallest seq) last.
-                self.cur.sort_unstable_by_key(|e| Reverse(e.seq));
-            }
-            // `src` is empty here (drained, or the old empty `cur`); keep its
-            // capacity in the bucket.
-            self.buckets[index] = src;
+            self.refile(index);
         }
         let e = self.pop_cur();
         self.len -= 1;
