@@ -1400,8 +1400,9 @@ mod tests {
     /// Source 0's arrivals kept beside the queue (`next_arrival`) give the
     /// trajectory they give as events in the queue: the same events in the
     /// same order (the fingerprint) and the same results, for every
-    /// built-in (jobs, traces, bursts, faults, calls) and for arrivals on
-    /// the health probes' grid (an arrival and a probe due at one instant).
+    /// built-in (jobs, bursts, faults, calls, M/M/1 and M/M/10), a replayed
+    /// request log, and arrivals on the health probes' grid (an arrival and
+    /// a probe due at one instant).
     #[test]
     fn arrivals_beside_the_queue_change_nothing() {
         let run = |sc: &Scenario, beside: bool| {
@@ -1425,9 +1426,9 @@ mod tests {
             let arrivals = format!("workload.arrivals={{process=\"constant\",rate={rate}}}");
             scenarios.push((arrivals.clone(), steady_load_with([arrivals])));
         }
-        let mut mmc = scenario::load("mmc", &[]).expect("a valid built-in");
-        mmc.duration = Duration::from_secs(2_000);
-        scenarios.push(("mmc, 2,000 s".to_string(), mmc));
+        let replay = "scenarios/api_gateway_replay.toml";
+        let trace = scenario::load(replay, &[]).expect("the shipped replay scenario");
+        scenarios.push((replay.to_string(), trace));
         for (name, sc) in &scenarios {
             let (inside, beside) = (run(sc, false), run(sc, true));
             assert!(inside.1 > 0, "{name}: no events");
