@@ -42,7 +42,7 @@ use std::collections::{BinaryHeap, HashSet};
 use std::fmt;
 
 use crate::time::{Duration, Instant};
-use radix::{Head, RadixHeap};
+use radix::{Entry, Head, RadixHeap};
 
 /// Identifies one scheduled event: its `(time, seq)` key. Returned by
 /// [`Engine::schedule`] and used by [`Engine::cancel`]. Ordering follows pop
@@ -121,6 +121,8 @@ pub struct Engine<E> {
     cancelled_order: BinaryHeap<Reverse<u128>>,
     /// How many keys in `cancelled` are still stored in `heap`.
     cancelled_stored: usize,
+    /// The one event scheduled beside the queue ([`Self::schedule_beside`]).
+    side: Option<Entry<E>>,
 }
 
 impl<E> Default for Engine<E> {
@@ -141,6 +143,7 @@ impl<E> Engine<E> {
             cancelled: HashSet::new(),
             cancelled_order: BinaryHeap::new(),
             cancelled_stored: 0,
+            side: None,
         }
     }
 
@@ -176,6 +179,28 @@ impl<E> Engine<E> {
     pub fn schedule_after(&mut self, delay: Duration, event: E) -> EventId {
         let at = self.now + delay;
         self.push(at, event)
+    }
+
+    /// Schedule `event` at `at` beside the queue instead of in it: it gets
+    /// its `seq` as [`Self::schedule`] would give it and pops in the same
+    /// place, by `(time, seq)`, but costs no push and no pop. For a
+    /// producer whose next event is always known (the workload's next
+    /// arrival); one such event at a time, and none pending when it is
+    /// scheduled. It cannot be cancelled ([`Self::cancel`] returns false).
+    #[inline]
+    pub fn schedule_beside(&mut self, at: Instant, event: E) -> Result<EventId, EngineError> {
+        if at < self.now {
+            return Err(EngineError::InPast { at, now: self.now });
+        }
+        assert!(self.side.is_none(), "one event beside the queue at a time");
+        let seq = self.next_seq;
+        self.next_seq = seq + 1;
+        self.side = Some(Entry {
+            time: at.0,
+            seq,
+            value: event,
+        });
+        Ok(EventId { time: at.0, seq })
     }
 
     /// The `seq` the next scheduled (or reserved) event gets.
@@ -228,6 +253,9 @@ impl<E> Engine<E> {
         let k = id.key();
         if k <= self.last_popped || id.seq >= self.next_seq {
             return false; // already popped (or never issued by this engine)
+        }
+        if self.side.as_ref().is_some_and(|e| key(e.time, e.seq) == k) {
+            return false; // beside the queue: not cancellable
         }
         if !self.cancelled.insert(k) {
             return false; // already cancelled
@@ -286,7 +314,9 @@ impl<E> Engine<E> {
     /// Time of the next live (not cancelled) event, if any.
     #[inline]
     pub fn peek_time(&mut self) -> Option<Instant> {
-        self.live_head().map(|(_, time, _)| Instant(time))
+        let queued = self.live_head().map(|(_, time, _)| time);
+        let beside = self.side.as_ref().map(|e| e.time);
+        queued.into_iter().chain(beside).min().map(Instant)
     }
 
     /// The events pending at [`Self::now`] (cancelled ones included), in
@@ -295,14 +325,14 @@ impl<E> Engine<E> {
     /// instead, in the same order.
     #[inline]
     pub fn pending_now(&self) -> impl Iterator<Item = &E> {
-        self.heap.at_last()
+        let beside = self.side.as_ref().filter(|e| e.time == self.now.0);
+        self.heap.at_last().chain(beside.map(|e| &e.value))
     }
 
     /// Pop the next live event and advance `now` to its time.
     #[inline]
     pub fn step(&mut self) -> Option<(Instant, E)> {
-        let (head, _, _) = self.live_head()?;
-        Some(self.pop_live(head))
+        self.step_until(Instant::MAX)
     }
 
     /// Pop the next live event only if it is due at or before `limit`;
@@ -310,60 +340,43 @@ impl<E> Engine<E> {
     /// were.
     #[inline]
     pub fn step_until(&mut self, limit: Instant) -> Option<(Instant, E)> {
-        let (head, time, _) = self.live_head()?;
-        if time > limit.0 {
-            return None;
-        }
-        Some(self.pop_live(head))
-    }
-
-    /// [`Self::step_until`], with one more event kept outside the queue:
-    /// `side`, its time and a `seq` taken with [`Self::reserve`]. If it
-    /// comes first (by `(time, seq)`) and is due by `limit`, it is the step:
-    /// `now` moves to its time, it counts as processed, and `Some((time,
-    /// None))` is returned. A producer whose next event is always known
-    /// (an arrival process) saves a push and a pop per event this way.
-    #[inline]
-    pub fn step_until_or(
-        &mut self,
-        limit: Instant,
-        side: Option<(Instant, u64)>,
-    ) -> Option<(Instant, Option<E>)> {
         let head = self.live_head();
-        if let Some((at, seq)) = side {
+        if let Some(e) = &self.side {
             let first = match head {
-                Some((_, time, s)) => key(at.0, seq) < key(time, s),
+                Some((_, time, seq)) => key(e.time, e.seq) < key(time, seq),
                 None => true,
             };
             if first {
-                if at > limit {
-                    return None;
-                }
-                return Some((self.take_side(at, seq), None));
+                return if e.time > limit.0 {
+                    None
+                } else {
+                    self.pop_side()
+                };
             }
         }
         let (head, time, _) = head?;
         if time > limit.0 {
             return None;
         }
-        let (now, e) = self.pop_live(head);
-        Some((now, Some(e)))
+        Some(self.pop_live(head))
     }
 
-    /// Make the side event `(at, seq)`, due before everything stored, the
-    /// last popped one.
+    /// Pop the event beside the queue, due before everything stored: the
+    /// heap's floor rises to its time (`RadixHeap::advance`), so later
+    /// pushes and events at `now` stay as if it had been stored.
     #[inline(always)]
-    fn take_side(&mut self, at: Instant, seq: u64) -> Instant {
-        let k = key(at.0, seq);
-        debug_assert!(k > self.last_popped && seq < self.next_seq);
-        self.heap.advance(at.0);
+    fn pop_side(&mut self) -> Option<(Instant, E)> {
+        let e = self.side.take()?;
+        let k = key(e.time, e.seq);
+        debug_assert!(k > self.last_popped);
+        self.heap.advance(e.time);
         self.last_popped = k;
         if !self.cancelled_order.is_empty() {
             self.forget_cancelled_below(k);
         }
-        self.now = at;
+        self.now = Instant(e.time);
         self.processed += 1;
-        at
+        Some((self.now, e.value))
     }
 
     /// Handle every event due at or before `limit`, in order, including those
@@ -385,7 +398,7 @@ impl<E> Engine<E> {
     /// Number of live pending events (cancelled ones excluded).
     #[inline]
     pub fn len(&self) -> usize {
-        self.heap.len() - self.cancelled_stored
+        self.heap.len() - self.cancelled_stored + usize::from(self.side.is_some())
     }
 
     /// Whether no live event is pending.
@@ -766,17 +779,19 @@ mod tests {
             prop_assert_eq!(e.cancelled_stored, 0);
         }
 
-        /// With a side event beside the queue (`step_until_or`), events pop
-        /// in the order of one `BTreeMap` holding both, and `pending_now`
-        /// and events scheduled at `now` (reserved ones too) stay right
-        /// after a side event moved `now`.
+        /// With an event beside the queue (`schedule_beside`), events pop
+        /// in the order of one `BTreeMap` holding them all; `len`,
+        /// `peek_time` and `pending_now` count it, cancelling it works, and
+        /// events scheduled at `now` (reserved ones too) stay in place
+        /// after it moved `now`.
         #[test]
-        fn a_side_event_pops_in_its_place(ops in prop::collection::vec(side_op(), 0..500)) {
-            const SIDE: u32 = u32::MAX;
+        fn an_event_beside_the_queue_pops_in_its_place(
+            ops in prop::collection::vec(side_op(), 0..500)
+        ) {
             let mut e = Engine::new();
             let mut model: BTreeMap<(u64, u64), u32> = BTreeMap::new();
             let mut model_now = 0u64;
-            let mut side: Option<(Instant, u64)> = None;
+            let mut beside: Option<EventId> = None;
             let mut ids: Vec<(EventId, u32)> = Vec::new();
             let mut cancelled = std::collections::BTreeSet::new();
             let mut next = 0u32;
@@ -800,42 +815,49 @@ mod tests {
                     }
                     SideOp::Cancel(i) if !ids.is_empty() => {
                         let (id, payload) = ids[i % ids.len()];
-                        let expect = model.remove(&(id.time, id.seq)).is_some();
-                        prop_assert_eq!(e.cancel(id), expect);
-                        cancelled.insert(payload);
-                    }
-                    SideOp::Cancel(_) => {}
-                    SideOp::Side(d) => {
-                        if side.is_none() {
-                            let at = Instant(model_now.saturating_add(d));
-                            let seq = e.reserve();
-                            side = Some((at, seq));
-                            model.insert((at.0, seq), SIDE);
+                        if beside == Some(id) {
+                            // Not cancellable: it stays, pending or popped.
+                            prop_assert!(!e.cancel(id));
+                        } else {
+                            let expect = model.remove(&(id.time, id.seq)).is_some();
+                            prop_assert_eq!(e.cancel(id), expect);
+                            cancelled.insert(payload);
                         }
                     }
-                    SideOp::StepOr(d) => {
+                    SideOp::Cancel(_) => {}
+                    SideOp::Beside(d) => {
+                        // One at a time: a new one only once the last popped.
+                        if beside.is_none_or(|id| !model.contains_key(&(id.time, id.seq))) {
+                            let at = Instant(model_now.saturating_add(d));
+                            let id = e.schedule_beside(at, next).unwrap();
+                            model.insert((id.time, id.seq), next);
+                            ids.push((id, next));
+                            beside = Some(id);
+                            next += 1;
+                        }
+                    }
+                    SideOp::StepUntil(d) => {
                         let limit = model_now.saturating_add(d);
                         let want = match model.first_key_value() {
                             Some((&(at, seq), &p)) if at <= limit => {
                                 model.remove(&(at, seq));
                                 model_now = at;
-                                Some((at, (p != SIDE).then_some(p)))
+                                Some((at, p))
                             }
                             _ => None,
                         };
-                        let got = e.step_until_or(Instant(limit), side);
-                        if matches!(got, Some((_, None))) {
-                            side = None;
-                        }
+                        let got = e.step_until(Instant(limit));
                         prop_assert_eq!(got.map(|(at, p)| (at.0, p)), want);
                     }
                 }
                 prop_assert_eq!(e.now(), Instant(model_now));
+                prop_assert_eq!(e.len(), model.len());
+                let first = model.keys().next().map(|&(at, _)| Instant(at));
+                prop_assert_eq!(e.peek_time(), first);
                 let mut due: Vec<u32> = e.pending_now().copied().collect();
                 due.sort_unstable();
                 let mut want: Vec<u32> = (model.range((model_now, 0)..=(model_now, u64::MAX)))
                     .map(|(_, &p)| p)
-                    .filter(|&p| p != SIDE)
                     .collect();
                 want.sort_unstable();
                 // Cancelled events may still be listed (as documented).
@@ -850,8 +872,8 @@ mod tests {
         Schedule(u64),
         Reserved(u64),
         Cancel(usize),
-        Side(u64),
-        StepOr(u64),
+        Beside(u64),
+        StepUntil(u64),
     }
 
     fn side_op() -> impl Strategy<Value = SideOp> {
@@ -859,8 +881,8 @@ mod tests {
             5 => delta().prop_map(SideOp::Schedule),
             1 => delta().prop_map(SideOp::Reserved),
             1 => any::<usize>().prop_map(SideOp::Cancel),
-            3 => delta().prop_map(SideOp::Side),
-            5 => prop_oneof![3 => Just(u64::MAX), 1 => delta()].prop_map(SideOp::StepOr),
+            3 => delta().prop_map(SideOp::Beside),
+            5 => prop_oneof![3 => Just(u64::MAX), 1 => delta()].prop_map(SideOp::StepUntil),
         ]
     }
 }

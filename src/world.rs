@@ -715,12 +715,9 @@ pub struct World<'s> {
     sources: Vec<Source>,
     /// Sources whose arrivals have not ended.
     sources_live: u32,
-    /// Source 0's next arrival, kept beside the event queue instead of in
-    /// it (its time and the `seq` it was given when drawn): the run loop
-    /// takes it when it comes first, saving a push and a pop per task.
-    next_arrival: Option<(Instant, u64)>,
-    /// Whether source 0's arrivals go beside the queue (always, but in the
-    /// test that checks it changes nothing).
+    /// Whether source 0's arrivals are scheduled beside the event queue
+    /// (`Engine::schedule_beside`, a push and a pop saved per task): always,
+    /// but in the test that checks it changes nothing.
     arrivals_beside: bool,
     end_of_arrivals: Instant,
     last_outcome: Instant,
@@ -963,7 +960,6 @@ impl<'s> World<'s> {
             pumping: false,
             sources: Vec::new(),
             sources_live: 0,
-            next_arrival: None,
             arrivals_beside: true,
             end_of_arrivals: Instant(sc.duration.as_nanos()),
             last_outcome: Instant::ZERO,
@@ -1152,14 +1148,7 @@ impl<'s> World<'s> {
                 heard = self.engine.now();
                 break self.last_outcome.max(self.end_of_arrivals);
             }
-            let next = self.engine.step_until_or(limit, self.next_arrival);
-            let Some((now, event)) = next.map(|(now, e)| {
-                let event = e.unwrap_or_else(|| {
-                    self.next_arrival = None;
-                    Event::Arrival { source: 0 }
-                });
-                (now, event)
-            }) else {
+            let Some((now, event)) = self.engine.step_until(limit) else {
                 heard = Instant(limit.0.saturating_add(1));
                 // The stale timeouts no event was scheduled for would have
                 // come last (see `world/timeouts.rs`).
@@ -1397,7 +1386,7 @@ mod tests {
     use super::*;
     use crate::scenario;
 
-    /// Source 0's arrivals kept beside the queue (`next_arrival`) give the
+    /// Source 0's arrivals scheduled beside the queue give the
     /// trajectory they give as events in the queue: the same events in the
     /// same order (the fingerprint) and the same results, for every
     /// built-in (jobs, bursts, faults, calls, M/M/1 and M/M/10), a replayed

@@ -642,14 +642,6 @@ impl<'s> World<'s> {
         if !self.zero_latency {
             return false;
         }
-        // An arrival due now, beside the queue, is an event due now that
-        // a probe is not independent of.
-        if self
-            .next_arrival
-            .is_some_and(|(at, _)| at == self.engine.now())
-        {
-            return false;
-        }
         let mut due = self.engine.pending_now();
         if !self.probes_independent {
             return due.next().is_none();

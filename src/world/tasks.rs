@@ -26,18 +26,14 @@ impl World<'_> {
     pub(super) fn schedule_next_arrival(&mut self, source: u32) {
         let src = &mut self.sources[source as usize];
         match src.process.next_arrival(&mut src.rng) {
-            Some(t) if t < self.end_of_arrivals && source == 0 && self.arrivals_beside => {
-                // Beside the queue, with the seq scheduling would give it.
-                assert!(
-                    t >= self.engine.now(),
-                    "arrival processes move forward in time"
-                );
-                self.next_arrival = Some((t, self.engine.reserve()));
-            }
             Some(t) if t < self.end_of_arrivals => {
-                self.engine
-                    .schedule(t, Event::Arrival { source })
-                    .expect("arrival processes move forward in time");
+                let event = Event::Arrival { source };
+                if source == 0 && self.arrivals_beside {
+                    self.engine.schedule_beside(t, event)
+                } else {
+                    self.engine.schedule(t, event)
+                }
+                .expect("arrival processes move forward in time");
             }
             _ => self.sources_live -= 1,
         }
