@@ -223,6 +223,23 @@ pub struct Loads {
 /// The largest pool [`Loads`] scans instead of keeping its tree.
 const SCAN_UP_TO: usize = 16;
 
+/// The least of a scanned pool's leaves, halving pairwise: a fixed number
+/// of comparisons, which compile to conditional moves. A loop over the
+/// pool's own length compiled to a branch per leaf (LLVM turns a chain of
+/// conditional moves in a loop into branches), and which leaf holds the
+/// least load is a coin toss the branch predictor lost about once a pick.
+#[inline(always)]
+fn min_of_leaves(mut leaves: [u64; SCAN_UP_TO]) -> u64 {
+    let mut half = SCAN_UP_TO / 2;
+    while half > 0 {
+        for i in 0..half {
+            leaves[i] = leaves[i].min(leaves[i + half]);
+        }
+        half /= 2;
+    }
+    leaves[0]
+}
+
 #[inline]
 fn pack(load: u32, i: usize) -> u64 {
     (u64::from(load) << 32) | i as u64
@@ -232,7 +249,13 @@ impl Loads {
     /// `n` backends, all eligible, none loaded.
     pub fn new(n: usize) -> Loads {
         assert!(n < ABSENT as usize, "at most {} backends", ABSENT - 1);
-        let size = n.max(1).next_power_of_two();
+        // A scanned pool keeps all `SCAN_UP_TO` leaves (the unused ones
+        // `NONE_LEAF`), so that its scan has a fixed length: see `argmin`.
+        let size = if n <= SCAN_UP_TO {
+            SCAN_UP_TO
+        } else {
+            n.next_power_of_two()
+        };
         let mut tree = vec![NONE_LEAF; 2 * size];
         for i in 0..n {
             tree[size + i] = pack(0, i);
@@ -317,12 +340,10 @@ impl Loads {
         debug_assert!(self.loads_in_tree, "argmin with the loads untracked");
         let root = if self.scan {
             // The leaves alone are kept: their minimum, without a branch.
-            let leaves = &self.tree[self.size..self.size + self.inflight.len()];
-            let mut m = NONE_LEAF;
-            for &v in leaves {
-                m = if v < m { v } else { m };
-            }
-            m
+            let leaves = self.tree[SCAN_UP_TO..2 * SCAN_UP_TO]
+                .try_into()
+                .expect("a scanned pool has SCAN_UP_TO leaves");
+            min_of_leaves(leaves)
         } else {
             self.tree[1]
         };
