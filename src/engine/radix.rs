@@ -168,9 +168,10 @@ impl<V> RadixHeap<V> {
     fn clear_bit(&mut self, index: usize) {
         let (level, digit) = (index / FAN, index % FAN);
         self.digit_mask[level] &= !(1 << digit);
-        if self.digit_mask[level] == 0 {
-            self.level_mask &= !(1 << level);
-        }
+        // Without a branch: whether the level empties is a coin toss for
+        // the branch predictor in a busy queue.
+        let emptied = self.digit_mask[level] == 0;
+        self.level_mask &= !(u32::from(emptied) << level);
     }
 
     /// Locate the minimum entry by `(time, seq)` and return it with its time
