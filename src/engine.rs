@@ -284,6 +284,13 @@ impl<E> Engine<E> {
     #[inline(always)]
     fn pop_live(&mut self, head: Head) -> (Instant, E) {
         let e = self.heap.pop(head);
+        self.popped(e)
+    }
+
+    /// An event just taken out (from the queue or beside it): its key is
+    /// the last popped, its time `now`.
+    #[inline(always)]
+    fn popped(&mut self, e: Entry<E>) -> (Instant, E) {
         let k = key(e.time, e.seq);
         self.last_popped = k;
         if !self.cancelled_order.is_empty() {
@@ -367,16 +374,9 @@ impl<E> Engine<E> {
     #[inline(always)]
     fn pop_side(&mut self) -> Option<(Instant, E)> {
         let e = self.side.take()?;
-        let k = key(e.time, e.seq);
-        debug_assert!(k > self.last_popped);
+        debug_assert!(key(e.time, e.seq) > self.last_popped);
         self.heap.advance(e.time);
-        self.last_popped = k;
-        if !self.cancelled_order.is_empty() {
-            self.forget_cancelled_below(k);
-        }
-        self.now = Instant(e.time);
-        self.processed += 1;
-        Some((self.now, e.value))
+        Some(self.popped(e))
     }
 
     /// Handle every event due at or before `limit`, in order, including those
