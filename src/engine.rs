@@ -781,7 +781,8 @@ mod tests {
 
         /// With an event beside the queue (`schedule_beside`), events pop
         /// in the order of one `BTreeMap` holding them all; `len`,
-        /// `peek_time` and `pending_now` count it, cancelling it works, and
+        /// `peek_time` and `pending_now` count it, `cancel` refuses it (and
+        /// cancels the others as before), and
         /// events scheduled at `now` (reserved ones too) stay in place
         /// after it moved `now`.
         #[test]
