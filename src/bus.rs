@@ -644,6 +644,16 @@ impl Bus {
         self.at_once += n;
     }
 
+    /// Count `n` messages of `kind` that the network's random loss
+    /// dropped, which the caller did not send one by one: exactly as `n`
+    /// calls of `send` whose loss draw came out lost would count them.
+    #[inline]
+    pub fn dropped_unseen(&mut self, kind: Kind, n: u64) {
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += n;
+        s.lost_dropped += n;
+    }
+
     /// A message of `kind` sent now and arriving now, if nothing can stop
     /// it (no loss, no partition, and no outage can start between its
     /// leaving and its arrival): counted as `send_via` and `arrive` would

@@ -795,10 +795,14 @@ pub struct World<'s> {
     free_probe_msgs: Vec<u32>,
     /// When each agent's last heartbeat left.
     heartbeat_sent: Vec<Instant>,
-    /// Heartbeats cannot be lost (instant network, no loss, no faults, a
-    /// fleet that does not change): an agent that is up holds its lease
-    /// open instead of renewing it every period (`world/discovery.rs`).
+    /// Heartbeats cannot be lost but by the network's random loss
+    /// (instant network, no faults, a fleet that does not change): an
+    /// agent that is up holds its lease open instead of renewing it every
+    /// period (`world/discovery.rs`), until its next lost heartbeat.
     quiet_heartbeats: bool,
+    /// With `quiet_heartbeats` on a lossy network: each agent's lost
+    /// heartbeats, drawn ahead from its own stream.
+    heartbeat_losses: Vec<discovery::HeartbeatLosses>,
     /// Since when each agent holds its lease open (`Instant::MAX`: it
     /// does not); its heartbeats after that instant are counted when it
     /// stops.
@@ -1015,6 +1019,7 @@ impl<'s> World<'s> {
             free_probe_msgs: Vec::new(),
             heartbeat_sent: vec![Instant::ZERO; n],
             quiet_heartbeats: false,
+            heartbeat_losses: Vec::new(),
             held_since: Vec::new(),
             breakers: Breakers::default(),
             breaker_rest: Vec::new(),

@@ -117,8 +117,10 @@ use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Breakers, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
+use crate::fleet::AGENT_ID_PREFIX;
 use crate::fleet::Presence;
-use crate::rng::{Drawn, unit};
+use crate::rng::ln::neg_ln_1m;
+use crate::rng::{Drawn, fnv1a64, fnv1a64_on, unit};
 use crate::time::{Duration, Instant};
 
 /// In `breaker_rest`: the agent's breaker is not at rest.
@@ -152,6 +154,36 @@ fn dormant(m: u32) -> bool {
 /// `period · (a + 1) / n`.
 fn stagger(period: Duration, a: usize, n: usize) -> Instant {
     Instant((u128::from(period.as_nanos()) * (a as u128 + 1) / n.max(1) as u128) as u64)
+}
+
+/// One agent's heartbeat losses, with quiet heartbeats on a lossy
+/// network. Its heartbeats are due at `stagger + k · heartbeat` (slot
+/// `k`), each lost with the network's loss probability, independently of
+/// everything else; the slot of the next lost one is drawn ahead from the
+/// agent's own stream. Between losses every heartbeat arrives and renews
+/// the lease, which the agent holds open instead (`hold_lease`): a lost
+/// heartbeat releases it (the lease then runs from the last one that
+/// arrived), and the first to arrive after it holds it again. So an agent
+/// costs two events a lost heartbeat, not one a heartbeat.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct HeartbeatLosses {
+    /// The agent's stream's position.
+    pos: u64,
+    /// The slot of its next lost heartbeat: every slot before it, from
+    /// the last one looked at, arrives.
+    next_loss: u64,
+    /// When its one pending heartbeat event is due (`Instant::MAX`: none).
+    event_at: Instant,
+}
+
+impl Default for HeartbeatLosses {
+    fn default() -> HeartbeatLosses {
+        HeartbeatLosses {
+            pos: 0,
+            next_loss: 0,
+            event_at: Instant::MAX,
+        }
+    }
 }
 
 /// What an agent's view shows of its health status: healthy (not
@@ -239,7 +271,6 @@ impl<'s> World<'s> {
         // a running agent's lease is held open, not renewed every period.
         self.quiet_heartbeats = self.leases
             && self.zero_latency
-            && self.sc.network.loss == 0.0
             && self.sc.faults.is_empty()
             && self.sc.autoscale.is_empty();
         if self.quiet_heartbeats {
@@ -255,6 +286,18 @@ impl<'s> World<'s> {
                 self.engine
                     .schedule(first, Event::Heartbeat { agent: a as u32 })
                     .expect("the run has not started");
+            }
+        }
+        if self.quiet_heartbeats && self.sc.network.loss > 0.0 {
+            // Each agent's first lost heartbeat is drawn now; an agent
+            // holding its lease has its one heartbeat event there.
+            self.heartbeat_losses = vec![HeartbeatLosses::default(); n];
+            for a in 0..n {
+                let g = self.heartbeats_until_loss(a);
+                self.heartbeat_losses[a].next_loss = g;
+                if self.held_since[a] != Instant::MAX {
+                    self.schedule_heartbeat_slot(a, g);
+                }
             }
         }
         for a in 0..n {
@@ -1389,6 +1432,10 @@ impl<'s> World<'s> {
     }
 
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
+        if !self.heartbeat_losses.is_empty() {
+            self.on_heartbeat_slot(now, a as usize);
+            return;
+        }
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
         let agent = &self.agents[a as usize];
@@ -1487,6 +1534,125 @@ impl<'s> World<'s> {
                 self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
             }
         }
+    }
+
+    /// Agent `a`'s heartbeat slot at `now`, on a lossy network with quiet
+    /// heartbeats: its first lost heartbeat since the last slot looked at,
+    /// or the first after a loss (one event each; see [`HeartbeatLosses`]).
+    /// Stale events (superseded by an earlier one) are ignored.
+    fn on_heartbeat_slot(&mut self, now: Instant, a: usize) {
+        if self.heartbeat_losses[a].event_at != now {
+            return;
+        }
+        self.heartbeat_losses[a].event_at = Instant::MAX;
+        let agent = &self.agents[a];
+        if agent.is_down() || !agent.presence().registered() {
+            // It sends nothing; coming back takes the slots up again
+            // (`resume_heartbeat_slots`).
+            return;
+        }
+        let k = self.heartbeat_slot(a, now);
+        let next_loss = self.heartbeat_losses[a].next_loss;
+        debug_assert!(k <= next_loss, "slot {k} after the next loss {next_loss}");
+        self.heartbeat_sent[a] = now;
+        if k == next_loss {
+            // Lost. Those held since the last slot looked at arrived, and
+            // the lease runs from the last of them.
+            self.release_lease(now, a);
+            self.bus.dropped_unseen(bus::Kind::Heartbeat, 1);
+            let g = self.heartbeats_until_loss(a);
+            self.heartbeat_losses[a].next_loss = k.saturating_add(1).saturating_add(g);
+            self.schedule_heartbeat_slot(a, k.saturating_add(1));
+        } else if self.held_since[a] != Instant::MAX {
+            // It arrives with the held ones, counted when the hold ends.
+            self.schedule_heartbeat_slot(a, next_loss);
+        } else {
+            // The first to arrive after a loss renews the lease (or
+            // registers the agent again), which it then holds.
+            self.bus.crossed_unseen(bus::Kind::Heartbeat, 1);
+            self.heartbeat_now(now, a);
+            self.hold_lease(now, a);
+            let held = self.held_since[a] != Instant::MAX;
+            self.schedule_heartbeat_slot(a, if held { next_loss } else { k + 1 });
+        }
+    }
+
+    /// Agent `a` came back and sent its heartbeat (on a lossy network with
+    /// quiet heartbeats): its slots from the first after `now` count
+    /// again. Losses drawn for slots it missed are drawn afresh from
+    /// there (each slot is lost independently, so the draw for the slots
+    /// ahead is as good as a new one).
+    pub(super) fn resume_heartbeat_slots(&mut self, now: Instant, a: usize) {
+        if self.heartbeat_losses.is_empty() {
+            return;
+        }
+        let s = self.heartbeat_slot_after(a, now);
+        if self.heartbeat_losses[a].next_loss < s {
+            let g = self.heartbeats_until_loss(a);
+            self.heartbeat_losses[a].next_loss = s.saturating_add(g);
+        }
+        let k = if self.held_since[a] != Instant::MAX {
+            self.heartbeat_losses[a].next_loss
+        } else {
+            s
+        };
+        self.schedule_heartbeat_slot(a, k);
+    }
+
+    /// How many of agent `a`'s heartbeats in a row arrive before the next
+    /// is lost, from its own stream (`heartbeats/agent-N`): geometric,
+    /// `P(G ≥ g) = (1 − p)^g` for loss `p`, drawn as `⌊E / −ln(1 − p)⌋`
+    /// with `E` exponential (`P(E ≥ g·λ) = e^(−g·λ)`).
+    fn heartbeats_until_loss(&mut self, a: usize) -> u64 {
+        let mut digits = [0u8; 20];
+        let prefix = fnv1a64_on(fnv1a64(b"heartbeats/"), AGENT_ID_PREFIX.as_bytes());
+        let id = fnv1a64_on(prefix, crate::text::decimal(a as u64, &mut digits));
+        let losses = &mut self.heartbeat_losses[a];
+        let mut rng = self.availability_key.cursor(id, losses.pos);
+        let e = neg_ln_1m(unit(&mut rng));
+        losses.pos = rng.word_pos();
+        // Saturating: a loss of 1 gives 0, a tiny one a far slot.
+        (e / neg_ln_1m(self.sc.network.loss)) as u64
+    }
+
+    /// Agent `a`'s heartbeat slot `k` is due at `stagger + k · heartbeat`
+    /// (`None`: past the end of time).
+    fn heartbeat_slot_at(&self, a: usize, k: u64) -> Option<Instant> {
+        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
+        let t = k.checked_mul(self.sc.registry.heartbeat.as_nanos().max(1))?;
+        Some(Instant(first.checked_add(t)?)).filter(|&t| t < Instant::MAX)
+    }
+
+    /// The slot due at `t` (or the last before it).
+    fn heartbeat_slot(&self, a: usize, t: Instant) -> u64 {
+        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
+        t.0.saturating_sub(first) / self.sc.registry.heartbeat.as_nanos().max(1)
+    }
+
+    /// The first slot due strictly after `t`.
+    fn heartbeat_slot_after(&self, a: usize, t: Instant) -> u64 {
+        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
+        if t.0 < first {
+            0
+        } else {
+            self.heartbeat_slot(a, t) + 1
+        }
+    }
+
+    /// Agent `a`'s one heartbeat event is at slot `k` (an earlier pending
+    /// one goes stale).
+    fn schedule_heartbeat_slot(&mut self, a: usize, k: u64) {
+        let Some(at) = self.heartbeat_slot_at(a, k) else {
+            self.heartbeat_losses[a].event_at = Instant::MAX;
+            return;
+        };
+        if self.heartbeat_losses[a].event_at == at {
+            return;
+        }
+        self.heartbeat_losses[a].event_at = at;
+        self.engine
+            .schedule(at, Event::Heartbeat { agent: a as u32 })
+            .expect("an agent's next heartbeat slot is ahead");
     }
 
     /// Agent `a`'s heartbeats due strictly between `from` and `to` (they

@@ -201,6 +201,7 @@ impl World<'_> {
                 if self.leases && self.agents[a].presence().registered() {
                     self.send_heartbeat(now, a);
                     self.hold_lease(now, a);
+                    self.resume_heartbeat_slots(now, a);
                 }
                 if self.agents[a].presence().present() {
                     self.pubsub_rejoin(now, a);
