@@ -644,6 +644,30 @@ impl Bus {
         self.at_once += n;
     }
 
+    /// Count `n` messages of `kind` sent and delivered `latency_ns` later
+    /// on a lossless network with nothing cut off, which the caller did
+    /// not send one by one: as `n` calls of `send` and `arrive` would
+    /// count them (`n` latencies of `latency_ns`).
+    pub fn crossed_unseen_after(&mut self, kind: Kind, n: u64, latency_ns: u64) {
+        if n == 0 {
+            return;
+        }
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += n;
+        s.delivered += n;
+        let st = &mut self.stats;
+        st.latency.record_n(latency_ns, n);
+        st.latency_sum_ns += u128::from(latency_ns) * u128::from(n);
+        st.latency_max_ns = st.latency_max_ns.max(latency_ns);
+    }
+
+    /// Count a message of `kind` sent now, whose arrival the caller
+    /// schedules and reports to `arrive`, as `send` would count it on a
+    /// lossless network with nothing cut off.
+    pub fn sent_unseen(&mut self, kind: Kind) {
+        self.stats.by_kind[kind.index()].sent += 1;
+    }
+
     /// Count `n` messages of `kind` that the network's random loss
     /// dropped, which the caller did not send one by one: exactly as `n`
     /// calls of `send` whose loss draw came out lost would count them.

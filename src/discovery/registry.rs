@@ -190,6 +190,14 @@ impl Registry {
         true
     }
 
+    /// Is agent `id`'s lease held open ([`Self::hold`])?
+    pub fn is_held(&self, id: u32) -> bool {
+        self.lease(id)
+            == Some(Lease::Live {
+                until: Instant::MAX,
+            })
+    }
+
     /// Stop holding agent `id`'s lease: its last heartbeat was at `last`
     /// (at or before now), so it runs until `last + ttl`. Its end joins
     /// the heap of released ends (it may come before ends in the FIFO).

@@ -119,6 +119,7 @@ use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::AGENT_ID_PREFIX;
 use crate::fleet::Presence;
+use crate::rng::dist::Dist;
 use crate::rng::ln::neg_ln_1m;
 use crate::rng::{Drawn, fnv1a64, fnv1a64_on, unit};
 use crate::time::{Duration, Instant};
@@ -184,6 +185,17 @@ impl Default for HeartbeatLosses {
             event_at: Instant::MAX,
         }
     }
+}
+
+/// `t` as the two halves of its nanoseconds (high, low), to ride in an
+/// event.
+pub(super) fn split_instant(t: Instant) -> [u32; 2] {
+    [(t.0 >> 32) as u32, t.0 as u32]
+}
+
+/// The instant [`split_instant`] split.
+pub(super) fn join_instant(halves: [u32; 2]) -> Instant {
+    Instant(u64::from(halves[0]) << 32 | u64::from(halves[1]))
 }
 
 /// What an agent's view shows of its health status: healthy (not
@@ -269,10 +281,34 @@ impl<'s> World<'s> {
         // Heartbeats that nothing can lose (no loss, partition, broker or
         // fault, on an instant network) and a fleet that does not change:
         // a running agent's lease is held open, not renewed every period.
+        // On a network with a constant latency and no loss or broker,
+        // heartbeats are as certain, only later. The latency must be
+        // shorter than the period (at most one heartbeat of an agent in
+        // flight), and an agent's first heartbeat (at most a period after
+        // it registered) must arrive before the lease it registered with
+        // runs out.
+        let (period, ttl) = (self.sc.registry.heartbeat, self.sc.registry.ttl);
+        let constant_latency = match self.sc.network.latency {
+            Dist::Constant(d)
+                if self.sc.bus.broker.is_none()
+                    && self.sc.network.loss == 0.0
+                    && d < period
+                    && period + d < ttl =>
+            {
+                Some(d.as_nanos())
+            }
+            _ => None,
+        };
+        let latency = if self.zero_latency {
+            Some(0)
+        } else {
+            constant_latency
+        };
         self.quiet_heartbeats = self.leases
-            && self.zero_latency
+            && latency.is_some()
             && self.sc.faults.is_empty()
             && self.sc.autoscale.is_empty();
+        self.quiet_latency = latency.unwrap_or(0);
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
         }
@@ -1238,6 +1274,34 @@ impl<'s> World<'s> {
         self.probe_deferred = Vec::new();
     }
 
+    /// Tests only: every heartbeat an event (what quiet heartbeats are
+    /// checked against), before the run starts. Held leases run a `ttl`
+    /// from the registration at 0, as they did before they were held.
+    #[cfg(test)]
+    pub(super) fn heartbeat_events(&mut self) {
+        assert!(
+            self.heartbeat_losses.is_empty(),
+            "lossy heartbeats draw apart"
+        );
+        debug_assert_eq!(self.engine.events_processed(), 0, "the run has started");
+        if !self.quiet_heartbeats {
+            return;
+        }
+        self.quiet_heartbeats = false;
+        self.quiet_latency = 0;
+        let n = self.agents.len();
+        for a in 0..n {
+            if std::mem::replace(&mut self.held_since[a], Instant::MAX) != Instant::MAX {
+                self.registry.release(a as u32, Instant::ZERO);
+            }
+            let first = stagger(self.sc.registry.heartbeat, a, n);
+            self.engine
+                .schedule(first, Event::Heartbeat { agent: a as u32 })
+                .expect("the run has not started");
+        }
+        self.ensure_lease_check();
+    }
+
     /// Are some agent's probes dormant? Their events, had they been
     /// scheduled, would keep the event queue from running empty (the run
     /// then ends at the end of the drain, not at its last event).
@@ -1447,7 +1511,6 @@ impl<'s> World<'s> {
     /// Agent `a` sends a heartbeat to the registry (a cut-off agent sends
     /// it too, and the bus loses it).
     pub(super) fn send_heartbeat(&mut self, now: Instant, a: usize) {
-        self.heartbeat_sent[a] = now;
         match self.bus.send_via(
             now,
             bus::Kind::Heartbeat,
@@ -1457,24 +1520,41 @@ impl<'s> World<'s> {
             Some(&mut self.rng.broker),
         ) {
             Fate::Lost(_) => {}
-            Fate::Arrives(_) if self.zero_latency => self.on_heartbeat_arrives(now, a as u32),
+            Fate::Arrives(_) if self.zero_latency => self.on_heartbeat_arrives(now, a as u32, now),
             Fate::Arrives(t) => {
                 self.engine
-                    .schedule(t, Event::HeartbeatArrives { agent: a as u32 })
+                    .schedule(
+                        t,
+                        Event::HeartbeatArrives {
+                            agent: a as u32,
+                            sent: split_instant(now),
+                        },
+                    )
                     .expect("messages arrive after they leave");
             }
         }
     }
 
-    pub(super) fn on_heartbeat_arrives(&mut self, now: Instant, a: u32) {
+    pub(super) fn on_heartbeat_arrives(&mut self, now: Instant, a: u32, sent: Instant) {
         if self.bus.arrive(
             now,
             bus::Kind::Heartbeat,
             Endpoint(a),
             Endpoint::CONTROL,
-            self.heartbeat_sent[a as usize],
+            sent,
         ) {
             self.heartbeat_now(now, a as usize);
+            // With quiet heartbeats and a latency, an agent back up holds
+            // its lease from when its heartbeat arrives.
+            if self.quiet_latency > 0
+                && self
+                    .held_since
+                    .get(a as usize)
+                    .is_some_and(|&s| s != Instant::MAX)
+                && !self.agents[a as usize].is_down()
+            {
+                self.registry.hold(a);
+            }
         }
     }
 
@@ -1482,6 +1562,9 @@ impl<'s> World<'s> {
     pub(super) fn heartbeat_now(&mut self, now: Instant, a: usize) {
         if !self.agents[a].presence().registered() {
             return; // deregistered since it left
+        }
+        if self.quiet_latency > 0 && self.registry.is_held(a as u32) {
+            return; // held open: a renewal changes nothing
         }
         let was_live = self.registry.is_live(a as u32);
         if !self.registry.heartbeat(now, a as u32) {
@@ -1502,7 +1585,16 @@ impl<'s> World<'s> {
     /// running) holds its lease open from `now`: each heartbeat it would
     /// send arrives and renews it, changing nothing, so none is simulated.
     pub(super) fn hold_lease(&mut self, now: Instant, a: usize) {
-        if self.quiet_heartbeats && self.registry.hold(a as u32) {
+        if !self.quiet_heartbeats {
+            return;
+        }
+        if self.quiet_latency > 0 && now > Instant::ZERO {
+            // Back up: its heartbeat sent now is on its way. Its
+            // heartbeats from now on are counted as held ones, and the
+            // registry holds the lease when that one arrives
+            // (`on_heartbeat_arrives`).
+            self.held_since[a] = now;
+        } else if self.registry.hold(a as u32) {
             self.held_since[a] = now;
         }
     }
@@ -1519,8 +1611,48 @@ impl<'s> World<'s> {
         }
         self.held_since[a] = Instant::MAX;
         let (count, last) = self.unseen_heartbeats(a, since, now);
-        self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
-        self.registry.release(a as u32, last.unwrap_or(since));
+        let d = self.quiet_latency;
+        if d == 0 {
+            self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
+            self.registry.release(a as u32, last.unwrap_or(since));
+            self.ensure_lease_check();
+            return;
+        }
+        // With a latency, the last one sent may still be on its way (at
+        // most one is: the latency is shorter than the period): it
+        // arrives as an event of its own, and renews the lease then.
+        let in_flight = last.filter(|&t| t + Duration(d) >= now);
+        let arrived = count - u64::from(in_flight.is_some());
+        self.bus
+            .crossed_unseen_after(bus::Kind::Heartbeat, arrived, d);
+        let period = self.sc.registry.heartbeat.as_nanos().max(1);
+        let last_arrived = match (last, in_flight) {
+            (Some(t), None) => Some(t),
+            (Some(t), Some(_)) if arrived > 0 => Some(Instant(t.0 - period)),
+            _ => None,
+        };
+        // The lease was last renewed by the last arrival, or when it was
+        // held: at registration (time 0, no message) or at the arrival of
+        // the heartbeat the agent sent as it came back.
+        let renewed = match last_arrived {
+            Some(t) => t + Duration(d),
+            None if since == Instant::ZERO => since,
+            None => since + Duration(d),
+        };
+        self.registry.release(a as u32, renewed);
+        if let Some(t) = in_flight {
+            self.bus.sent_unseen(bus::Kind::Heartbeat);
+            let sent = split_instant(t);
+            self.engine
+                .schedule(
+                    t + Duration(d),
+                    Event::HeartbeatArrives {
+                        agent: a as u32,
+                        sent,
+                    },
+                )
+                .expect("a heartbeat in flight arrives after now");
+        }
         self.ensure_lease_check();
     }
 
@@ -1530,8 +1662,20 @@ impl<'s> World<'s> {
         for a in 0..self.held_since.len() {
             let since = self.held_since[a];
             if since != Instant::MAX {
-                let (count, _) = self.unseen_heartbeats(a, since, heard);
-                self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
+                let (count, last) = self.unseen_heartbeats(a, since, heard);
+                let d = self.quiet_latency;
+                if d == 0 {
+                    self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
+                    continue;
+                }
+                // The last one sent may not have arrived by then.
+                let in_flight = last.is_some_and(|t| t + Duration(d) >= heard);
+                let arrived = count - u64::from(in_flight);
+                self.bus
+                    .crossed_unseen_after(bus::Kind::Heartbeat, arrived, d);
+                if in_flight {
+                    self.bus.sent_unseen(bus::Kind::Heartbeat);
+                }
             }
         }
     }
@@ -1554,7 +1698,6 @@ impl<'s> World<'s> {
         let k = self.heartbeat_slot(a, now);
         let next_loss = self.heartbeat_losses[a].next_loss;
         debug_assert!(k <= next_loss, "slot {k} after the next loss {next_loss}");
-        self.heartbeat_sent[a] = now;
         if k == next_loss {
             // Lost. Those held since the last slot looked at arrived, and
             // the lease runs from the last of them.
@@ -1704,6 +1847,8 @@ impl<'s> World<'s> {
         self.lease_check_at = None;
         self.registry.handle_timeout(now);
         while let Some(a) = self.registry.poll_expired() {
+            #[cfg(test)]
+            tests::EXPIRIES.with(|e| e.borrow_mut().push((now, a)));
             self.refresh(a as usize);
         }
         self.ensure_lease_check();
@@ -1713,6 +1858,24 @@ impl<'s> World<'s> {
 #[cfg(test)]
 mod tests {
     use crate::scenario::Scenario;
+    use crate::time::Instant;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The registry's lease expiries (when, which agent) of the runs
+        /// on this thread, in order.
+        pub(super) static EXPIRIES: RefCell<Expiries> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Lease expiries: when, which agent.
+    type Expiries = Vec<(Instant, u32)>;
+
+    /// [`results`] of `w`, and its lease expiries.
+    fn results_and_expiries(w: World) -> ((Vec<String>, u64), Expiries) {
+        EXPIRIES.with(|e| e.borrow_mut().clear());
+        let r = results(w);
+        (r, EXPIRIES.with(|e| std::mem::take(&mut *e.borrow_mut())))
+    }
     use crate::world::{World, steady_load_with};
 
     /// Run `sc` with dormant probes allowed or not: the results (every
@@ -2015,6 +2178,64 @@ mod tests {
             assert!(
                 drawn_events < events,
                 "case {k}: {drawn_events} events against {events}"
+            );
+        }
+    }
+
+    #[test]
+    fn quiet_heartbeats_change_nothing_but_the_events() {
+        // Agents that fail often (short up and down periods, so many come
+        // back and go down again), leases that run out between a crash
+        // and the end of its repair or not, on an instant network and
+        // with a constant latency, up to just below the heartbeat period.
+        let failing = [
+            "fleet.tiers[0].uptime=0.5",
+            "fleet.tiers[1].uptime=0.7",
+            "fleet.tiers[1].mttr=\"300ms\"",
+            "fleet.tiers[2].mttr=\"2s\"",
+            "duration=\"60s\"",
+        ];
+        let cases: &[&[&str]] = &[
+            &[],
+            &["network.latency={dist=\"constant\",value=\"1ms\"}"],
+            &["network.latency={dist=\"constant\",value=\"40ms\"}"],
+            &[
+                "network.latency={dist=\"constant\",value=\"5ms\"}",
+                "registry={ttl=\"1200ms\",heartbeat=\"1s\"}",
+            ],
+            &[
+                "network.latency={dist=\"constant\",value=\"300ms\"}",
+                "registry={ttl=\"801ms\",heartbeat=\"500ms\"}",
+                "request.timeout=\"3s\"",
+            ],
+        ];
+        // A last agent's first heartbeat, a period after it registered,
+        // arrives as that lease runs out: the lease check comes first,
+        // and heartbeats are events.
+        let tie = [
+            "network.latency={dist=\"constant\",value=\"300ms\"}",
+            "registry={ttl=\"800ms\",heartbeat=\"500ms\"}",
+        ];
+        let sc = steady_load_with(SMALL_FLEET.iter().chain(&tie));
+        assert!(!World::new(&sc, sc.seed).quiet_heartbeats);
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(SMALL_FLEET.iter().chain(&failing).chain(case.iter()));
+            let ((quiet, quiet_events), quiet_expiries) =
+                results_and_expiries(World::new(&sc, sc.seed));
+            let mut w = World::new(&sc, sc.seed);
+            assert!(
+                w.quiet_heartbeats,
+                "case {k}: {case:?} has quiet heartbeats"
+            );
+            w.heartbeat_events();
+            let ((evented, events), expiries) = results_and_expiries(w);
+            assert_eq!(quiet, evented, "case {k}: {case:?}");
+            // Every lease ran out at the same instant.
+            assert!(!expiries.is_empty(), "case {k}: some lease runs out");
+            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
+            assert!(
+                quiet_events < events,
+                "case {k}: {quiet_events} events against {events}"
             );
         }
     }
