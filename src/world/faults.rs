@@ -199,8 +199,12 @@ impl World<'_> {
             }
             (true, false) => {
                 if self.leases && self.agents[a].presence().registered() {
-                    self.send_heartbeat(now, a);
-                    self.hold_lease(now, a);
+                    // Its lease is held only if that heartbeat is not
+                    // lost (it renews the lease, or registers the agent
+                    // again); a lost one leaves the lease to run out.
+                    if self.send_heartbeat(now, a) {
+                        self.hold_lease(now, a);
+                    }
                     self.resume_heartbeat_slots(now, a);
                 }
                 if self.agents[a].presence().present() {
