@@ -281,7 +281,8 @@ impl<'s> World<'s> {
         // Heartbeats that nothing can lose (no loss, partition, broker or
         // fault, on an instant network) and a fleet that does not change:
         // a running agent's lease is held open, not renewed every period.
-        // On a network with a constant latency and no loss or broker,
+        // On a lossy instant network, between its lost heartbeats, drawn
+        // ahead ([`HeartbeatLosses`]). On a network with a constant latency and no loss or broker,
         // heartbeats are as certain, only later. The latency must be
         // shorter than the period (at most one heartbeat of an agent in
         // flight), and an agent's first heartbeat (at most a period after
