@@ -304,6 +304,16 @@ impl BusStats {
         self.latency_sum_ns += u128::from(ns);
         self.latency_max_ns = self.latency_max_ns.max(ns);
     }
+
+    /// [`Self::record_latency`] `n` times.
+    fn record_latency_n(&mut self, ns: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.latency.record_n(ns, n);
+        self.latency_sum_ns += u128::from(ns) * u128::from(n);
+        self.latency_max_ns = self.latency_max_ns.max(ns);
+    }
 }
 
 /// A subscription, as handed out by [`Bus::subscribe`]. Ids increase, so
@@ -647,18 +657,17 @@ impl Bus {
     /// Count `n` messages of `kind` sent and delivered `latency_ns` later
     /// on a lossless network with nothing cut off, which the caller did
     /// not send one by one: as `n` calls of `send` and `arrive` would
-    /// count them (`n` latencies of `latency_ns`).
+    /// count them (`n` latencies of `latency_ns`; with none,
+    /// [`Bus::crossed_unseen`]).
     pub fn crossed_unseen_after(&mut self, kind: Kind, n: u64, latency_ns: u64) {
-        if n == 0 {
+        if latency_ns == 0 {
+            self.crossed_unseen(kind, n);
             return;
         }
         let s = &mut self.stats.by_kind[kind.index()];
         s.sent += n;
         s.delivered += n;
-        let st = &mut self.stats;
-        st.latency.record_n(latency_ns, n);
-        st.latency_sum_ns += u128::from(latency_ns) * u128::from(n);
-        st.latency_max_ns = st.latency_max_ns.max(latency_ns);
+        self.stats.record_latency_n(latency_ns, n);
     }
 
     /// Count a message of `kind` sent now, whose arrival the caller

@@ -1593,20 +1593,15 @@ impl<'s> World<'s> {
         self.held_since[a] = Instant::MAX;
         let (count, last) = self.unseen_heartbeats(a, since, now);
         let d = self.quiet_latency;
-        if d == 0 {
-            self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
-            self.registry.release(a as u32, last.unwrap_or(since));
-            self.ensure_lease_check();
-            return;
-        }
         // With a latency, the last one sent may still be on its way (at
         // most one is: the latency is shorter than the period): it
-        // arrives as an event of its own, and renews the lease then.
+        // arrives as an event of its own, and renews the lease then. (On
+        // an instant network every one sent before now has arrived.)
         let in_flight = last.filter(|&t| t + Duration(d) >= now);
         let arrived = count - u64::from(in_flight.is_some());
         self.bus
             .crossed_unseen_after(bus::Kind::Heartbeat, arrived, d);
-        let period = self.sc.registry.heartbeat.as_nanos().max(1);
+        let (_, period) = self.heartbeat_grid(a);
         let last_arrived = match (last, in_flight) {
             (Some(t), None) => Some(t),
             (Some(t), Some(_)) if arrived > 0 => Some(Instant(t.0 - period)),
@@ -1645,11 +1640,8 @@ impl<'s> World<'s> {
             if since != Instant::MAX {
                 let (count, last) = self.unseen_heartbeats(a, since, heard);
                 let d = self.quiet_latency;
-                if d == 0 {
-                    self.bus.crossed_unseen(bus::Kind::Heartbeat, count);
-                    continue;
-                }
-                // The last one sent may not have arrived by then.
+                // With a latency, the last one sent may not have arrived
+                // by then.
                 let in_flight = last.is_some_and(|t| t + Duration(d) >= heard);
                 let arrived = count - u64::from(in_flight);
                 self.bus
@@ -1739,23 +1731,33 @@ impl<'s> World<'s> {
         (e / neg_ln_1m(self.sc.network.loss)) as u64
     }
 
-    /// Agent `a`'s heartbeat slot `k` is due at `stagger + k · heartbeat`
-    /// (`None`: past the end of time).
+    /// Agent `a`'s heartbeat slots, in nanoseconds: slot `k` is due at
+    /// `first + k · period`, as their events were (`stagger`).
+    fn heartbeat_grid(&self, a: usize) -> (u64, u64) {
+        let period = self.sc.registry.heartbeat;
+        (
+            stagger(period, a, self.agents.len()).0,
+            period.as_nanos().max(1),
+        )
+    }
+
+    /// When agent `a`'s heartbeat slot `k` is due (`None`: past the end
+    /// of time).
     fn heartbeat_slot_at(&self, a: usize, k: u64) -> Option<Instant> {
-        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
-        let t = k.checked_mul(self.sc.registry.heartbeat.as_nanos().max(1))?;
+        let (first, period) = self.heartbeat_grid(a);
+        let t = k.checked_mul(period)?;
         Some(Instant(first.checked_add(t)?)).filter(|&t| t < Instant::MAX)
     }
 
     /// The slot due at `t` (or the last before it).
     fn heartbeat_slot(&self, a: usize, t: Instant) -> u64 {
-        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
-        t.0.saturating_sub(first) / self.sc.registry.heartbeat.as_nanos().max(1)
+        let (first, period) = self.heartbeat_grid(a);
+        t.0.saturating_sub(first) / period
     }
 
     /// The first slot due strictly after `t`.
     fn heartbeat_slot_after(&self, a: usize, t: Instant) -> u64 {
-        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
+        let (first, _) = self.heartbeat_grid(a);
         if t.0 < first {
             0
         } else {
@@ -1783,16 +1785,11 @@ impl<'s> World<'s> {
     /// are due at `stagger + k · heartbeat`, as their events were), and
     /// the last of them.
     fn unseen_heartbeats(&self, a: usize, from: Instant, to: Instant) -> (u64, Option<Instant>) {
-        let period = self.sc.registry.heartbeat.as_nanos().max(1);
-        let first = stagger(self.sc.registry.heartbeat, a, self.agents.len()).0;
+        let (first, period) = self.heartbeat_grid(a);
         if to.0 <= first {
             return (0, None);
         }
-        let k0 = if from.0 < first {
-            0
-        } else {
-            (from.0 - first) / period + 1
-        };
+        let k0 = self.heartbeat_slot_after(a, from);
         let k1 = (to.0 - first - 1) / period;
         if k1 < k0 {
             return (0, None);
@@ -1840,6 +1837,7 @@ impl<'s> World<'s> {
 mod tests {
     use crate::scenario::Scenario;
     use crate::time::Instant;
+    use crate::world::{World, steady_load_with};
     use std::cell::RefCell;
 
     thread_local! {
@@ -1869,7 +1867,6 @@ mod tests {
         let r = results(w);
         (r, EXPIRIES.with(|e| std::mem::take(&mut *e.borrow_mut())))
     }
-    use crate::world::{World, steady_load_with};
 
     /// Run `sc` with dormant probes allowed or not: the results (every
     /// figure the reports draw on, floats to the bit: `Debug` prints them
