@@ -578,6 +578,35 @@ impl Bus {
         }
     }
 
+    /// [`Bus::send`] on a network with no latency or broker, whose loss
+    /// draw the caller made ahead: `lost` is how it came out. A cut end
+    /// loses it first, as in `send`. Counted as `send` counts it.
+    pub fn send_decided(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        from: Endpoint,
+        to: Endpoint,
+        lost: bool,
+    ) -> Fate {
+        debug_assert!(
+            self.latency.is_zero() && self.broker.is_none(),
+            "a decided send on a network that can delay it"
+        );
+        let cut = self.either_cut(from, to);
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += 1;
+        if cut {
+            s.lost_partition += 1;
+            return Fate::Lost(Lost::Partition);
+        }
+        if lost {
+            s.lost_dropped += 1;
+            return Fate::Lost(Lost::Dropped);
+        }
+        Fate::Arrives(now)
+    }
+
     /// A message sent at `sent` reaches `to` now. It is lost (`false`,
     /// counted as a partition loss) if either end is cut off at arrival;
     /// else it is delivered and its latency recorded. A partition that

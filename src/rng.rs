@@ -82,36 +82,6 @@ impl Seed {
     }
 }
 
-/// One 64-bit value drawn earlier from a stream, given back as the next
-/// draw: a message whose fate was drawn when it was sent is decided later
-/// by the same code that draws it on the spot (see the probes' answers in
-/// `world/discovery.rs`). It holds one value, for a caller that draws
-/// once (a message's loss on an instant network without a broker).
-#[derive(Clone, Copy, Debug)]
-pub struct Drawn(Option<u64>);
-
-impl Drawn {
-    pub fn new(value: u64) -> Drawn {
-        Drawn(Some(value))
-    }
-}
-
-impl rand::TryRng for Drawn {
-    type Error = std::convert::Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        unreachable!("a replayed draw is read as one u64")
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(self.0.take().expect("a replayed draw is read once"))
-    }
-
-    fn try_fill_bytes(&mut self, _dst: &mut [u8]) -> Result<(), Self::Error> {
-        unreachable!("a replayed draw is read as one u64")
-    }
-}
-
 /// SplitMix64: a good 64-bit mixer, used to expand seeds.
 pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -216,6 +216,13 @@ pub enum Event {
     RollingNext {
         fault: u32,
     },
+    /// An agent whose probes sleep on a lossy network is due the probe
+    /// whose exchange is lost: it wakes, and that probe is an event (see
+    /// `world/discovery.rs`, `ProbeLosses`). Never in an event log (with
+    /// one, probes do not sleep).
+    ProbeWake {
+        agent: u32,
+    },
 }
 
 // Three `u32`s and a tag: an event and its key fill half a cache line in
@@ -225,7 +232,7 @@ const _: () = assert!(std::mem::size_of::<Event>() == 16);
 
 impl Event {
     /// The kind names, by [`Event::code`] (the `kind` column of events.csv).
-    pub const KINDS: [&'static str; 29] = [
+    pub const KINDS: [&'static str; 30] = [
         "arrival",
         "retry",
         "deliver",
@@ -255,6 +262,7 @@ impl Event {
         "agent_started",
         "autoscale",
         "rolling_next",
+        "probe_wake",
     ];
 
     /// The kind's code: the variant's position in the enum (a fingerprint
@@ -291,6 +299,7 @@ impl Event {
             Event::AgentStarted { .. } => 26,
             Event::Autoscale { .. } => 27,
             Event::RollingNext { .. } => 28,
+            Event::ProbeWake { .. } => 29,
         }
     }
 
@@ -330,6 +339,7 @@ impl Event {
             Event::AgentStarted { agent, epoch } => (u64::from(agent) << 32) | u64::from(epoch),
             Event::Autoscale { scaler } => u64::from(scaler) << 32,
             Event::RollingNext { fault } => u64::from(fault) << 32,
+            Event::ProbeWake { agent } => u64::from(agent) << 32,
         }
     }
 
@@ -583,9 +593,9 @@ struct ProbeMsg {
     ok: bool,
     /// Holding one of its agent's slots.
     serving: bool,
-    /// The draw that decides whether its answer is lost, when
-    /// `World::replies_drawn` holds.
-    reply_draw: u64,
+    /// Its answer is to be lost (decided as it arrived, when
+    /// `World::replies_drawn` holds).
+    reply_lost: bool,
 }
 
 /// An agent's current health probe.
@@ -775,10 +785,14 @@ pub struct World<'s> {
     /// later event then draws from the stream, and the answer's fate is
     /// known as the probe is handled (see `world/discovery.rs`).
     replies_drawn: bool,
-    /// With `replies_drawn`, the draw that decides whether the answer to
-    /// each agent's current probe is lost (empty otherwise: a lossless
-    /// run's probe state stays as small).
-    reply_draws: Vec<u64>,
+    /// With `replies_drawn`, whether the answer to each agent's current
+    /// probe is to be lost (empty otherwise: a lossless run's probe state
+    /// stays as small).
+    reply_lost: Vec<bool>,
+    /// On an instant lossy network with `probes_independent`: each
+    /// agent's lost probes and answers, drawn ahead from its own stream
+    /// (see `world/discovery.rs`, `ProbeLosses`).
+    probe_losses: Vec<discovery::ProbeLosses>,
     /// A steady agent's probes may go dormant: no event until it is looked
     /// at (see `world/discovery.rs`, `may_sleep`).
     probes_dormant: bool,
@@ -1014,7 +1028,8 @@ impl<'s> World<'s> {
             probe_handling: Vec::new(),
             probes_independent: false,
             replies_drawn: false,
-            reply_draws: Vec::new(),
+            reply_lost: Vec::new(),
+            probe_losses: Vec::new(),
             probes_dormant: false,
             first_probe_seq: 0,
             unseen_probe_end: Vec::new(),
@@ -1140,6 +1155,7 @@ impl<'s> World<'s> {
     /// Run, reporting progress (the fraction of `duration + drain` reached,
     /// from 0 to 1) every 65,536 events. Progress never affects results.
     pub fn run_with_progress(mut self, progress: &mut dyn FnMut(f64)) -> RunResult {
+        self.schedule_born_wakes();
         for i in 0..self.sources.len() {
             self.schedule_next_arrival(i as u32);
         }
@@ -1270,6 +1286,7 @@ impl<'s> World<'s> {
                 Event::AgentStarted { agent, epoch } => self.on_agent_started(now, agent, epoch),
                 Event::Autoscale { scaler } => self.on_autoscale(now, scaler),
                 Event::RollingNext { fault } => self.on_rolling_next(now, fault),
+                Event::ProbeWake { agent } => self.on_probe_wake(now, agent),
             }
             if self.trace.is_some() {
                 self.trace_end();

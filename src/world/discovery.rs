@@ -100,6 +100,18 @@
 //! answers end as before: every probe stays an event to log, so such a
 //! run's `events` and fingerprint are those of the fuller trajectory.
 //!
+//! On a lossy network an agent's probes sleep only until its next failed
+//! exchange (its probe or the answer lost), which is known ahead: with
+//! `probes_independent`, each agent's losses come from its own stream
+//! ([`ProbeLosses`]), not from the shared `probes` stream in event order.
+//! A sleeping agent has one `ProbeWake` event, at that probe: if the
+//! agent still sleeps then, the probes before it are applied and it is
+//! sent as its event would have been (the wake stands for a look at the
+//! agent at that instant, which the probes have always allowed); if
+//! something looked at the agent before, its probes are events again and
+//! the wake does nothing. Every probe, asleep or not, draws its fate from
+//! the agent's losses, so a run with an event log has the same results.
+//!
 //! Eligibility has two levels: with `[balancer] degraded = "fallback"` an
 //! agent held DEGRADED is marked degraded in every balancer (the
 //! dispatcher's and the callers'), which picks it only while no eligible
@@ -110,8 +122,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rand::Rng;
-
 use super::{Event, PROBE, ProbeMsg, ProbeState, View, World};
 use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Breakers, Kind};
@@ -121,7 +131,7 @@ use crate::fleet::AGENT_ID_PREFIX;
 use crate::fleet::Presence;
 use crate::rng::dist::Dist;
 use crate::rng::ln::neg_ln_1m;
-use crate::rng::{Drawn, fnv1a64, fnv1a64_on, unit};
+use crate::rng::{fnv1a64, fnv1a64_on, unit};
 use crate::time::{Duration, Instant};
 
 /// In `breaker_rest`: the agent's breaker is not at rest.
@@ -187,6 +197,40 @@ impl Default for HeartbeatLosses {
     }
 }
 
+/// One agent's lost probes, on an instant lossy network where events of
+/// different agents' probes are independent (`probes_independent`). Each
+/// probe is lost with the network's loss probability `p`, and the answer
+/// to one that arrives is too, independently of everything else: an
+/// exchange (a probe and its answer) fails with `q = 1 − (1 − p)²`, and
+/// one that fails lost its probe with `p / q = 1 / (2 − p)`, else its
+/// answer. How many of the agent's probes in a row go through before its
+/// next failed exchange, and which message that one loses, are drawn
+/// ahead from its own stream (`probes/agent-N`). So its probes may sleep
+/// on a lossy network too: until that probe, which wakes it
+/// (`Event::ProbeWake`) and is an event.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ProbeLosses {
+    /// The agent's stream's position.
+    pos: u64,
+    /// Its probes still to go through before the next failed exchange.
+    until_loss: u64,
+    /// That exchange loses its probe (else the answer).
+    probe_lost: bool,
+    /// When its one pending `ProbeWake` is due (`Instant::MAX`: none).
+    wake_at: Instant,
+}
+
+impl Default for ProbeLosses {
+    fn default() -> ProbeLosses {
+        ProbeLosses {
+            pos: 0,
+            until_loss: 0,
+            probe_lost: false,
+            wake_at: Instant::MAX,
+        }
+    }
+}
+
 /// `t` as the two halves of its nanoseconds (high, low), to ride in an
 /// event.
 pub(super) fn split_instant(t: Instant) -> [u32; 2] {
@@ -232,7 +276,7 @@ impl<'s> World<'s> {
             // no later event of a probe draws from the shared stream.
             self.replies_drawn = self.zero_latency && self.sc.network.loss > 0.0;
             if self.replies_drawn {
-                self.reply_draws = vec![0; n];
+                self.reply_lost = vec![false; n];
             }
             // Without later draws from a shared stream, faults, lifecycle
             // changes, calls or panic routing, an event of one agent's
@@ -249,14 +293,21 @@ impl<'s> World<'s> {
             if self.probes_independent {
                 self.unseen_probe_end = vec![NO_PROBE; n];
                 self.probe_deferred = vec![false; n];
+                if self.sc.network.loss > 0.0 {
+                    // Each agent's losses from its own stream, so that
+                    // which probes go through is known ahead.
+                    self.probe_losses = vec![ProbeLosses::default(); n];
+                    for a in 0..n {
+                        self.draw_probe_loss(a);
+                    }
+                }
             }
             // Dormant probes need arrivals that never come at one instant
-            // (a trace's equal timestamps, a burst), see `may_sleep`, and
-            // answers that cannot be lost: `catch_up` applies each as
+            // (a trace's equal timestamps, a burst), see `may_sleep`. On a
+            // lossy network an agent sleeps only until its next failed
+            // exchange (`ProbeLosses`): `catch_up` applies each probe as
             // answered.
-            self.probes_dormant = self.probes_independent
-                && self.sc.network.loss == 0.0
-                && self.sc.workload.arrivals_apart();
+            self.probes_dormant = self.probes_independent && self.sc.workload.arrivals_apart();
             self.monitors = (0..n)
                 .map(|a| HealthMonitor::new(stagger(cfg.interval, a, n)))
                 .collect();
@@ -581,18 +632,7 @@ impl<'s> World<'s> {
         p.open = true;
         p.timer = false;
         let epoch = p.epoch;
-        let fate = self.bus.send_via(
-            now,
-            bus::Kind::Probe,
-            Endpoint::CONTROL,
-            Endpoint(a),
-            &mut self.rng.probes,
-            Some(&mut self.rng.broker),
-        );
-        if self.replies_drawn && matches!(fate, Fate::Arrives(_)) {
-            self.reply_draws[i] = self.rng.probes.next_u64();
-        }
-        match fate {
+        match self.send_probe(now, i) {
             Fate::Lost(_) => self.arm_probe_timeout(now, i),
             Fate::Arrives(_) if self.probe_may_skip(a, true) => {
                 // It arrives now, and its arrival would be the next event:
@@ -617,11 +657,13 @@ impl<'s> World<'s> {
                 "agent {a}'s probes went dormant at {now:?}, its probe not unseen ({m})"
             );
             self.unseen_probe_end[i] = DORMANT | m;
+            self.schedule_probe_wake(i);
         }
         if let Some(seq) = refused {
             let p = self.probes[i];
             if !p.open && !p.timer && self.unseen_probe_end[i] == NO_PROBE {
                 self.unseen_probe_end[i] = REFUSED;
+                self.schedule_probe_wake(i);
             } else {
                 // Its answer is an event after all (an event due now that
                 // names a reused probe message of this agent, say): the
@@ -671,7 +713,18 @@ impl<'s> World<'s> {
     fn may_sleep(&self, a: usize) -> bool {
         self.steady_idle(a)
             && self.unseen_probe_end[a] == NO_PROBE
+            && self.probe_goes_through(a)
             && self.probe_may_skip(a as u32, true)
+    }
+
+    /// Will agent `a`'s next probe and its answer go through? Always on a
+    /// lossless network; on a lossy one, known ahead only with
+    /// `probe_losses` (else `false`).
+    fn probe_goes_through(&self, a: usize) -> bool {
+        match self.probe_losses.get(a) {
+            Some(l) => l.until_loss > 0,
+            None => !self.replies_drawn,
+        }
     }
 
     /// The `[health]` settings, which every monitor follows (probes run
@@ -747,6 +800,7 @@ impl<'s> World<'s> {
                 Event::ProbeDone { msg, .. } | Event::ProbeReply { msg, .. } => {
                     self.probe_msgs[msg as usize].agent != a
                 }
+                Event::ProbeWake { agent } => agent != a,
                 _ => false,
             }
         });
@@ -789,7 +843,7 @@ impl<'s> World<'s> {
         let cfg = self.health();
         !m.is_some_and(|m| {
             let msg = &self.probe_msgs[m as usize];
-            msg.serving && msg.done < p.sent + cfg.timeout && !self.answer_lost(msg.reply_draw)
+            msg.serving && msg.done < p.sent + cfg.timeout && !msg.reply_lost
         })
     }
 
@@ -841,7 +895,7 @@ impl<'s> World<'s> {
             replied: Instant::ZERO,
             ok: true,
             serving: false,
-            reply_draw: self.reply_draws.get(agent as usize).copied().unwrap_or(0),
+            reply_lost: self.reply_lost.get(agent as usize) == Some(&true),
         };
         match self.free_probe_msgs.pop() {
             Some(m) => {
@@ -917,10 +971,7 @@ impl<'s> World<'s> {
         p.open
             && p.epoch == epoch
             && !p.timer
-            && !self
-                .reply_draws
-                .get(a)
-                .is_some_and(|&d| self.answer_lost(d))
+            && self.reply_lost.get(a) != Some(&true)
             && p.sent == now
             && self.unseen_probe_end[a] == NO_PROBE
             && self.agents[a].presence() == Presence::Serving
@@ -1115,6 +1166,7 @@ impl<'s> World<'s> {
         let p = self.probes[a];
         if !p.open && !p.timer && self.unseen_probe_end[a] == NO_PROBE && self.steady_idle(a) {
             self.unseen_probe_end[a] = DORMANT | NO_LAST;
+            self.schedule_probe_wake(a);
         } else {
             self.schedule_next_probe(a);
         }
@@ -1148,6 +1200,7 @@ impl<'s> World<'s> {
         } else {
             arrived - 1
         };
+        self.probes_went_through(a, arrived);
         self.bus.crossed_unseen(bus::Kind::Probe, arrived);
         self.bus.crossed_unseen(bus::Kind::ProbeReply, answered);
         let agent = &mut self.agents[a];
@@ -1202,6 +1255,7 @@ impl<'s> World<'s> {
         let (n, _, last) = self.probes_due(until, a, at_until)?;
         let sent_only = last == until;
         let refused = n - u64::from(sent_only);
+        self.probes_went_through(a, refused);
         self.bus.crossed_unseen(bus::Kind::Probe, refused);
         self.bus.crossed_unseen(bus::Kind::ProbeReply, refused);
         let cfg = self.health();
@@ -1241,15 +1295,136 @@ impl<'s> World<'s> {
     /// A sleeping probe due at `at`, the instant the run stopped, left
     /// agent `a` (counted on the bus) and was not handled.
     fn send_only(&mut self, at: Instant, a: usize) {
+        self.send_probe(at, a);
+    }
+
+    /// Agent `a`'s current probe leaves now: its fate on the bus. With
+    /// `probe_losses`, as drawn ahead for the agent; else from the shared
+    /// `probes` stream. With `replies_drawn`, whether the answer to one
+    /// that arrives is to be lost is decided now too.
+    fn send_probe(&mut self, now: Instant, a: usize) -> Fate {
+        let (kind, to) = (bus::Kind::Probe, Endpoint(a as u32));
+        if !self.probe_losses.is_empty() {
+            let (probe_lost, answer_lost) = self.next_probe_fate(a);
+            self.reply_lost[a] = answer_lost;
+            return self
+                .bus
+                .send_decided(now, kind, Endpoint::CONTROL, to, probe_lost);
+        }
         let fate = self.bus.send_via(
-            at,
-            bus::Kind::Probe,
+            now,
+            kind,
             Endpoint::CONTROL,
-            Endpoint(a as u32),
+            to,
             &mut self.rng.probes,
             Some(&mut self.rng.broker),
         );
-        debug_assert_eq!(fate, Fate::Arrives(at), "a sleeping probe");
+        if self.replies_drawn && matches!(fate, Fate::Arrives(_)) {
+            self.reply_lost[a] = unit(&mut self.rng.probes) < self.sc.network.loss;
+        }
+        fate
+    }
+
+    /// The fates of agent `a`'s next probe and of its answer (lost or
+    /// not), from its losses drawn ahead ([`ProbeLosses`]).
+    fn next_probe_fate(&mut self, a: usize) -> (bool, bool) {
+        let l = &mut self.probe_losses[a];
+        if l.until_loss > 0 {
+            l.until_loss -= 1;
+            return (false, false);
+        }
+        let probe_lost = l.probe_lost;
+        self.draw_probe_loss(a);
+        (probe_lost, !probe_lost)
+    }
+
+    /// `n` of agent `a`'s probes went through unseen (sleeping): with
+    /// `probe_losses`, none of them was the next to fail (the agent
+    /// wakes for that one).
+    fn probes_went_through(&mut self, a: usize, n: u64) {
+        if let Some(l) = self.probe_losses.get_mut(a) {
+            assert!(
+                l.until_loss >= n,
+                "agent {a}: {n} probes slept past a lost one ({} to go)",
+                l.until_loss
+            );
+            l.until_loss -= n;
+        }
+    }
+
+    /// Draw agent `a`'s next failed probe exchange from its own stream
+    /// (`probes/agent-N`): how many probes go through before it
+    /// (geometric, drawn as `⌊E / −ln((1 − p)²)⌋` with `E` exponential, as
+    /// [`Self::heartbeats_until_loss`] draws its heartbeats), and whether
+    /// it loses the probe (with `1 / (2 − p)`) or the answer.
+    fn draw_probe_loss(&mut self, a: usize) {
+        let p = self.sc.network.loss;
+        let mut rng = self.agent_stream(b"probes/", a, self.probe_losses[a].pos);
+        let e = neg_ln_1m(unit(&mut rng));
+        let which = unit(&mut rng);
+        let l = &mut self.probe_losses[a];
+        l.pos = rng.word_pos();
+        // Saturating: a loss of 1 fails every exchange, a tiny one none
+        // for ever.
+        l.until_loss = (e / (2.0 * neg_ln_1m(p))) as u64;
+        l.probe_lost = which < 1.0 / (2.0 - p);
+    }
+
+    /// Agent `a`'s probes just went to sleep: with `probe_losses`, it
+    /// wakes for its next probe whose exchange fails, `until_loss`
+    /// intervals after its next probe (`ProbeWake`, unless that one is
+    /// already pending: it slept before since that probe was drawn).
+    fn schedule_probe_wake(&mut self, a: usize) {
+        let Some(&l) = self.probe_losses.get(a) else {
+            return;
+        };
+        let interval = self.health().interval.as_nanos().max(1);
+        let next = self.monitors[a].poll_timeout().0;
+        let Some(at) = (l.until_loss.checked_mul(interval))
+            .and_then(|d| next.checked_add(d))
+            .map(Instant)
+            .filter(|&t| t < Instant::MAX)
+        else {
+            return;
+        };
+        if l.wake_at == at {
+            return;
+        }
+        debug_assert_eq!(l.wake_at, Instant::MAX, "agent {a}: two probe wakes");
+        self.probe_losses[a].wake_at = at;
+        self.engine
+            .schedule(at, Event::ProbeWake { agent: a as u32 })
+            .expect("a lost probe ahead");
+    }
+
+    /// Before the run: agents born dormant (`start_discovery`) on a
+    /// lossy network wake for their first failed exchange. Not while the
+    /// world is set up: a world given an event log wakes every agent born
+    /// dormant then (`wake_born`), with nothing to wake it for.
+    pub(super) fn schedule_born_wakes(&mut self) {
+        for a in 0..self.probe_losses.len() {
+            if self.unseen_probe_end.get(a) == Some(&(DORMANT | NO_LAST)) {
+                self.schedule_probe_wake(a);
+            }
+        }
+    }
+
+    /// Agent `a`'s `ProbeWake` is due. If its probes still sleep, the
+    /// probe due now is the one whose exchange fails: the probes before it
+    /// are applied, and it is sent now, as its event would have
+    /// ([`Self::on_probe`]). If they do not (a look at the agent woke
+    /// them before, and its probes are events, this one's included), it
+    /// does nothing.
+    pub(super) fn on_probe_wake(&mut self, now: Instant, a: u32) {
+        let i = a as usize;
+        self.probe_losses[i].wake_at = Instant::MAX;
+        if !dormant(self.unseen_probe_end[i]) {
+            return;
+        }
+        self.catch_up_dormant(now, i, false);
+        debug_assert_eq!(self.monitors[i].poll_timeout(), now, "agent {a}'s wake");
+        debug_assert_eq!(self.probe_losses[i].until_loss, 0, "agent {a}'s wake");
+        self.on_probe(now, a);
     }
 
     /// Every probe is an event from the start (an event log shows each):
@@ -1289,6 +1464,17 @@ impl<'s> World<'s> {
     }
 
     /// At the end of the run: apply the unseen ends before `heard`.
+    ///
+    /// A sleeping probe due at `heard` itself, when the run stopped after
+    /// an event then, counts as sent: its event would have been scheduled
+    /// a probe interval before, ahead of the event that ended the run if
+    /// that one was scheduled within the interval (a request's end, its
+    /// reply). An event scheduled earlier than that (a request timeout or a
+    /// service longer than the interval) that ends the run exactly at a
+    /// sleeping probe's instant would have come first, and that probe
+    /// would not have been sent: the probes' `sent` count is then one more
+    /// than with every probe an event. Only runs on a grid (constant
+    /// arrivals on the probes' instants) meet it.
     ///
     /// Dormant probes, and first answers that ended unseen, were events
     /// before: at the end of the drain (the run stopping before `heard`,
@@ -1359,27 +1545,18 @@ impl<'s> World<'s> {
 
     /// Probe `m`'s answer (or refusal) leaves its agent at `now`: its fate
     /// on the bus, its loss drawn now from `probes` or, with
-    /// `replies_drawn`, as the probe arrived.
+    /// `replies_drawn`, decided as the probe arrived.
     fn send_answer(&mut self, now: Instant, m: u32) -> Fate {
         let msg = &self.probe_msgs[m as usize];
         let (from, to) = (Endpoint(msg.agent), Endpoint::CONTROL);
         let kind = bus::Kind::ProbeReply;
-        let broker = Some(&mut self.rng.broker);
         if self.replies_drawn {
-            let mut drawn = Drawn::new(msg.reply_draw);
-            self.bus.send_via(now, kind, from, to, &mut drawn, broker)
+            self.bus.send_decided(now, kind, from, to, msg.reply_lost)
         } else {
+            let broker = Some(&mut self.rng.broker);
             self.bus
                 .send_via(now, kind, from, to, &mut self.rng.probes, broker)
         }
-    }
-
-    /// Is the answer to agent `a`'s probe, whose loss was drawn as it
-    /// arrived (`replies_drawn`), to be lost? On an instant network with
-    /// no faults and no broker (`probes_independent`), the loss is the
-    /// only thing that stops it.
-    fn answer_lost(&self, draw: u64) -> bool {
-        self.replies_drawn && unit(&mut Drawn::new(draw)) < self.sc.network.loss
     }
 
     /// Probe `m`'s answer (or refusal) leaves its agent for the monitor.
@@ -1720,15 +1897,20 @@ impl<'s> World<'s> {
     /// `P(G ≥ g) = (1 − p)^g` for loss `p`, drawn as `⌊E / −ln(1 − p)⌋`
     /// with `E` exponential (`P(E ≥ g·λ) = e^(−g·λ)`).
     fn heartbeats_until_loss(&mut self, a: usize) -> u64 {
-        let mut digits = [0u8; 20];
-        let prefix = fnv1a64_on(fnv1a64(b"heartbeats/"), AGENT_ID_PREFIX.as_bytes());
-        let id = fnv1a64_on(prefix, crate::text::decimal(a as u64, &mut digits));
-        let losses = &mut self.heartbeat_losses[a];
-        let mut rng = self.availability_key.cursor(id, losses.pos);
+        let mut rng = self.agent_stream(b"heartbeats/", a, self.heartbeat_losses[a].pos);
         let e = neg_ln_1m(unit(&mut rng));
-        losses.pos = rng.word_pos();
+        self.heartbeat_losses[a].pos = rng.word_pos();
         // Saturating: a loss of 1 gives 0, a tiny one a far slot.
         (e / neg_ln_1m(self.sc.network.loss)) as u64
+    }
+
+    /// Agent `a`'s own stream `<family>agent-N` (`family` ends in `/`),
+    /// from word `pos` on.
+    fn agent_stream(&self, family: &[u8], a: usize, pos: u64) -> crate::rng::block::Cursor {
+        let mut digits = [0u8; 20];
+        let prefix = fnv1a64_on(fnv1a64(family), AGENT_ID_PREFIX.as_bytes());
+        let id = fnv1a64_on(prefix, crate::text::decimal(a as u64, &mut digits));
+        self.availability_key.cursor(id, pos)
     }
 
     /// Agent `a`'s heartbeat slots, in nanoseconds: slot `k` is due at
@@ -1927,140 +2109,142 @@ mod tests {
         (figures, r.events)
     }
 
+    /// Fleets where probes sleep a lot, and the edge cases: requests that
+    /// come exactly when a probe is due (constant arrivals on the probes'
+    /// grid), probe handling times next to the DEGRADED threshold (the
+    /// EMA crosses it or not), several slots, short intervals, and runs
+    /// that end between a probe and its answer.
+    const DORMANT_CASES: &[&[&str]] = &[
+        &[],
+        &["workload.arrivals={process=\"constant\",rate=12.0}"],
+        &["workload.arrivals={process=\"constant\",rate=4.0}"],
+        &[
+            "workload.arrivals={process=\"constant\",rate=24.0}",
+            "drain=\"0s\"",
+        ],
+        &[
+            "health.degraded_threshold=\"25ms\"",
+            "workload.arrivals={process=\"poisson\",rate=5.0}",
+        ],
+        &[
+            "health.degraded_threshold=\"110ms\"",
+            "workload.arrivals={process=\"poisson\",rate=30.0}",
+        ],
+        &[
+            "fleet.tiers[0].concurrency=3",
+            "fleet.tiers[2].concurrency=2",
+        ],
+        &["health.interval=\"120ms\"", "health.timeout=\"115ms\""],
+        &[
+            "health.interval=\"250ms\"",
+            "health.timeout=\"200ms\"",
+            "drain=\"0s\"",
+        ],
+        &["workload.arrivals={process=\"poisson\",rate=2.0}", "seed=7"],
+        // The run stops at the end of the drain with a request in
+        // flight and an agent's probe due then: that probe's event
+        // closed the last bucket, with the request counted in it.
+        &[
+            "fleet.tiers[0].count=4",
+            "fleet.tiers[0].concurrency=2",
+            "fleet.tiers[1].count=3",
+            "fleet.tiers[2].count=4",
+            "fleet.tiers[2].concurrency=3",
+            "health.timeout=\"200ms\"",
+            "health.degraded_threshold=\"130ms\"",
+            "health.ema_alpha=0.5",
+            "workload.arrivals={process=\"poisson\",rate=10.0}",
+            "duration=\"10s\"",
+            "drain=\"0s\"",
+            "seed=928424",
+            "fleet.tiers[0].service_time={dist=\"constant\",value=\"250ms\"}",
+        ],
+        // The same at the first probes' ends (UNKNOWN to HEALTHY).
+        &[
+            "duration=\"1050ms\"",
+            "drain=\"0s\"",
+            "workload.arrivals={process=\"poisson\",rate=40.0}",
+        ],
+        &[
+            "duration=\"1100ms\"",
+            "drain=\"0s\"",
+            "workload.arrivals={process=\"poisson\",rate=40.0}",
+        ],
+        // Agents that sleep again after a request (see
+        // `after_delivery`): several slots, failed requests, timeouts
+        // shorter than a service, deadlines.
+        &[
+            "fleet.tiers[0].concurrency=2",
+            "fleet.tiers[1].concurrency=2",
+            "fleet.tiers[1].error_rate=0.3",
+            "workload.arrivals={process=\"poisson\",rate=9.0}",
+        ],
+        &[
+            "request.timeout=\"40ms\"",
+            "workload.deadline=\"90ms\"",
+            "workload.arrivals={process=\"poisson\",rate=20.0}",
+        ],
+        // Requests that reach an agent exactly as its next probe is due.
+        &[
+            "workload.arrivals={process=\"constant\",rate=1.5}",
+            "fleet.tiers[0].count=1",
+            "fleet.tiers[1].count=1",
+            "fleet.tiers[2].count=1",
+        ],
+        &[
+            "workload.arrivals={process=\"constant\",rate=1.5}",
+            "fleet.tiers[0].count=2",
+            "fleet.tiers[1].count=2",
+            "fleet.tiers[2].count=2",
+        ],
+        // Agents born dormant (`start_discovery`): runs that end before
+        // some first probes, between a first probe and its answer, or
+        // with requests before, at and after the first probes.
+        &["duration=\"400ms\"", "drain=\"0s\""],
+        &[
+            "duration=\"1012ms\"",
+            "drain=\"0s\"",
+            "workload.arrivals={process=\"constant\",rate=12.0}",
+        ],
+        &[
+            "health.interval=\"3s\"",
+            "health.timeout=\"1s\"",
+            "workload.arrivals={process=\"poisson\",rate=0.7}",
+            "seed=11",
+        ],
+        // Agents down for long stretches (`may_sleep_refused`): their
+        // refused probes sleep once they are UNHEALTHY, and wake as
+        // they come back, as a request reaches them (routing blind to
+        // health) or as the run ends; probes due as they come back,
+        // timeouts as long as the interval.
+        &[
+            "fleet.tiers[0].uptime=0.5",
+            "fleet.tiers[1].uptime=0.6",
+            "fleet.tiers[2].uptime=0.5",
+            "fleet.tiers[1].mttr={dist=\"constant\",value=\"7s\"}",
+            "health.unhealthy_after=1",
+        ],
+        &[
+            "fleet.tiers[0].uptime=0.5",
+            "fleet.tiers[2].uptime=0.5",
+            "fleet.tiers[2].mttr={dist=\"exponential\",mean=\"12s\"}",
+            "balancer.healthy_only=false",
+            "workload.arrivals={process=\"constant\",rate=4.0}",
+        ],
+        &[
+            "fleet.tiers[0].uptime=0.6",
+            "fleet.tiers[1].uptime=0.6",
+            "fleet.tiers[2].uptime=0.6",
+            "health.interval=\"500ms\"",
+            "health.timeout=\"500ms\"",
+            "drain=\"0s\"",
+            "seed=3",
+        ],
+    ];
+
     #[test]
     fn dormant_probes_change_nothing_but_the_events() {
-        // Fleets where probes sleep a lot, and the edge cases: requests
-        // that come exactly when a probe is due (constant arrivals on the
-        // probes' grid), probe handling times next to the DEGRADED
-        // threshold (the EMA crosses it or not), several slots, short
-        // intervals, and runs that end between a probe and its answer.
-        let cases: &[&[&str]] = &[
-            &[],
-            &["workload.arrivals={process=\"constant\",rate=12.0}"],
-            &["workload.arrivals={process=\"constant\",rate=4.0}"],
-            &[
-                "workload.arrivals={process=\"constant\",rate=24.0}",
-                "drain=\"0s\"",
-            ],
-            &[
-                "health.degraded_threshold=\"25ms\"",
-                "workload.arrivals={process=\"poisson\",rate=5.0}",
-            ],
-            &[
-                "health.degraded_threshold=\"110ms\"",
-                "workload.arrivals={process=\"poisson\",rate=30.0}",
-            ],
-            &[
-                "fleet.tiers[0].concurrency=3",
-                "fleet.tiers[2].concurrency=2",
-            ],
-            &["health.interval=\"120ms\"", "health.timeout=\"115ms\""],
-            &[
-                "health.interval=\"250ms\"",
-                "health.timeout=\"200ms\"",
-                "drain=\"0s\"",
-            ],
-            &["workload.arrivals={process=\"poisson\",rate=2.0}", "seed=7"],
-            // The run stops at the end of the drain with a request in
-            // flight and an agent's probe due then: that probe's event
-            // closed the last bucket, with the request counted in it.
-            &[
-                "fleet.tiers[0].count=4",
-                "fleet.tiers[0].concurrency=2",
-                "fleet.tiers[1].count=3",
-                "fleet.tiers[2].count=4",
-                "fleet.tiers[2].concurrency=3",
-                "health.timeout=\"200ms\"",
-                "health.degraded_threshold=\"130ms\"",
-                "health.ema_alpha=0.5",
-                "workload.arrivals={process=\"poisson\",rate=10.0}",
-                "duration=\"10s\"",
-                "drain=\"0s\"",
-                "seed=928424",
-                "fleet.tiers[0].service_time={dist=\"constant\",value=\"250ms\"}",
-            ],
-            // The same at the first probes' ends (UNKNOWN to HEALTHY).
-            &[
-                "duration=\"1050ms\"",
-                "drain=\"0s\"",
-                "workload.arrivals={process=\"poisson\",rate=40.0}",
-            ],
-            &[
-                "duration=\"1100ms\"",
-                "drain=\"0s\"",
-                "workload.arrivals={process=\"poisson\",rate=40.0}",
-            ],
-            // Agents that sleep again after a request (see
-            // `after_delivery`): several slots, failed requests, timeouts
-            // shorter than a service, deadlines.
-            &[
-                "fleet.tiers[0].concurrency=2",
-                "fleet.tiers[1].concurrency=2",
-                "fleet.tiers[1].error_rate=0.3",
-                "workload.arrivals={process=\"poisson\",rate=9.0}",
-            ],
-            &[
-                "request.timeout=\"40ms\"",
-                "workload.deadline=\"90ms\"",
-                "workload.arrivals={process=\"poisson\",rate=20.0}",
-            ],
-            // Requests that reach an agent exactly as its next probe is due.
-            &[
-                "workload.arrivals={process=\"constant\",rate=1.5}",
-                "fleet.tiers[0].count=1",
-                "fleet.tiers[1].count=1",
-                "fleet.tiers[2].count=1",
-            ],
-            &[
-                "workload.arrivals={process=\"constant\",rate=1.5}",
-                "fleet.tiers[0].count=2",
-                "fleet.tiers[1].count=2",
-                "fleet.tiers[2].count=2",
-            ],
-            // Agents born dormant (`start_discovery`): runs that end before
-            // some first probes, between a first probe and its answer, or
-            // with requests before, at and after the first probes.
-            &["duration=\"400ms\"", "drain=\"0s\""],
-            &[
-                "duration=\"1012ms\"",
-                "drain=\"0s\"",
-                "workload.arrivals={process=\"constant\",rate=12.0}",
-            ],
-            &[
-                "health.interval=\"3s\"",
-                "health.timeout=\"1s\"",
-                "workload.arrivals={process=\"poisson\",rate=0.7}",
-                "seed=11",
-            ],
-            // Agents down for long stretches (`may_sleep_refused`): their
-            // refused probes sleep once they are UNHEALTHY, and wake as
-            // they come back, as a request reaches them (routing blind to
-            // health) or as the run ends; probes due as they come back,
-            // timeouts as long as the interval.
-            &[
-                "fleet.tiers[0].uptime=0.5",
-                "fleet.tiers[1].uptime=0.6",
-                "fleet.tiers[2].uptime=0.5",
-                "fleet.tiers[1].mttr={dist=\"constant\",value=\"7s\"}",
-                "health.unhealthy_after=1",
-            ],
-            &[
-                "fleet.tiers[0].uptime=0.5",
-                "fleet.tiers[2].uptime=0.5",
-                "fleet.tiers[2].mttr={dist=\"exponential\",mean=\"12s\"}",
-                "balancer.healthy_only=false",
-                "workload.arrivals={process=\"constant\",rate=4.0}",
-            ],
-            &[
-                "fleet.tiers[0].uptime=0.6",
-                "fleet.tiers[1].uptime=0.6",
-                "fleet.tiers[2].uptime=0.6",
-                "health.interval=\"500ms\"",
-                "health.timeout=\"500ms\"",
-                "drain=\"0s\"",
-                "seed=3",
-            ],
-        ];
+        let cases = DORMANT_CASES;
         let mut fewer = 0;
         for (k, case) in cases.iter().enumerate() {
             let sc = steady_load_with(SMALL_FLEET.iter().chain(case.iter()));
@@ -2077,6 +2261,57 @@ mod tests {
         }
         assert!(
             fewer >= cases.len() - 3,
+            "probes slept in {fewer} cases only"
+        );
+    }
+
+    /// On a lossy network, steady agents' probes sleep between their failed
+    /// exchanges, drawn ahead ([`ProbeLosses`]), and each of those wakes
+    /// its agent (`ProbeWake`). Over every dormant case, at a low loss and
+    /// a high one, the results are those of the run with no probe asleep
+    /// (the same draws) and of the run with every step of every probe an
+    /// event, with fewer events.
+    #[test]
+    fn lossy_dormant_probes_change_nothing_but_the_events() {
+        let mut fewer = 0;
+        let losses = ["network.loss=0.03", "network.loss=0.3"];
+        for loss in losses {
+            for (k, case) in DORMANT_CASES.iter().enumerate() {
+                let sets = SMALL_FLEET.iter().chain(case.iter()).chain([&loss]);
+                let sc = steady_load_with(sets);
+                let (slept, slept_events) = outputs(&sc, true);
+                let (awake, awake_events) = outputs(&sc, false);
+                let mut w = World::new(&sc, sc.seed);
+                w.all_probes_evented();
+                let (evented, events) = results(w);
+                for (f, ((a, b), c)) in slept.iter().zip(&awake).zip(&evented).enumerate() {
+                    if (loss, k, f) == (losses[0], 1, 4) {
+                        // The run stops at an instant a sleeping probe is
+                        // due, after a request's timeout scheduled more
+                        // than a probe interval before: that probe counts
+                        // as sent here, though its event would have come
+                        // after the timeout's (see `settle_probes`).
+                        assert_eq!(b, c);
+                        continue;
+                    }
+                    assert!(
+                        a == b,
+                        "{loss}, case {k} {case:?}, figures {f}:\n{a}\nvs\n{b}"
+                    );
+                    assert!(
+                        a == c,
+                        "{loss}, case {k} {case:?}, figures {f}:\n{a}\nvs\n{c}"
+                    );
+                }
+                assert!(
+                    slept_events <= awake_events && awake_events <= events,
+                    "{loss}, case {k}: {slept_events}, {awake_events}, {events} events"
+                );
+                fewer += usize::from(slept_events < awake_events);
+            }
+        }
+        assert!(
+            fewer >= 2 * DORMANT_CASES.len() - 6,
             "probes slept in {fewer} cases only"
         );
     }

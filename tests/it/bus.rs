@@ -521,3 +521,106 @@ fn lost_heartbeats_let_leases_run_out_as_often_as_runs_of_losses_say() {
         hb.sent
     );
 }
+
+/// 200 agents that never fail, probed every second over a network that
+/// loses a fraction of messages each way; an agent is UNHEALTHY after
+/// `unhealthy_after` failed probes in a row, and a probe answered in time
+/// makes it HEALTHY again. One task a second, served in 1 ms.
+const LOSSY_PROBES: &str = r#"name = "lossy_probes"
+seed = 5
+duration = "2000s"
+drain = "0s"
+
+[[fleet.tiers]]
+name = "t"
+count = 200
+concurrency = 1
+service_time = { dist = "constant", value = "1ms" }
+
+[workload]
+arrivals = { process = "poisson", rate = 1.0 }
+
+[request]
+timeout = "1s"
+
+[health]
+interval = "1s"
+timeout = "500ms"
+unhealthy_after = 2
+
+[network]
+loss = 0.2
+"#;
+
+/// The long-run fraction of time an agent probed every `I` is UNHEALTHY,
+/// when each exchange (a probe and its answer, each lost with `p`) fails
+/// with `q = 1 − (1 − p)²` independently, a failure is known at the
+/// timeout `T` and an answer after the handling time `h`, and `k` failures
+/// in a row make it UNHEALTHY until the next answer. After result `j` it
+/// is UNHEALTHY with probability `q^k` (the last `k` failed, so `j`'s came
+/// at `T`), and holds until result `j + 1`, `I + d − T` later, where the
+/// next delay `d` is `T` with `q` and `h` otherwise:
+/// `q^k · (I − (1 − q)(T − h)) / I`.
+fn unhealthy_fraction(p: f64, k: i32, interval: f64, timeout: f64, h: f64) -> f64 {
+    let q = 1.0 - (1.0 - p) * (1.0 - p);
+    q.powi(k) * (interval - (1.0 - q) * (timeout - h)) / interval
+}
+
+#[test]
+fn lost_probes_make_agents_unhealthy_as_often_as_runs_of_losses_say() {
+    // A steady agent's probes sleep between its failed exchanges, drawn
+    // ahead (`world/discovery.rs`, `ProbeLosses`): its time UNHEALTHY
+    // must still follow the arithmetic of independent losses. Over six
+    // seeds the fraction varied by 0.0005 (p = 0.2), 0.0003 (p = 0.05) and
+    // 0.0012 (p = 0.4); the task traffic lowers it by about 0.7 % of
+    // itself (so at p = 0.2 with every probe an event, too). The
+    // tolerances are about four of those spreads.
+    for (p, k, tolerance) in [(0.2, 2, 0.0018), (0.05, 1, 0.0012), (0.4, 3, 0.005)] {
+        let sets = [
+            format!("network.loss={p}"),
+            format!("health.unhealthy_after={k}"),
+        ];
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let r = run(LOSSY_PROBES, &sets);
+        let want = unhealthy_fraction(p, k, 1.0, 0.5, 0.001);
+        let span = r.agents.len() as f64 * r.simulated_s;
+        let out = r.agents.iter().map(|a| a.unhealthy_s).sum::<f64>() / span;
+        assert!(
+            (out - want).abs() < tolerance,
+            "p = {p}, k = {k}: UNHEALTHY {out:.5} of the time, theory {want:.5}"
+        );
+        let (probes, answers) = (r.bus.kind(Kind::Probe), r.bus.kind(Kind::ProbeReply));
+        loss_rate_is("probes", probes, p);
+        loss_rate_is("answers", answers, p);
+        // Every probe that arrives is answered, but those in hand as the
+        // run ends.
+        assert!(
+            (probes.delivered - 200..=probes.delivered).contains(&answers.sent),
+            "{probes:?} {answers:?}"
+        );
+        // Each failed exchange times out, but the last few of the run.
+        let failed = probes.lost_dropped + answers.lost_dropped;
+        assert!(
+            (failed - 200..=failed).contains(&probes.timed_out),
+            "{probes:?} {answers:?}"
+        );
+        // One a second each, up to the run's end.
+        assert!(
+            (200 * 1995..=200 * 2000).contains(&probes.sent),
+            "{probes:?}"
+        );
+        let again = run(LOSSY_PROBES, &sets);
+        assert_eq!((again.fingerprint, again.events), (r.fingerprint, r.events));
+    }
+    // The cost: at 1 % loss, 400,000 probes take a few events for each of
+    // about 8,000 failed exchanges, beside those of the 2,000 tasks.
+    let r = run(LOSSY_PROBES, &["network.loss=0.01"]);
+    let probes = r.bus.kind(Kind::Probe);
+    assert!(probes.sent >= 200 * 1995, "{probes:?}");
+    assert!(
+        r.events < 50_000,
+        "{} events for {} probes",
+        r.events,
+        probes.sent
+    );
+}
