@@ -22,11 +22,14 @@
 //! - **background**: probes (`agents × duration / health.interval × 4`;
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
 //!   there either, loss or not; where arrivals also come at distinct
-//!   instants and nothing is lost, a steady agent's probes sleep, and so
-//!   do a down agent's once it is UNHEALTHY: only `unhealthy_after + 1`
-//!   rounds of each outage count, 2 a round, plus 2 per agent as it
-//!   settles), heartbeats when leases matter and a heartbeat can be lost
-//!   (`agents × duration / heartbeat × 2`),
+//!   instants, a steady agent's probes sleep, and so do a down agent's
+//!   once it is UNHEALTHY: only `unhealthy_after + 1` rounds of each
+//!   outage count, 2 a round, plus 2 per agent as it settles, plus 3 per
+//!   failed exchange on a lossy network, `agents × duration / interval ×
+//!   (1 − (1 − loss)²)`), heartbeats when leases matter and a heartbeat
+//!   can be lost (`agents × duration / heartbeat × 2`; where heartbeats
+//!   are quiet, on an instant network or behind a constant latency with
+//!   no faults or autoscaling, `× loss`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), request
 //!   timeouts (`routes × duration / timeout`), bus topics
 //!   (`duration / every × (1 + receivers)`), autoscale ticks, faults.
@@ -49,6 +52,7 @@
 
 use crate::faults::FaultKind;
 use crate::fleet::{ServiceTime, Tier};
+use crate::rng::dist::Dist;
 use crate::scenario::{Audience, Scenario};
 use crate::time::Duration;
 use crate::workload::Arrivals;
@@ -315,11 +319,19 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // As the world decides (`world/discovery.rs`): on an instant network a
     // probe's messages are no events; where agents' events cannot
     // interleave (loss or not: an answer's loss is drawn as its probe
-    // arrives) a steady probe is one event; heartbeats that nothing can
-    // lose are none.
+    // arrives) a steady probe is one event; heartbeats that nothing but
+    // the random loss can lose, on an instant network or one with a
+    // constant latency, are none but the lost ones.
     let instant = sc.network.latency.is_zero() && sc.bus.broker.is_none();
-    let quiet =
-        instant && sc.network.loss == 0.0 && sc.faults.is_empty() && sc.autoscale.is_empty();
+    let (period, ttl) = (sc.registry.heartbeat, sc.registry.ttl);
+    let constant_latency = matches!(
+        sc.network.latency,
+        Dist::Constant(d) if sc.bus.broker.is_none()
+            && sc.network.loss == 0.0
+            && d < period
+            && period + d < ttl
+    );
+    let quiet = (instant || constant_latency) && sc.faults.is_empty() && sc.autoscale.is_empty();
     let independent = instant
         && sc.faults.is_empty()
         && sc.autoscale.is_empty()
@@ -327,11 +339,12 @@ pub fn estimate(sc: &Scenario) -> Cost {
         && sc.balancer.changes.is_empty()
         && sc.capabilities_in_use().len() == 1
         && sc.tiers.iter().all(|t| t.calls.steps.is_empty());
-    // Arrivals at distinct instants (not a trace's or a burst's) and
-    // answers that cannot be lost let a steady agent's probes sleep: only
-    // those of an agent that is down (the probe and its failure) and a few
-    // as each agent settles are events.
-    let dormant = independent && sc.network.loss == 0.0 && sc.workload.arrivals_apart();
+    // Arrivals at distinct instants (not a trace's or a burst's) let a
+    // steady agent's probes sleep: only those of an agent that is down
+    // (the probe and its failure) and a few as each agent settles are
+    // events, and on a lossy network each failed exchange (a probe or its
+    // answer lost) and the probe after it.
+    let dormant = independent && sc.workload.arrivals_apart();
     if let Some(h) = &sc.health {
         let rounds = secs / h.interval.as_secs_f64();
         let events = if dormant {
@@ -347,7 +360,9 @@ pub fn estimate(sc: &Scenario) -> Cost {
                         * (mttr / interval).min(f64::from(h.unhealthy_after) + 1.0)
                 })
                 .sum();
-            down * 2.0 + live * 2.0_f64.min(rounds)
+            let p = sc.network.loss;
+            let failed = 1.0 - (1.0 - p) * (1.0 - p);
+            down * 2.0 + live * 2.0_f64.min(rounds) + live * rounds * failed * 3.0
         } else {
             let per = if independent {
                 1.0
@@ -367,8 +382,10 @@ pub fn estimate(sc: &Scenario) -> Cost {
     let leases = sc.agents_can_go_silent()
         || sc.network.loss > 0.0
         || sc.faults.iter().any(|f| f.kind == FaultKind::BrokerDown);
-    if leases && !quiet {
-        let per = 2.0;
+    // Quiet heartbeats cost two events a lost one (it, and the first to
+    // arrive after it); the others two a heartbeat.
+    let per = if quiet { 2.0 * sc.network.loss } else { 2.0 };
+    if leases && per > 0.0 {
         terms.push(Term {
             keys: "registry.heartbeat (agents × duration / heartbeat)".into(),
             events: live * secs / sc.registry.heartbeat.as_secs_f64() * per,

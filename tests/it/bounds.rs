@@ -290,6 +290,21 @@ fn the_event_estimate_is_within_a_factor_of_2_of_the_events_counted() {
         eprintln!("{name}: estimate {est:.0}, counted {actual:.0}, ratio {ratio:.2}");
         assert!((0.5..=2.0).contains(&ratio), "{name}: ratio {ratio}");
     }
+    // The control plane's costs on lossy and slow networks: probes that
+    // sleep between failed exchanges, heartbeats that are events only
+    // where one is lost, or not at all behind a constant latency.
+    for set in [
+        "network.loss=0.01",
+        "network.loss=0.2",
+        "network.latency={dist=\"constant\",value=\"1ms\"}",
+    ] {
+        let sc = fleetsim::scenario::load("steady_load", &[set.parse().unwrap()]).unwrap();
+        let est = cost::estimate(&sc).events;
+        let actual = harness::run_one(&sc, "default", 0).result.events as f64;
+        let ratio = est / actual;
+        eprintln!("{set}: estimate {est:.0}, counted {actual:.0}, ratio {ratio:.2}");
+        assert!((0.5..=2.0).contains(&ratio), "{set}: ratio {ratio}");
+    }
     // Every reference scenario is under the default limits.
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let path = entry.unwrap().path();
