@@ -605,9 +605,12 @@ struct ProbeState {
     sent: Instant,
     /// The monitor still waits for this probe's result.
     open: bool,
-    /// Its timeout is scheduled (on an instant network, only when its
-    /// answer may come late or not at all).
+    /// Its timeout is scheduled (only when its answer may come late or
+    /// not at all).
     timer: bool,
+    /// With `World::lazy_probe_timeouts`, the place in the event order
+    /// its timeout took as it left (scheduled there, if it is needed).
+    timeout_seq: u64,
 }
 
 /// The agents that have one capability (or all of them), and the balancer
@@ -793,6 +796,17 @@ pub struct World<'s> {
     /// agent's lost probes and answers, drawn ahead from its own stream
     /// (see `world/discovery.rs`, `ProbeLosses`).
     probe_losses: Vec<discovery::ProbeLosses>,
+    /// On a network with latency (or a broker), no faults and no
+    /// autoscaling: a probe's timeout takes its place in the event order
+    /// as the probe leaves, and is scheduled there only once its answer
+    /// may come late or not at all (see `world/discovery.rs`,
+    /// `arm_probe_timeout`).
+    lazy_probe_timeouts: bool,
+    /// With `lazy_probe_timeouts`: the latest due time of a probe timeout
+    /// at or before the run's limit, and whether one is due after it (as
+    /// `TimeoutQueue` keeps them for requests: `World::stale_timeouts`).
+    probe_timeouts_within: Option<Instant>,
+    probe_timeouts_beyond: bool,
     /// A steady agent's probes may go dormant: no event until it is looked
     /// at (see `world/discovery.rs`, `may_sleep`).
     probes_dormant: bool,
@@ -1030,6 +1044,9 @@ impl<'s> World<'s> {
             replies_drawn: false,
             reply_lost: Vec::new(),
             probe_losses: Vec::new(),
+            lazy_probe_timeouts: false,
+            probe_timeouts_within: None,
+            probe_timeouts_beyond: false,
             probes_dormant: false,
             first_probe_seq: 0,
             unseen_probe_end: Vec::new(),

@@ -29,6 +29,14 @@
 //! `timeout`, is a failure at `timeout`. An answer that comes after its
 //! timeout, or after a newer probe left, is ignored.
 //!
+//! On a network with latency (or a broker), without faults or autoscaling
+//! (`lazy_probe_timeouts`), a probe's timeout takes its place in the event
+//! order as the probe leaves and is scheduled there only once its answer
+//! may miss it (see `arm_probe_timeout`): the timeouts that pop are the
+//! same, at the same places, and those that would have found the answer
+//! in are no events. Their due times are kept for the end of a run that
+//! stops at its limit (`World::stale_timeouts`), as request timeouts'.
+//!
 //! On an instant network a probe arrives when it is sent and its answer
 //! when it leaves: each is handled at once, not as an event, when its
 //! event would have been the next, or every event due at that instant is
@@ -290,6 +298,12 @@ impl<'s> World<'s> {
                 && self.routes.len() == 1
                 && self.sc.tiers.iter().all(|t| t.calls.steps.is_empty());
             self.probes = vec![ProbeState::default(); n];
+            // Where nothing but the network's loss, its latency and the
+            // broker can keep an answer from coming in time (no faults, a
+            // fleet that does not change), that is known by the time
+            // the answer leaves, before the timeout is due.
+            self.lazy_probe_timeouts =
+                !self.zero_latency && self.sc.faults.is_empty() && self.sc.autoscale.is_empty();
             if self.probes_independent {
                 self.unseen_probe_end = vec![NO_PROBE; n];
                 self.probe_deferred = vec![false; n];
@@ -632,6 +646,9 @@ impl<'s> World<'s> {
         p.open = true;
         p.timer = false;
         let epoch = p.epoch;
+        if self.lazy_probe_timeouts {
+            self.reserve_probe_timeout(now, i);
+        }
         match self.send_probe(now, i) {
             Fate::Lost(_) => self.arm_probe_timeout(now, i),
             Fate::Arrives(_) if self.probe_may_skip(a, true) => {
@@ -644,7 +661,9 @@ impl<'s> World<'s> {
                 }
             }
             Fate::Arrives(t) => {
-                self.arm_probe_timeout(now, i);
+                if !self.lazy_probe_timeouts || t >= now + self.health().timeout {
+                    self.arm_probe_timeout(now, i);
+                }
                 self.engine
                     .schedule(t, Event::ProbeArrives { agent: a, epoch })
                     .expect("messages arrive after they leave");
@@ -809,6 +828,19 @@ impl<'s> World<'s> {
 
     /// Schedule agent `a`'s current probe's timeout, `timeout` after it
     /// left, unless it is already scheduled.
+    ///
+    /// With `lazy_probe_timeouts`, in the place it took as the probe left
+    /// ([`Self::reserve_probe_timeout`]): a timeout is needed only if its
+    /// probe's result is not in before it, and on such a network that is
+    /// known before it is due, at one of the steps where an answer can be
+    /// lost or late: the probe lost as it leaves, or arriving at the
+    /// timeout or later (`on_probe`); held in the agent's queue, or taking
+    /// a slot until the timeout or later (`probe_arrives`,
+    /// `start_probe`); its answer (or a refusal) lost as it leaves, or
+    /// arriving at the timeout or later (`answer_probe`); either message
+    /// lost as it arrives. A timeout never needed would have found the
+    /// result in and done nothing, so the same timeouts pop at the same
+    /// places.
     fn arm_probe_timeout(&mut self, now: Instant, a: usize) {
         let cfg = self.health();
         let p = &mut self.probes[a];
@@ -818,15 +850,52 @@ impl<'s> World<'s> {
         p.timer = true;
         let at = p.sent + cfg.timeout;
         debug_assert!(at > now, "a probe timeout armed late: {at:?} at {now:?}");
-        self.engine
-            .schedule(
-                at.max(now),
-                Event::ProbeTimeout {
-                    agent: a as u32,
-                    epoch: p.epoch,
-                },
-            )
-            .expect("not in the past");
+        let event = Event::ProbeTimeout {
+            agent: a as u32,
+            epoch: p.epoch,
+        };
+        if self.lazy_probe_timeouts {
+            // Known before it is due, so its place is still ahead.
+            let placed = (self.engine)
+                .schedule_reserved(at, p.timeout_seq, event)
+                .is_some();
+            debug_assert!(
+                placed,
+                "agent {a}'s probe timeout armed at {now:?}, due {at:?}"
+            );
+            if !placed {
+                self.engine
+                    .schedule(at.max(now), event)
+                    .expect("not in the past");
+            }
+        } else {
+            self.engine
+                .schedule(at.max(now), event)
+                .expect("not in the past");
+        }
+    }
+
+    /// Agent `a`'s probe leaves now: its timeout's place in the event
+    /// order is taken (see [`Self::arm_probe_timeout`]), and its due time
+    /// kept for the end of the run (`World::stale_timeouts`).
+    fn reserve_probe_timeout(&mut self, now: Instant, a: usize) {
+        self.probes[a].timeout_seq = self.engine.reserve();
+        let at = now + self.health().timeout;
+        if at <= self.run_limit {
+            self.probe_timeouts_within = Some(at);
+        } else {
+            self.probe_timeouts_beyond = true;
+        }
+    }
+
+    /// With `lazy_probe_timeouts`, arm agent `a`'s probe `epoch`'s timeout
+    /// if that probe is still awaited (its answer may now come late or
+    /// not at all).
+    fn arm_probe_timeout_of(&mut self, now: Instant, a: usize, epoch: u32) {
+        let p = self.probes[a];
+        if self.lazy_probe_timeouts && p.open && p.epoch == epoch {
+            self.arm_probe_timeout(now, a);
+        }
     }
 
     /// Can agent `a`'s probe `epoch` (at the agent as message `m`, if it
@@ -863,6 +932,7 @@ impl<'s> World<'s> {
             .bus
             .arrive(now, bus::Kind::Probe, Endpoint::CONTROL, Endpoint(a), sent)
         {
+            self.arm_probe_timeout_of(now, i, epoch);
             return None;
         }
         let m = self.alloc_probe(a, epoch);
@@ -881,6 +951,8 @@ impl<'s> World<'s> {
             self.start_probe(now, m);
         } else {
             agent.queue.push_back(PROBE | m);
+            // Its wait is not known.
+            self.arm_probe_timeout_of(now, i, epoch);
         }
         Some(m)
     }
@@ -1577,6 +1649,10 @@ impl<'s> World<'s> {
                 self.on_probe_reply(now, m)
             }
             Fate::Arrives(t) => {
+                let p = self.probes[a as usize];
+                if t >= p.sent + self.health().timeout {
+                    self.arm_probe_timeout_of(now, a as usize, epoch);
+                }
                 self.engine
                     .schedule(t, Event::ProbeReply { msg: m, seq })
                     .expect("replies arrive after they leave");
@@ -2314,6 +2390,113 @@ mod tests {
             fewer >= 2 * DORMANT_CASES.len() - 6,
             "probes slept in {fewer} cases only"
         );
+    }
+
+    /// On a network with latency, a probe's timeout is scheduled only
+    /// once its answer may come late or not at all, in the place it took
+    /// as the probe left (`arm_probe_timeout`). The results are those of
+    /// the runs with every timeout scheduled as its probe leaves, with
+    /// fewer events: constant and random latencies, losses, answers due
+    /// just before, at and after the timeout (handling next to it, a
+    /// latency of a quarter of it each way), probes queued behind a busy
+    /// agent, agents that crash holding them, and runs that end with
+    /// timeouts pending (the buckets they would have closed).
+    #[test]
+    fn lazy_probe_timeouts_change_nothing_but_the_events() {
+        let lat = |d: &str| format!("network.latency={d}");
+        let constant = lat("{dist=\"constant\",value=\"1ms\"}");
+        let exponential = lat("{dist=\"exponential\",mean=\"2ms\"}");
+        let heavy = lat("{dist=\"lognormal\",median=\"5ms\",p99=\"200ms\"}");
+        let quarter = lat("{dist=\"constant\",value=\"125ms\"}");
+        let cases: Vec<Vec<String>> = vec![
+            vec![constant.clone()],
+            vec![exponential.clone(), "network.loss=0.05".into()],
+            vec![
+                heavy.clone(),
+                "health.interval=\"300ms\"".into(),
+                "health.timeout=\"250ms\"".into(),
+            ],
+            vec![
+                constant.clone(),
+                "fleet.tiers[0].service_time={dist=\"constant\",value=\"498ms\"}".into(),
+                "health.timeout=\"500ms\"".into(),
+                "workload.arrivals={process=\"constant\",rate=12.0}".into(),
+            ],
+            vec![
+                quarter.clone(),
+                "fleet.tiers[2].service_time={dist=\"constant\",value=\"250ms\"}".into(),
+                "health.timeout=\"500ms\"".into(),
+            ],
+            vec![
+                exponential.clone(),
+                "fleet.tiers[1].concurrency=1".into(),
+                "workload.arrivals={process=\"poisson\",rate=40.0}".into(),
+            ],
+            vec![
+                heavy.clone(),
+                "fleet.tiers[0].uptime=0.5".into(),
+                "fleet.tiers[1].uptime=0.6".into(),
+                "fleet.tiers[1].mttr=\"300ms\"".into(),
+                "network.loss=0.1".into(),
+                "request.timeout=\"400ms\"".into(),
+            ],
+            vec![
+                constant.clone(),
+                "workload.arrivals={process=\"poisson\",rate=30.0}".into(),
+                "duration=\"1600ms\"".into(),
+                "drain=\"0s\"".into(),
+            ],
+            vec![
+                exponential,
+                "health.interval=\"100ms\"".into(),
+                "health.timeout=\"60ms\"".into(),
+                "drain=\"0s\"".into(),
+            ],
+            // Probes that arrive exactly at their timeout.
+            vec![
+                lat("{dist=\"constant\",value=\"500ms\"}"),
+                "health.timeout=\"500ms\"".into(),
+            ],
+            // The run stops at its limit with tasks in flight, and its
+            // last event would have been a timeout whose probe was
+            // answered: it closed short buckets with the gauges as they
+            // were before the tasks left are cancelled.
+            vec![
+                constant,
+                "report.bucket=\"50ms\"".into(),
+                "health.timeout=\"450ms\"".into(),
+                "duration=\"1371ms\"".into(),
+                "drain=\"0s\"".into(),
+                "workload.arrivals={process=\"poisson\",rate=3.0}".into(),
+                "fleet.tiers[0].service_time={dist=\"lognormal\",median=\"20ms\",p99=\"3s\"}"
+                    .into(),
+            ],
+        ];
+        let mut fewer = 0;
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(
+                SMALL_FLEET
+                    .iter()
+                    .copied()
+                    .chain(case.iter().map(String::as_str)),
+            );
+            let w = World::new(&sc, sc.seed);
+            assert!(w.lazy_probe_timeouts, "case {k}");
+            let (lazy, lazy_events) = results(w);
+            let mut w = World::new(&sc, sc.seed);
+            w.lazy_probe_timeouts = false;
+            let (eager, events) = results(w);
+            for (f, (a, b)) in lazy.iter().zip(&eager).enumerate() {
+                assert!(a == b, "case {k} {case:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert!(
+                lazy_events <= events,
+                "case {k}: {lazy_events} events against {events}"
+            );
+            fewer += usize::from(lazy_events < events);
+        }
+        // All but the probes that arrive at their timeout (each needs it).
+        assert_eq!(fewer, cases.len() - 1, "timeouts skipped in {fewer} cases");
     }
 
     /// Agents down most of the time cost few probe events: once UNHEALTHY,

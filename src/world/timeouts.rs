@@ -224,11 +224,17 @@ impl World<'_> {
     /// For a run that stops because no event is due by its limit: when
     /// the last stale event would have popped (they came last, so the
     /// latest due time queued within the limit), and whether one would
-    /// still be pending after it.
+    /// still be pending after it. Probe timeouts never scheduled
+    /// (`World::lazy_probe_timeouts`) count too.
     pub(super) fn stale_timeouts(&self) -> (Option<Instant>, bool) {
         let queues = || self.timeouts.iter().chain(std::iter::once(&self.deadlines));
-        let last = queues().filter_map(|q| q.latest_within).max();
-        (last, queues().any(|q| q.beyond))
+        let last = (queues().filter_map(|q| q.latest_within))
+            .chain(self.probe_timeouts_within)
+            .max();
+        (
+            last,
+            queues().any(|q| q.beyond) || self.probe_timeouts_beyond,
+        )
     }
 
     /// Tests only: every request's timeout and every task's deadline an
