@@ -825,10 +825,11 @@ pub struct World<'s> {
     /// Probes at their agents or answering (a slab, with free slots).
     probe_msgs: Vec<ProbeMsg>,
     free_probe_msgs: Vec<u32>,
-    /// Heartbeats cannot be lost but by the network's random loss
-    /// (instant network, no faults, a fleet that does not change): an
-    /// agent that is up holds its lease open instead of renewing it every
-    /// period (`world/discovery.rs`), until its next lost heartbeat.
+    /// Heartbeats cannot be lost but by the network's random loss, nor
+    /// delayed but by a constant latency (no broker, no faults, a fleet
+    /// that does not change): an agent that is up holds its lease open
+    /// instead of renewing it every period (`world/discovery.rs`), until
+    /// its next lost heartbeat.
     quiet_heartbeats: bool,
     /// With `quiet_heartbeats`: the network's constant latency (0 on an
     /// instant network).

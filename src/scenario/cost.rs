@@ -326,10 +326,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     let (period, ttl) = (sc.registry.heartbeat, sc.registry.ttl);
     let constant_latency = matches!(
         sc.network.latency,
-        Dist::Constant(d) if sc.bus.broker.is_none()
-            && sc.network.loss == 0.0
-            && d < period
-            && period + d < ttl
+        Dist::Constant(d) if sc.bus.broker.is_none() && d < period && period + d < ttl
     );
     let quiet = (instant || constant_latency) && sc.faults.is_empty() && sc.autoscale.is_empty();
     let independent = instant

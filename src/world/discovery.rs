@@ -346,21 +346,16 @@ impl<'s> World<'s> {
         // Heartbeats that nothing can lose (no loss, partition, broker or
         // fault, on an instant network) and a fleet that does not change:
         // a running agent's lease is held open, not renewed every period.
-        // On a lossy instant network, between its lost heartbeats, drawn
-        // ahead ([`HeartbeatLosses`]). On a network with a constant latency and no loss or broker,
-        // heartbeats are as certain, only later. The latency must be
-        // shorter than the period (at most one heartbeat of an agent in
-        // flight), and an agent's first heartbeat (at most a period after
-        // it registered) must arrive before the lease it registered with
-        // runs out.
+        // On a lossy network, between its lost heartbeats, drawn ahead
+        // ([`HeartbeatLosses`]). On a network with a constant latency and
+        // no broker, heartbeats are as certain, only later. The latency
+        // must be shorter than the period (at most one heartbeat of an
+        // agent in flight), and an agent's first heartbeat (at most a
+        // period after it registered) must arrive before the lease it
+        // registered with runs out.
         let (period, ttl) = (self.sc.registry.heartbeat, self.sc.registry.ttl);
         let constant_latency = match self.sc.network.latency {
-            Dist::Constant(d)
-                if self.sc.bus.broker.is_none()
-                    && self.sc.network.loss == 0.0
-                    && d < period
-                    && period + d < ttl =>
-            {
+            Dist::Constant(d) if self.sc.bus.broker.is_none() && d < period && period + d < ttl => {
                 Some(d.as_nanos())
             }
             _ => None,
@@ -1937,9 +1932,25 @@ impl<'s> World<'s> {
             self.schedule_heartbeat_slot(a, next_loss);
         } else {
             // The first to arrive after a loss renews the lease (or
-            // registers the agent again), which it then holds.
-            self.bus.crossed_unseen(bus::Kind::Heartbeat, 1);
-            self.heartbeat_now(now, a);
+            // registers the agent again), which it then holds. With a
+            // latency it arrives as an event of its own, and the registry
+            // holds the lease then (`on_heartbeat_arrives`), as for an
+            // agent back up.
+            if self.quiet_latency == 0 {
+                self.bus.crossed_unseen(bus::Kind::Heartbeat, 1);
+                self.heartbeat_now(now, a);
+            } else {
+                self.bus.sent_unseen(bus::Kind::Heartbeat);
+                self.engine
+                    .schedule(
+                        now + Duration(self.quiet_latency),
+                        Event::HeartbeatArrives {
+                            agent: a as u32,
+                            sent: split_instant(now),
+                        },
+                    )
+                    .expect("a heartbeat arrives after it leaves");
+            }
             self.hold_lease(now, a);
             let held = self.held_since[a] != Instant::MAX;
             self.schedule_heartbeat_slot(a, if held { next_loss } else { k + 1 });
@@ -2650,11 +2661,19 @@ mod tests {
 
     #[test]
     fn lossy_quiet_heartbeats_let_leases_run_out_as_events_do() {
-        // Agents that fail and come back often, on a lossy instant
-        // network: how often leases run out with losses drawn ahead per
-        // agent (quiet) and with every heartbeat an event, over the same
-        // seeds.
+        // Agents that fail and come back often, on a lossy network,
+        // instant or with a constant latency: how often leases run out
+        // with losses drawn ahead per agent (quiet) and with every
+        // heartbeat an event, over the same seeds.
+        for latency in ["0ms", "120ms"] {
+            lossy_leases_both_ways(latency);
+        }
+    }
+
+    fn lossy_leases_both_ways(latency: &str) {
+        let latency = format!("network.latency={{dist=\"constant\",value=\"{latency}\"}}");
         let sets = [
+            latency.as_str(),
             "fleet.tiers[0].count=20",
             "fleet.tiers[1].count=20",
             "fleet.tiers[2].count=20",
@@ -2689,7 +2708,7 @@ mod tests {
         let (q, e) = (mean(&quiet), mean(&evented));
         assert!(
             (q - e).abs() < 4.0 * se,
-            "expiries: quiet {q:.1}, evented {e:.1}, standard error {se:.1}"
+            "{latency}: expiries quiet {q:.1}, evented {e:.1}, standard error {se:.1}"
         );
     }
 
