@@ -543,21 +543,11 @@ impl Bus {
         rng: &mut R,
         broker_rng: Option<&mut B>,
     ) -> Fate {
-        let cut = self.either_cut(from, to);
+        let loss = self.loss;
+        if let Some(fate) = self.stopped(kind, from, to, || loss > 0.0 && unit(rng) < loss) {
+            return fate;
+        }
         let s = &mut self.stats.by_kind[kind.index()];
-        s.sent += 1;
-        if self.down > 0 {
-            s.lost_broker += 1;
-            return Fate::Lost(Lost::BrokerDown);
-        }
-        if cut {
-            s.lost_partition += 1;
-            return Fate::Lost(Lost::Partition);
-        }
-        if self.loss > 0.0 && unit(rng) < self.loss {
-            s.lost_dropped += 1;
-            return Fate::Lost(Lost::Dropped);
-        }
         let leaves = match &mut self.broker {
             None => now,
             Some(b) => {
@@ -578,9 +568,39 @@ impl Bus {
         }
     }
 
+    /// The checks of `send` before the broker, in order: the message is
+    /// counted as sent, then lost if the broker is down, if an end is cut
+    /// off, or if `lost` (asked only then) says the random loss takes it.
+    /// Its fate if one of them stops it.
+    #[inline]
+    fn stopped(
+        &mut self,
+        kind: Kind,
+        from: Endpoint,
+        to: Endpoint,
+        lost: impl FnOnce() -> bool,
+    ) -> Option<Fate> {
+        let cut = self.either_cut(from, to);
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += 1;
+        if self.down > 0 {
+            s.lost_broker += 1;
+            return Some(Fate::Lost(Lost::BrokerDown));
+        }
+        if cut {
+            s.lost_partition += 1;
+            return Some(Fate::Lost(Lost::Partition));
+        }
+        if lost() {
+            s.lost_dropped += 1;
+            return Some(Fate::Lost(Lost::Dropped));
+        }
+        None
+    }
+
     /// [`Bus::send`] on a network with no latency or broker, whose loss
-    /// draw the caller made ahead: `lost` is how it came out. A cut end
-    /// loses it first, as in `send`. Counted as `send` counts it.
+    /// draw the caller made ahead: `lost` is how it came out. Checked and
+    /// counted as `send` does.
     pub fn send_decided(
         &mut self,
         now: Instant,
@@ -593,18 +613,8 @@ impl Bus {
             self.latency.is_zero() && self.broker.is_none(),
             "a decided send on a network that can delay it"
         );
-        let cut = self.either_cut(from, to);
-        let s = &mut self.stats.by_kind[kind.index()];
-        s.sent += 1;
-        if cut {
-            s.lost_partition += 1;
-            return Fate::Lost(Lost::Partition);
-        }
-        if lost {
-            s.lost_dropped += 1;
-            return Fate::Lost(Lost::Dropped);
-        }
-        Fate::Arrives(now)
+        self.stopped(kind, from, to, || lost)
+            .unwrap_or(Fate::Arrives(now))
     }
 
     /// A message sent at `sent` reaches `to` now. It is lost (`false`,

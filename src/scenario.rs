@@ -480,6 +480,24 @@ impl Scenario {
         self.tiers.iter().any(|t| t.count > 0 && t.fails())
             || self.faults.iter().any(|f| f.kind.silences())
     }
+
+    /// How late every heartbeat arrives, when that is certain: 0 on an
+    /// instant network (no latency, no broker); a constant latency `d`
+    /// with no broker, under the heartbeat period (at most one heartbeat
+    /// of an agent in flight), with the period plus `d` under the `ttl`
+    /// (an agent's first heartbeat, at most a period after it registered,
+    /// arrives before the lease it registered with runs out). `None`
+    /// otherwise. Where it is certain, heartbeats can be quiet (see
+    /// `world/discovery.rs`).
+    pub fn certain_heartbeat_latency(&self) -> Option<Duration> {
+        let (period, ttl) = (self.registry.heartbeat, self.registry.ttl);
+        match &self.network.latency {
+            _ if self.bus.broker.is_some() => None,
+            d if d.is_zero() => Some(Duration::ZERO),
+            &Dist::Constant(d) if d < period && period + d < ttl => Some(d),
+            _ => None,
+        }
+    }
 }
 
 /// One thing wrong with a scenario, located.

@@ -52,7 +52,6 @@
 
 use crate::faults::FaultKind;
 use crate::fleet::{ServiceTime, Tier};
-use crate::rng::dist::Dist;
 use crate::scenario::{Audience, Scenario};
 use crate::time::Duration;
 use crate::workload::Arrivals;
@@ -323,12 +322,8 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // the random loss can lose, on an instant network or one with a
     // constant latency, are none but the lost ones.
     let instant = sc.network.latency.is_zero() && sc.bus.broker.is_none();
-    let (period, ttl) = (sc.registry.heartbeat, sc.registry.ttl);
-    let constant_latency = matches!(
-        sc.network.latency,
-        Dist::Constant(d) if sc.bus.broker.is_none() && d < period && period + d < ttl
-    );
-    let quiet = (instant || constant_latency) && sc.faults.is_empty() && sc.autoscale.is_empty();
+    let quiet =
+        sc.certain_heartbeat_latency().is_some() && sc.faults.is_empty() && sc.autoscale.is_empty();
     let independent = instant
         && sc.faults.is_empty()
         && sc.autoscale.is_empty()

@@ -137,7 +137,6 @@ use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::Registration;
 use crate::fleet::AGENT_ID_PREFIX;
 use crate::fleet::Presence;
-use crate::rng::dist::Dist;
 use crate::rng::ln::neg_ln_1m;
 use crate::rng::{fnv1a64, fnv1a64_on, unit};
 use crate::time::{Duration, Instant};
@@ -348,23 +347,9 @@ impl<'s> World<'s> {
         // a running agent's lease is held open, not renewed every period.
         // On a lossy network, between its lost heartbeats, drawn ahead
         // ([`HeartbeatLosses`]). On a network with a constant latency and
-        // no broker, heartbeats are as certain, only later. The latency
-        // must be shorter than the period (at most one heartbeat of an
-        // agent in flight), and an agent's first heartbeat (at most a
-        // period after it registered) must arrive before the lease it
-        // registered with runs out.
-        let (period, ttl) = (self.sc.registry.heartbeat, self.sc.registry.ttl);
-        let constant_latency = match self.sc.network.latency {
-            Dist::Constant(d) if self.sc.bus.broker.is_none() && d < period && period + d < ttl => {
-                Some(d.as_nanos())
-            }
-            _ => None,
-        };
-        let latency = if self.zero_latency {
-            Some(0)
-        } else {
-            constant_latency
-        };
+        // no broker, heartbeats are as certain, only later
+        // (`Scenario::certain_heartbeat_latency`).
+        let latency = self.sc.certain_heartbeat_latency();
         // Tests compare runs with every heartbeat an event.
         #[cfg(test)]
         let allowed = !tests::HEARTBEAT_EVENTS.with(std::cell::Cell::get);
@@ -375,7 +360,7 @@ impl<'s> World<'s> {
             && latency.is_some()
             && self.sc.faults.is_empty()
             && self.sc.autoscale.is_empty();
-        self.quiet_latency = latency.unwrap_or(0);
+        self.quiet_latency = latency.map_or(0, Duration::as_nanos);
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
         }
@@ -849,21 +834,16 @@ impl<'s> World<'s> {
             agent: a as u32,
             epoch: p.epoch,
         };
-        if self.lazy_probe_timeouts {
-            // Known before it is due, so its place is still ahead.
-            let placed = (self.engine)
+        // Known before it is due, so its reserved place is still ahead.
+        let placed = self.lazy_probe_timeouts
+            && (self.engine)
                 .schedule_reserved(at, p.timeout_seq, event)
                 .is_some();
-            debug_assert!(
-                placed,
-                "agent {a}'s probe timeout armed at {now:?}, due {at:?}"
-            );
-            if !placed {
-                self.engine
-                    .schedule(at.max(now), event)
-                    .expect("not in the past");
-            }
-        } else {
+        debug_assert!(
+            placed || !self.lazy_probe_timeouts,
+            "agent {a}'s probe timeout armed at {now:?}, due {at:?}"
+        );
+        if !placed {
             self.engine
                 .schedule(at.max(now), event)
                 .expect("not in the past");
@@ -1749,19 +1729,24 @@ impl<'s> World<'s> {
         ) {
             Fate::Lost(_) => return false,
             Fate::Arrives(_) if self.zero_latency => self.on_heartbeat_arrives(now, a as u32, now),
-            Fate::Arrives(t) => {
-                self.engine
-                    .schedule(
-                        t,
-                        Event::HeartbeatArrives {
-                            agent: a as u32,
-                            sent: split_instant(now),
-                        },
-                    )
-                    .expect("messages arrive after they leave");
-            }
+            Fate::Arrives(t) => self.heartbeat_arrives_at(t, a, now),
         }
         true
+    }
+
+    /// Agent `a`'s heartbeat sent at `sent` reaches the registry at `at`,
+    /// as an event.
+    fn heartbeat_arrives_at(&mut self, at: Instant, a: usize, sent: Instant) {
+        let sent = split_instant(sent);
+        self.engine
+            .schedule(
+                at,
+                Event::HeartbeatArrives {
+                    agent: a as u32,
+                    sent,
+                },
+            )
+            .expect("messages arrive after they leave");
     }
 
     pub(super) fn on_heartbeat_arrives(&mut self, now: Instant, a: u32, sent: Instant) {
@@ -1839,16 +1824,10 @@ impl<'s> World<'s> {
             return;
         }
         self.held_since[a] = Instant::MAX;
-        let (count, last) = self.unseen_heartbeats(a, since, now);
         let d = self.quiet_latency;
-        // With a latency, the last one sent may still be on its way (at
-        // most one is: the latency is shorter than the period): it
-        // arrives as an event of its own, and renews the lease then. (On
-        // an instant network every one sent before now has arrived.)
-        let in_flight = last.filter(|&t| t + Duration(d) >= now);
-        let arrived = count - u64::from(in_flight.is_some());
-        self.bus
-            .crossed_unseen_after(bus::Kind::Heartbeat, arrived, d);
+        // The last one sent may still be on its way: it arrives as an
+        // event of its own, and renews the lease then.
+        let (arrived, last, in_flight) = self.count_held_heartbeats(a, since, now);
         let (_, period) = self.heartbeat_grid(a);
         let last_arrived = match (last, in_flight) {
             (Some(t), None) => Some(t),
@@ -1865,19 +1844,33 @@ impl<'s> World<'s> {
         };
         self.registry.release(a as u32, renewed);
         if let Some(t) = in_flight {
-            self.bus.sent_unseen(bus::Kind::Heartbeat);
-            let sent = split_instant(t);
-            self.engine
-                .schedule(
-                    t + Duration(d),
-                    Event::HeartbeatArrives {
-                        agent: a as u32,
-                        sent,
-                    },
-                )
-                .expect("a heartbeat in flight arrives after now");
+            self.heartbeat_arrives_at(t + Duration(d), a, t);
         }
         self.ensure_lease_check();
+    }
+
+    /// Count on the bus agent `a`'s heartbeats held since `since` and sent
+    /// before `until`: those that arrived by then, and the last one sent
+    /// if it is still on its way behind the latency (at most one is: the
+    /// latency is shorter than the period; on an instant network none).
+    /// Returns how many arrived, when the last was sent, and that one if
+    /// it is still on its way.
+    fn count_held_heartbeats(
+        &mut self,
+        a: usize,
+        since: Instant,
+        until: Instant,
+    ) -> (u64, Option<Instant>, Option<Instant>) {
+        let (count, last) = self.unseen_heartbeats(a, since, until);
+        let d = self.quiet_latency;
+        let in_flight = last.filter(|&t| t + Duration(d) >= until);
+        let arrived = count - u64::from(in_flight.is_some());
+        self.bus
+            .crossed_unseen_after(bus::Kind::Heartbeat, arrived, d);
+        if in_flight.is_some() {
+            self.bus.sent_unseen(bus::Kind::Heartbeat);
+        }
+        (arrived, last, in_flight)
     }
 
     /// At the end of the run: count the heartbeats of the agents still
@@ -1886,17 +1879,7 @@ impl<'s> World<'s> {
         for a in 0..self.held_since.len() {
             let since = self.held_since[a];
             if since != Instant::MAX {
-                let (count, last) = self.unseen_heartbeats(a, since, heard);
-                let d = self.quiet_latency;
-                // With a latency, the last one sent may not have arrived
-                // by then.
-                let in_flight = last.is_some_and(|t| t + Duration(d) >= heard);
-                let arrived = count - u64::from(in_flight);
-                self.bus
-                    .crossed_unseen_after(bus::Kind::Heartbeat, arrived, d);
-                if in_flight {
-                    self.bus.sent_unseen(bus::Kind::Heartbeat);
-                }
+                self.count_held_heartbeats(a, since, heard);
             }
         }
     }
@@ -1941,15 +1924,7 @@ impl<'s> World<'s> {
                 self.heartbeat_now(now, a);
             } else {
                 self.bus.sent_unseen(bus::Kind::Heartbeat);
-                self.engine
-                    .schedule(
-                        now + Duration(self.quiet_latency),
-                        Event::HeartbeatArrives {
-                            agent: a as u32,
-                            sent: split_instant(now),
-                        },
-                    )
-                    .expect("a heartbeat arrives after it leaves");
+                self.heartbeat_arrives_at(now + Duration(self.quiet_latency), a, now);
             }
             self.hold_lease(now, a);
             let held = self.held_since[a] != Instant::MAX;
