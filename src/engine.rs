@@ -208,6 +208,13 @@ impl<E> Engine<E> {
         self.next_seq
     }
 
+    /// Had an event been scheduled at `at` with `seq` (taken by
+    /// [`Self::reserve`]), would it have popped by now? That is, is its
+    /// key at or before the last popped one?
+    pub fn popped_by_now(&self, at: Instant, seq: u64) -> bool {
+        key(at.0, seq) <= self.last_popped
+    }
+
     /// Take the `seq` the next scheduled event would get, scheduling
     /// nothing: an event that may be scheduled later with
     /// [`Self::schedule_reserved`] in the place it would have had now.

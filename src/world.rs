@@ -599,7 +599,7 @@ struct ProbeMsg {
 }
 
 /// An agent's current health probe.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct ProbeState {
     epoch: u32,
     sent: Instant,
@@ -611,6 +611,27 @@ struct ProbeState {
     /// With `World::lazy_probe_timeouts`, the place in the event order
     /// its timeout took as it left (scheduled there, if it is needed).
     timeout_seq: u64,
+    /// Its answer arrives unseen (`World::unseen_answers`): when it left
+    /// the agent, when it arrives, and the place in the event order its
+    /// arrival took (`Instant::MAX` in `answer_at`: none).
+    answer_sent: Instant,
+    answer_at: Instant,
+    answer_seq: u64,
+}
+
+impl Default for ProbeState {
+    fn default() -> ProbeState {
+        ProbeState {
+            epoch: 0,
+            sent: Instant::ZERO,
+            open: false,
+            timer: false,
+            timeout_seq: 0,
+            answer_sent: Instant::ZERO,
+            answer_at: Instant::MAX,
+            answer_seq: 0,
+        }
+    }
 }
 
 /// The agents that have one capability (or all of them), and the balancer
@@ -816,6 +837,11 @@ pub struct World<'s> {
     /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
     /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
     unseen_probe_end: Vec<u32>,
+    /// Answers that change no health status arrive with no event (kept in
+    /// `ProbeState` until applied), on a network with latency where
+    /// `lazy_probe_timeouts` holds and no event log is kept: see
+    /// `world/discovery.rs`, `answer_unseen`.
+    unseen_answers: bool,
     /// Agents woken from dormant probes by a request whose next probe is
     /// not scheduled yet: the request's end comes first and decides (see
     /// `world/discovery.rs`, `after_delivery`).
@@ -1051,6 +1077,7 @@ impl<'s> World<'s> {
             probes_dormant: false,
             first_probe_seq: 0,
             unseen_probe_end: Vec::new(),
+            unseen_answers: false,
             probe_deferred: Vec::new(),
             started_until: Instant::ZERO,
             probe_msgs: Vec::new(),
@@ -1160,8 +1187,10 @@ impl<'s> World<'s> {
     /// and attempt's record) to `sink` as the run goes.
     pub fn with_sink(mut self, sink: &'s mut dyn trace::Sink) -> World<'s> {
         self.trace = Some(trace::Tracer::new(sink));
-        // The log shows every probe: none is born dormant.
+        // The log shows every probe: none is born dormant, and every
+        // answer arrives as an event.
         self.wake_born();
+        self.unseen_answers = false;
         self
     }
 

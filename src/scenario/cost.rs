@@ -19,7 +19,8 @@
 //!   `calls` add requests recursively (`Σ probability × targets` per served
 //!   request); retries multiply the attempts by `1 + error rate` (at most
 //!   the retry limit).
-//! - **background**: probes (`agents × duration / health.interval × 4`;
+//! - **background**: probes (`agents × duration / health.interval × 4`,
+//!   × 3 without faults or autoscaling;
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
 //!   there either, loss or not; where arrivals also come at distinct
 //!   instants, a steady agent's probes sleep, and so do a down agent's
@@ -356,10 +357,15 @@ pub fn estimate(sc: &Scenario) -> Cost {
             let failed = 1.0 - (1.0 - p) * (1.0 - p);
             down * 2.0 + live * 2.0_f64.min(rounds) + live * rounds * failed * 3.0
         } else {
+            // Behind a latency, without faults or autoscaling, an answer
+            // that comes in time and changes no status is no event.
+            let lazy = sc.faults.is_empty() && sc.autoscale.is_empty();
             let per = if independent {
                 1.0
             } else if instant {
                 2.0
+            } else if lazy {
+                3.0
             } else {
                 4.0
             };

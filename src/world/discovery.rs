@@ -36,6 +36,11 @@
 //! same, at the same places, and those that would have found the answer
 //! in are no events. Their due times are kept for the end of a run that
 //! stops at its limit (`World::stale_timeouts`), as request timeouts'.
+//! There, an answer that comes before its timeout and leaves the agent's
+//! health as it is (`answer_unseen`) arrives with no event either: it
+//! changes the EMA and the bus counts, which nothing reads before the
+//! agent's next probe leaves, so `settle_answer` applies it then (or
+//! `settle_probes` at the end of the run), dated when it arrived.
 //!
 //! On an instant network a probe arrives when it is sent and its answer
 //! when it leaves: each is handled at once, not as an event, when its
@@ -303,6 +308,11 @@ impl<'s> World<'s> {
             // the answer leaves, before the timeout is due.
             self.lazy_probe_timeouts =
                 !self.zero_latency && self.sc.faults.is_empty() && self.sc.autoscale.is_empty();
+            if self.lazy_probe_timeouts {
+                // Answers that change no status arrive unseen
+                // (`answer_unseen`; an event log turns this off).
+                self.unseen_answers = true;
+            }
             if self.probes_independent {
                 self.unseen_probe_end = vec![NO_PROBE; n];
                 self.probe_deferred = vec![false; n];
@@ -605,6 +615,7 @@ impl<'s> World<'s> {
 
     pub(super) fn on_probe(&mut self, now: Instant, a: u32) {
         let i = a as usize;
+        self.settle_answer(i);
         self.settle_probe(now, i);
         let cfg = self.health();
         if !self.monitors[i].poll_probe(cfg, now) {
@@ -1492,12 +1503,20 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Tests only: every answer that arrives an event (what unseen
+    /// answers are checked against).
+    #[cfg(test)]
+    pub(super) fn all_answers_evented(&mut self) {
+        self.unseen_answers = false;
+    }
+
     /// Tests only: every step of every probe an event, as where events of
     /// different agents' probes depend on each other (what their results
     /// are checked against).
     #[cfg(test)]
     pub(super) fn all_probes_evented(&mut self) {
         self.wake_born();
+        self.unseen_answers = false;
         self.probes_independent = false;
         self.unseen_probe_end = Vec::new();
         self.probe_deferred = Vec::new();
@@ -1535,6 +1554,24 @@ impl<'s> World<'s> {
         // it, at the end of the drain): a probe due then was handled.
         let at_heard = heard == self.engine.now();
         let mut latest = Instant::ZERO;
+        // Answers that arrived unseen: those whose events would have come
+        // before the run stopped (before `heard`, or at it ahead of the
+        // event that ended the run) arrived.
+        if self.unseen_answers {
+            for a in 0..self.probes.len() {
+                let p = self.probes[a];
+                if p.answer_at == Instant::MAX {
+                    continue;
+                }
+                self.probes[a].answer_at = Instant::MAX;
+                if p.answer_at < heard
+                    || (at_heard && self.engine.popped_by_now(p.answer_at, p.answer_seq))
+                {
+                    latest = latest.max(p.answer_at);
+                    self.answer_arrives(p.answer_at, a, p.epoch, true, p.answer_sent);
+                }
+            }
+        }
         for a in 0..self.unseen_probe_end.len() {
             if dormant(self.unseen_probe_end[a])
                 && let Some(last) = self.catch_up_dormant(heard, a, at_heard)
@@ -1627,11 +1664,74 @@ impl<'s> World<'s> {
                 let p = self.probes[a as usize];
                 if t >= p.sent + self.health().timeout {
                     self.arm_probe_timeout_of(now, a as usize, epoch);
+                } else if self.answer_unseen(t, m) {
+                    // Kept by the agent, with its place in the event order
+                    // (for the end of the run).
+                    self.release_probe(m);
+                    let p = &mut self.probes[a as usize];
+                    p.answer_sent = now;
+                    p.answer_at = t;
+                    p.answer_seq = self.engine.reserve();
+                    return;
                 }
                 self.engine
                     .schedule(t, Event::ProbeReply { msg: m, seq })
                     .expect("replies arrive after they leave");
             }
+        }
+    }
+
+    /// May probe `m`'s answer, leaving its agent now to arrive at `t`
+    /// (before its timeout, so before the agent's next probe leaves),
+    /// arrive with no event? Where `lazy_probe_timeouts` holds (a network
+    /// with latency, no faults, a fleet that does not change) and no event
+    /// log is kept: if it is a success that the monitor still awaits (no
+    /// timeout armed), the agent is serving, and the answer leaves its
+    /// health status as it is (or, first, makes it HEALTHY:
+    /// [`Self::unseen_status`]). Its arrival then
+    /// changes the EMA, the bus counts and nothing else: no view, gauge or
+    /// decision reads them before the next probe leaves, and no other
+    /// event at its instant depends on it, so the order among those is
+    /// moot. The next probe's event ([`Self::settle_answer`]) or the end
+    /// of the run ([`Self::settle_probes`]) applies it, dated when it
+    /// arrived.
+    fn answer_unseen(&self, t: Instant, m: u32) -> bool {
+        if !self.unseen_answers {
+            return false;
+        }
+        let msg = &self.probe_msgs[m as usize];
+        let a = msg.agent as usize;
+        let p = self.probes[a];
+        let mon = &self.monitors[a];
+        let cfg = self.health();
+        // Before the timeout, so before the next probe leaves (a timeout
+        // is at most the interval).
+        debug_assert!(
+            t < mon.poll_timeout(),
+            "agent {a}'s answer after its next probe"
+        );
+        let awaited = msg.ok && p.open && p.epoch == msg.epoch && !p.timer;
+        // (An older probe's answer may leave while this one's is kept.)
+        debug_assert!(
+            !awaited || p.answer_at == Instant::MAX,
+            "agent {a}: one probe, two answers"
+        );
+        awaited
+            && self.agents[a].presence() == Presence::Serving
+            && self.unseen_status(mon.status(), mon.status_after_success(cfg, t - p.sent))
+    }
+
+    /// Agent `a`'s health is about to be looked at (its next probe
+    /// leaves): an answer of its that arrived unseen
+    /// ([`Self::answer_unseen`]) is applied first, as its event would
+    /// have been then.
+    #[inline]
+    fn settle_answer(&mut self, a: usize) {
+        let p = &mut self.probes[a];
+        if p.answer_at != Instant::MAX {
+            let (at, epoch, sent) = (p.answer_at, p.epoch, p.answer_sent);
+            p.answer_at = Instant::MAX;
+            self.answer_arrives(at, a, epoch, true, sent);
         }
     }
 
@@ -1649,19 +1749,26 @@ impl<'s> World<'s> {
     pub(super) fn on_probe_reply(&mut self, now: Instant, m: u32) {
         let msg = self.probe_msgs[m as usize];
         self.release_probe(m);
-        let (a, i) = (msg.agent, msg.agent as usize);
+        self.answer_arrives(now, msg.agent as usize, msg.epoch, msg.ok, msg.replied);
+    }
+
+    /// The answer to agent `i`'s probe `epoch`, a success if `ok`, which
+    /// left the agent at `replied`, reaches the monitor at `now` (see
+    /// [`Self::on_probe_reply`]).
+    fn answer_arrives(&mut self, now: Instant, i: usize, epoch: u32, ok: bool, replied: Instant) {
+        let a = i as u32;
         let p = self.probes[i];
         if !self.bus.arrive(
             now,
             bus::Kind::ProbeReply,
             Endpoint(a),
             Endpoint::CONTROL,
-            msg.replied,
+            replied,
         ) {
-            self.probe_answer_lost(now, i, msg.epoch);
+            self.probe_answer_lost(now, i, epoch);
             return;
         }
-        if p.epoch != msg.epoch || !p.open {
+        if p.epoch != epoch || !p.open {
             return;
         }
         self.probes[i].open = false;
@@ -1669,8 +1776,8 @@ impl<'s> World<'s> {
         let mon = &mut self.monitors[i];
         let before = mon.status();
         let rtt = now - p.sent;
-        let passed = msg.ok && rtt <= cfg.timeout;
-        if msg.ok {
+        let passed = ok && rtt <= cfg.timeout;
+        if ok {
             mon.on_probe_success(cfg, now, rtt);
         } else {
             mon.on_probe_failure(cfg, now);
@@ -2378,23 +2485,19 @@ mod tests {
         );
     }
 
-    /// On a network with latency, a probe's timeout is scheduled only
-    /// once its answer may come late or not at all, in the place it took
-    /// as the probe left (`arm_probe_timeout`). The results are those of
-    /// the runs with every timeout scheduled as its probe leaves, with
-    /// fewer events: constant and random latencies, losses, answers due
-    /// just before, at and after the timeout (handling next to it, a
-    /// latency of a quarter of it each way), probes queued behind a busy
-    /// agent, agents that crash holding them, and runs that end with
-    /// timeouts pending (the buckets they would have closed).
-    #[test]
-    fn lazy_probe_timeouts_change_nothing_but_the_events() {
+    /// Latency cases for the equivalence tests below: constant and random
+    /// latencies, losses, answers due just before, at and after the
+    /// timeout (handling next to it, a latency of a quarter of it each
+    /// way), probes queued behind a busy agent, agents that crash holding
+    /// them, and runs that end with timeouts pending (the buckets they
+    /// would have closed).
+    fn latency_cases() -> Vec<Vec<String>> {
         let lat = |d: &str| format!("network.latency={d}");
         let constant = lat("{dist=\"constant\",value=\"1ms\"}");
         let exponential = lat("{dist=\"exponential\",mean=\"2ms\"}");
         let heavy = lat("{dist=\"lognormal\",median=\"5ms\",p99=\"200ms\"}");
         let quarter = lat("{dist=\"constant\",value=\"125ms\"}");
-        let cases: Vec<Vec<String>> = vec![
+        vec![
             vec![constant.clone()],
             vec![exponential.clone(), "network.loss=0.05".into()],
             vec![
@@ -2457,7 +2560,17 @@ mod tests {
                 "fleet.tiers[0].service_time={dist=\"lognormal\",median=\"20ms\",p99=\"3s\"}"
                     .into(),
             ],
-        ];
+        ]
+    }
+
+    /// On a network with latency, a probe's timeout is scheduled only
+    /// once its answer may come late or not at all, in the place it took
+    /// as the probe left (`arm_probe_timeout`). The results are those of
+    /// the runs with every timeout scheduled as its probe leaves, with
+    /// fewer events, over [`latency_cases`].
+    #[test]
+    fn lazy_probe_timeouts_change_nothing_but_the_events() {
+        let cases = latency_cases();
         let mut fewer = 0;
         for (k, case) in cases.iter().enumerate() {
             let sc = steady_load_with(
@@ -2483,6 +2596,103 @@ mod tests {
         }
         // All but the probes that arrive at their timeout (each needs it).
         assert_eq!(fewer, cases.len() - 1, "timeouts skipped in {fewer} cases");
+    }
+
+    /// On a network with latency, an answer that changes no health status
+    /// arrives with no event (`answer_unseen`) and is applied when the
+    /// agent's next probe leaves or the run ends. The results are those
+    /// of the runs with every answer an event, over the latency cases
+    /// above and a grid where answers arrive at the very instants of
+    /// other events: ten agents probed every second (one every 100 ms),
+    /// constant arrivals on and off the probes' instants, constant
+    /// services as long as the probes' handling, so that a request's
+    /// reply and a probe's answer arrive together, runs that end at such
+    /// an instant (the answer came before the last reply or after it),
+    /// and runs that stop at their limit with answers due before it (the
+    /// buckets their events would have closed).
+    #[test]
+    fn unseen_answers_change_nothing_but_the_events() {
+        let grid = |sets: &[&str]| -> Vec<String> {
+            [
+                "fleet.tiers[0].count=2",
+                "fleet.tiers[1].count=3",
+                "fleet.tiers[2].count=5",
+                "fleet.tiers[0].service_time={dist=\"constant\",value=\"20ms\"}",
+                "fleet.tiers[1].service_time={dist=\"constant\",value=\"20ms\"}",
+                "fleet.tiers[2].service_time={dist=\"constant\",value=\"20ms\"}",
+                "network.latency={dist=\"constant\",value=\"1ms\"}",
+            ]
+            .iter()
+            .chain(sets)
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let mut cases = latency_cases();
+        let on_grid = "workload.arrivals={process=\"constant\",rate=10.0}";
+        let half_on = "workload.arrivals={process=\"constant\",rate=20.0}";
+        // Every other second, on agent 9's probes: the arrival was
+        // scheduled before the probe (an interval is shorter than the
+        // gap), so the reply comes before the answer.
+        let sparse = "workload.arrivals={process=\"constant\",rate=0.5}";
+        for arrivals in [on_grid, half_on, sparse] {
+            for duration in [
+                "duration=\"5s\"",
+                "duration=\"5050ms\"",
+                "duration=\"4999ms\"",
+            ] {
+                cases.push(grid(&[arrivals, duration]));
+                cases.push(grid(&[
+                    arrivals,
+                    duration,
+                    "drain=\"0s\"",
+                    "report.bucket=\"50ms\"",
+                ]));
+            }
+        }
+        cases.push(grid(&[on_grid, "fleet.tiers[2].concurrency=2"]));
+        // Runs that stop at their limit with tasks in flight, just after
+        // an answer that was the last event: agent 9's probe at 5 s ends
+        // at 5.021 s (the last event handled), its answer at 5.022 s
+        // closed the 2-ms bucket before it, with the gauges as they were
+        // before the tasks left are cancelled.
+        for stop in ["5022ms", "5023ms", "5025ms", "5029ms"] {
+            for seed in ["seed=1", "seed=2", "seed=3", "seed=4"] {
+                let stop = format!("duration=\"{stop}\"");
+                cases.push(grid(&[
+                    "workload.arrivals={process=\"poisson\",rate=30.0}",
+                    &stop,
+                    seed,
+                    "drain=\"0s\"",
+                    "report.bucket=\"2ms\"",
+                ]));
+            }
+        }
+        let mut fewer = 0;
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(
+                SMALL_FLEET
+                    .iter()
+                    .copied()
+                    .chain(case.iter().map(String::as_str)),
+            );
+            let w = World::new(&sc, sc.seed);
+            assert!(w.unseen_answers, "case {k}");
+            let (unseen, unseen_events) = results(w);
+            let mut w = World::new(&sc, sc.seed);
+            w.all_answers_evented();
+            let (evented, events) = results(w);
+            for (f, (a, b)) in unseen.iter().zip(&evented).enumerate() {
+                assert!(a == b, "case {k} {case:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert!(
+                unseen_events <= events,
+                "case {k}: {unseen_events} events against {events}"
+            );
+            fewer += usize::from(unseen_events < events);
+        }
+        // All but the probes that arrive at their timeout, and the
+        // 125-ms latency whose answers come after the next probe leaves.
+        assert!(fewer >= cases.len() - 2, "answers unseen in {fewer} cases");
     }
 
     /// Agents down most of the time cost few probe events: once UNHEALTHY,
