@@ -506,6 +506,27 @@ mod tests {
         assert_eq!(order, ['x', 'y']);
     }
 
+    /// A place reserved and never scheduled is past once an event after
+    /// it, by `(time, seq)`, has popped: before it at its own instant,
+    /// after it at a later one.
+    #[test]
+    fn a_reserved_place_is_past_once_an_event_after_it_pops() {
+        let mut e = Engine::new();
+        e.schedule(t(5), 'a').unwrap();
+        let seq = e.reserve();
+        e.schedule(t(5), 'c').unwrap();
+        e.schedule(t(7), 'd').unwrap();
+        assert!(!e.popped_by_now(t(5), seq));
+        assert_eq!(e.step(), Some((t(5), 'a')));
+        assert!(!e.popped_by_now(t(5), seq), "'a' came before it");
+        assert!(e.popped_by_now(t(4), seq), "an earlier instant is past");
+        assert_eq!(e.step(), Some((t(5), 'c')));
+        assert!(e.popped_by_now(t(5), seq), "'c' came after it");
+        assert!(!e.popped_by_now(t(6), seq));
+        assert_eq!(e.step(), Some((t(7), 'd')));
+        assert!(e.popped_by_now(t(6), seq));
+    }
+
     #[test]
     fn a_reserved_place_keeps_its_order() {
         let mut e = Engine::new();
