@@ -599,7 +599,7 @@ struct ProbeMsg {
 }
 
 /// An agent's current health probe.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct ProbeState {
     epoch: u32,
     sent: Instant,
@@ -611,27 +611,24 @@ struct ProbeState {
     /// With `World::lazy_probe_timeouts`, the place in the event order
     /// its timeout took as it left (scheduled there, if it is needed).
     timeout_seq: u64,
-    /// Its answer arrives unseen (`World::unseen_answers`): when it left
-    /// the agent, when it arrives, and the place in the event order its
-    /// arrival took (`Instant::MAX` in `answer_at`: none).
-    answer_sent: Instant,
-    answer_at: Instant,
-    answer_seq: u64,
 }
 
-impl Default for ProbeState {
-    fn default() -> ProbeState {
-        ProbeState {
-            epoch: 0,
-            sent: Instant::ZERO,
-            open: false,
-            timer: false,
-            timeout_seq: 0,
-            answer_sent: Instant::ZERO,
-            answer_at: Instant::MAX,
-            answer_seq: 0,
-        }
-    }
+/// An agent's probe answer that arrives unseen (`World::unseen_answers`):
+/// when it left the agent, when it arrives (`Instant::MAX`: none), and
+/// the place in the event order its arrival took.
+#[derive(Clone, Copy, Debug)]
+struct UnseenAnswer {
+    sent: Instant,
+    at: Instant,
+    seq: u64,
+}
+
+impl UnseenAnswer {
+    const NONE: UnseenAnswer = UnseenAnswer {
+        sent: Instant::ZERO,
+        at: Instant::MAX,
+        seq: 0,
+    };
 }
 
 /// The agents that have one capability (or all of them), and the balancer
@@ -837,11 +834,11 @@ pub struct World<'s> {
     /// Each agent's probe whose end no event marks (`NO_PROBE`: none), when
     /// `probes_independent` holds: see `world/discovery.rs`, `settle_probe`.
     unseen_probe_end: Vec<u32>,
-    /// Answers that change no health status arrive with no event (kept in
-    /// `ProbeState` until applied), on a network with latency where
-    /// `lazy_probe_timeouts` holds and no event log is kept: see
+    /// Each agent's probe answer that arrives with no event, kept until
+    /// applied, on a network with latency where `lazy_probe_timeouts`
+    /// holds and no event log is kept (empty otherwise): see
     /// `world/discovery.rs`, `answer_unseen`.
-    unseen_answers: bool,
+    unseen_answers: Vec<UnseenAnswer>,
     /// Agents woken from dormant probes by a request whose next probe is
     /// not scheduled yet: the request's end comes first and decides (see
     /// `world/discovery.rs`, `after_delivery`).
@@ -1077,7 +1074,7 @@ impl<'s> World<'s> {
             probes_dormant: false,
             first_probe_seq: 0,
             unseen_probe_end: Vec::new(),
-            unseen_answers: false,
+            unseen_answers: Vec::new(),
             probe_deferred: Vec::new(),
             started_until: Instant::ZERO,
             probe_msgs: Vec::new(),
@@ -1190,7 +1187,7 @@ impl<'s> World<'s> {
         // The log shows every probe: none is born dormant, and every
         // answer arrives as an event.
         self.wake_born();
-        self.unseen_answers = false;
+        self.unseen_answers = Vec::new();
         self
     }
 

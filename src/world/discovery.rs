@@ -135,7 +135,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Event, PROBE, ProbeMsg, ProbeState, View, World};
+use super::{Event, PROBE, ProbeMsg, ProbeState, UnseenAnswer, View, World};
 use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Breakers, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
@@ -311,7 +311,7 @@ impl<'s> World<'s> {
             if self.lazy_probe_timeouts {
                 // Answers that change no status arrive unseen
                 // (`answer_unseen`; an event log turns this off).
-                self.unseen_answers = true;
+                self.unseen_answers = vec![UnseenAnswer::NONE; n];
             }
             if self.probes_independent {
                 self.unseen_probe_end = vec![NO_PROBE; n];
@@ -1507,7 +1507,7 @@ impl<'s> World<'s> {
     /// answers are checked against).
     #[cfg(test)]
     pub(super) fn all_answers_evented(&mut self) {
-        self.unseen_answers = false;
+        self.unseen_answers = Vec::new();
     }
 
     /// Tests only: every step of every probe an event, as where events of
@@ -1516,7 +1516,7 @@ impl<'s> World<'s> {
     #[cfg(test)]
     pub(super) fn all_probes_evented(&mut self) {
         self.wake_born();
-        self.unseen_answers = false;
+        self.unseen_answers = Vec::new();
         self.probes_independent = false;
         self.unseen_probe_end = Vec::new();
         self.probe_deferred = Vec::new();
@@ -1557,19 +1557,14 @@ impl<'s> World<'s> {
         // Answers that arrived unseen: those whose events would have come
         // before the run stopped (before `heard`, or at it ahead of the
         // event that ended the run) arrived.
-        if self.unseen_answers {
-            for a in 0..self.probes.len() {
-                let p = self.probes[a];
-                if p.answer_at == Instant::MAX {
-                    continue;
-                }
-                self.probes[a].answer_at = Instant::MAX;
-                if p.answer_at < heard
-                    || (at_heard && self.engine.popped_by_now(p.answer_at, p.answer_seq))
-                {
-                    latest = latest.max(p.answer_at);
-                    self.answer_arrives(p.answer_at, a, p.epoch, true, p.answer_sent);
-                }
+        for a in 0..self.unseen_answers.len() {
+            let u = std::mem::replace(&mut self.unseen_answers[a], UnseenAnswer::NONE);
+            if u.at < heard
+                || (u.at != Instant::MAX && at_heard && self.engine.popped_by_now(u.at, u.seq))
+            {
+                latest = latest.max(u.at);
+                let epoch = self.probes[a].epoch;
+                self.answer_arrives(u.at, a, epoch, true, u.sent);
             }
         }
         for a in 0..self.unseen_probe_end.len() {
@@ -1668,10 +1663,11 @@ impl<'s> World<'s> {
                     // Kept by the agent, with its place in the event order
                     // (for the end of the run).
                     self.release_probe(m);
-                    let p = &mut self.probes[a as usize];
-                    p.answer_sent = now;
-                    p.answer_at = t;
-                    p.answer_seq = self.engine.reserve();
+                    self.unseen_answers[a as usize] = UnseenAnswer {
+                        sent: now,
+                        at: t,
+                        seq: self.engine.reserve(),
+                    };
                     return;
                 }
                 self.engine
@@ -1696,7 +1692,7 @@ impl<'s> World<'s> {
     /// of the run ([`Self::settle_probes`]) applies it, dated when it
     /// arrived.
     fn answer_unseen(&self, t: Instant, m: u32) -> bool {
-        if !self.unseen_answers {
+        if self.unseen_answers.is_empty() {
             return false;
         }
         let msg = &self.probe_msgs[m as usize];
@@ -1713,7 +1709,7 @@ impl<'s> World<'s> {
         let awaited = msg.ok && p.open && p.epoch == msg.epoch && !p.timer;
         // (An older probe's answer may leave while this one's is kept.)
         debug_assert!(
-            !awaited || p.answer_at == Instant::MAX,
+            !awaited || self.unseen_answers[a].at == Instant::MAX,
             "agent {a}: one probe, two answers"
         );
         awaited
@@ -1727,11 +1723,12 @@ impl<'s> World<'s> {
     /// have been then.
     #[inline]
     fn settle_answer(&mut self, a: usize) {
-        let p = &mut self.probes[a];
-        if p.answer_at != Instant::MAX {
-            let (at, epoch, sent) = (p.answer_at, p.epoch, p.answer_sent);
-            p.answer_at = Instant::MAX;
-            self.answer_arrives(at, a, epoch, true, sent);
+        if let Some(u) = self.unseen_answers.get_mut(a)
+            && u.at != Instant::MAX
+        {
+            let u = std::mem::replace(u, UnseenAnswer::NONE);
+            let epoch = self.probes[a].epoch;
+            self.answer_arrives(u.at, a, epoch, true, u.sent);
         }
     }
 
@@ -2688,7 +2685,7 @@ mod tests {
         }
         let fewer = fewer_events_alike(
             &cases,
-            |w: &World| w.unseen_answers,
+            |w: &World| !w.unseen_answers.is_empty(),
             |w: &mut World| w.all_answers_evented(),
         );
         // All but the probes that arrive at their timeout (no answer is
