@@ -1684,13 +1684,12 @@ impl<'s> World<'s> {
     /// log is kept: if it is a success that the monitor still awaits (no
     /// timeout armed), the agent is serving, and the answer leaves its
     /// health status as it is (or, first, makes it HEALTHY:
-    /// [`Self::unseen_status`]). Its arrival then
-    /// changes the EMA, the bus counts and nothing else: no view, gauge or
-    /// decision reads them before the next probe leaves, and no other
-    /// event at its instant depends on it, so the order among those is
-    /// moot. The next probe's event ([`Self::settle_answer`]) or the end
-    /// of the run ([`Self::settle_probes`]) applies it, dated when it
-    /// arrived.
+    /// [`Self::unseen_status`]). Its arrival then changes the EMA, the bus
+    /// counts and nothing else: no view, gauge or decision reads them
+    /// before the next probe leaves, and no other event at its instant
+    /// depends on it, so the order among those is moot. The next probe's
+    /// event ([`Self::settle_answer`]) or the end of the run
+    /// ([`Self::settle_probes`]) applies it, dated when it arrived.
     fn answer_unseen(&self, t: Instant, m: u32) -> bool {
         if self.unseen_answers.is_empty() {
             return false;
