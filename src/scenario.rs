@@ -474,6 +474,29 @@ impl Scenario {
             })
     }
 
+    /// Do messages take no time (no latency, no broker: a broker takes
+    /// time even on an instant network)? The world then delivers them
+    /// inline.
+    pub fn instant_network(&self) -> bool {
+        self.network.latency.is_zero() && self.bus.broker.is_none()
+    }
+
+    /// No faults and a fleet that does not change (no `[[autoscale]]`):
+    /// what the world's shortcuts for probes and heartbeats assume.
+    pub fn undisturbed(&self) -> bool {
+        self.faults.is_empty() && self.autoscale.is_empty()
+    }
+
+    /// On a network with latency (or a broker), undisturbed: nothing but
+    /// the network's loss, its latency and the broker can keep a probe's
+    /// answer from coming in time, and that is known by the time the
+    /// answer leaves, before the timeout is due. A probe's timeout is then
+    /// scheduled only once its answer may miss it, and an answer that
+    /// changes no health status is no event (see `world/discovery.rs`).
+    pub fn lazy_probe_timeouts(&self) -> bool {
+        !self.instant_network() && self.undisturbed()
+    }
+
     /// Can an agent stop answering (an availability model, a crash or a
     /// partition)? Only then do heartbeats and lease expiry matter.
     pub fn agents_can_go_silent(&self) -> bool {

@@ -1029,8 +1029,7 @@ impl<'s> World<'s> {
             priorities,
             failure_draws: (sc.tiers.iter())
                 .any(|t| t.error_rate > 0.0 || !t.calls.is_empty() || t.calls.is_async()),
-            // A broker takes time even on an instant network.
-            zero_latency: sc.network.latency.is_zero() && sc.bus.broker.is_none(),
+            zero_latency: sc.instant_network(),
             exp_service: sc.tiers.iter().any(|t| t.service_time.uses_exp()),
             rng: Streams::new(seed),
             metrics,

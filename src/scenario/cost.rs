@@ -233,10 +233,10 @@ pub fn estimate(sc: &Scenario) -> Cost {
         .map(|t| f64::from(t.count) + f64::from(t.spares))
         .sum();
     let live: f64 = sc.tiers.iter().map(|t| f64::from(t.count)).sum();
-    let zero_latency = sc.network.latency.is_zero() && sc.bus.broker.is_none();
+    let instant = sc.instant_network();
     // A request's timeout is no event of its own: one queued timeout a
     // route is armed at a time (`world/timeouts.rs`), counted below.
-    let per_request = if zero_latency { 1.0 } else { 3.0 };
+    let per_request = if instant { 1.0 } else { 3.0 };
     let dispatcher = if sc.dispatcher.is_some() { 1.0 } else { 0.0 };
     // Attempts per task: a retried failure costs another attempt.
     let error_rate = if live > 0.0 {
@@ -322,12 +322,9 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // arrives) a steady probe is one event; heartbeats that nothing but
     // the random loss can lose, on an instant network or one with a
     // constant latency, are none but the lost ones.
-    let instant = sc.network.latency.is_zero() && sc.bus.broker.is_none();
-    let quiet =
-        sc.certain_heartbeat_latency().is_some() && sc.faults.is_empty() && sc.autoscale.is_empty();
+    let quiet = sc.certain_heartbeat_latency().is_some() && sc.undisturbed();
     let independent = instant
-        && sc.faults.is_empty()
-        && sc.autoscale.is_empty()
+        && sc.undisturbed()
         && sc.balancer.panic_threshold == 0.0
         && sc.balancer.changes.is_empty()
         && sc.capabilities_in_use().len() == 1
@@ -357,14 +354,13 @@ pub fn estimate(sc: &Scenario) -> Cost {
             let failed = 1.0 - (1.0 - p) * (1.0 - p);
             down * 2.0 + live * 2.0_f64.min(rounds) + live * rounds * failed * 3.0
         } else {
-            // Behind a latency, without faults or autoscaling, an answer
-            // that comes in time and changes no status is no event.
-            let lazy = sc.faults.is_empty() && sc.autoscale.is_empty();
             let per = if independent {
                 1.0
             } else if instant {
                 2.0
-            } else if lazy {
+            } else if sc.lazy_probe_timeouts() {
+                // An answer that comes in time and changes no status is
+                // no event.
                 3.0
             } else {
                 4.0

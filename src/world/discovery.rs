@@ -295,19 +295,13 @@ impl<'s> World<'s> {
             // probes or heartbeats changes only that agent's state, the
             // counts and its own balancer slot (see `probe_may_skip`).
             self.probes_independent = self.zero_latency
-                && self.sc.faults.is_empty()
-                && self.sc.autoscale.is_empty()
+                && self.sc.undisturbed()
                 && self.sc.balancer.panic_threshold == 0.0
                 && self.sc.balancer.changes.is_empty()
                 && self.routes.len() == 1
                 && self.sc.tiers.iter().all(|t| t.calls.steps.is_empty());
             self.probes = vec![ProbeState::default(); n];
-            // Where nothing but the network's loss, its latency and the
-            // broker can keep an answer from coming in time (no faults, a
-            // fleet that does not change), that is known by the time
-            // the answer leaves, before the timeout is due.
-            self.lazy_probe_timeouts =
-                !self.zero_latency && self.sc.faults.is_empty() && self.sc.autoscale.is_empty();
+            self.lazy_probe_timeouts = self.sc.lazy_probe_timeouts();
             if self.lazy_probe_timeouts {
                 // Answers that change no status arrive unseen
                 // (`answer_unseen`; an event log turns this off).
@@ -365,11 +359,8 @@ impl<'s> World<'s> {
         let allowed = !tests::HEARTBEAT_EVENTS.with(std::cell::Cell::get);
         #[cfg(not(test))]
         let allowed = true;
-        self.quiet_heartbeats = allowed
-            && self.leases
-            && latency.is_some()
-            && self.sc.faults.is_empty()
-            && self.sc.autoscale.is_empty();
+        self.quiet_heartbeats =
+            allowed && self.leases && latency.is_some() && self.sc.undisturbed();
         self.quiet_latency = latency.map_or(0, Duration::as_nanos);
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
@@ -1558,13 +1549,12 @@ impl<'s> World<'s> {
         // before the run stopped (before `heard`, or at it ahead of the
         // event that ended the run) arrived.
         for a in 0..self.unseen_answers.len() {
-            let u = std::mem::replace(&mut self.unseen_answers[a], UnseenAnswer::NONE);
+            let u = self.unseen_answers[a];
             if u.at < heard
                 || (u.at != Instant::MAX && at_heard && self.engine.popped_by_now(u.at, u.seq))
             {
                 latest = latest.max(u.at);
-                let epoch = self.probes[a].epoch;
-                self.answer_arrives(u.at, a, epoch, true, u.sent);
+                self.settle_answer(a);
             }
         }
         for a in 0..self.unseen_probe_end.len() {
@@ -1717,9 +1707,9 @@ impl<'s> World<'s> {
     }
 
     /// Agent `a`'s health is about to be looked at (its next probe
-    /// leaves): an answer of its that arrived unseen
-    /// ([`Self::answer_unseen`]) is applied first, as its event would
-    /// have been then.
+    /// leaves, or the run ends after the answer's event would have come):
+    /// an answer of its that arrived unseen ([`Self::answer_unseen`]) is
+    /// applied first, as its event would have been then.
     #[inline]
     fn settle_answer(&mut self, a: usize) {
         if let Some(u) = self.unseen_answers.get_mut(a)
