@@ -78,30 +78,45 @@ impl Offset for i128 {
 #[derive(Debug)]
 struct Overflow;
 
+/// A node of a class's tree: the offset, leaf and backend of the largest
+/// offset below it (the lowest leaf among equals); a leaf's node is its own.
+#[derive(Clone, Copy, Debug)]
+struct Node<O> {
+    offset: O,
+    leaf: u32,
+    backend: u32,
+}
+
 /// The backends of one weight, in index order, as the leaves of a max
-/// tree. The offsets sit in one array by leaf and the tree's nodes hold
-/// only leaf numbers: 4 bytes a node where an offset and an index took 32,
-/// so the nodes a pick walks through share a few cache lines.
+/// tree. Each node holds its winner's offset and backend beside the
+/// winner's leaf number (16 bytes with `i64` offsets): a pick reads one
+/// node a level, the sibling of the node it came from, which shares that
+/// node's cache line, and the root says which backend won. Keeping the
+/// offsets in an array by leaf, with nodes of leaf numbers only, made
+/// each level a second, random read: in a fleet of thousands, a
+/// first-level cache miss a level or two.
 #[derive(Clone, Debug)]
 struct Class<O> {
     weight: i128,
-    /// Each leaf's offset (`EMPTY` while the backend is ineligible, and for
-    /// the padding up to `size`).
-    offset: Vec<O>,
-    /// The tree: `win[at]` for `at` in `1..size` is the leaf with the
-    /// largest offset below node `at` (the lowest leaf among equals), and
-    /// `win[size + leaf] = leaf`; the root is `win[1]`.
-    win: Vec<u32>,
-    /// The backend at each leaf.
-    backend: Vec<u32>,
+    /// The tree: `node[at]` for `at` in `1..size` holds the winner below
+    /// node `at`, and `node[size + leaf]` the leaf itself (offset `EMPTY`
+    /// while the backend is ineligible, and for the padding up to `size`);
+    /// the root is `node[1]`.
+    node: Vec<Node<O>>,
     size: usize,
 }
 
 impl<O: Offset> Class<O> {
-    /// The leaf holding the class's largest offset (the lowest among equals).
+    /// The class's largest offset (the lowest leaf among equals): its node.
     #[inline]
-    fn top(&self) -> usize {
-        self.win[1] as usize
+    fn top(&self) -> Node<O> {
+        self.node[1]
+    }
+
+    /// Leaf `leaf`'s offset.
+    #[inline]
+    fn offset(&self, leaf: usize) -> O {
+        self.node[self.size + leaf].offset
     }
 
     /// Give `leaf` a new offset and mend the path above it (see
@@ -120,27 +135,25 @@ impl<O: Offset> Class<O> {
     }
 
     /// Give `leaf` a new offset and mend the path above it. The winner of
-    /// the subtree below the path and its offset are carried up, so each
-    /// level reads only the sibling's winner and offset: loads whose
-    /// addresses do not wait on the level below; which side wins is data,
-    /// chosen without a branch (a mispredicted jump a level would cost more
-    /// than the level). With `EARLY_STOP`, the walk stops where a node's
-    /// winner neither was nor is `leaf` and did not change: nothing above
-    /// it can change then.
+    /// the subtree below the path is carried up, so each level reads only
+    /// the sibling's node, whose address does not wait on the level below;
+    /// which side wins is data, chosen without a branch (a mispredicted
+    /// jump a level would cost more than the level). With `EARLY_STOP`,
+    /// the walk stops where a node's winner neither was nor is `leaf` and
+    /// did not change: nothing above it can change then.
     #[inline(always)]
     fn mend<const EARLY_STOP: bool>(&mut self, leaf: usize, offset: O) {
-        self.offset[leaf] = offset;
-        let (mut w, mut ow) = (leaf as u32, offset);
         let mut at = self.size + leaf;
+        self.node[at].offset = offset;
+        let mut w = self.node[at];
         while at > 1 {
-            let s = self.win[at ^ 1];
-            let os = self.offset[s as usize];
+            let s = self.node[at ^ 1];
             // The left child wins ties: it holds the lower leaves.
-            let ours = (ow > os) | ((ow == os) & (at & 1 == 0));
-            (w, ow) = std::hint::select_unpredictable(ours, (w, ow), (s, os));
+            let ours = (w.offset > s.offset) | ((w.offset == s.offset) & (at & 1 == 0));
+            w = std::hint::select_unpredictable(ours, w, s);
             at >>= 1;
-            let was = std::mem::replace(&mut self.win[at], w);
-            if EARLY_STOP && was == w && w as usize != leaf {
+            let was = std::mem::replace(&mut self.node[at], w);
+            if EARLY_STOP && was.leaf == w.leaf && w.leaf as usize != leaf {
                 break;
             }
         }
@@ -150,13 +163,17 @@ impl<O: Offset> Class<O> {
     fn widen(self) -> Class<i128> {
         Class {
             weight: self.weight,
-            offset: self
-                .offset
-                .into_iter()
-                .map(|o| if o == O::EMPTY { i128::EMPTY } else { o.wide() })
+            node: (self.node.into_iter())
+                .map(|n| Node {
+                    offset: if n.offset == O::EMPTY {
+                        i128::EMPTY
+                    } else {
+                        n.offset.wide()
+                    },
+                    leaf: n.leaf,
+                    backend: n.backend,
+                })
                 .collect(),
-            win: self.win,
-            backend: self.backend,
             size: self.size,
         }
     }
@@ -178,21 +195,18 @@ fn pick_in<O: Offset>(
     t: i128,
     total: i128,
 ) -> Result<Option<usize>, Overflow> {
-    // (current value at t, class, leaf) of the best class maximum; on a
-    // tie of values the lower backend index wins.
-    let mut best: Option<(i128, usize, usize)> = None;
+    // (current value at t, class, top node) of the best class maximum; on
+    // a tie of values the lower backend index wins.
+    let mut best: Option<(i128, usize, Node<O>)> = None;
     for (c, cl) in classes.iter().enumerate() {
         let top = cl.top();
-        let offset = cl.offset[top];
-        if offset == O::EMPTY {
+        if top.offset == O::EMPTY {
             continue;
         }
-        let value = offset.wide() + t * cl.weight;
+        let value = top.offset.wide() + t * cl.weight;
         let better = match best {
             None => true,
-            Some((v, bc, bl)) => {
-                value > v || (value == v && cl.backend[top] < classes[bc].backend[bl])
-            }
+            Some((v, _, b)) => value > v || (value == v && top.backend < b.backend),
         };
         if better {
             best = Some((value, c, top));
@@ -201,10 +215,9 @@ fn pick_in<O: Offset>(
     let Some((_, c, top)) = best else {
         return Ok(None);
     };
-    let cl = &mut classes[c];
-    let lowered = O::narrow(cl.offset[top].wide() - total).ok_or(Overflow)?;
-    cl.set_top(top, lowered);
-    Ok(Some(cl.backend[top] as usize))
+    let lowered = O::narrow(top.offset.wide() - total).ok_or(Overflow)?;
+    classes[c].set_top(top.leaf as usize, lowered);
+    Ok(Some(top.backend as usize))
 }
 
 #[derive(Clone, Debug)]
@@ -226,7 +239,8 @@ impl SmoothWeighted {
     /// which `eligible` is false start ineligible.
     pub fn new(weights: &[f64], eligible: impl Fn(usize) -> bool) -> Self {
         let n = weights.len();
-        let mut classes: Vec<Class<i64>> = Vec::new();
+        // Each class's weight and backends, in index order.
+        let mut members: Vec<(i128, Vec<u32>)> = Vec::new();
         let mut class = Vec::with_capacity(n);
         let mut leaf = Vec::with_capacity(n);
         // Backends of one weight usually come in runs (a tier's agents):
@@ -237,17 +251,11 @@ impl SmoothWeighted {
                 Some((lw, c)) if lw == w => c,
                 _ => {
                     let wt = i128::from(thousandths(w));
-                    let c = match classes.iter().position(|cl| cl.weight == wt) {
+                    let c = match members.iter().position(|m| m.0 == wt) {
                         Some(c) => c,
                         None => {
-                            classes.push(Class {
-                                weight: wt,
-                                offset: Vec::new(),
-                                win: Vec::new(),
-                                backend: Vec::new(),
-                                size: 0,
-                            });
-                            classes.len() - 1
+                            members.push((wt, Vec::new()));
+                            members.len() - 1
                         }
                     };
                     last = Some((w, c));
@@ -255,33 +263,38 @@ impl SmoothWeighted {
                 }
             };
             class.push(c as u32);
-            leaf.push(classes[c].backend.len() as u32);
-            classes[c].backend.push(i as u32);
+            leaf.push(members[c].1.len() as u32);
+            members[c].1.push(i as u32);
         }
         let mut total = 0;
-        for cl in &mut classes {
-            let members = cl.backend.len();
-            cl.size = members.next_power_of_two();
-            cl.offset = vec![i64::EMPTY; cl.size];
-            for (l, &b) in cl.backend.iter().enumerate() {
-                if eligible(b as usize) {
-                    total += cl.weight;
-                    cl.offset[l] = 0;
+        let classes: Vec<Class<i64>> = (members.into_iter())
+            .map(|(weight, backends)| {
+                let size = backends.len().next_power_of_two();
+                let mut node = vec![
+                    Node {
+                        offset: i64::EMPTY,
+                        leaf: 0,
+                        backend: u32::MAX,
+                    };
+                    2 * size
+                ];
+                for l in 0..size {
+                    node[size + l].leaf = l as u32;
                 }
-            }
-            cl.win = vec![0; 2 * cl.size];
-            for l in 0..cl.size {
-                cl.win[cl.size + l] = l as u32;
-            }
-            for at in (1..cl.size).rev() {
-                let (l, r) = (cl.win[2 * at], cl.win[2 * at + 1]);
-                cl.win[at] = if cl.offset[l as usize] >= cl.offset[r as usize] {
-                    l
-                } else {
-                    r
-                };
-            }
-        }
+                for (l, &b) in backends.iter().enumerate() {
+                    node[size + l].backend = b;
+                    if eligible(b as usize) {
+                        total += weight;
+                        node[size + l].offset = 0;
+                    }
+                }
+                for at in (1..size).rev() {
+                    let (l, r) = (node[2 * at], node[2 * at + 1]);
+                    node[at] = if l.offset >= r.offset { l } else { r };
+                }
+                Class { weight, node, size }
+            })
+            .collect();
         SmoothWeighted {
             classes: Classes::Narrow(classes),
             class,
@@ -304,7 +317,7 @@ impl SmoothWeighted {
     /// Backend `i`'s class weight and offset (`None` while ineligible).
     fn member(&self, i: usize) -> (i128, Option<i128>) {
         fn of<O: Offset>(cl: &Class<O>, leaf: usize) -> (i128, Option<i128>) {
-            let o = cl.offset[leaf];
+            let o = cl.offset(leaf);
             (cl.weight, (o != O::EMPTY).then(|| o.wide()))
         }
         let (c, leaf) = (self.class[i] as usize, self.leaf[i] as usize);
