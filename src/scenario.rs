@@ -521,6 +521,16 @@ impl Scenario {
             _ => None,
         }
     }
+
+    /// Are heartbeats' fates drawn per agent, and held between those that
+    /// matter: behind a latency that is not certain (random, or constant
+    /// but too long for [`Self::certain_heartbeat_latency`]), with no
+    /// broker, faults or changing fleet.
+    pub fn heartbeats_drawn(&self) -> bool {
+        self.bus.broker.is_none()
+            && self.undisturbed()
+            && self.certain_heartbeat_latency().is_none()
+    }
 }
 
 /// One thing wrong with a scenario, located.

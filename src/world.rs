@@ -49,6 +49,7 @@ mod discovery;
 mod dispatcher;
 mod faults;
 pub mod fingerprint;
+mod heartbeat_draws;
 mod jobs;
 mod lifecycle;
 mod pubsub;
@@ -849,10 +850,11 @@ pub struct World<'s> {
     probe_msgs: Vec<ProbeMsg>,
     free_probe_msgs: Vec<u32>,
     /// Heartbeats cannot be lost but by the network's random loss, nor
-    /// delayed but by a constant latency (no broker, no faults, a fleet
-    /// that does not change): an agent that is up holds its lease open
-    /// instead of renewing it every period (`world/discovery.rs`), until
-    /// its next lost heartbeat.
+    /// delayed but by its latency (no broker, no faults, a fleet that does
+    /// not change): an agent that is up holds its lease open instead of
+    /// renewing it every period (`world/discovery.rs`), until its next
+    /// lost heartbeat (or, behind a latency that is not certain, its next
+    /// lost or late one: `world/heartbeat_draws.rs`).
     quiet_heartbeats: bool,
     /// With `quiet_heartbeats`: the network's constant latency (0 on an
     /// instant network).
@@ -860,6 +862,10 @@ pub struct World<'s> {
     /// With `quiet_heartbeats` on a lossy network: each agent's lost
     /// heartbeats, drawn ahead from its own stream.
     heartbeat_losses: Vec<discovery::HeartbeatLosses>,
+    /// Behind a latency that is not certain (no broker, faults or
+    /// changing fleet): each agent's heartbeats, drawn from its own
+    /// stream (`world/heartbeat_draws.rs`); empty otherwise.
+    heartbeat_draws: Vec<heartbeat_draws::HeartbeatDraws>,
     /// Since when each agent holds its lease open (`Instant::MAX`: it
     /// does not); its heartbeats after that instant are counted when it
     /// stops.
@@ -1081,6 +1087,7 @@ impl<'s> World<'s> {
             quiet_heartbeats: false,
             quiet_latency: 0,
             heartbeat_losses: Vec::new(),
+            heartbeat_draws: Vec::new(),
             held_since: Vec::new(),
             breakers: Breakers::default(),
             breaker_rest: Vec::new(),

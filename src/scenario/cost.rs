@@ -30,7 +30,9 @@
 //!   (1 − (1 − loss)²)`), heartbeats when leases matter and a heartbeat
 //!   can be lost (`agents × duration / heartbeat × 2`; where heartbeats
 //!   are quiet, on an instant network or behind a constant latency with
-//!   no faults or autoscaling, `× loss`),
+//!   no faults or autoscaling, `× loss`; behind any other latency, with
+//!   no broker, faults or autoscaling, `× (loss + (1 − loss) · P(latency ≥
+//!   min(heartbeat, ttl − heartbeat)))`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), request
 //!   timeouts (`routes × duration / timeout`), bus topics
 //!   (`duration / every × (1 + receivers)`), autoscale ticks, faults.
@@ -53,6 +55,7 @@
 
 use crate::faults::FaultKind;
 use crate::fleet::{ServiceTime, Tier};
+use crate::rng::Dist;
 use crate::scenario::{Audience, Scenario};
 use crate::time::Duration;
 use crate::workload::Arrivals;
@@ -217,6 +220,21 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 
 /// A failing agent of tier `t` over `secs` seconds: its mean time to
 /// repair (seconds) and how many outages it has (one per MTBF + MTTR).
+/// `P(X ≥ x)` for `X` drawn from `d`, by bisection on its quantile
+/// function (an estimate's precision: 2⁻³⁰).
+fn tail(d: &Dist, x: Duration) -> f64 {
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    for _ in 0..30 {
+        let mid = 0.5 * (lo + hi);
+        if d.quantile(mid) < x {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    1.0 - lo
+}
+
 fn outages(t: &Tier, secs: f64) -> (f64, f64) {
     let mttr = t.repair.mean_nanos() / 1e9;
     let mtbf = mttr * t.uptime / (1.0 - t.uptime);
@@ -377,8 +395,21 @@ pub fn estimate(sc: &Scenario) -> Cost {
         || sc.network.loss > 0.0
         || sc.faults.iter().any(|f| f.kind == FaultKind::BrokerDown);
     // Quiet heartbeats cost two events a lost one (it, and the first to
-    // arrive after it); the others two a heartbeat.
-    let per = if quiet { 2.0 * sc.network.loss } else { 2.0 };
+    // arrive after it); drawn ones (`world/heartbeat_draws.rs`) two a lost
+    // or late one (later than the period or than `ttl − period`); the
+    // others two a heartbeat.
+    let per = if quiet {
+        2.0 * sc.network.loss
+    } else if sc.heartbeats_drawn() {
+        let (period, ttl) = (sc.registry.heartbeat, sc.registry.ttl);
+        let late = tail(
+            &sc.network.latency,
+            period.min(Duration(ttl.0.saturating_sub(period.0))),
+        );
+        2.0 * (sc.network.loss + (1.0 - sc.network.loss) * late)
+    } else {
+        2.0
+    };
     if leases && per > 0.0 {
         terms.push(Term {
             keys: "registry.heartbeat (agents × duration / heartbeat)".into(),

@@ -14,7 +14,9 @@
 //! are counted on the bus and its lease runs a `ttl` from the last of them
 //! (`Registry::release`), exactly as if each had renewed it. Only the
 //! events that change the registry happen: the expiry, and the heartbeat
-//! of an agent coming back.
+//! of an agent coming back. On a lossy network, or behind a constant
+//! latency, the same holds between the heartbeats that are lost; behind
+//! any other latency, between those lost or late (`world/heartbeat_draws.rs`).
 //!
 //! Probes: the monitor probes each agent every `interval` (first probes
 //! staggered over one interval). A probe and its answer cross the bus
@@ -354,14 +356,20 @@ impl<'s> World<'s> {
         // no broker, heartbeats are as certain, only later
         // (`Scenario::certain_heartbeat_latency`).
         let latency = self.sc.certain_heartbeat_latency();
+        // Behind any other latency, heartbeats are drawn per agent, and held
+        // between those that matter (`world/heartbeat_draws.rs`).
+        let drawn = self.leases && self.sc.heartbeats_drawn();
         // Tests compare runs with every heartbeat an event.
         #[cfg(test)]
         let allowed = !tests::HEARTBEAT_EVENTS.with(std::cell::Cell::get);
         #[cfg(not(test))]
         let allowed = true;
         self.quiet_heartbeats =
-            allowed && self.leases && latency.is_some() && self.sc.undisturbed();
+            allowed && self.leases && (latency.is_some() || drawn) && self.sc.undisturbed();
         self.quiet_latency = latency.map_or(0, Duration::as_nanos);
+        if drawn {
+            self.heartbeat_draws = vec![Default::default(); n];
+        }
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
         }
@@ -377,7 +385,7 @@ impl<'s> World<'s> {
                     .expect("the run has not started");
             }
         }
-        if self.quiet_heartbeats && self.sc.network.loss > 0.0 {
+        if self.quiet_heartbeats && !drawn && self.sc.network.loss > 0.0 {
             // Each agent's first lost heartbeat is drawn now; an agent
             // holding its lease has its one heartbeat event there.
             self.heartbeat_losses = vec![HeartbeatLosses::default(); n];
@@ -1800,6 +1808,10 @@ impl<'s> World<'s> {
             self.on_heartbeat_slot(now, a as usize);
             return;
         }
+        if self.quiet_heartbeats && self.heartbeats_drawn() {
+            self.on_drawn_slot(now, a as usize);
+            return;
+        }
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
         let agent = &self.agents[a as usize];
@@ -1812,6 +1824,9 @@ impl<'s> World<'s> {
     /// it too, and the bus loses it).
     /// Returns false if the network lost it.
     pub(super) fn send_heartbeat(&mut self, now: Instant, a: usize) -> bool {
+        if self.heartbeats_drawn() {
+            return self.send_drawn_heartbeat(now, a);
+        }
         match self.bus.send_via(
             now,
             bus::Kind::Heartbeat,
@@ -1853,7 +1868,9 @@ impl<'s> World<'s> {
             self.heartbeat_now(now, a as usize);
             // With quiet heartbeats and a latency, an agent back up holds
             // its lease from when its heartbeat arrives.
-            if self.quiet_latency > 0
+            if self.heartbeats_drawn() {
+                self.hold_drawn_on_arrival(now, a as usize);
+            } else if self.quiet_latency > 0
                 && self
                     .held_since
                     .get(a as usize)
@@ -1870,7 +1887,7 @@ impl<'s> World<'s> {
         if !self.agents[a].presence().registered() {
             return; // deregistered since it left
         }
-        if self.quiet_latency > 0 && self.registry.is_held(a as u32) {
+        if (self.quiet_latency > 0 || self.heartbeats_drawn()) && self.registry.is_held(a as u32) {
             return; // held open: a renewal changes nothing
         }
         let was_live = self.registry.is_live(a as u32);
@@ -1895,6 +1912,14 @@ impl<'s> World<'s> {
         if !self.quiet_heartbeats {
             return;
         }
+        if self.heartbeats_drawn() {
+            // At registration; an agent back up holds its lease when a
+            // heartbeat arrives (`hold_drawn_on_arrival`).
+            if now == Instant::ZERO && self.registry.hold(a as u32) {
+                self.start_drawn_hold(now, a, 0);
+            }
+            return;
+        }
         if self.quiet_latency > 0 && now > Instant::ZERO {
             // Back up: its heartbeat sent now is on its way. Its
             // heartbeats from now on are counted as held ones, and the
@@ -1913,6 +1938,10 @@ impl<'s> World<'s> {
         let Some(&since) = self.held_since.get(a) else {
             return;
         };
+        if self.heartbeats_drawn() {
+            self.release_drawn_lease(now, a);
+            return;
+        }
         if since == Instant::MAX {
             return;
         }
@@ -1969,6 +1998,10 @@ impl<'s> World<'s> {
     /// At the end of the run: count the heartbeats of the agents still
     /// holding their leases, up to (not including) `heard`.
     pub(super) fn settle_held_leases(&mut self, heard: Instant) {
+        if self.heartbeats_drawn() {
+            self.settle_drawn_leases(heard);
+            return;
+        }
         for a in 0..self.held_since.len() {
             let since = self.held_since[a];
             if since != Instant::MAX {
@@ -2031,6 +2064,10 @@ impl<'s> World<'s> {
     /// there (each slot is lost independently, so the draw for the slots
     /// ahead is as good as a new one).
     pub(super) fn resume_heartbeat_slots(&mut self, now: Instant, a: usize) {
+        if self.heartbeats_drawn() {
+            self.resume_drawn_slots(now, a);
+            return;
+        }
         if self.heartbeat_losses.is_empty() {
             return;
         }
@@ -2061,7 +2098,12 @@ impl<'s> World<'s> {
 
     /// Agent `a`'s own stream `<family>agent-N` (`family` ends in `/`),
     /// from word `pos` on.
-    fn agent_stream(&self, family: &[u8], a: usize, pos: u64) -> crate::rng::block::Cursor {
+    pub(super) fn agent_stream(
+        &self,
+        family: &[u8],
+        a: usize,
+        pos: u64,
+    ) -> crate::rng::block::Cursor {
         let mut digits = [0u8; 20];
         let prefix = fnv1a64_on(fnv1a64(family), AGENT_ID_PREFIX.as_bytes());
         let id = fnv1a64_on(prefix, crate::text::decimal(a as u64, &mut digits));
@@ -2080,20 +2122,20 @@ impl<'s> World<'s> {
 
     /// When agent `a`'s heartbeat slot `k` is due (`None`: past the end
     /// of time).
-    fn heartbeat_slot_at(&self, a: usize, k: u64) -> Option<Instant> {
+    pub(super) fn heartbeat_slot_at(&self, a: usize, k: u64) -> Option<Instant> {
         let (first, period) = self.heartbeat_grid(a);
         let t = k.checked_mul(period)?;
         Some(Instant(first.checked_add(t)?)).filter(|&t| t < Instant::MAX)
     }
 
     /// The slot due at `t` (or the last before it).
-    fn heartbeat_slot(&self, a: usize, t: Instant) -> u64 {
+    pub(super) fn heartbeat_slot(&self, a: usize, t: Instant) -> u64 {
         let (first, period) = self.heartbeat_grid(a);
         t.0.saturating_sub(first) / period
     }
 
     /// The first slot due strictly after `t`.
-    fn heartbeat_slot_after(&self, a: usize, t: Instant) -> u64 {
+    pub(super) fn heartbeat_slot_after(&self, a: usize, t: Instant) -> u64 {
         let (first, _) = self.heartbeat_grid(a);
         if t.0 < first {
             0
@@ -2787,14 +2829,15 @@ mod tests {
             ],
         ];
         // A last agent's first heartbeat, a period after it registered,
-        // arrives as that lease runs out: the lease check comes first,
-        // and heartbeats are events.
+        // arrives as that lease runs out: the lease check comes first, so
+        // no lease is held by this rule; the heartbeats are drawn, every
+        // one late (`drawn_heartbeats_change_nothing_but_the_events`).
         let tie = [
             "network.latency={dist=\"constant\",value=\"300ms\"}",
             "registry={ttl=\"800ms\",heartbeat=\"500ms\"}",
         ];
         let sc = steady_load_with(SMALL_FLEET.iter().chain(&tie));
-        assert!(!World::new(&sc, sc.seed).quiet_heartbeats);
+        assert!(World::new(&sc, sc.seed).heartbeats_drawn());
         for (k, case) in cases.iter().enumerate() {
             let sc = steady_load_with(SMALL_FLEET.iter().chain(&failing).chain(case.iter()));
             let ((quiet, quiet_events), quiet_expiries) =
@@ -2815,6 +2858,117 @@ mod tests {
                 "case {k}: {quiet_events} events against {events}"
             );
         }
+    }
+
+    #[test]
+    fn drawn_heartbeats_change_nothing_but_the_events() {
+        // Agents that fail often, behind latencies that are not certain:
+        // short ones that every heartbeat lease holds through, and ones
+        // late (past the period, or past `ttl − period`) or lost often
+        // enough that holds end and start again many times in a run.
+        let failing = [
+            "fleet.tiers[0].uptime=0.5",
+            "fleet.tiers[1].uptime=0.7",
+            "fleet.tiers[1].mttr=\"300ms\"",
+            "fleet.tiers[2].mttr=\"2s\"",
+            "duration=\"60s\"",
+        ];
+        let cases: &[&[&str]] = &[
+            &["network.latency={dist=\"uniform\",min=\"1ms\",max=\"3ms\"}"],
+            &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
+            &[
+                "network.latency={dist=\"lognormal\",median=\"10ms\",p99=\"300ms\"}",
+                "registry={ttl=\"1200ms\",heartbeat=\"1s\"}",
+            ],
+            &[
+                "network.latency={dist=\"exponential\",mean=\"150ms\"}",
+                "registry={ttl=\"801ms\",heartbeat=\"500ms\"}",
+                "request.timeout=\"3s\"",
+            ],
+            &[
+                "network.latency={dist=\"uniform\",min=\"0ms\",max=\"900ms\"}",
+                "registry={ttl=\"2s\",heartbeat=\"500ms\"}",
+                "request.timeout=\"3s\"",
+            ],
+            &[
+                "network.latency={dist=\"exponential\",mean=\"30ms\"}",
+                "network.loss=0.2",
+            ],
+            &[
+                "network.latency={dist=\"uniform\",min=\"100ms\",max=\"700ms\"}",
+                "network.loss=0.3",
+                "registry={ttl=\"1500ms\",heartbeat=\"500ms\"}",
+                "request.timeout=\"3s\"",
+            ],
+            &[
+                "network.latency={dist=\"pareto\",alpha=1.2,min=\"1ms\",max=\"5s\"}",
+                "request.timeout=\"10s\"",
+            ],
+            // Ties: a latency of exactly 50 ms, with agents' slots 50 ms
+            // apart, brings heartbeats in as other agents send theirs; and
+            // one more nanosecond, with the run stopped at its limit (no
+            // drain, 2 s services outlasting it, probes slow enough not to
+            // mind them), brings agent 10's last heartbeat in as the run
+            // stops (it is not delivered).
+            &[
+                "network.latency={dist=\"uniform\",min=\"50ms\",max=\"50ms\"}",
+                "registry={ttl=\"1300ms\",heartbeat=\"600ms\"}",
+            ],
+            &[
+                "network.latency={dist=\"uniform\",min=\"50000001ns\",max=\"50000001ns\"}",
+                "registry={ttl=\"1300ms\",heartbeat=\"600ms\"}",
+                "drain=\"0s\"",
+                "fleet.tiers[0].service_time={dist=\"constant\",value=\"2s\"}",
+                "fleet.tiers[1].service_time={dist=\"constant\",value=\"2s\"}",
+                "fleet.tiers[2].service_time={dist=\"constant\",value=\"2s\"}",
+                "workload.arrivals={process=\"poisson\",rate=2.0}",
+                "request.timeout=\"10s\"",
+                "health.interval=\"10s\"",
+                "health.timeout=\"5s\"",
+                "health.degraded_threshold=\"9s\"",
+                "duration=\"30s\"",
+            ],
+            // Every heartbeat late: a period plus the latency is the
+            // `ttl`, so an agent's first heartbeat arrives as the lease it
+            // registered with runs out (the lease check comes first).
+            &[
+                "network.latency={dist=\"constant\",value=\"300ms\"}",
+                "registry={ttl=\"800ms\",heartbeat=\"500ms\"}",
+            ],
+            // Every heartbeat later than the period: another is always on
+            // its way when one arrives, so no lease is held after the
+            // first heartbeat (still fewer events: an agent that is down
+            // has no heartbeat events).
+            &[
+                "network.latency={dist=\"constant\",value=\"600ms\"}",
+                "registry={ttl=\"2s\",heartbeat=\"500ms\"}",
+                "request.timeout=\"3s\"",
+            ],
+        ];
+        let mut fewer = 0;
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(SMALL_FLEET.iter().chain(&failing).chain(case.iter()));
+            let w = World::new(&sc, sc.seed);
+            assert!(
+                w.quiet_heartbeats && w.heartbeats_drawn(),
+                "case {k}: {case:?} draws its heartbeats"
+            );
+            let ((quiet, quiet_events), quiet_expiries) = results_and_expiries(w);
+            let w = evented_world(&sc);
+            assert!(w.heartbeats_drawn(), "case {k}: evented, drawn");
+            let ((evented, events), expiries) = results_and_expiries(w);
+            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
+                assert!(a == b, "case {k} {case:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert!(!expiries.is_empty(), "case {k}: some lease runs out");
+            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
+            assert!(
+                quiet_events <= events,
+                "case {k}: {quiet_events} events against {events}"
+            );
+            fewer += usize::from(quiet_events < events);
+        }
+        assert_eq!(fewer, cases.len());
     }
 
     #[test]
