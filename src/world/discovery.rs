@@ -2268,6 +2268,17 @@ mod tests {
         "duration=\"30s\"",
     ];
 
+    /// Agents that fail often (short up and down periods, so many come
+    /// back and go down again), for 60 s: leases run out between a crash
+    /// and the end of its repair or not.
+    const FAILING: [&str; 5] = [
+        "fleet.tiers[0].uptime=0.5",
+        "fleet.tiers[1].uptime=0.7",
+        "fleet.tiers[1].mttr=\"300ms\"",
+        "fleet.tiers[2].mttr=\"2s\"",
+        "duration=\"60s\"",
+    ];
+
     /// What [`outputs`] compares, of the run of `w`.
     fn results(w: World) -> (Vec<String>, u64) {
         let r = w.run();
@@ -2803,17 +2814,8 @@ mod tests {
 
     #[test]
     fn quiet_heartbeats_change_nothing_but_the_events() {
-        // Agents that fail often (short up and down periods, so many come
-        // back and go down again), leases that run out between a crash
-        // and the end of its repair or not, on an instant network and
+        // Agents that fail often ([`FAILING`]), on an instant network and
         // with a constant latency, up to just below the heartbeat period.
-        let failing = [
-            "fleet.tiers[0].uptime=0.5",
-            "fleet.tiers[1].uptime=0.7",
-            "fleet.tiers[1].mttr=\"300ms\"",
-            "fleet.tiers[2].mttr=\"2s\"",
-            "duration=\"60s\"",
-        ];
         let cases: &[&[&str]] = &[
             &[],
             &["network.latency={dist=\"constant\",value=\"1ms\"}"],
@@ -2839,7 +2841,7 @@ mod tests {
         let sc = steady_load_with(SMALL_FLEET.iter().chain(&tie));
         assert!(World::new(&sc, sc.seed).heartbeats_drawn());
         for (k, case) in cases.iter().enumerate() {
-            let sc = steady_load_with(SMALL_FLEET.iter().chain(&failing).chain(case.iter()));
+            let sc = steady_load_with(SMALL_FLEET.iter().chain(&FAILING).chain(case.iter()));
             let ((quiet, quiet_events), quiet_expiries) =
                 results_and_expiries(World::new(&sc, sc.seed));
             let w = World::new(&sc, sc.seed);
@@ -2862,17 +2864,10 @@ mod tests {
 
     #[test]
     fn drawn_heartbeats_change_nothing_but_the_events() {
-        // Agents that fail often, behind latencies that are not certain:
-        // short ones that every heartbeat lease holds through, and ones
+        // Agents that fail often ([`FAILING`]), behind latencies that are
+        // not certain: short ones that leases are held through, and ones
         // late (past the period, or past `ttl − period`) or lost often
         // enough that holds end and start again many times in a run.
-        let failing = [
-            "fleet.tiers[0].uptime=0.5",
-            "fleet.tiers[1].uptime=0.7",
-            "fleet.tiers[1].mttr=\"300ms\"",
-            "fleet.tiers[2].mttr=\"2s\"",
-            "duration=\"60s\"",
-        ];
         let cases: &[&[&str]] = &[
             &["network.latency={dist=\"uniform\",min=\"1ms\",max=\"3ms\"}"],
             &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
@@ -2903,6 +2898,13 @@ mod tests {
             &[
                 "network.latency={dist=\"pareto\",alpha=1.2,min=\"1ms\",max=\"5s\"}",
                 "request.timeout=\"10s\"",
+            ],
+            // Half the heartbeats arrive as they leave (a latency of 0),
+            // the others after 200 ms, or 700 ms: late.
+            &[
+                "network.latency={dist=\"empirical\",values=[\"0ms\",\"200ms\",\"700ms\"],weights=[5,4,1]}",
+                "registry={ttl=\"1200ms\",heartbeat=\"500ms\"}",
+                "request.timeout=\"3s\"",
             ],
             // Ties: a latency of exactly 50 ms, with agents' slots 50 ms
             // apart, brings heartbeats in as other agents send theirs; and
@@ -2947,7 +2949,7 @@ mod tests {
         ];
         let mut fewer = 0;
         for (k, case) in cases.iter().enumerate() {
-            let sc = steady_load_with(SMALL_FLEET.iter().chain(&failing).chain(case.iter()));
+            let sc = steady_load_with(SMALL_FLEET.iter().chain(&FAILING).chain(case.iter()));
             let w = World::new(&sc, sc.seed);
             assert!(
                 w.quiet_heartbeats && w.heartbeats_drawn(),

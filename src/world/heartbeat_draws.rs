@@ -72,6 +72,8 @@ pub(super) struct HeartbeatDraws {
     /// When the heartbeat it sent last as an event arrives
     /// (`Instant::MAX`: it was lost).
     last_arrives: Instant,
+    /// While it does not hold its lease: its next slot to send.
+    next: u64,
     /// When its one pending heartbeat event is due (`Instant::MAX`: none).
     event_at: Instant,
 }
@@ -87,6 +89,7 @@ impl Default for HeartbeatDraws {
             renewed: Instant::ZERO,
             evented_until: Instant::ZERO,
             last_arrives: Instant::MAX,
+            next: 0,
             event_at: Instant::MAX,
         }
     }
@@ -160,15 +163,8 @@ impl World<'_> {
         {
             return;
         }
-        // Its next slot: the pending event's, or, if this heartbeat was
-        // sent before it was due to arrive (`next_drawn_slot`), the first
-        // due from now.
         let d = self.heartbeat_draws[a];
-        let next = if d.event_at == Instant::MAX {
-            self.slot_from(a, now)
-        } else {
-            self.heartbeat_slot(a, d.event_at)
-        };
+        let next = d.next;
         if d.evented_until == now && self.registry.hold(a as u32) {
             self.start_drawn_hold(now, a, next);
         } else {
@@ -181,6 +177,7 @@ impl World<'_> {
     /// last arrives before the slot is due, which then decides (it may
     /// hold the lease: `hold_drawn_on_arrival`).
     fn next_drawn_slot(&mut self, a: usize, k: u64) {
+        self.heartbeat_draws[a].next = k;
         let arrives = self.heartbeat_draws[a].last_arrives;
         if self.heartbeat_slot_at(a, k).is_some_and(|t| arrives < t) {
             self.heartbeat_draws[a].event_at = Instant::MAX;
