@@ -2862,6 +2862,82 @@ mod tests {
         }
     }
 
+    /// Drawn heartbeats on random fleets: 300 runs of 20 s with random
+    /// latencies (exponential, uniform, lognormal, empirical with a third
+    /// of the draws 0, constant past the period), loss, heartbeat period,
+    /// `ttl`, failures and drain, held and with every heartbeat an event:
+    /// every figure and lease expiry the same. Periods, `ttl`s and
+    /// latencies are random to the nanosecond: a heartbeat arriving at the
+    /// very instant its lease ends is ordered against the lease check by
+    /// when the check was armed, which differs between the two runs (see
+    /// `world/heartbeat_draws.rs`).
+    #[test]
+    fn drawn_heartbeats_agree_on_random_fleets() {
+        let mut x: u64 = 12345;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ran = 0;
+        while ran < 300 {
+            let ms = 1_000_000;
+            let period = (200 + next() % 1000) * ms + next() % ms;
+            let ttl = period + (1 + next() % 2000) * ms + next() % ms;
+            let lat = match next() % 5 {
+                0 => format!("{{dist=\"exponential\",mean=\"{}ms\"}}", 1 + next() % 400),
+                1 => {
+                    let a = next() % 500;
+                    format!(
+                        "{{dist=\"uniform\",min=\"{a}ms\",max=\"{}ms\"}}",
+                        a + 1 + next() % 800
+                    )
+                }
+                2 => format!(
+                    "{{dist=\"empirical\",values=[\"0ms\",\"{}ns\",\"{}ns\"],weights=[1,1,1]}}",
+                    next() % (300 * ms),
+                    next() % (1500 * ms)
+                ),
+                3 => format!(
+                    "{{dist=\"lognormal\",median=\"{}ms\",p99=\"{}ms\"}}",
+                    1 + next() % 50,
+                    60 + next() % 900
+                ),
+                _ => format!(
+                    "{{dist=\"constant\",value=\"{}ns\"}}",
+                    period + next() % (300 * ms)
+                ),
+            };
+            let sets = [
+                format!("network.latency={lat}"),
+                format!("network.loss={}", (next() % 4) as f64 * 0.1),
+                format!("registry={{ttl=\"{ttl}ns\",heartbeat=\"{period}ns\"}}"),
+                format!("fleet.tiers[1].uptime={}", 0.3 + (next() % 7) as f64 * 0.1),
+                format!("fleet.tiers[1].mttr=\"{}ms\"", 50 + next() % 3000),
+                format!("drain=\"{}ms\"", next() % 3000),
+                "request.timeout=\"5s\"".to_string(),
+                "duration=\"20s\"".to_string(),
+            ];
+            let mut sc = steady_load_with(
+                SMALL_FLEET
+                    .iter()
+                    .copied()
+                    .chain(sets.iter().map(String::as_str)),
+            );
+            sc.seed = crate::rng::Seed(next());
+            let w = World::new(&sc, sc.seed);
+            assert!(w.heartbeats_drawn(), "{sets:?}");
+            let ((quiet, _), quiet_expiries) = results_and_expiries(w);
+            let ((evented, _), expiries) = results_and_expiries(evented_world(&sc));
+            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
+                assert!(a == b, "{sets:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert_eq!(quiet_expiries, expiries, "{sets:?}");
+            ran += 1;
+        }
+    }
+
     #[test]
     fn drawn_heartbeats_change_nothing_but_the_events() {
         // Agents that fail often ([`FAILING`]), behind latencies that are
