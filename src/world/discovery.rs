@@ -2873,49 +2873,44 @@ mod tests {
     /// `world/heartbeat_draws.rs`).
     #[test]
     fn drawn_heartbeats_agree_on_random_fleets() {
-        let mut x: u64 = 12345;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let mut ran = 0;
-        while ran < 300 {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12345);
+        let mut next = move |n: u64| rng.random_range(0..n);
+        for _ in 0..300 {
             let ms = 1_000_000;
-            let period = (200 + next() % 1000) * ms + next() % ms;
-            let ttl = period + (1 + next() % 2000) * ms + next() % ms;
-            let lat = match next() % 5 {
-                0 => format!("{{dist=\"exponential\",mean=\"{}ms\"}}", 1 + next() % 400),
+            let period = (200 + next(1000)) * ms + next(ms);
+            let ttl = period + (1 + next(2000)) * ms + next(ms);
+            let lat = match next(5) {
+                0 => format!("{{dist=\"exponential\",mean=\"{}ms\"}}", 1 + next(400)),
                 1 => {
-                    let a = next() % 500;
+                    let a = next(500);
                     format!(
                         "{{dist=\"uniform\",min=\"{a}ms\",max=\"{}ms\"}}",
-                        a + 1 + next() % 800
+                        a + 1 + next(800)
                     )
                 }
                 2 => format!(
                     "{{dist=\"empirical\",values=[\"0ms\",\"{}ns\",\"{}ns\"],weights=[1,1,1]}}",
-                    next() % (300 * ms),
-                    next() % (1500 * ms)
+                    next(300 * ms),
+                    next(1500 * ms)
                 ),
                 3 => format!(
                     "{{dist=\"lognormal\",median=\"{}ms\",p99=\"{}ms\"}}",
-                    1 + next() % 50,
-                    60 + next() % 900
+                    1 + next(50),
+                    60 + next(900)
                 ),
                 _ => format!(
                     "{{dist=\"constant\",value=\"{}ns\"}}",
-                    period + next() % (300 * ms)
+                    period + next(300 * ms)
                 ),
             };
             let sets = [
                 format!("network.latency={lat}"),
-                format!("network.loss={}", (next() % 4) as f64 * 0.1),
+                format!("network.loss={}", next(4) as f64 * 0.1),
                 format!("registry={{ttl=\"{ttl}ns\",heartbeat=\"{period}ns\"}}"),
-                format!("fleet.tiers[1].uptime={}", 0.3 + (next() % 7) as f64 * 0.1),
-                format!("fleet.tiers[1].mttr=\"{}ms\"", 50 + next() % 3000),
-                format!("drain=\"{}ms\"", next() % 3000),
+                format!("fleet.tiers[1].uptime={}", 0.3 + next(7) as f64 * 0.1),
+                format!("fleet.tiers[1].mttr=\"{}ms\"", 50 + next(3000)),
+                format!("drain=\"{}ms\"", next(3000)),
                 "request.timeout=\"5s\"".to_string(),
                 "duration=\"20s\"".to_string(),
             ];
@@ -2925,7 +2920,7 @@ mod tests {
                     .copied()
                     .chain(sets.iter().map(String::as_str)),
             );
-            sc.seed = crate::rng::Seed(next());
+            sc.seed = crate::rng::Seed(next(u64::MAX));
             let w = World::new(&sc, sc.seed);
             assert!(w.heartbeats_drawn(), "{sets:?}");
             let ((quiet, _), quiet_expiries) = results_and_expiries(w);
@@ -2934,7 +2929,6 @@ mod tests {
                 assert!(a == b, "{sets:?}, figures {f}:\n{a}\nvs\n{b}");
             }
             assert_eq!(quiet_expiries, expiries, "{sets:?}");
-            ran += 1;
         }
     }
 
