@@ -1844,7 +1844,7 @@ impl<'s> World<'s> {
 
     /// Agent `a`'s heartbeat sent at `sent` reaches the registry at `at`,
     /// as an event.
-    fn heartbeat_arrives_at(&mut self, at: Instant, a: usize, sent: Instant) {
+    pub(super) fn heartbeat_arrives_at(&mut self, at: Instant, a: usize, sent: Instant) {
         let sent = split_instant(sent);
         self.engine
             .schedule(

@@ -47,7 +47,6 @@
 //! constant latency on a lossy network (`world/discovery.rs`) share it.
 
 use super::World;
-use super::discovery::split_instant;
 use crate::bus;
 use crate::rng::block::Cursor;
 use crate::rng::unit;
@@ -145,21 +144,19 @@ impl World<'_> {
             self.bus.dropped_unseen(bus::Kind::Heartbeat, 1);
             return false;
         };
-        self.bus.sent_unseen(bus::Kind::Heartbeat);
         let at = now + l;
+        self.heartbeat_draws[a].last_arrives = at;
+        self.drawn_heartbeat_arrives_at(at, a, now);
+        true
+    }
+
+    /// Agent `a`'s heartbeat sent at `sent` is on its way (counted as
+    /// sent) and arrives at `at`, as an event.
+    fn drawn_heartbeat_arrives_at(&mut self, at: Instant, a: usize, sent: Instant) {
+        self.bus.sent_unseen(bus::Kind::Heartbeat);
         let d = &mut self.heartbeat_draws[a];
         d.evented_until = d.evented_until.max(at);
-        d.last_arrives = at;
-        self.engine
-            .schedule(
-                at,
-                super::Event::HeartbeatArrives {
-                    agent: a as u32,
-                    sent: split_instant(now),
-                },
-            )
-            .expect("messages arrive after they leave");
-        true
+        self.heartbeat_arrives_at(at, a, sent);
     }
 
     /// Agent `a`'s heartbeat just arrived and renewed its lease (or
@@ -275,18 +272,7 @@ impl World<'_> {
                     .crossed_unseen_after(bus::Kind::Heartbeat, 1, l.as_nanos());
                 last = Some(at);
             } else if deliver {
-                self.bus.sent_unseen(bus::Kind::Heartbeat);
-                let d = &mut self.heartbeat_draws[a];
-                d.evented_until = d.evented_until.max(at);
-                self.engine
-                    .schedule(
-                        at,
-                        super::Event::HeartbeatArrives {
-                            agent: a as u32,
-                            sent: split_instant(sent),
-                        },
-                    )
-                    .expect("messages arrive after they leave");
+                self.drawn_heartbeat_arrives_at(at, a, sent);
             } else {
                 self.bus.sent_unseen(bus::Kind::Heartbeat);
             }
