@@ -35,16 +35,14 @@
 //! So a heartbeat costs two draws instead of two events, and only the
 //! lost and late ones, and those around them, are events.
 //!
-//! One thing can differ from the run with every heartbeat an event: a
-//! heartbeat that arrives at the very nanosecond its lease ends. The
-//! lease check at that instant takes its place in the event order when it
-//! is armed, and the two runs arm it at different times (here when a hold
-//! is released, there when the check before it fired), so one run may let
-//! the lease run out where the other renews it. Such a tie needs a
-//! latency that repeats exactly (a constant or an empirical one) and a
-//! `ttl` that is a sum of whole periods and latencies, as in a `ttl` of
-//! three periods and two heartbeats lost in a row; heartbeats behind a
-//! constant latency on a lossy network (`world/discovery.rs`) share it.
+//! A heartbeat can arrive at the very nanosecond its lease ends (a latency
+//! that repeats exactly, constant or empirical, and a `ttl` that is a sum
+//! of whole periods and latencies). The two runs arm the lease check of
+//! that instant at different times (here when a hold is released, there
+//! when the check before it fired), so its place among the instant's
+//! events differs; the lease runs through that instant, and the check
+//! waits for the heartbeats due then (`on_lease_check`), so the
+//! heartbeat renews the lease in both.
 
 use super::World;
 use crate::bus;
