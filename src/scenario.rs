@@ -487,6 +487,27 @@ impl Scenario {
         self.faults.is_empty() && self.autoscale.is_empty()
     }
 
+    /// Can heartbeats follow the shortcuts of `world/discovery.rs` (held
+    /// open between those that matter)? The fleet does not change (no
+    /// `[[autoscale]]`, no drain, join or rolling restart) and no fault
+    /// loses the heartbeats of an agent that is up (a partition, a broker
+    /// outage). A crash silences its targets as a down period of their
+    /// availability model does, which the shortcuts follow; a slowdown,
+    /// a recovery (of crashes and slowdowns, with no partition) and a
+    /// dispatcher outage leave heartbeats alone.
+    pub fn heartbeats_undisturbed(&self) -> bool {
+        self.autoscale.is_empty()
+            && self.faults.iter().all(|f| {
+                matches!(
+                    f.kind,
+                    FaultKind::Crash
+                        | FaultKind::Slow { .. }
+                        | FaultKind::Recover
+                        | FaultKind::DispatcherDown
+                )
+            })
+    }
+
     /// On a network with latency (or a broker), undisturbed: nothing but
     /// the network's loss, its latency and the broker can keep a probe's
     /// answer from coming in time, and that is known by the time the
@@ -525,10 +546,10 @@ impl Scenario {
     /// Are heartbeats' fates drawn per agent, and held between those that
     /// matter: behind a latency that is not certain (random, or constant
     /// but too long for [`Self::certain_heartbeat_latency`]), with no
-    /// broker, faults or changing fleet.
+    /// broker, heartbeats undisturbed ([`Self::heartbeats_undisturbed`]).
     pub fn heartbeats_drawn(&self) -> bool {
         self.bus.broker.is_none()
-            && self.undisturbed()
+            && self.heartbeats_undisturbed()
             && self.certain_heartbeat_latency().is_none()
     }
 }

@@ -340,7 +340,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // arrives) a steady probe is one event; heartbeats that nothing but
     // the random loss can lose, on an instant network or one with a
     // constant latency, are none but the lost ones.
-    let quiet = sc.certain_heartbeat_latency().is_some() && sc.undisturbed();
+    let quiet = sc.certain_heartbeat_latency().is_some() && sc.heartbeats_undisturbed();
     let independent = instant
         && sc.undisturbed()
         && sc.balancer.panic_threshold == 0.0

@@ -8,7 +8,8 @@
 //! expiry are simulated only when an agent can go silent (otherwise every
 //! lease stays live and the registry has nothing to decide: same results,
 //! fewer events). When no heartbeat can be lost (instant network, no loss,
-//! no faults, a fleet that does not change) they are not simulated one by
+//! no partition or broker outage, a fleet that does not change:
+//! `Scenario::heartbeats_undisturbed`) they are not simulated one by
 //! one either: an agent that is up holds its lease open
 //! (`Registry::hold`); when it goes silent, the heartbeats it sent since
 //! are counted on the bus and its lease runs a `ttl` from the last of them
@@ -372,8 +373,10 @@ impl<'s> World<'s> {
         let allowed = !tests::HEARTBEAT_EVENTS.with(std::cell::Cell::get);
         #[cfg(not(test))]
         let allowed = true;
-        self.quiet_heartbeats =
-            allowed && self.leases && (latency.is_some() || drawn) && self.sc.undisturbed();
+        self.quiet_heartbeats = allowed
+            && self.leases
+            && (latency.is_some() || drawn)
+            && self.sc.heartbeats_undisturbed();
         self.quiet_latency = latency.map_or(0, Duration::as_nanos);
         if drawn {
             self.heartbeat_draws = vec![Default::default(); n];
@@ -2859,9 +2862,9 @@ mod tests {
             ],
         ];
         // A last agent's first heartbeat, a period after it registered,
-        // arrives as that lease runs out: the lease check comes first, so
-        // no lease is held by this rule; the heartbeats are drawn, every
-        // one late (`drawn_heartbeats_change_nothing_but_the_events`).
+        // arrives at the very instant that lease ends: no lease is held by
+        // this rule; the heartbeats are drawn, every one late
+        // (`drawn_heartbeats_change_nothing_but_the_events`).
         let tie = [
             "network.latency={dist=\"constant\",value=\"300ms\"}",
             "registry={ttl=\"800ms\",heartbeat=\"500ms\"}",
@@ -2890,15 +2893,74 @@ mod tests {
         }
     }
 
+    #[test]
+    fn held_heartbeats_follow_crashes_slowdowns_and_recoveries() {
+        // Faults that lose no heartbeat of an agent that is up: crashes
+        // (one ends by itself, one only by a recovery, one hits agents that
+        // also fail on their own, [`FAILING`]), a slowdown and a
+        // dispatcher outage. Held leases follow them as they follow the
+        // availability model: held, released, held again; every figure
+        // and expiry as with every heartbeat an event, instant, behind a
+        // constant latency and behind random ones (drawn per agent).
+        let faults = concat!(
+            "faults=[",
+            "{at=\"3s\",kind=\"crash\",target={tier=\"standard\",fraction=0.5},for=\"4s\"},",
+            "{at=\"5s\",kind=\"slow\",factor=3.0,target={agents=[\"agent-2\"]},for=\"5s\"},",
+            "{at=\"8s\",kind=\"dispatcher_down\",for=\"1s\"},",
+            "{at=\"10s\",kind=\"crash\",target={agents=[\"agent-0\",\"agent-1\"]}},",
+            "{at=\"17s\",kind=\"recover\",target={agents=[\"agent-1\"]}}]"
+        );
+        let cases: &[&[&str]] = &[
+            &[],
+            &["network.latency={dist=\"constant\",value=\"40ms\"}"],
+            &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
+            &[
+                "network.latency={dist=\"uniform\",min=\"100ms\",max=\"700ms\"}",
+                "network.loss=0.2",
+                "registry={ttl=\"1500ms\",heartbeat=\"500ms\"}",
+                "request.timeout=\"3s\"",
+            ],
+        ];
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(
+                (SMALL_FLEET.iter().chain(&FAILING))
+                    .chain(case.iter())
+                    .chain(&[faults]),
+            );
+            let w = World::new(&sc, sc.seed);
+            assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
+            let ((quiet, quiet_events), quiet_expiries) = results_and_expiries(w);
+            let ((evented, events), expiries) = results_and_expiries(evented_world(&sc));
+            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
+                assert!(a == b, "case {k}: {case:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert!(!expiries.is_empty(), "case {k}: some lease runs out");
+            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
+            assert!(
+                quiet_events < events,
+                "case {k}: {quiet_events} events against {events}"
+            );
+            // The faults let other leases run out than the failures alone.
+            let sc = steady_load_with((SMALL_FLEET.iter().chain(&FAILING)).chain(case.iter()));
+            let (_, unfaulted) = results_and_expiries(World::new(&sc, sc.seed));
+            assert_ne!(unfaulted, expiries, "case {k}: the faults change nothing");
+        }
+        // A partition loses the heartbeats of agents that are up: every
+        // heartbeat stays an event.
+        let partition =
+            "faults=[{at=\"3s\",kind=\"partition\",target={agents=[\"agent-3\"]},for=\"2s\"}]";
+        let sc = steady_load_with(SMALL_FLEET.iter().chain(&FAILING).chain(&[partition]));
+        assert!(!World::new(&sc, sc.seed).quiet_heartbeats);
+    }
+
     /// Drawn heartbeats on random fleets: 300 runs of 20 s with random
     /// latencies (exponential, uniform, lognormal, empirical with a third
     /// of the draws 0, constant past the period), loss, heartbeat period,
     /// `ttl`, failures and drain, held and with every heartbeat an event:
     /// every figure and lease expiry the same. Periods, `ttl`s and
-    /// latencies are random to the nanosecond: a heartbeat arriving at the
-    /// very instant its lease ends is ordered against the lease check by
-    /// when the check was armed, which differs between the two runs (see
-    /// `world/heartbeat_draws.rs`).
+    /// latencies are random to the nanosecond, so heartbeats arriving at
+    /// the very instant their lease ends are rare here: see
+    /// `drawn_heartbeats_agree_where_arrivals_tie_with_lease_ends`.
     #[test]
     fn drawn_heartbeats_agree_on_random_fleets() {
         use rand::{RngExt, SeedableRng};
@@ -3125,8 +3187,8 @@ mod tests {
                 "duration=\"30s\"",
             ],
             // Every heartbeat late: a period plus the latency is the
-            // `ttl`, so an agent's first heartbeat arrives as the lease it
-            // registered with runs out (the lease check comes first).
+            // `ttl`, so an agent's first heartbeat arrives at the very
+            // instant the lease it registered with ends (and renews it).
             &[
                 "network.latency={dist=\"constant\",value=\"300ms\"}",
                 "registry={ttl=\"800ms\",heartbeat=\"500ms\"}",
