@@ -870,6 +870,10 @@ pub struct World<'s> {
     /// does not); its heartbeats after that instant are counted when it
     /// stops.
     held_since: Vec<Instant>,
+    /// When each agent last came back (up, or no longer cut off) and sent
+    /// its heartbeat then (`Instant::MAX`: never), with leases: a slot of
+    /// its due at that very instant sends no second one.
+    back_at: Vec<Instant>,
     breakers: Breakers,
     /// Each agent's breaker's trip count while the breaker is at rest
     /// (`Breaker::at_rest`), else `NOT_AT_REST`: a call that succeeds
@@ -1089,6 +1093,7 @@ impl<'s> World<'s> {
             heartbeat_losses: Vec::new(),
             heartbeat_draws: Vec::new(),
             held_since: Vec::new(),
+            back_at: Vec::new(),
             breakers: Breakers::default(),
             breaker_rest: Vec::new(),
             views: vec![

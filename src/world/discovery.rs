@@ -384,6 +384,9 @@ impl<'s> World<'s> {
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
         }
+        if self.leases {
+            self.back_at = vec![Instant::MAX; n];
+        }
         for a in 0..n {
             if !self.agents[a].is_silent() && self.agents[a].presence() == Presence::Serving {
                 self.register(Instant::ZERO, a);
@@ -1826,7 +1829,9 @@ impl<'s> World<'s> {
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
         let agent = &self.agents[a as usize];
-        if !agent.is_down() && agent.presence().registered() {
+        // An agent that came back at this very instant sent its heartbeat
+        // then, whichever of the two events came first.
+        if !agent.is_down() && agent.presence().registered() && self.back_at[a as usize] != now {
             let _ = self.send_heartbeat(now, a as usize);
         }
     }
@@ -2951,6 +2956,173 @@ mod tests {
             "faults=[{at=\"3s\",kind=\"partition\",target={agents=[\"agent-3\"]},for=\"2s\"}]";
         let sc = steady_load_with(SMALL_FLEET.iter().chain(&FAILING).chain(&[partition]));
         assert!(!World::new(&sc, sc.seed).quiet_heartbeats);
+    }
+
+    /// Held heartbeats under random crashes, recoveries and slowdowns on
+    /// a quarter-second grid (periods of a quarter, a half or a whole
+    /// second, so crashes often begin and end on heartbeat slots, and
+    /// arrive as heartbeats do), with random latencies, loss and `ttl`s:
+    /// every figure and expiry as with every heartbeat an event. (Lossy
+    /// networks with an instant or constant latency draw their losses
+    /// otherwise with every heartbeat an event: left out.) While this was
+    /// written, 86 of 483 such runs differed before an agent coming back on
+    /// one of its slots sent one heartbeat there, not two.
+    #[test]
+    fn held_heartbeats_agree_under_random_faults() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+        let mut next = move |n: u64| rng.random_range(0..n);
+        let mut compared = 0;
+        for _ in 0..200 {
+            let period = [250u64, 500, 1000][next(3) as usize];
+            let ttl = period * (2 + next(3)) + [0, 1, period / 2][next(3) as usize];
+            let lat = match next(5) {
+                0 => "{dist=\"constant\",value=\"0ms\"}".to_string(),
+                1 => format!(
+                    "{{dist=\"constant\",value=\"{}ms\"}}",
+                    [1, period / 2, period / 4][next(3) as usize]
+                ),
+                2 => format!("{{dist=\"exponential\",mean=\"{}ms\"}}", 1 + next(200)),
+                3 => format!(
+                    "{{dist=\"empirical\",values=[\"0ms\",\"{}ms\",\"{}ms\"]}}",
+                    next(period),
+                    next(2 * period)
+                ),
+                _ => format!(
+                    "{{dist=\"uniform\",min=\"{}ms\",max=\"{}ms\"}}",
+                    next(50),
+                    50 + next(500)
+                ),
+            };
+            let faults: Vec<String> = (0..1 + next(5))
+                .map(|_| {
+                    let at = next(40) * 250;
+                    let agents = format!("[\"agent-{}\",\"agent-{}\"]", next(12), next(12));
+                    match next(6) {
+                        0..=2 => format!(
+                            "{{at=\"{at}ms\",kind=\"crash\",target={{agents={agents}}},for=\"{}ms\"}}",
+                            250 * (1 + next(12))
+                        ),
+                        3 => format!(
+                            "{{at=\"{at}ms\",kind=\"crash\",target={{tier=\"budget\",fraction=0.5}}}}"
+                        ),
+                        4 => format!("{{at=\"{at}ms\",kind=\"recover\",target={{agents={agents}}}}}"),
+                        _ => format!(
+                            "{{at=\"{at}ms\",kind=\"slow\",factor=2.0,target={{agents={agents}}},for=\"1s\"}}"
+                        ),
+                    }
+                })
+                .collect();
+            let loss = if next(3) == 0 {
+                0.0
+            } else {
+                next(3) as f64 * 0.1
+            };
+            let sets = [
+                format!("network.latency={lat}"),
+                format!("network.loss={loss}"),
+                format!("registry={{ttl=\"{ttl}ms\",heartbeat=\"{period}ms\"}}"),
+                format!(
+                    "fleet.tiers[1].uptime={}",
+                    [1.0, 0.7, 0.9][next(3) as usize]
+                ),
+                format!("fleet.tiers[1].mttr=\"{}ms\"", 250 * (1 + next(8))),
+                "fleet.tiers[0].uptime=1.0".to_string(),
+                "fleet.tiers[2].uptime=1.0".to_string(),
+                format!("faults=[{}]", faults.join(",")),
+                format!("drain=\"{}ms\"", next(3000)),
+                "request.timeout=\"5s\"".to_string(),
+                "duration=\"12s\"".to_string(),
+            ];
+            let mut sc = steady_load_with(
+                SMALL_FLEET
+                    .iter()
+                    .copied()
+                    .chain(sets.iter().map(String::as_str)),
+            );
+            sc.seed = crate::rng::Seed(next(u64::MAX));
+            let w = World::new(&sc, sc.seed);
+            // Without leases (slowdowns only, nothing fails), no heartbeats.
+            assert!(w.quiet_heartbeats || !w.leases, "{sets:?}");
+            if !w.leases || (loss > 0.0 && !w.heartbeats_drawn()) {
+                continue;
+            }
+            compared += 1;
+            let ((quiet, _), quiet_expiries) = results_and_expiries(w);
+            let ((evented, _), expiries) = results_and_expiries(evented_world(&sc));
+            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
+                assert!(a == b, "{sets:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert_eq!(quiet_expiries, expiries, "{sets:?}");
+        }
+        assert!(compared > 150, "{compared} runs compared");
+    }
+
+    #[test]
+    fn held_heartbeats_follow_crashes_at_their_slots() {
+        // Twelve agents heartbeating every second from `stagger`: agent 11's
+        // slots fall on whole seconds and agent 5's on half seconds, so
+        // crashes that start and end on whole (or half) seconds begin and
+        // end at the very instant of one of their heartbeats (some last
+        // a period, or less), and behind a latency of half a period agent
+        // 11's heartbeats arrive on half seconds, as one crash begins. No
+        // failures but the crashes.
+        let faults = concat!(
+            "faults=[",
+            "{at=\"4s\",kind=\"crash\",target={agents=[\"agent-11\"]},for=\"3s\"},",
+            "{at=\"4500ms\",kind=\"crash\",target={agents=[\"agent-5\"]},for=\"5s\"},",
+            "{at=\"12s\",kind=\"crash\",target={agents=[\"agent-11\",\"agent-5\"]}},",
+            "{at=\"16s\",kind=\"recover\",target={agents=[\"agent-11\"]}},",
+            "{at=\"20500ms\",kind=\"recover\",target={agents=[\"agent-5\"]}},",
+            "{at=\"22s\",kind=\"crash\",target={agents=[\"agent-11\"]},for=\"1s\"},",
+            "{at=\"24700ms\",kind=\"crash\",target={agents=[\"agent-5\"]},for=\"800ms\"},",
+            "{at=\"26500ms\",kind=\"crash\",target={agents=[\"agent-11\"]},for=\"1500ms\"}]"
+        );
+        let fleet = [
+            "fleet.tiers[0].uptime=1.0",
+            "fleet.tiers[1].uptime=1.0",
+            "fleet.tiers[2].uptime=1.0",
+            "duration=\"30s\"",
+        ];
+        let cases: &[&[&str]] = &[
+            &[],
+            &["registry={ttl=\"2s\",heartbeat=\"1s\"}"],
+            &["network.latency={dist=\"constant\",value=\"40ms\"}"],
+            &[
+                "network.latency={dist=\"constant\",value=\"500ms\"}",
+                "registry={ttl=\"2s\",heartbeat=\"1s\"}",
+            ],
+            &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
+            &[
+                "network.latency={dist=\"empirical\",values=[\"0ms\",\"500ms\",\"1s\"]}",
+                "network.loss=0.2",
+                "registry={ttl=\"2500ms\",heartbeat=\"1s\"}",
+                "request.timeout=\"3s\"",
+            ],
+        ];
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(
+                (SMALL_FLEET.iter().chain(&fleet))
+                    .chain(case.iter())
+                    .chain(&[faults]),
+            );
+            let w = World::new(&sc, sc.seed);
+            assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
+            let ((quiet, quiet_events), quiet_expiries) = results_and_expiries(w);
+            let ((evented, events), expiries) = results_and_expiries(evented_world(&sc));
+            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
+                assert!(a == b, "case {k}: {case:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
+            assert!(
+                expiries.iter().any(|&(_, a)| a == 11) && expiries.iter().any(|&(_, a)| a == 5),
+                "case {k}: both crashed agents' leases run out: {expiries:?}"
+            );
+            assert!(
+                quiet_events < events,
+                "case {k}: {quiet_events} events against {events}"
+            );
+        }
     }
 
     /// Drawn heartbeats on random fleets: 300 runs of 20 s with random
