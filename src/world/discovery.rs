@@ -2283,6 +2283,44 @@ mod tests {
         (r, EXPIRIES.with(|e| std::mem::take(&mut *e.borrow_mut())))
     }
 
+    /// Run `sc` held (`held`, a world of it as built) and with every
+    /// heartbeat an event: every figure and every lease expiry must be the
+    /// same (`what` names the case when not). Returns the events of each
+    /// and the expiries.
+    fn held_agrees_with_evented(
+        sc: &Scenario,
+        held: World,
+        what: &dyn std::fmt::Debug,
+    ) -> (u64, u64, Expiries) {
+        let ((quiet, quiet_events), quiet_expiries) = results_and_expiries(held);
+        let ((evented, events), expiries) = results_and_expiries(evented_world(sc));
+        for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
+            assert!(a == b, "{what:?}, figures {f}:\n{a}\nvs\n{b}");
+        }
+        assert_eq!(quiet_expiries, expiries, "{what:?}");
+        (quiet_events, events, expiries)
+    }
+
+    /// Random whole numbers below a bound, from a ChaCha8 generator seeded
+    /// with `seed`, for the tests that draw their fleets.
+    fn below(seed: u64) -> impl FnMut(u64) -> u64 {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        move |n| rng.random_range(0..n)
+    }
+
+    /// [`SMALL_FLEET`] with `sets`, run with `seed`.
+    fn small_fleet_with(sets: &[String], seed: u64) -> Scenario {
+        let mut sc = steady_load_with(
+            SMALL_FLEET
+                .iter()
+                .copied()
+                .chain(sets.iter().map(String::as_str)),
+        );
+        sc.seed = crate::rng::Seed(seed);
+        sc
+    }
+
     /// Run `sc` with dormant probes allowed or not: the results (every
     /// figure the reports draw on, floats to the bit: `Debug` prints them
     /// so they read back the same), but for the events and the
@@ -2934,13 +2972,8 @@ mod tests {
             );
             let w = World::new(&sc, sc.seed);
             assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
-            let ((quiet, quiet_events), quiet_expiries) = results_and_expiries(w);
-            let ((evented, events), expiries) = results_and_expiries(evented_world(&sc));
-            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
-                assert!(a == b, "case {k}: {case:?}, figures {f}:\n{a}\nvs\n{b}");
-            }
+            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
             assert!(!expiries.is_empty(), "case {k}: some lease runs out");
-            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
             assert!(
                 quiet_events < events,
                 "case {k}: {quiet_events} events against {events}"
@@ -2969,9 +3002,7 @@ mod tests {
     /// one of its slots sent one heartbeat there, not two.
     #[test]
     fn held_heartbeats_agree_under_random_faults() {
-        use rand::{RngExt, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
-        let mut next = move |n: u64| rng.random_range(0..n);
+        let mut next = below(99);
         let mut compared = 0;
         for _ in 0..200 {
             let period = [250u64, 500, 1000][next(3) as usize];
@@ -3034,13 +3065,7 @@ mod tests {
                 "request.timeout=\"5s\"".to_string(),
                 "duration=\"12s\"".to_string(),
             ];
-            let mut sc = steady_load_with(
-                SMALL_FLEET
-                    .iter()
-                    .copied()
-                    .chain(sets.iter().map(String::as_str)),
-            );
-            sc.seed = crate::rng::Seed(next(u64::MAX));
+            let sc = small_fleet_with(&sets, next(u64::MAX));
             let w = World::new(&sc, sc.seed);
             // Without leases (slowdowns only, nothing fails), no heartbeats.
             assert!(w.quiet_heartbeats || !w.leases, "{sets:?}");
@@ -3048,12 +3073,7 @@ mod tests {
                 continue;
             }
             compared += 1;
-            let ((quiet, _), quiet_expiries) = results_and_expiries(w);
-            let ((evented, _), expiries) = results_and_expiries(evented_world(&sc));
-            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
-                assert!(a == b, "{sets:?}, figures {f}:\n{a}\nvs\n{b}");
-            }
-            assert_eq!(quiet_expiries, expiries, "{sets:?}");
+            held_agrees_with_evented(&sc, w, &sets);
         }
         assert!(compared > 150, "{compared} runs compared");
     }
@@ -3108,12 +3128,7 @@ mod tests {
             );
             let w = World::new(&sc, sc.seed);
             assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
-            let ((quiet, quiet_events), quiet_expiries) = results_and_expiries(w);
-            let ((evented, events), expiries) = results_and_expiries(evented_world(&sc));
-            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
-                assert!(a == b, "case {k}: {case:?}, figures {f}:\n{a}\nvs\n{b}");
-            }
-            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
+            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
             assert!(
                 expiries.iter().any(|&(_, a)| a == 11) && expiries.iter().any(|&(_, a)| a == 5),
                 "case {k}: both crashed agents' leases run out: {expiries:?}"
@@ -3135,9 +3150,7 @@ mod tests {
     /// `drawn_heartbeats_agree_where_arrivals_tie_with_lease_ends`.
     #[test]
     fn drawn_heartbeats_agree_on_random_fleets() {
-        use rand::{RngExt, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12345);
-        let mut next = move |n: u64| rng.random_range(0..n);
+        let mut next = below(12345);
         for _ in 0..300 {
             let ms = 1_000_000;
             let period = (200 + next(1000)) * ms + next(ms);
@@ -3176,21 +3189,10 @@ mod tests {
                 "request.timeout=\"5s\"".to_string(),
                 "duration=\"20s\"".to_string(),
             ];
-            let mut sc = steady_load_with(
-                SMALL_FLEET
-                    .iter()
-                    .copied()
-                    .chain(sets.iter().map(String::as_str)),
-            );
-            sc.seed = crate::rng::Seed(next(u64::MAX));
+            let sc = small_fleet_with(&sets, next(u64::MAX));
             let w = World::new(&sc, sc.seed);
             assert!(w.heartbeats_drawn(), "{sets:?}");
-            let ((quiet, _), quiet_expiries) = results_and_expiries(w);
-            let ((evented, _), expiries) = results_and_expiries(evented_world(&sc));
-            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
-                assert!(a == b, "{sets:?}, figures {f}:\n{a}\nvs\n{b}");
-            }
-            assert_eq!(quiet_expiries, expiries, "{sets:?}");
+            held_agrees_with_evented(&sc, w, &sets);
         }
     }
 
@@ -3247,9 +3249,7 @@ mod tests {
         // times than the evented one. Every figure and expiry must still
         // agree. (Before the check yielded to the heartbeats of its
         // instant, 52 of these 200 runs differed.)
-        use rand::{RngExt, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(777);
-        let mut next = move |n: u64| rng.random_range(0..n);
+        let mut next = below(777);
         for _ in 0..200 {
             let period = 200 + next(600);
             let (x, y) = (1 + next(period - 1), next(period));
@@ -3272,21 +3272,10 @@ mod tests {
                 "request.timeout=\"5s\"".to_string(),
                 "duration=\"20s\"".to_string(),
             ];
-            let mut sc = steady_load_with(
-                SMALL_FLEET
-                    .iter()
-                    .copied()
-                    .chain(sets.iter().map(String::as_str)),
-            );
-            sc.seed = crate::rng::Seed(next(u64::MAX));
+            let sc = small_fleet_with(&sets, next(u64::MAX));
             let w = World::new(&sc, sc.seed);
             assert!(w.heartbeats_drawn(), "{sets:?}");
-            let ((quiet, _), quiet_expiries) = results_and_expiries(w);
-            let ((evented, _), expiries) = results_and_expiries(evented_world(&sc));
-            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
-                assert!(a == b, "{sets:?}, figures {f}:\n{a}\nvs\n{b}");
-            }
-            assert_eq!(quiet_expiries, expiries, "{sets:?}");
+            held_agrees_with_evented(&sc, w, &sets);
         }
     }
 
