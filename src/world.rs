@@ -871,8 +871,9 @@ pub struct World<'s> {
     /// stops.
     held_since: Vec<Instant>,
     /// When each agent last came back (up, or no longer cut off) and sent
-    /// its heartbeat then (`Instant::MAX`: never), with leases: a slot of
-    /// its due at that very instant sends no second one.
+    /// its heartbeat then (`Instant::MAX`: never), with leases and every
+    /// heartbeat an event: a slot of its due at that very instant sends no
+    /// second one.
     back_at: Vec<Instant>,
     breakers: Breakers,
     /// Each agent's breaker's trip count while the breaker is at rest

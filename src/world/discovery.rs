@@ -384,7 +384,8 @@ impl<'s> World<'s> {
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
         }
-        if self.leases {
+        if self.leases && !self.quiet_heartbeats {
+            // Read by the slots' events, which held heartbeats have not.
             self.back_at = vec![Instant::MAX; n];
         }
         for a in 0..n {
@@ -1831,7 +1832,10 @@ impl<'s> World<'s> {
         let agent = &self.agents[a as usize];
         // An agent that came back at this very instant sent its heartbeat
         // then, whichever of the two events came first.
-        if !agent.is_down() && agent.presence().registered() && self.back_at[a as usize] != now {
+        if !agent.is_down()
+            && agent.presence().registered()
+            && self.back_at.get(a as usize) != Some(&now)
+        {
             let _ = self.send_heartbeat(now, a as usize);
         }
     }

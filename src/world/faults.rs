@@ -199,7 +199,9 @@ impl World<'_> {
             }
             (true, false) => {
                 if self.leases && self.agents[a].presence().registered() {
-                    self.back_at[a] = now;
+                    if let Some(back) = self.back_at.get_mut(a) {
+                        *back = now;
+                    }
                     // Its lease is held only if that heartbeat is not
                     // lost (it renews the lease, or registers the agent
                     // again); a lost one leaves the lease to run out.
