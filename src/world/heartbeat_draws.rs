@@ -42,7 +42,7 @@
 //! that instant at different times (here when a hold is released, there
 //! when the check before it fired), so its place among the instant's
 //! events differs; the lease runs through that instant, and the check
-//! waits for the heartbeats due then (`on_lease_check`), so the
+//! waits for the renewals due then (`on_lease_check`), so the
 //! heartbeat renews the lease in both.
 
 use super::World;
