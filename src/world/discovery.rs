@@ -2328,6 +2328,28 @@ mod tests {
         move |n| rng.random_range(0..n)
     }
 
+    /// A [`SMALL_FLEET`] behind `latency` with `registry` (both as
+    /// `--set` arguments), its loss, tier 1's failures, drain and seed
+    /// drawn from `next`, run 20 s: its heartbeats are drawn per agent,
+    /// and held they agree with every heartbeat an event
+    /// ([`held_agrees_with_evented`]).
+    fn drawn_fleet_agrees(latency: String, registry: String, next: &mut impl FnMut(u64) -> u64) {
+        let sets = [
+            latency,
+            format!("network.loss={}", next(4) as f64 * 0.1),
+            registry,
+            format!("fleet.tiers[1].uptime={}", 0.3 + next(7) as f64 * 0.1),
+            format!("fleet.tiers[1].mttr=\"{}ms\"", 50 + next(3000)),
+            format!("drain=\"{}ms\"", next(3000)),
+            "request.timeout=\"5s\"".to_string(),
+            "duration=\"20s\"".to_string(),
+        ];
+        let sc = small_fleet_with(&sets, next(u64::MAX));
+        let w = World::new(&sc, sc.seed);
+        assert!(w.heartbeats_drawn(), "{sets:?}");
+        held_agrees_with_evented(&sc, w, &sets);
+    }
+
     /// [`SMALL_FLEET`] with `sets`, run with `seed`.
     fn small_fleet_with(sets: &[String], seed: u64) -> Scenario {
         let mut sc = steady_load_with(
@@ -2935,19 +2957,14 @@ mod tests {
         assert!(World::new(&sc, sc.seed).heartbeats_drawn());
         for (k, case) in cases.iter().enumerate() {
             let sc = steady_load_with(SMALL_FLEET.iter().chain(&FAILING).chain(case.iter()));
-            let ((quiet, quiet_events), quiet_expiries) =
-                results_and_expiries(World::new(&sc, sc.seed));
             let w = World::new(&sc, sc.seed);
             assert!(
                 w.quiet_heartbeats,
                 "case {k}: {case:?} has quiet heartbeats"
             );
-            drop(w);
-            let ((evented, events), expiries) = results_and_expiries(evented_world(&sc));
-            assert_eq!(quiet, evented, "case {k}: {case:?}");
-            // Every lease ran out at the same instant.
+            // Every figure the same, every lease ran out at the same instant.
+            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
             assert!(!expiries.is_empty(), "case {k}: some lease runs out");
-            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
             assert!(
                 quiet_events < events,
                 "case {k}: {quiet_events} events against {events}"
@@ -3232,20 +3249,11 @@ mod tests {
                     period + next(300 * ms)
                 ),
             };
-            let sets = [
+            drawn_fleet_agrees(
                 format!("network.latency={lat}"),
-                format!("network.loss={}", next(4) as f64 * 0.1),
                 format!("registry={{ttl=\"{ttl}ns\",heartbeat=\"{period}ns\"}}"),
-                format!("fleet.tiers[1].uptime={}", 0.3 + next(7) as f64 * 0.1),
-                format!("fleet.tiers[1].mttr=\"{}ms\"", 50 + next(3000)),
-                format!("drain=\"{}ms\"", next(3000)),
-                "request.timeout=\"5s\"".to_string(),
-                "duration=\"20s\"".to_string(),
-            ];
-            let sc = small_fleet_with(&sets, next(u64::MAX));
-            let w = World::new(&sc, sc.seed);
-            assert!(w.heartbeats_drawn(), "{sets:?}");
-            held_agrees_with_evented(&sc, w, &sets);
+                &mut next,
+            );
         }
     }
 
@@ -3313,22 +3321,13 @@ mod tests {
                 _ => 3 * period + y,
             }
             .max(period + 1);
-            let sets = [
+            drawn_fleet_agrees(
                 format!(
                     "network.latency={{dist=\"empirical\",values=[\"0ms\",\"{x}ms\",\"{y}ms\"]}}"
                 ),
-                format!("network.loss={}", next(4) as f64 * 0.1),
                 format!("registry={{ttl=\"{ttl}ms\",heartbeat=\"{period}ms\"}}"),
-                format!("fleet.tiers[1].uptime={}", 0.3 + next(7) as f64 * 0.1),
-                format!("fleet.tiers[1].mttr=\"{}ms\"", 50 + next(3000)),
-                format!("drain=\"{}ms\"", next(3000)),
-                "request.timeout=\"5s\"".to_string(),
-                "duration=\"20s\"".to_string(),
-            ];
-            let sc = small_fleet_with(&sets, next(u64::MAX));
-            let w = World::new(&sc, sc.seed);
-            assert!(w.heartbeats_drawn(), "{sets:?}");
-            held_agrees_with_evented(&sc, w, &sets);
+                &mut next,
+            );
         }
     }
 
@@ -3425,15 +3424,12 @@ mod tests {
                 w.quiet_heartbeats && w.heartbeats_drawn(),
                 "case {k}: {case:?} draws its heartbeats"
             );
-            let ((quiet, quiet_events), quiet_expiries) = results_and_expiries(w);
-            let w = evented_world(&sc);
-            assert!(w.heartbeats_drawn(), "case {k}: evented, drawn");
-            let ((evented, events), expiries) = results_and_expiries(w);
-            for (f, (a, b)) in quiet.iter().zip(&evented).enumerate() {
-                assert!(a == b, "case {k} {case:?}, figures {f}:\n{a}\nvs\n{b}");
-            }
+            assert!(
+                evented_world(&sc).heartbeats_drawn(),
+                "case {k}: evented, drawn"
+            );
+            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
             assert!(!expiries.is_empty(), "case {k}: some lease runs out");
-            assert_eq!(quiet_expiries, expiries, "case {k}: {case:?}");
             assert!(
                 quiet_events <= events,
                 "case {k}: {quiet_events} events against {events}"
