@@ -179,6 +179,21 @@ const NO_LAST: u32 = DORMANT - 1;
 /// message: those stay below it.
 const REFUSED: u32 = DORMANT | (NO_LAST - 1);
 
+/// In `held_since`: the agent holds the lease it registered with as the
+/// run started (at time 0, with no heartbeat: an agent that comes back at
+/// time 0 holds its lease from then, renewed when its heartbeat arrives).
+const REGISTERED: Instant = Instant(u64::MAX - 1);
+
+/// When an agent holding its lease (`held_since`) began to: its
+/// heartbeats after that instant are held ones.
+fn held_from(since: Instant) -> Instant {
+    if since == REGISTERED {
+        Instant::ZERO
+    } else {
+        since
+    }
+}
+
 /// Does mark `m` (an entry of `unseen_probe_end`) say the agent's probes
 /// are dormant?
 fn dormant(m: u32) -> bool {
@@ -392,7 +407,7 @@ impl<'s> World<'s> {
         for a in 0..n {
             if !self.agents[a].is_silent() && self.agents[a].presence() == Presence::Serving {
                 self.register(Instant::ZERO, a);
-                self.hold_lease(Instant::ZERO, a);
+                self.hold_registered(a);
             }
             if self.leases && !self.quiet_heartbeats {
                 let first = stagger(self.sc.registry.heartbeat, a, n);
@@ -1926,22 +1941,30 @@ impl<'s> World<'s> {
         self.ensure_lease_check();
     }
 
-    /// With quiet heartbeats, agent `a` (up, registered, its lease
-    /// running) holds its lease open from `now`: each heartbeat it would
-    /// send arrives and renews it, changing nothing, so none is simulated.
-    pub(super) fn hold_lease(&mut self, now: Instant, a: usize) {
-        if !self.quiet_heartbeats {
+    /// With quiet heartbeats, agent `a`, registered as the run starts,
+    /// holds its lease open from then (`held_since` is [`REGISTERED`]).
+    fn hold_registered(&mut self, a: usize) {
+        if !self.quiet_heartbeats || !self.registry.hold(a as u32) {
             return;
         }
         if self.heartbeats_drawn() {
-            // At registration; an agent back up holds its lease when a
-            // heartbeat arrives (`hold_drawn_on_arrival`).
-            if now == Instant::ZERO && self.registry.hold(a as u32) {
-                self.start_drawn_hold(now, a, 0);
-            }
+            self.start_drawn_hold(Instant::ZERO, a, 0);
+        }
+        self.held_since[a] = REGISTERED;
+    }
+
+    /// With quiet heartbeats, agent `a` (up, registered, its lease
+    /// running) holds its lease open from `now`, after it came back and
+    /// sent a heartbeat (or, on a lossy network, one arrived after a
+    /// loss): each heartbeat it would send arrives and renews it,
+    /// changing nothing, so none is simulated.
+    pub(super) fn hold_lease(&mut self, now: Instant, a: usize) {
+        if !self.quiet_heartbeats || self.heartbeats_drawn() {
+            // Drawn, it holds its lease when a heartbeat arrives
+            // (`hold_drawn_on_arrival`).
             return;
         }
-        if self.quiet_latency > 0 && now > Instant::ZERO {
+        if self.quiet_latency > 0 {
             // Back up: its heartbeat sent now is on its way. Its
             // heartbeats from now on are counted as held ones, and the
             // registry holds the lease when that one arrives
@@ -1967,6 +1990,8 @@ impl<'s> World<'s> {
             return;
         }
         self.held_since[a] = Instant::MAX;
+        let registered = since == REGISTERED;
+        let since = held_from(since);
         let d = self.quiet_latency;
         // The last one sent may still be on its way: it arrives as an
         // event of its own, and renews the lease then.
@@ -1982,7 +2007,7 @@ impl<'s> World<'s> {
         // the heartbeat the agent sent as it came back.
         let renewed = match last_arrived {
             Some(t) => t + Duration(d),
-            None if since == Instant::ZERO => since,
+            None if registered => since,
             None => since + Duration(d),
         };
         self.registry.release(a as u32, renewed);
@@ -2026,7 +2051,7 @@ impl<'s> World<'s> {
         for a in 0..self.held_since.len() {
             let since = self.held_since[a];
             if since != Instant::MAX {
-                self.count_held_heartbeats(a, since, heard);
+                self.count_held_heartbeats(a, held_from(since), heard);
             }
         }
     }
@@ -3180,6 +3205,45 @@ mod tests {
                 quiet_events < events,
                 "case {k}: {quiet_events} events against {events}"
             );
+        }
+    }
+
+    #[test]
+    fn an_agent_back_at_time_0_holds_its_lease_from_its_heartbeat() {
+        // Agent 8 crashes and recovers at time 0: it comes back as the run
+        // starts and sends a heartbeat, which renews its lease when it
+        // arrives. It crashes again before its first slot (0.75 s) for
+        // longer than the `ttl`, so its lease runs out a `ttl` after that
+        // heartbeat's arrival, not after time 0; behind a random latency
+        // its held heartbeats are the ones drawn after that heartbeat.
+        let sets = [
+            "fleet.tiers[0].uptime=1.0",
+            "fleet.tiers[1].uptime=1.0",
+            "fleet.tiers[2].uptime=1.0",
+            "duration=\"10s\"",
+            concat!(
+                "faults=[{at=\"0s\",kind=\"crash\",target={agents=[\"agent-8\"]}},",
+                "{at=\"0s\",kind=\"recover\",target={agents=[\"agent-8\"]}},",
+                "{at=\"500ms\",kind=\"crash\",target={agents=[\"agent-8\"]},for=\"4s\"}]"
+            ),
+        ];
+        let cases = [
+            (
+                "network.latency={dist=\"constant\",value=\"40ms\"}",
+                Some(3_040_000_000),
+            ),
+            ("network.latency={dist=\"exponential\",mean=\"20ms\"}", None),
+        ];
+        for (latency, ends) in cases {
+            let sc = steady_load_with(SMALL_FLEET.iter().chain(&sets).chain(&[latency]));
+            let w = World::new(&sc, sc.seed);
+            assert!(w.quiet_heartbeats, "{latency}");
+            let (_, _, expiries) = held_agrees_with_evented(&sc, w, &latency);
+            let first = expiries.iter().find(|&&(_, a)| a == 8);
+            assert!(first.is_some(), "{latency}: {expiries:?}");
+            if let Some(t) = ends {
+                assert_eq!(first, Some(&(Instant(t), 8)), "{latency}");
+            }
         }
     }
 
