@@ -716,6 +716,15 @@ impl Bus {
         self.stats.by_kind[kind.index()].sent += 1;
     }
 
+    /// Count `n` messages of `kind` lost to a partition (an end cut off
+    /// as they left), which the caller did not send one by one: exactly
+    /// as `n` calls of `send` from a cut-off endpoint would count them.
+    pub fn cut_unseen(&mut self, kind: Kind, n: u64) {
+        let s = &mut self.stats.by_kind[kind.index()];
+        s.sent += n;
+        s.lost_partition += n;
+    }
+
     /// Count `n` messages of `kind` that the network's random loss
     /// dropped, which the caller did not send one by one: exactly as `n`
     /// calls of `send` whose loss draw came out lost would count them.

@@ -224,6 +224,12 @@ pub enum Event {
     ProbeWake {
         agent: u32,
     },
+    /// A cut-off agent's heartbeat slot, due at an instant when a fault
+    /// starts or ends or its availability changes: it is sent after them
+    /// (see `world/discovery.rs`, `on_heartbeat`).
+    CutHeartbeat {
+        agent: u32,
+    },
 }
 
 // Three `u32`s and a tag: an event and its key fill half a cache line in
@@ -233,7 +239,7 @@ const _: () = assert!(std::mem::size_of::<Event>() == 16);
 
 impl Event {
     /// The kind names, by [`Event::code`] (the `kind` column of events.csv).
-    pub const KINDS: [&'static str; 30] = [
+    pub const KINDS: [&'static str; 31] = [
         "arrival",
         "retry",
         "deliver",
@@ -264,6 +270,7 @@ impl Event {
         "autoscale",
         "rolling_next",
         "probe_wake",
+        "cut_heartbeat",
     ];
 
     /// The kind's code: the variant's position in the enum (a fingerprint
@@ -301,6 +308,7 @@ impl Event {
             Event::Autoscale { .. } => 27,
             Event::RollingNext { .. } => 28,
             Event::ProbeWake { .. } => 29,
+            Event::CutHeartbeat { .. } => 30,
         }
     }
 
@@ -341,6 +349,7 @@ impl Event {
             Event::Autoscale { scaler } => u64::from(scaler) << 32,
             Event::RollingNext { fault } => u64::from(fault) << 32,
             Event::ProbeWake { agent } => u64::from(agent) << 32,
+            Event::CutHeartbeat { agent } => u64::from(agent) << 32,
         }
     }
 
@@ -849,12 +858,13 @@ pub struct World<'s> {
     /// Probes at their agents or answering (a slab, with free slots).
     probe_msgs: Vec<ProbeMsg>,
     free_probe_msgs: Vec<u32>,
-    /// Heartbeats cannot be lost but by the network's random loss, nor
-    /// delayed but by its latency (no broker, no faults, a fleet that does
-    /// not change): an agent that is up holds its lease open instead of
-    /// renewing it every period (`world/discovery.rs`), until its next
-    /// lost heartbeat (or, behind a latency that is not certain, its next
-    /// lost or late one: `world/heartbeat_draws.rs`).
+    /// Heartbeats of an agent that is up cannot be lost but by the
+    /// network's random loss or a partition, nor delayed but by its
+    /// latency (no broker, a fleet that does not change): an agent that is
+    /// up holds its lease open instead of renewing it every period
+    /// (`world/discovery.rs`), until its next lost heartbeat (or, behind a
+    /// latency that is not certain, its next lost or late one:
+    /// `world/heartbeat_draws.rs`).
     quiet_heartbeats: bool,
     /// With `quiet_heartbeats`: the network's constant latency (0 on an
     /// instant network).
@@ -875,6 +885,11 @@ pub struct World<'s> {
     /// heartbeat an event: a slot of its due at that very instant sends no
     /// second one.
     back_at: Vec<Instant>,
+    /// With held heartbeats and partitions: since when each agent, cut
+    /// off but up, has sent the heartbeats its partition loses
+    /// (`Instant::MAX`: it does not); those due from that instant on are
+    /// counted when its condition next changes, or at the end of the run.
+    cut_since: Vec<Instant>,
     breakers: Breakers,
     /// Each agent's breaker's trip count while the breaker is at rest
     /// (`Breaker::at_rest`), else `NOT_AT_REST`: a call that succeeds
@@ -1095,6 +1110,7 @@ impl<'s> World<'s> {
             heartbeat_draws: Vec::new(),
             held_since: Vec::new(),
             back_at: Vec::new(),
+            cut_since: Vec::new(),
             breakers: Breakers::default(),
             breaker_rest: Vec::new(),
             views: vec![
@@ -1240,7 +1256,11 @@ impl<'s> World<'s> {
                     let gauges = self.gauges();
                     self.metrics.advance(stale_last, gauges);
                 }
-                break if self.engine.is_empty() && !stale_after && !self.probes_asleep() {
+                // Held heartbeats, as dormant probes, would have kept the
+                // queue from running empty: a task lost for good (to a
+                // partition, with no timeout) waits for the drain's end.
+                let background = self.probes_asleep() || self.quiet_heartbeats;
+                break if self.engine.is_empty() && !stale_after && !background {
                     self.engine.now().max(stale_last).max(self.end_of_arrivals)
                 } else {
                     limit
@@ -1315,6 +1335,7 @@ impl<'s> World<'s> {
                 }
                 Event::ProbeTimeout { agent, epoch } => self.on_probe_timeout(now, agent, epoch),
                 Event::Heartbeat { agent } => self.on_heartbeat(now, agent),
+                Event::CutHeartbeat { agent } => self.on_cut_heartbeat(now, agent),
                 Event::HeartbeatArrives { agent, sent } => {
                     self.on_heartbeat_arrives(now, agent, discovery::join_instant(sent))
                 }

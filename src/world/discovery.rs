@@ -7,9 +7,9 @@
 //! changes, so routing stays O(log n) per request. Heartbeats and lease
 //! expiry are simulated only when an agent can go silent (otherwise every
 //! lease stays live and the registry has nothing to decide: same results,
-//! fewer events). When no heartbeat can be lost (instant network, no loss,
-//! no partition or broker outage, a fleet that does not change:
-//! `Scenario::heartbeats_undisturbed`) they are not simulated one by
+//! fewer events). When no heartbeat of an agent that is up can be lost
+//! (instant network, no loss, no broker outage, a fleet that does not
+//! change: `Scenario::heartbeats_undisturbed`) they are not simulated one by
 //! one either: an agent that is up holds its lease open
 //! (`Registry::hold`); when it goes silent, the heartbeats it sent since
 //! are counted on the bus and its lease runs a `ttl` from the last of them
@@ -18,6 +18,23 @@
 //! of an agent coming back. On a lossy network, or behind a constant
 //! latency, the same holds between the heartbeats that are lost; behind
 //! any other latency, between those lost or late (`world/heartbeat_draws.rs`).
+//!
+//! A partition silences its agents as a crash does (the lease is
+//! released), but a cut-off agent that is up goes on sending heartbeats,
+//! which the partition loses as they leave, with no draw. They are
+//! counted in bulk (`cut_since`, `settle_cut_heartbeats`) when the
+//! agent's condition next changes or the run ends: the slots from the
+//! instant it was cut off (a fault is scheduled as the run starts, so it
+//! comes before a heartbeat due at the same instant) to the change. With
+//! every heartbeat an event, two ties are settled the same way: a cut-off
+//! agent's heartbeat due while a fault starts or ends at that instant is
+//! sent after it (a `CutHeartbeat` event), and a heartbeat arriving as
+//! its agent's partition heals arrives after the heal. Else a partition
+//! shorter than a period, whose end is scheduled after the slot's event,
+//! would lose the heartbeat due as it heals, and a longer one would not;
+//! and a held run, which schedules the arrivals of heartbeats still on
+//! their way when an agent goes silent, would deliver one that the
+//! evented run lost.
 //!
 //! A lease runs through the instant it ends: a heartbeat arriving then,
 //! or its agent coming back then, renews it, whichever event was
@@ -152,6 +169,7 @@ use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Breakers, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::{Lease, Registration};
+use crate::faults::FaultKind;
 use crate::fleet::AGENT_ID_PREFIX;
 use crate::fleet::Presence;
 use crate::rng::ln::neg_ln_1m;
@@ -399,6 +417,9 @@ impl<'s> World<'s> {
         }
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
+            if (self.sc.faults.iter()).any(|f| matches!(f.kind, FaultKind::Partition)) {
+                self.cut_since = vec![Instant::MAX; n];
+            }
         }
         if self.leases && !self.quiet_heartbeats {
             // Read by the slots' events, which held heartbeats have not.
@@ -1845,14 +1866,77 @@ impl<'s> World<'s> {
         }
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
-        let agent = &self.agents[a as usize];
-        // An agent that came back at this very instant sent its heartbeat
-        // then, whichever of the two events came first.
-        if !agent.is_down()
-            && agent.presence().registered()
-            && self.back_at.get(a as usize) != Some(&now)
-        {
-            let _ = self.send_heartbeat(now, a as usize);
+        // A cut-off agent's heartbeat goes after a fault that starts or
+        // ends now, or its availability changing now: whether the
+        // partition loses it does not depend on which was scheduled first
+        // (a partition shorter than a period ends on an event scheduled
+        // after this one; one longer, before it).
+        self.on_cut_heartbeat(now, a);
+    }
+
+    /// Agent `a`'s heartbeat due now, with every heartbeat an event, and
+    /// sent after any fault that starts or ends now (again, if such an
+    /// event was scheduled at this instant since).
+    pub(super) fn on_cut_heartbeat(&mut self, now: Instant, a: u32) {
+        if self.agents[a as usize].is_cut_off() && self.change_due_now(a) {
+            self.engine
+                .schedule(now, Event::CutHeartbeat { agent: a })
+                .expect("now is not in the past");
+            return;
+        }
+        self.send_slot_heartbeat(now, a as usize);
+    }
+
+    /// Agent `a`'s heartbeat due now, with every heartbeat an event: sent
+    /// unless it is down or not registered. An agent that came back at
+    /// this very instant sent its heartbeat then, whichever of the two
+    /// events came first.
+    fn send_slot_heartbeat(&mut self, now: Instant, a: usize) {
+        let agent = &self.agents[a];
+        if !agent.is_down() && agent.presence().registered() && self.back_at.get(a) != Some(&now) {
+            let _ = self.send_heartbeat(now, a);
+        }
+    }
+
+    /// Is an event pending now that may change agent `a`'s condition (a
+    /// fault's start or end, its availability)?
+    fn change_due_now(&self, a: u32) -> bool {
+        self.engine.pending_now().any(|e| match *e {
+            Event::FaultStart { .. } | Event::FaultEnd { .. } => true,
+            Event::Availability { agent } => agent == a,
+            _ => false,
+        })
+    }
+
+    /// With held heartbeats, agent `a`'s condition changes now: the
+    /// heartbeats it sent while cut off and up, due from `cut_since` on
+    /// and before now, are counted lost to its partition (as the bus
+    /// loses a cut-off agent's message: no draw). A change due at the
+    /// same instant as a heartbeat comes first (faults are scheduled as
+    /// the run starts, before any heartbeat; see also `on_heartbeat`).
+    pub(super) fn settle_cut_heartbeats(&mut self, now: Instant, a: usize) {
+        let Some(&since) = self.cut_since.get(a) else {
+            return;
+        };
+        if since == Instant::MAX {
+            return;
+        }
+        self.cut_since[a] = Instant::MAX;
+        let n = self.slot_from(a, now) - self.slot_from(a, since);
+        self.bus.cut_unseen(bus::Kind::Heartbeat, n);
+    }
+
+    /// With held heartbeats, agent `a`'s condition changed now: if it is
+    /// cut off but up, its heartbeats from now on are lost to the
+    /// partition, counted when its condition next changes
+    /// ([`Self::settle_cut_heartbeats`]) or the run ends.
+    pub(super) fn start_cut_heartbeats(&mut self, now: Instant, a: usize) {
+        if self.cut_since.is_empty() {
+            return;
+        }
+        let agent = &self.agents[a];
+        if agent.is_cut_off() && !agent.is_down() && agent.presence().registered() {
+            self.cut_since[a] = now;
         }
     }
 
@@ -1894,6 +1978,15 @@ impl<'s> World<'s> {
     }
 
     pub(super) fn on_heartbeat_arrives(&mut self, now: Instant, a: u32, sent: Instant) {
+        if self.bus.is_cut(Endpoint(a)) && self.change_due_now(a) {
+            // It arrives after a partition that heals now (a run holding
+            // leases schedules the arrival of a heartbeat on its way when
+            // its agent goes silent, later than a run with every
+            // heartbeat an event: their order against the fault's end
+            // would differ).
+            self.heartbeat_arrives_at(now, a as usize, sent);
+            return;
+        }
         if self.bus.arrive(
             now,
             bus::Kind::Heartbeat,
@@ -2044,6 +2137,9 @@ impl<'s> World<'s> {
     /// At the end of the run: count the heartbeats of the agents still
     /// holding their leases, up to (not including) `heard`.
     pub(super) fn settle_held_leases(&mut self, heard: Instant) {
+        for a in 0..self.cut_since.len() {
+            self.settle_cut_heartbeats(heard, a);
+        }
         if self.heartbeats_drawn() {
             self.settle_drawn_leases(heard);
             return;
@@ -2066,9 +2162,10 @@ impl<'s> World<'s> {
         }
         self.heartbeat_losses[a].event_at = Instant::MAX;
         let agent = &self.agents[a];
-        if agent.is_down() || !agent.presence().registered() {
-            // It sends nothing; coming back takes the slots up again
-            // (`resume_heartbeat_slots`).
+        if agent.is_silent() || !agent.presence().registered() {
+            // It sends nothing (or, cut off, heartbeats counted as it
+            // comes back: `settle_cut_heartbeats`); coming back takes the
+            // slots up again (`resume_heartbeat_slots`).
             return;
         }
         let k = self.heartbeat_slot(a, now);
@@ -2440,7 +2537,15 @@ mod tests {
                     r.wait_mean_ms
                 ),
             ),
-            format!("{:?}", (r.in_system_mean, r.agent_seconds, r.invariants)),
+            format!(
+                "{:?}",
+                (
+                    r.in_system_mean,
+                    r.agent_seconds,
+                    r.invariants,
+                    r.simulated_s
+                )
+            ),
             format!("{:?}", r.agents),
             format!("{:?}", r.buckets),
             format!("{:?}", b.by_kind),
@@ -3044,12 +3149,6 @@ mod tests {
             let (_, unfaulted) = results_and_expiries(World::new(&sc, sc.seed));
             assert_ne!(unfaulted, expiries, "case {k}: the faults change nothing");
         }
-        // A partition loses the heartbeats of agents that are up: every
-        // heartbeat stays an event.
-        let partition =
-            "faults=[{at=\"3s\",kind=\"partition\",target={agents=[\"agent-3\"]},for=\"2s\"}]";
-        let sc = steady_load_with(SMALL_FLEET.iter().chain(&FAILING).chain(&[partition]));
-        assert!(!World::new(&sc, sc.seed).quiet_heartbeats);
     }
 
     /// Held heartbeats under random crashes, recoveries and slowdowns on
@@ -3094,7 +3193,7 @@ mod tests {
                 .map(|_| {
                     let at = next(40) * 250;
                     let agents = format!("[\"agent-{}\",\"agent-{}\"]", next(12), next(12));
-                    match next(6) {
+                    match next(8) {
                         0..=2 => format!(
                             "{{at=\"{at}ms\",kind=\"crash\",target={{agents={agents}}},for=\"{}ms\"}}",
                             250 * (1 + next(12))
@@ -3103,8 +3202,12 @@ mod tests {
                             "{{at=\"{at}ms\",kind=\"crash\",target={{tier=\"budget\",fraction=0.5}}}}"
                         ),
                         4 => format!("{{at=\"{at}ms\",kind=\"recover\",target={{agents={agents}}}}}"),
-                        _ => format!(
+                        5 => format!(
                             "{{at=\"{at}ms\",kind=\"slow\",factor=2.0,target={{agents={agents}}},for=\"1s\"}}"
+                        ),
+                        _ => format!(
+                            "{{at=\"{at}ms\",kind=\"partition\",target={{agents={agents}}},for=\"{}ms\"}}",
+                            250 * (1 + next(12))
                         ),
                     }
                 })
@@ -3245,6 +3348,87 @@ mod tests {
                 assert_eq!(first, Some(&(Instant(t), 8)), "{latency}");
             }
         }
+    }
+
+    #[test]
+    fn held_heartbeats_follow_partitions() {
+        // Agent 11's heartbeats fall on whole seconds and agent 5's on
+        // half seconds (one a second, twelve agents). Partitions begin on
+        // their slots; one shorter than a period heals on a slot (its end
+        // is scheduled after that slot's event); a crash begins and ends
+        // inside a partition; a recovery heals one; a partition and a
+        // recovery at time 0 make agent 8 come back as the run starts
+        // (and crash before its first slot, so its lease runs from its
+        // come-back heartbeat's arrival). Behind a latency of half a
+        // period, heartbeats arrive as partitions begin and heal (agent
+        // 11's sent at 22 s, as its partition from 22.25 s heals).
+        let faults = concat!(
+            "faults=[",
+            "{at=\"4s\",kind=\"partition\",target={agents=[\"agent-11\"]},for=\"3s\"},",
+            "{at=\"8500ms\",kind=\"partition\",target={agents=[\"agent-5\"]},for=\"500ms\"},",
+            "{at=\"9500ms\",kind=\"partition\",target={agents=[\"agent-11\"]},for=\"500ms\"},",
+            "{at=\"12500ms\",kind=\"partition\",target={agents=[\"agent-5\"]},for=\"4s\"},",
+            "{at=\"13500ms\",kind=\"crash\",target={agents=[\"agent-5\"]},for=\"1s\"},",
+            "{at=\"18s\",kind=\"partition\",target={agents=[\"agent-11\"]}},",
+            "{at=\"20500ms\",kind=\"recover\",target={agents=[\"agent-11\"]}},",
+            "{at=\"22250ms\",kind=\"partition\",target={agents=[\"agent-11\"]},for=\"250ms\"},",
+            "{at=\"0s\",kind=\"partition\",target={agents=[\"agent-8\"]}},",
+            "{at=\"0s\",kind=\"recover\",target={agents=[\"agent-8\"]}},",
+            "{at=\"500ms\",kind=\"crash\",target={agents=[\"agent-8\"]},for=\"4s\"}]"
+        );
+        let fleet = [
+            "fleet.tiers[0].uptime=1.0",
+            "fleet.tiers[1].uptime=1.0",
+            "fleet.tiers[2].uptime=1.0",
+            "duration=\"25s\"",
+        ];
+        let cases: &[&[&str]] = &[
+            &[],
+            &["network.latency={dist=\"constant\",value=\"40ms\"}"],
+            &[
+                "network.latency={dist=\"constant\",value=\"500ms\"}",
+                "registry={ttl=\"2s\",heartbeat=\"1s\"}",
+            ],
+            &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
+            &[
+                "network.latency={dist=\"empirical\",values=[\"0ms\",\"500ms\",\"1s\"]}",
+                "network.loss=0.2",
+                "registry={ttl=\"2500ms\",heartbeat=\"1s\"}",
+                "request.timeout=\"3s\"",
+            ],
+        ];
+        for (k, case) in cases.iter().enumerate() {
+            let sc = steady_load_with(
+                (SMALL_FLEET.iter().chain(&fleet))
+                    .chain(case.iter())
+                    .chain(&[faults]),
+            );
+            let w = World::new(&sc, sc.seed);
+            assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
+            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
+            assert!(
+                expiries.iter().any(|&(_, a)| a == 11) && expiries.iter().any(|&(_, a)| a == 5),
+                "case {k}: both cut-off agents' leases run out: {expiries:?}"
+            );
+            assert!(
+                quiet_events < events,
+                "case {k}: {quiet_events} events against {events}"
+            );
+            if k == 0 {
+                // On an instant network the partitions lose exactly the
+                // heartbeats due while their agents are cut off and up:
+                // agent 11 at 4, 5 and 6 s and at 18, 19 and 20 s (the
+                // one due as it heals is its come-back heartbeat), agent
+                // 5 at 8.5, 12.5, 14.5 and 15.5 s (down at 13.5 s).
+                let r = World::new(&sc, sc.seed).run();
+                let hb = r.bus.kind(crate::bus::Kind::Heartbeat);
+                assert_eq!(hb.lost_partition, 10, "{hb:?}");
+            }
+        }
+        // A changing fleet keeps every heartbeat an event.
+        let drain = "faults=[{at=\"3s\",kind=\"drain\",target={agents=[\"agent-3\"]}}]";
+        let sc = steady_load_with(SMALL_FLEET.iter().chain(&[drain]));
+        assert!(!World::new(&sc, sc.seed).quiet_heartbeats);
     }
 
     #[test]

@@ -177,6 +177,7 @@ impl World<'_> {
 
     /// Apply the consequences of agent `a`'s change of state from `was`.
     fn after_change(&mut self, now: Instant, a: usize, was: Condition) {
+        self.settle_cut_heartbeats(now, a);
         self.settle_probe(now, a);
         self.agents[a].note_state(now);
         let is = self.agents[a].condition();
@@ -216,6 +217,7 @@ impl World<'_> {
             }
             _ => {}
         }
+        self.start_cut_heartbeats(now, a);
     }
 
     /// The agent went down: everything it held is refused (or lost).

@@ -2,14 +2,15 @@
 //! between the ones that matter.
 //!
 //! On a network whose latency is random (or constant but too long for the
-//! lease to be held by the rules of `world/discovery.rs`), with no broker,
-//! no partition and a fleet that does not change
+//! lease to be held by the rules of `world/discovery.rs`), with no broker
+//! and a fleet that does not change
 //! (`Scenario::heartbeats_undisturbed`), a heartbeat's fate (lost,
 //! or arriving after some latency) is drawn from its agent's own stream
 //! (`heartbeat-fates/agent-N`), one draw per heartbeat in the order the
 //! agent sends them: the network's loss first (on a lossy network), then
 //! the latency. A run with every heartbeat an event draws them the same
-//! way, so the two are the same run.
+//! way, so the two are the same run. A cut-off agent's heartbeat draws
+//! nothing: its partition loses it as it leaves.
 //!
 //! Whether a heartbeat matters is then known before it is sent. Call a
 //! heartbeat sent at `t` *good* if it arrives, and its latency `l` is under
@@ -134,6 +135,13 @@ impl World<'_> {
     /// Agent `a` sends a heartbeat now, as an event: its fate is the next
     /// draw of its stream. Returns false if the network lost it.
     pub(super) fn send_drawn_heartbeat(&mut self, now: Instant, a: usize) -> bool {
+        if self.bus.is_cut(bus::Endpoint(a as u32)) {
+            // Its partition loses it as it leaves, with no draw (as the
+            // bus loses a cut-off endpoint's message).
+            self.heartbeat_draws[a].last_arrives = Instant::MAX;
+            self.bus.cut_unseen(bus::Kind::Heartbeat, 1);
+            return false;
+        }
         let mut c = self.fates(a, self.heartbeat_draws[a].pos);
         let fate = self.draw_fate(&mut c);
         let d = &mut self.heartbeat_draws[a];
@@ -283,7 +291,7 @@ impl World<'_> {
     }
 
     /// The first of agent `a`'s slots due at or after `t`.
-    fn slot_from(&self, a: usize, t: Instant) -> u64 {
+    pub(super) fn slot_from(&self, a: usize, t: Instant) -> u64 {
         if t == Instant::ZERO {
             return 0;
         }
@@ -322,9 +330,10 @@ impl World<'_> {
         }
         self.heartbeat_draws[a].event_at = Instant::MAX;
         let agent = &self.agents[a];
-        if agent.is_down() || !agent.presence().registered() {
-            // It sends nothing; coming back takes the slots up again
-            // (`resume_drawn_slots`).
+        if agent.is_silent() || !agent.presence().registered() {
+            // It sends nothing (or, cut off, heartbeats counted as it
+            // comes back: `settle_cut_heartbeats`); coming back takes the
+            // slots up again (`resume_drawn_slots`).
             return;
         }
         let k = self.heartbeat_slot(a, now);
