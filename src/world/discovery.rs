@@ -3249,6 +3249,64 @@ mod tests {
         assert!(compared > 150, "{compared} runs compared");
     }
 
+    /// [`SMALL_FLEET`] with no failures of its own, run with `duration`
+    /// and `faults` (both as `--set` arguments) behind the network and
+    /// registry of `case`. Twelve agents heartbeating every second from
+    /// `stagger`: agent 11's slots fall on whole seconds, agent 5's on
+    /// half seconds.
+    fn slot_fleet(faults: &str, duration: &str, case: &[&str]) -> Scenario {
+        let fleet = [
+            "fleet.tiers[0].uptime=1.0",
+            "fleet.tiers[1].uptime=1.0",
+            "fleet.tiers[2].uptime=1.0",
+            duration,
+        ];
+        steady_load_with(
+            (SMALL_FLEET.iter().copied().chain(fleet))
+                .chain(case.iter().copied())
+                .chain([faults]),
+        )
+    }
+
+    /// [`slot_fleet`] with `faults` that silence agents 11 and 5 on and
+    /// around their slots, on an instant network (with the default `ttl`,
+    /// and with one of two periods), behind constant latencies of 40 ms and
+    /// of half a period, and behind random ones (one lossy): held, it
+    /// agrees with every heartbeat an event, with fewer events, and both
+    /// agents' leases run out.
+    fn slot_faults_agree(faults: &str, duration: &str) {
+        let cases: &[&[&str]] = &[
+            &[],
+            &["registry={ttl=\"2s\",heartbeat=\"1s\"}"],
+            &["network.latency={dist=\"constant\",value=\"40ms\"}"],
+            &[
+                "network.latency={dist=\"constant\",value=\"500ms\"}",
+                "registry={ttl=\"2s\",heartbeat=\"1s\"}",
+            ],
+            &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
+            &[
+                "network.latency={dist=\"empirical\",values=[\"0ms\",\"500ms\",\"1s\"]}",
+                "network.loss=0.2",
+                "registry={ttl=\"2500ms\",heartbeat=\"1s\"}",
+                "request.timeout=\"3s\"",
+            ],
+        ];
+        for (k, case) in cases.iter().enumerate() {
+            let sc = slot_fleet(faults, duration, case);
+            let w = World::new(&sc, sc.seed);
+            assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
+            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
+            assert!(
+                expiries.iter().any(|&(_, a)| a == 11) && expiries.iter().any(|&(_, a)| a == 5),
+                "case {k}: both silenced agents' leases run out: {expiries:?}"
+            );
+            assert!(
+                quiet_events < events,
+                "case {k}: {quiet_events} events against {events}"
+            );
+        }
+    }
+
     #[test]
     fn held_heartbeats_follow_crashes_at_their_slots() {
         // Twelve agents heartbeating every second from `stagger`: agent 11's
@@ -3269,46 +3327,7 @@ mod tests {
             "{at=\"24700ms\",kind=\"crash\",target={agents=[\"agent-5\"]},for=\"800ms\"},",
             "{at=\"26500ms\",kind=\"crash\",target={agents=[\"agent-11\"]},for=\"1500ms\"}]"
         );
-        let fleet = [
-            "fleet.tiers[0].uptime=1.0",
-            "fleet.tiers[1].uptime=1.0",
-            "fleet.tiers[2].uptime=1.0",
-            "duration=\"30s\"",
-        ];
-        let cases: &[&[&str]] = &[
-            &[],
-            &["registry={ttl=\"2s\",heartbeat=\"1s\"}"],
-            &["network.latency={dist=\"constant\",value=\"40ms\"}"],
-            &[
-                "network.latency={dist=\"constant\",value=\"500ms\"}",
-                "registry={ttl=\"2s\",heartbeat=\"1s\"}",
-            ],
-            &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
-            &[
-                "network.latency={dist=\"empirical\",values=[\"0ms\",\"500ms\",\"1s\"]}",
-                "network.loss=0.2",
-                "registry={ttl=\"2500ms\",heartbeat=\"1s\"}",
-                "request.timeout=\"3s\"",
-            ],
-        ];
-        for (k, case) in cases.iter().enumerate() {
-            let sc = steady_load_with(
-                (SMALL_FLEET.iter().chain(&fleet))
-                    .chain(case.iter())
-                    .chain(&[faults]),
-            );
-            let w = World::new(&sc, sc.seed);
-            assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
-            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
-            assert!(
-                expiries.iter().any(|&(_, a)| a == 11) && expiries.iter().any(|&(_, a)| a == 5),
-                "case {k}: both crashed agents' leases run out: {expiries:?}"
-            );
-            assert!(
-                quiet_events < events,
-                "case {k}: {quiet_events} events against {events}"
-            );
-        }
+        slot_faults_agree(faults, "duration=\"30s\"");
     }
 
     #[test]
@@ -3376,55 +3395,16 @@ mod tests {
             "{at=\"0s\",kind=\"recover\",target={agents=[\"agent-8\"]}},",
             "{at=\"500ms\",kind=\"crash\",target={agents=[\"agent-8\"]},for=\"4s\"}]"
         );
-        let fleet = [
-            "fleet.tiers[0].uptime=1.0",
-            "fleet.tiers[1].uptime=1.0",
-            "fleet.tiers[2].uptime=1.0",
-            "duration=\"25s\"",
-        ];
-        let cases: &[&[&str]] = &[
-            &[],
-            &["network.latency={dist=\"constant\",value=\"40ms\"}"],
-            &[
-                "network.latency={dist=\"constant\",value=\"500ms\"}",
-                "registry={ttl=\"2s\",heartbeat=\"1s\"}",
-            ],
-            &["network.latency={dist=\"exponential\",mean=\"20ms\"}"],
-            &[
-                "network.latency={dist=\"empirical\",values=[\"0ms\",\"500ms\",\"1s\"]}",
-                "network.loss=0.2",
-                "registry={ttl=\"2500ms\",heartbeat=\"1s\"}",
-                "request.timeout=\"3s\"",
-            ],
-        ];
-        for (k, case) in cases.iter().enumerate() {
-            let sc = steady_load_with(
-                (SMALL_FLEET.iter().chain(&fleet))
-                    .chain(case.iter())
-                    .chain(&[faults]),
-            );
-            let w = World::new(&sc, sc.seed);
-            assert!(w.quiet_heartbeats, "case {k}: {case:?} has held heartbeats");
-            let (quiet_events, events, expiries) = held_agrees_with_evented(&sc, w, case);
-            assert!(
-                expiries.iter().any(|&(_, a)| a == 11) && expiries.iter().any(|&(_, a)| a == 5),
-                "case {k}: both cut-off agents' leases run out: {expiries:?}"
-            );
-            assert!(
-                quiet_events < events,
-                "case {k}: {quiet_events} events against {events}"
-            );
-            if k == 0 {
-                // On an instant network the partitions lose exactly the
-                // heartbeats due while their agents are cut off and up:
-                // agent 11 at 4, 5 and 6 s and at 18, 19 and 20 s (the
-                // one due as it heals is its come-back heartbeat), agent
-                // 5 at 8.5, 12.5, 14.5 and 15.5 s (down at 13.5 s).
-                let r = World::new(&sc, sc.seed).run();
-                let hb = r.bus.kind(crate::bus::Kind::Heartbeat);
-                assert_eq!(hb.lost_partition, 10, "{hb:?}");
-            }
-        }
+        slot_faults_agree(faults, "duration=\"25s\"");
+        // On an instant network the partitions lose exactly the heartbeats
+        // due while their agents are cut off and up: agent 11 at 4, 5 and
+        // 6 s and at 18, 19 and 20 s (the one due as it heals is its
+        // come-back heartbeat), agent 5 at 8.5, 12.5, 14.5 and 15.5 s
+        // (down at 13.5 s).
+        let sc = slot_fleet(faults, "duration=\"25s\"", &[]);
+        let r = World::new(&sc, sc.seed).run();
+        let hb = r.bus.kind(crate::bus::Kind::Heartbeat);
+        assert_eq!(hb.lost_partition, 10, "{hb:?}");
         // A changing fleet keeps every heartbeat an event.
         let drain = "faults=[{at=\"3s\",kind=\"drain\",target={agents=[\"agent-3\"]}}]";
         let sc = steady_load_with(SMALL_FLEET.iter().chain(&[drain]));
