@@ -488,25 +488,19 @@ impl Scenario {
     }
 
     /// Can heartbeats follow the shortcuts of `world/discovery.rs` (held
-    /// open between those that matter)? The fleet does not change (no
-    /// `[[autoscale]]`, no drain, join or rolling restart) and no broker
-    /// outage loses the heartbeats of every agent. A crash silences its
-    /// targets as a down period of their availability model does, which
-    /// the shortcuts follow; a partition silences them too, and the
-    /// heartbeats it loses are counted when it heals; a slowdown, a
-    /// recovery and a dispatcher outage leave heartbeats alone.
+    /// open between those that matter)? No broker outage loses the
+    /// heartbeats of every agent (the latency rules exclude a broker
+    /// anyway). A crash silences its targets as a down period of their
+    /// availability model does, which the shortcuts follow; a partition
+    /// silences them too, and the heartbeats it loses are counted when it
+    /// heals; a drain deregisters its agents, whose heartbeats stop, and a
+    /// join, a restart or an autoscaler registers them, holding the lease
+    /// they register with; a slowdown, a recovery and a dispatcher outage
+    /// leave heartbeats alone.
     pub fn heartbeats_undisturbed(&self) -> bool {
-        self.autoscale.is_empty()
-            && self.faults.iter().all(|f| {
-                matches!(
-                    f.kind,
-                    FaultKind::Crash
-                        | FaultKind::Partition
-                        | FaultKind::Slow { .. }
-                        | FaultKind::Recover
-                        | FaultKind::DispatcherDown
-                )
-            })
+        self.faults
+            .iter()
+            .all(|f| !matches!(f.kind, FaultKind::BrokerDown))
     }
 
     /// On a network with latency (or a broker), undisturbed: nothing but

@@ -227,7 +227,7 @@ pub enum Event {
     /// A cut-off agent's heartbeat slot, due at an instant when a fault
     /// starts or ends or its availability changes: it is sent after them
     /// (see `world/discovery.rs`, `on_heartbeat`).
-    CutHeartbeat {
+    HeartbeatAfter {
         agent: u32,
     },
 }
@@ -270,7 +270,7 @@ impl Event {
         "autoscale",
         "rolling_next",
         "probe_wake",
-        "cut_heartbeat",
+        "heartbeat_after",
     ];
 
     /// The kind's code: the variant's position in the enum (a fingerprint
@@ -308,7 +308,7 @@ impl Event {
             Event::Autoscale { .. } => 27,
             Event::RollingNext { .. } => 28,
             Event::ProbeWake { .. } => 29,
-            Event::CutHeartbeat { .. } => 30,
+            Event::HeartbeatAfter { .. } => 30,
         }
     }
 
@@ -349,7 +349,7 @@ impl Event {
             Event::Autoscale { scaler } => u64::from(scaler) << 32,
             Event::RollingNext { fault } => u64::from(fault) << 32,
             Event::ProbeWake { agent } => u64::from(agent) << 32,
-            Event::CutHeartbeat { agent } => u64::from(agent) << 32,
+            Event::HeartbeatAfter { agent } => u64::from(agent) << 32,
         }
     }
 
@@ -860,7 +860,7 @@ pub struct World<'s> {
     free_probe_msgs: Vec<u32>,
     /// Heartbeats of an agent that is up cannot be lost but by the
     /// network's random loss or a partition, nor delayed but by its
-    /// latency (no broker, a fleet that does not change): an agent that is
+    /// latency (no broker): an agent that is
     /// up holds its lease open instead of renewing it every period
     /// (`world/discovery.rs`), until its next lost heartbeat (or, behind a
     /// latency that is not certain, its next lost or late one:
@@ -872,14 +872,18 @@ pub struct World<'s> {
     /// With `quiet_heartbeats` on a lossy network: each agent's lost
     /// heartbeats, drawn ahead from its own stream.
     heartbeat_losses: Vec<discovery::HeartbeatLosses>,
-    /// Behind a latency that is not certain (no broker, faults or
-    /// changing fleet): each agent's heartbeats, drawn from its own
+    /// Behind a latency that is not certain (and no broker): each
+    /// agent's heartbeats, drawn from its own
     /// stream (`world/heartbeat_draws.rs`); empty otherwise.
     heartbeat_draws: Vec<heartbeat_draws::HeartbeatDraws>,
     /// Since when each agent holds its lease open (`Instant::MAX`: it
     /// does not); its heartbeats after that instant are counted when it
     /// stops.
     held_since: Vec<Instant>,
+    /// With `held_since`: the agent holds the lease it registered with
+    /// (renewed as it registered, with no heartbeat), not one a heartbeat
+    /// renewed as it came back.
+    held_registered: Vec<bool>,
     /// When each agent last came back (up, or no longer cut off) and sent
     /// its heartbeat then (`Instant::MAX`: never), with leases and every
     /// heartbeat an event: a slot of its due at that very instant sends no
@@ -890,6 +894,9 @@ pub struct World<'s> {
     /// (`Instant::MAX`: it does not); those due from that instant on are
     /// counted when its condition next changes, or at the end of the run.
     cut_since: Vec<Instant>,
+    /// Agents drain, join, restart or are autoscaled
+    /// (`Scenario::fleet_changes`).
+    fleet_changes: bool,
     breakers: Breakers,
     /// Each agent's breaker's trip count while the breaker is at rest
     /// (`Breaker::at_rest`), else `NOT_AT_REST`: a call that succeeds
@@ -1109,8 +1116,10 @@ impl<'s> World<'s> {
             heartbeat_losses: Vec::new(),
             heartbeat_draws: Vec::new(),
             held_since: Vec::new(),
+            held_registered: Vec::new(),
             back_at: Vec::new(),
             cut_since: Vec::new(),
+            fleet_changes: sc.fleet_changes(),
             breakers: Breakers::default(),
             breaker_rest: Vec::new(),
             views: vec![
@@ -1335,7 +1344,7 @@ impl<'s> World<'s> {
                 }
                 Event::ProbeTimeout { agent, epoch } => self.on_probe_timeout(now, agent, epoch),
                 Event::Heartbeat { agent } => self.on_heartbeat(now, agent),
-                Event::CutHeartbeat { agent } => self.on_cut_heartbeat(now, agent),
+                Event::HeartbeatAfter { agent } => self.on_heartbeat_after(now, agent),
                 Event::HeartbeatArrives { agent, sent } => {
                     self.on_heartbeat_arrives(now, agent, discovery::join_instant(sent))
                 }

@@ -8,8 +8,8 @@
 //! expiry are simulated only when an agent can go silent (otherwise every
 //! lease stays live and the registry has nothing to decide: same results,
 //! fewer events). When no heartbeat of an agent that is up can be lost
-//! (instant network, no loss, no broker outage, a fleet that does not
-//! change: `Scenario::heartbeats_undisturbed`) they are not simulated one by
+//! (instant network, no loss, no broker:
+//! `Scenario::heartbeats_undisturbed`) they are not simulated one by
 //! one either: an agent that is up holds its lease open
 //! (`Registry::hold`); when it goes silent, the heartbeats it sent since
 //! are counted on the bus and its lease runs a `ttl` from the last of them
@@ -28,7 +28,7 @@
 //! comes before a heartbeat due at the same instant) to the change. With
 //! every heartbeat an event, two ties are settled the same way: a cut-off
 //! agent's heartbeat due while a fault starts or ends at that instant is
-//! sent after it (a `CutHeartbeat` event), and a heartbeat arriving as
+//! sent after it (a `HeartbeatAfter` event), and a heartbeat arriving as
 //! its agent's partition heals arrives after the heal. Else a partition
 //! shorter than a period, whose end is scheduled after the slot's event,
 //! would lose the heartbeat due as it heals, and a longer one would not;
@@ -196,21 +196,6 @@ const NO_LAST: u32 = DORMANT - 1;
 /// the agent is looked at: see `may_sleep_refused`). Not a probe's
 /// message: those stay below it.
 const REFUSED: u32 = DORMANT | (NO_LAST - 1);
-
-/// In `held_since`: the agent holds the lease it registered with as the
-/// run started (at time 0, with no heartbeat: an agent that comes back at
-/// time 0 holds its lease from then, renewed when its heartbeat arrives).
-const REGISTERED: Instant = Instant(u64::MAX - 1);
-
-/// When an agent holding its lease (`held_since`) began to: its
-/// heartbeats after that instant are held ones.
-fn held_from(since: Instant) -> Instant {
-    if since == REGISTERED {
-        Instant::ZERO
-    } else {
-        since
-    }
-}
 
 /// Does mark `m` (an entry of `unseen_probe_end`) say the agent's probes
 /// are dormant?
@@ -391,9 +376,10 @@ impl<'s> World<'s> {
                 }
             }
         }
-        // Heartbeats that nothing can lose (no loss, partition, broker or
-        // fault, on an instant network) and a fleet that does not change:
-        // a running agent's lease is held open, not renewed every period.
+        // Heartbeats that nothing can lose (no loss or broker, on an
+        // instant network): a running agent's lease is held open, not
+        // renewed every period, through its crashes, partitions and
+        // lifecycle (`Scenario::heartbeats_undisturbed`).
         // On a lossy network, between its lost heartbeats, drawn ahead
         // ([`HeartbeatLosses`]). On a network with a constant latency and
         // no broker, heartbeats are as certain, only later
@@ -417,6 +403,7 @@ impl<'s> World<'s> {
         }
         if self.quiet_heartbeats {
             self.held_since = vec![Instant::MAX; n];
+            self.held_registered = vec![false; n];
             if (self.sc.faults.iter()).any(|f| matches!(f.kind, FaultKind::Partition)) {
                 self.cut_since = vec![Instant::MAX; n];
             }
@@ -428,7 +415,7 @@ impl<'s> World<'s> {
         for a in 0..n {
             if !self.agents[a].is_silent() && self.agents[a].presence() == Presence::Serving {
                 self.register(Instant::ZERO, a);
-                self.hold_registered(a);
+                self.hold_registered(Instant::ZERO, a);
             }
             if self.leases && !self.quiet_heartbeats {
                 let first = stagger(self.sc.registry.heartbeat, a, n);
@@ -1856,31 +1843,47 @@ impl<'s> World<'s> {
     }
 
     pub(super) fn on_heartbeat(&mut self, now: Instant, a: u32) {
-        if !self.heartbeat_losses.is_empty() {
-            self.on_heartbeat_slot(now, a as usize);
-            return;
-        }
-        if self.quiet_heartbeats && self.heartbeats_drawn() {
-            self.on_drawn_slot(now, a as usize);
+        let lossy = !self.heartbeat_losses.is_empty();
+        if lossy || (self.quiet_heartbeats && self.heartbeats_drawn()) {
+            // A held run's slot event waits as a slot does with every
+            // heartbeat an event (`on_heartbeat_after`); a cut-off agent
+            // has none.
+            if self.fleet_changes
+                && self.agents[a as usize].presence().registered()
+                && self.change_due_now(a)
+            {
+                self.engine
+                    .schedule(now, Event::Heartbeat { agent: a })
+                    .expect("now is not in the past");
+            } else if lossy {
+                self.on_heartbeat_slot(now, a as usize);
+            } else {
+                self.on_drawn_slot(now, a as usize);
+            }
             return;
         }
         self.engine
             .schedule_after(self.sc.registry.heartbeat, Event::Heartbeat { agent: a });
-        // A cut-off agent's heartbeat goes after a fault that starts or
-        // ends now, or its availability changing now: whether the
-        // partition loses it does not depend on which was scheduled first
-        // (a partition shorter than a period ends on an event scheduled
-        // after this one; one longer, before it).
-        self.on_cut_heartbeat(now, a);
+        self.on_heartbeat_after(now, a);
     }
 
-    /// Agent `a`'s heartbeat due now, with every heartbeat an event, and
-    /// sent after any fault that starts or ends now (again, if such an
-    /// event was scheduled at this instant since).
-    pub(super) fn on_cut_heartbeat(&mut self, now: Instant, a: u32) {
-        if self.agents[a as usize].is_cut_off() && self.change_due_now(a) {
+    /// Agent `a`'s heartbeat due now, with every heartbeat an event. It is
+    /// sent after the changes due at this instant that may silence or
+    /// deregister the agent (a fault's start or end, its availability; in
+    /// a changing fleet, a rolling restart's step or an autoscaling
+    /// decision), when it is cut off or (in a changing fleet) registered:
+    /// whether the partition loses it, or the agent still sends it, does
+    /// not depend on which event was scheduled first (a partition shorter
+    /// than a period ends on an event scheduled after this one, a longer
+    /// one before it). Again, if such an event was scheduled at this
+    /// instant since.
+    pub(super) fn on_heartbeat_after(&mut self, now: Instant, a: u32) {
+        let agent = &self.agents[a as usize];
+        let may_change =
+            agent.is_cut_off() || (self.fleet_changes && agent.presence().registered());
+        if may_change && self.change_due_now(a) {
             self.engine
-                .schedule(now, Event::CutHeartbeat { agent: a })
+                .schedule(now, Event::HeartbeatAfter { agent: a })
                 .expect("now is not in the past");
             return;
         }
@@ -1902,7 +1905,10 @@ impl<'s> World<'s> {
     /// fault's start or end, its availability)?
     fn change_due_now(&self, a: u32) -> bool {
         self.engine.pending_now().any(|e| match *e {
-            Event::FaultStart { .. } | Event::FaultEnd { .. } => true,
+            Event::FaultStart { .. }
+            | Event::FaultEnd { .. }
+            | Event::RollingNext { .. }
+            | Event::Autoscale { .. } => true,
             Event::Availability { agent } => agent == a,
             _ => false,
         })
@@ -1927,17 +1933,37 @@ impl<'s> World<'s> {
     }
 
     /// With held heartbeats, agent `a`'s condition changed now: if it is
-    /// cut off but up, its heartbeats from now on are lost to the
+    /// cut off but up, its heartbeats from `from` on are lost to the
     /// partition, counted when its condition next changes
     /// ([`Self::settle_cut_heartbeats`]) or the run ends.
-    pub(super) fn start_cut_heartbeats(&mut self, now: Instant, a: usize) {
+    pub(super) fn start_cut_heartbeats(&mut self, from: Instant, a: usize) {
         if self.cut_since.is_empty() {
             return;
         }
         let agent = &self.agents[a];
         if agent.is_cut_off() && !agent.is_down() && agent.presence().registered() {
-            self.cut_since[a] = now;
+            self.cut_since[a] = from;
         }
+    }
+
+    /// Agent `a` registered now (it joined, or came back from a drain):
+    /// with held heartbeats it holds the lease it registered with, or, cut
+    /// off, its heartbeats after now are lost to the partition. With every
+    /// heartbeat an event, a slot of its due at this very instant sends
+    /// none (it registered then, whichever of the two events came first).
+    pub(super) fn heartbeats_joined(&mut self, now: Instant, a: usize) {
+        if let Some(back) = self.back_at.get_mut(a) {
+            *back = now;
+        }
+        self.hold_registered(now, a);
+        self.start_cut_heartbeats(Instant(now.0.saturating_add(1)), a);
+    }
+
+    /// Agent `a` deregisters now (it drains): with held heartbeats, those
+    /// it sent before now are counted, as when it goes silent.
+    pub(super) fn heartbeats_leave(&mut self, now: Instant, a: usize) {
+        self.settle_cut_heartbeats(now, a);
+        self.release_lease(now, a);
     }
 
     /// Agent `a` sends a heartbeat to the registry (a cut-off agent sends
@@ -2034,16 +2060,31 @@ impl<'s> World<'s> {
         self.ensure_lease_check();
     }
 
-    /// With quiet heartbeats, agent `a`, registered as the run starts,
-    /// holds its lease open from then (`held_since` is [`REGISTERED`]).
-    fn hold_registered(&mut self, a: usize) {
-        if !self.quiet_heartbeats || !self.registry.hold(a as u32) {
+    /// With quiet heartbeats, agent `a`, up, registers now (as the run
+    /// starts, or joins): it holds the lease it registered with from now,
+    /// renewed now with no heartbeat (`held_registered`), unlike an agent
+    /// that comes back, whose lease is renewed when its heartbeat arrives.
+    /// Behind a random latency, only with no heartbeat of its own still on
+    /// its way (else its slots are events until one arrives:
+    /// `hold_drawn_on_arrival`). Its heartbeats after now are held ones.
+    pub(super) fn hold_registered(&mut self, now: Instant, a: usize) {
+        if !self.quiet_heartbeats || self.agents[a].is_silent() {
             return;
         }
+        let first = self.heartbeat_slot_after(a, now);
         if self.heartbeats_drawn() {
-            self.start_drawn_hold(Instant::ZERO, a, 0);
+            if self.drawn_in_flight(now, a) || !self.registry.hold(a as u32) {
+                self.resume_drawn_slots(now, a);
+                return;
+            }
+            self.start_drawn_hold(now, a, first);
+        } else if self.registry.hold(a as u32) {
+            self.held_since[a] = now;
+            self.resume_heartbeat_slots(now, a);
+        } else {
+            return;
         }
-        self.held_since[a] = REGISTERED;
+        self.held_registered[a] = true;
     }
 
     /// With quiet heartbeats, agent `a` (up, registered, its lease
@@ -2057,6 +2098,7 @@ impl<'s> World<'s> {
             // (`hold_drawn_on_arrival`).
             return;
         }
+        self.held_registered[a] = false;
         if self.quiet_latency > 0 {
             // Back up: its heartbeat sent now is on its way. Its
             // heartbeats from now on are counted as held ones, and the
@@ -2083,8 +2125,7 @@ impl<'s> World<'s> {
             return;
         }
         self.held_since[a] = Instant::MAX;
-        let registered = since == REGISTERED;
-        let since = held_from(since);
+        let registered = std::mem::take(&mut self.held_registered[a]);
         let d = self.quiet_latency;
         // The last one sent may still be on its way: it arrives as an
         // event of its own, and renews the lease then.
@@ -2147,7 +2188,7 @@ impl<'s> World<'s> {
         for a in 0..self.held_since.len() {
             let since = self.held_since[a];
             if since != Instant::MAX {
-                self.count_held_heartbeats(a, held_from(since), heard);
+                self.count_held_heartbeats(a, since, heard);
             }
         }
     }
@@ -2377,6 +2418,7 @@ impl<'s> World<'s> {
         let due = |a: u32| self.registry.lease(a) == Some(Lease::Live { until: now });
         self.engine.pending_now().any(|e| match *e {
             Event::Heartbeat { agent }
+            | Event::HeartbeatAfter { agent }
             | Event::HeartbeatArrives { agent, .. }
             | Event::Availability { agent }
             | Event::AgentStarted { agent, .. } => due(agent),
@@ -3151,6 +3193,63 @@ mod tests {
         }
     }
 
+    /// The heartbeat period and `ttl` (ms) of the random fleets on a
+    /// quarter-second grid, and their latency, drawn from `next`: one of
+    /// the first `kinds` of instant, constant (1 ms, half or a quarter of
+    /// a period), exponential, empirical (a third of the draws 0) and
+    /// uniform.
+    fn grid_latency(next: &mut impl FnMut(u64) -> u64, kinds: u64) -> (u64, u64, String) {
+        let period = [250u64, 500, 1000][next(3) as usize];
+        let ttl = period * (2 + next(3)) + [0, 1, period / 2][next(3) as usize];
+        let lat = match next(kinds) {
+            0 => "{dist=\"constant\",value=\"0ms\"}".to_string(),
+            1 => format!(
+                "{{dist=\"constant\",value=\"{}ms\"}}",
+                [1, period / 2, period / 4][next(3) as usize]
+            ),
+            2 => format!("{{dist=\"exponential\",mean=\"{}ms\"}}", 1 + next(200)),
+            3 => format!(
+                "{{dist=\"empirical\",values=[\"0ms\",\"{}ms\",\"{}ms\"]}}",
+                next(period),
+                next(2 * period)
+            ),
+            _ => format!(
+                "{{dist=\"uniform\",min=\"{}ms\",max=\"{}ms\"}}",
+                next(50),
+                50 + next(500)
+            ),
+        };
+        (period, ttl, lat)
+    }
+
+    /// The network of the random fleets on a quarter-second grid: latency
+    /// `lat`, a loss drawn from `next` (none a third of the time), the
+    /// heartbeat `period` and `ttl` (ms), and tier 1's failures; the loss,
+    /// and these as `--set` arguments.
+    fn grid_network(
+        next: &mut impl FnMut(u64) -> u64,
+        lat: &str,
+        period: u64,
+        ttl: u64,
+    ) -> (f64, Vec<String>) {
+        let loss = if next(3) == 0 {
+            0.0
+        } else {
+            next(3) as f64 * 0.1
+        };
+        let sets = vec![
+            format!("network.latency={lat}"),
+            format!("network.loss={loss}"),
+            format!("registry={{ttl=\"{ttl}ms\",heartbeat=\"{period}ms\"}}"),
+            format!(
+                "fleet.tiers[1].uptime={}",
+                [1.0, 0.7, 0.9][next(3) as usize]
+            ),
+            format!("fleet.tiers[1].mttr=\"{}ms\"", 250 * (1 + next(8))),
+        ];
+        (loss, sets)
+    }
+
     /// Held heartbeats under random crashes, recoveries and slowdowns on
     /// a quarter-second grid (periods of a quarter, a half or a whole
     /// second, so crashes often begin and end on heartbeat slots, and
@@ -3169,26 +3268,7 @@ mod tests {
         let mut next = below(4242);
         let mut compared = 0;
         for _ in 0..200 {
-            let period = [250u64, 500, 1000][next(3) as usize];
-            let ttl = period * (2 + next(3)) + [0, 1, period / 2][next(3) as usize];
-            let lat = match next(5) {
-                0 => "{dist=\"constant\",value=\"0ms\"}".to_string(),
-                1 => format!(
-                    "{{dist=\"constant\",value=\"{}ms\"}}",
-                    [1, period / 2, period / 4][next(3) as usize]
-                ),
-                2 => format!("{{dist=\"exponential\",mean=\"{}ms\"}}", 1 + next(200)),
-                3 => format!(
-                    "{{dist=\"empirical\",values=[\"0ms\",\"{}ms\",\"{}ms\"]}}",
-                    next(period),
-                    next(2 * period)
-                ),
-                _ => format!(
-                    "{{dist=\"uniform\",min=\"{}ms\",max=\"{}ms\"}}",
-                    next(50),
-                    50 + next(500)
-                ),
-            };
+            let (period, ttl, lat) = grid_latency(&mut next, 5);
             let faults: Vec<String> = (0..1 + next(5))
                 .map(|_| {
                     let at = next(40) * 250;
@@ -3212,30 +3292,22 @@ mod tests {
                     }
                 })
                 .collect();
-            let loss = if next(3) == 0 {
-                0.0
-            } else {
-                next(3) as f64 * 0.1
-            };
+            let (loss, network) = grid_network(&mut next, &lat, period, ttl);
             let sets = [
-                format!("network.latency={lat}"),
-                format!("network.loss={loss}"),
-                format!("registry={{ttl=\"{ttl}ms\",heartbeat=\"{period}ms\"}}"),
-                format!(
-                    "fleet.tiers[1].uptime={}",
-                    [1.0, 0.7, 0.9][next(3) as usize]
-                ),
-                format!("fleet.tiers[1].mttr=\"{}ms\"", 250 * (1 + next(8))),
-                format!(
-                    "fleet.tiers[0].uptime={}",
-                    [1.0, 0.5, 0.8][next(3) as usize]
-                ),
-                format!("fleet.tiers[2].uptime={}", [1.0, 0.6][next(2) as usize]),
-                format!("faults=[{}]", faults.join(",")),
-                format!("drain=\"{}ms\"", next(3000)),
-                "request.timeout=\"5s\"".to_string(),
-                "duration=\"12s\"".to_string(),
-            ];
+                network,
+                vec![
+                    format!(
+                        "fleet.tiers[0].uptime={}",
+                        [1.0, 0.5, 0.8][next(3) as usize]
+                    ),
+                    format!("fleet.tiers[2].uptime={}", [1.0, 0.6][next(2) as usize]),
+                    format!("faults=[{}]", faults.join(",")),
+                    format!("drain=\"{}ms\"", next(3000)),
+                    "request.timeout=\"5s\"".to_string(),
+                    "duration=\"12s\"".to_string(),
+                ],
+            ]
+            .concat();
             let sc = small_fleet_with(&sets, next(u64::MAX));
             let w = World::new(&sc, sc.seed);
             // Without leases (slowdowns only, nothing fails), no heartbeats.
@@ -3248,6 +3320,95 @@ mod tests {
         }
         assert!(compared > 150, "{compared} runs compared");
     }
+
+    /// Held heartbeats in a changing fleet: random drains (some coming
+    /// back), joins, rolling restarts and an autoscaled tier on a
+    /// quarter-second grid, with crashes and partitions, random latencies,
+    /// loss, `ttl`s and failures of their own: every figure and expiry as
+    /// with every heartbeat an event. (Lossy networks with an instant or
+    /// constant latency draw their losses otherwise with every heartbeat
+    /// an event: left out.) While this was written, 12,000 such fleets
+    /// (and 3,000 of 25 s) agreed; with any one of the rules for a
+    /// changing fleet turned off (a slot waiting for a lifecycle change
+    /// due at its instant, held or evented; no heartbeat at a slot due as
+    /// its agent registers; the lease check waiting for a waiting slot; a
+    /// cut-off agent joining counted from after its join) these runs fail.
+    #[test]
+    fn held_heartbeats_agree_in_a_changing_fleet() {
+        let mut compared = 0;
+        // Two seeds: each finds a mistake the other misses in as many runs.
+        for seed in [9, 2718] {
+            let mut next = below(seed);
+            for _ in 0..N_CHANGING {
+                let (period, ttl, lat) = grid_latency(&mut next, 4);
+                let ms = |next: &mut dyn FnMut(u64) -> u64, n: u64| 250 * next(n);
+                let faults: Vec<String> = (0..1 + next(5))
+                .map(|_| {
+                    let at = ms(&mut next, 40);
+                    let agents = format!("[\"agent-{}\",\"agent-{}\"]", next(12), next(12));
+                    match next(6) {
+                        0 => format!(
+                            "{{at=\"{at}ms\",kind=\"drain\",target={{agents={agents}}},for=\"{}ms\"}}",
+                            250 + ms(&mut next, 12)
+                        ),
+                        1 => format!("{{at=\"{at}ms\",kind=\"drain\",target={{agents={agents}}}}}"),
+                        2 => format!(
+                            "{{at=\"{at}ms\",kind=\"rolling_restart\",target={{agents={agents}}},batch=1,pause=\"{}ms\",for=\"{}ms\"}}",
+                            ms(&mut next, 4),
+                            250 + ms(&mut next, 8)
+                        ),
+                        3 => format!(
+                            "{{at=\"{at}ms\",kind=\"join\",target={{tier=\"budget\"}},count={}}}",
+                            1 + next(2)
+                        ),
+                        4 => format!(
+                            "{{at=\"{at}ms\",kind=\"crash\",target={{agents={agents}}},for=\"{}ms\"}}",
+                            250 + ms(&mut next, 12)
+                        ),
+                        _ => format!(
+                            "{{at=\"{at}ms\",kind=\"partition\",target={{agents={agents}}},for=\"{}ms\"}}",
+                            250 + ms(&mut next, 12)
+                        ),
+                    }
+                })
+                .collect();
+                let autoscale = if next(2) == 0 {
+                    format!(
+                        "autoscale=[{{tier=\"standard\",target={},interval=\"{}ms\",min=1,max=6,startup=\"{}ms\"}}]",
+                        [0.05, 0.2, 0.6][next(3) as usize],
+                        250 * (1 + next(8)),
+                        ms(&mut next, 8)
+                    )
+                } else {
+                    "autoscale=[]".to_string()
+                };
+                let (loss, network) = grid_network(&mut next, &lat, period, ttl);
+                let sets = [
+                    network,
+                    vec![
+                        format!("fleet.tiers[2].uptime={}", [1.0, 0.6][next(2) as usize]),
+                        format!("faults=[{}]", faults.join(",")),
+                        autoscale,
+                        format!("drain=\"{}ms\"", next(3000)),
+                        "request.timeout=\"5s\"".to_string(),
+                        "duration=\"12s\"".to_string(),
+                    ],
+                ]
+                .concat();
+                let sc = small_fleet_with(&sets, next(u64::MAX));
+                let w = World::new(&sc, sc.seed);
+                if !w.leases || (loss > 0.0 && !w.heartbeats_drawn()) {
+                    continue;
+                }
+                assert!(w.quiet_heartbeats, "{sets:?}");
+                compared += 1;
+                held_agrees_with_evented(&sc, w, &sets);
+            }
+        }
+        assert!(compared > N_CHANGING, "{compared} runs compared");
+    }
+
+    const N_CHANGING: usize = 1000;
 
     /// [`SMALL_FLEET`] with no failures of its own, run with `duration`
     /// and `faults` (both as `--set` arguments) behind the network and
@@ -3405,10 +3566,6 @@ mod tests {
         let r = World::new(&sc, sc.seed).run();
         let hb = r.bus.kind(crate::bus::Kind::Heartbeat);
         assert_eq!(hb.lost_partition, 10, "{hb:?}");
-        // A changing fleet keeps every heartbeat an event.
-        let drain = "faults=[{at=\"3s\",kind=\"drain\",target={agents=[\"agent-3\"]}}]";
-        let sc = steady_load_with(SMALL_FLEET.iter().chain(&[drain]));
-        assert!(!World::new(&sc, sc.seed).quiet_heartbeats);
     }
 
     #[test]

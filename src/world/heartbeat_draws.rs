@@ -3,7 +3,6 @@
 //!
 //! On a network whose latency is random (or constant but too long for the
 //! lease to be held by the rules of `world/discovery.rs`), with no broker
-//! and a fleet that does not change
 //! (`Scenario::heartbeats_undisturbed`), a heartbeat's fate (lost,
 //! or arriving after some latency) is drawn from its agent's own stream
 //! (`heartbeat-fates/agent-N`), one draw per heartbeat in the order the
@@ -352,6 +351,12 @@ impl World<'_> {
         }
         self.send_drawn_heartbeat(now, a);
         self.next_drawn_slot(a, k.saturating_add(1));
+    }
+
+    /// Is a heartbeat of agent `a`'s, sent as an event, still on its way
+    /// now?
+    pub(super) fn drawn_in_flight(&self, now: Instant, a: usize) -> bool {
+        self.heartbeat_draws[a].evented_until > now
     }
 
     /// Agent `a` came back now and sent its heartbeat: its slots from the

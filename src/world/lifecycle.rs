@@ -183,6 +183,7 @@ impl World<'_> {
             Presence::Joining
         };
         self.set_presence(now, a, next);
+        self.heartbeats_joined(now, a);
     }
 
     /// A probe of agent `a` passed.
@@ -198,6 +199,7 @@ impl World<'_> {
         match self.agents[a].presence() {
             Presence::Starting => self.set_presence(now, a, Presence::Absent),
             Presence::Joining | Presence::Serving => {
+                self.heartbeats_leave(now, a);
                 self.registry.deregister(now, a as u32);
                 self.set_presence(now, a, Presence::Draining);
                 if self.agents[a].held == 0 {

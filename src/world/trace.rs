@@ -236,7 +236,7 @@ impl World<'_> {
             | Event::ProbeArrives { agent: a, .. }
             | Event::ProbeTimeout { agent: a, .. }
             | Event::Heartbeat { agent: a }
-            | Event::CutHeartbeat { agent: a }
+            | Event::HeartbeatAfter { agent: a }
             | Event::HeartbeatArrives { agent: a, .. }
             | Event::BreakerTimer { agent: a }
             | Event::Availability { agent: a }
