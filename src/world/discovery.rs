@@ -36,6 +36,16 @@
 //! their way when an agent goes silent, would deliver one that the
 //! evented run lost.
 //!
+//! In a changing fleet, an agent that drains counts the heartbeats it
+//! held until then, as one going silent does (`heartbeats_leave`), and
+//! one that registers (a join, a restart, an autoscaler) holds the lease
+//! it registers with, renewed then with no heartbeat (`heartbeats_joined`,
+//! `hold_registered`). A registered agent's heartbeat due as a drain, a
+//! restart step or an autoscaling decision happens at the same instant
+//! waits for it, in held runs too (their slot events are scheduled again
+//! at that instant), and one due as its agent registers is not sent (the
+//! registration stands for it, as a come-back does).
+//!
 //! A lease runs through the instant it ends: a heartbeat arriving then,
 //! or its agent coming back then, renews it, whichever event was
 //! scheduled first. The lease check of that instant waits for the events
