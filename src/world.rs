@@ -224,9 +224,11 @@ pub enum Event {
     ProbeWake {
         agent: u32,
     },
-    /// A cut-off agent's heartbeat slot, due at an instant when a fault
-    /// starts or ends or its availability changes: it is sent after them
-    /// (see `world/discovery.rs`, `on_heartbeat`).
+    /// A heartbeat slot of a cut-off agent (or, in a changing fleet, of a
+    /// registered one), due at an instant when a fault starts or ends,
+    /// its availability changes, a rolling restart steps or an autoscaler
+    /// decides: it is sent after them (see `world/discovery.rs`,
+    /// `on_heartbeat_after`).
     HeartbeatAfter {
         agent: u32,
     },
@@ -860,11 +862,10 @@ pub struct World<'s> {
     free_probe_msgs: Vec<u32>,
     /// Heartbeats of an agent that is up cannot be lost but by the
     /// network's random loss or a partition, nor delayed but by its
-    /// latency (no broker): an agent that is
-    /// up holds its lease open instead of renewing it every period
-    /// (`world/discovery.rs`), until its next lost heartbeat (or, behind a
-    /// latency that is not certain, its next lost or late one:
-    /// `world/heartbeat_draws.rs`).
+    /// latency (no broker): an agent that is up holds its lease open
+    /// instead of renewing it every period (`world/discovery.rs`), until
+    /// its next lost heartbeat (or, behind a latency that is not certain,
+    /// its next lost or late one: `world/heartbeat_draws.rs`).
     quiet_heartbeats: bool,
     /// With `quiet_heartbeats`: the network's constant latency (0 on an
     /// instant network).

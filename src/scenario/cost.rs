@@ -30,8 +30,8 @@
 //!   (1 − (1 − loss)²)`), heartbeats when leases matter and a heartbeat
 //!   can be lost (`agents × duration / heartbeat × 2`; where heartbeats
 //!   are quiet, on an instant network or behind a constant latency with
-//!   no broker
-//!   (`Scenario::heartbeats_undisturbed`), `× loss`; behind any other
+//!   no broker or broker outage (`Scenario::heartbeats_undisturbed`),
+//!   `× loss`; behind any other
 //!   latency, with no broker either, `× (loss + (1 − loss) · P(latency ≥
 //!   min(heartbeat, ttl − heartbeat)))`),
 //!   failures (`2 × duration / (MTBF + MTTR)` per failing agent), request

@@ -8,7 +8,7 @@
 //! expiry are simulated only when an agent can go silent (otherwise every
 //! lease stays live and the registry has nothing to decide: same results,
 //! fewer events). When no heartbeat of an agent that is up can be lost
-//! (instant network, no loss, no broker:
+//! (instant network, no loss, no broker or broker outage:
 //! `Scenario::heartbeats_undisturbed`) they are not simulated one by
 //! one either: an agent that is up holds its lease open
 //! (`Registry::hold`); when it goes silent, the heartbeats it sent since
@@ -386,7 +386,7 @@ impl<'s> World<'s> {
                 }
             }
         }
-        // Heartbeats that nothing can lose (no loss or broker, on an
+        // Heartbeats that nothing can lose (no loss, broker or outage, on an
         // instant network): a running agent's lease is held open, not
         // renewed every period, through its crashes, partitions and
         // lifecycle (`Scenario::heartbeats_undisturbed`).
@@ -1911,8 +1911,9 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Is an event pending now that may change agent `a`'s condition (a
-    /// fault's start or end, its availability)?
+    /// Is an event pending now that may change agent `a`'s condition or
+    /// presence (a fault's start or end, its availability, a rolling
+    /// restart's step, an autoscaling decision)?
     fn change_due_now(&self, a: u32) -> bool {
         self.engine.pending_now().any(|e| match *e {
             Event::FaultStart { .. }
@@ -2081,13 +2082,12 @@ impl<'s> World<'s> {
         if !self.quiet_heartbeats || self.agents[a].is_silent() {
             return;
         }
-        let first = self.heartbeat_slot_after(a, now);
         if self.heartbeats_drawn() {
             if self.drawn_in_flight(now, a) || !self.registry.hold(a as u32) {
                 self.resume_drawn_slots(now, a);
                 return;
             }
-            self.start_drawn_hold(now, a, first);
+            self.start_drawn_hold(now, a, self.heartbeat_slot_after(a, now));
         } else if self.registry.hold(a as u32) {
             self.held_since[a] = now;
             self.resume_heartbeat_slots(now, a);
@@ -3260,6 +3260,18 @@ mod tests {
         (loss, sets)
     }
 
+    /// The run of the random fleets on a quarter-second grid: `faults`, a
+    /// drain drawn from `next`, a 5 s request timeout and 12 s of
+    /// arrivals, as `--set` arguments.
+    fn grid_run(next: &mut impl FnMut(u64) -> u64, faults: &[String]) -> Vec<String> {
+        vec![
+            format!("faults=[{}]", faults.join(",")),
+            format!("drain=\"{}ms\"", next(3000)),
+            "request.timeout=\"5s\"".to_string(),
+            "duration=\"12s\"".to_string(),
+        ]
+    }
+
     /// Held heartbeats under random crashes, recoveries and slowdowns on
     /// a quarter-second grid (periods of a quarter, a half or a whole
     /// second, so crashes often begin and end on heartbeat slots, and
@@ -3311,11 +3323,8 @@ mod tests {
                         [1.0, 0.5, 0.8][next(3) as usize]
                     ),
                     format!("fleet.tiers[2].uptime={}", [1.0, 0.6][next(2) as usize]),
-                    format!("faults=[{}]", faults.join(",")),
-                    format!("drain=\"{}ms\"", next(3000)),
-                    "request.timeout=\"5s\"".to_string(),
-                    "duration=\"12s\"".to_string(),
                 ],
+                grid_run(&mut next, &faults),
             ]
             .concat();
             let sc = small_fleet_with(&sets, next(u64::MAX));
@@ -3397,12 +3406,9 @@ mod tests {
                     network,
                     vec![
                         format!("fleet.tiers[2].uptime={}", [1.0, 0.6][next(2) as usize]),
-                        format!("faults=[{}]", faults.join(",")),
                         autoscale,
-                        format!("drain=\"{}ms\"", next(3000)),
-                        "request.timeout=\"5s\"".to_string(),
-                        "duration=\"12s\"".to_string(),
                     ],
+                    grid_run(&mut next, &faults),
                 ]
                 .concat();
                 let sc = small_fleet_with(&sets, next(u64::MAX));
