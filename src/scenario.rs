@@ -482,7 +482,8 @@ impl Scenario {
     }
 
     /// No faults and a fleet that does not change (no `[[autoscale]]`):
-    /// what the world's shortcuts for probes and heartbeats assume.
+    /// what the world's shortcuts for probes on an instant network assume
+    /// (events of different agents that cannot interleave).
     pub fn undisturbed(&self) -> bool {
         self.faults.is_empty() && self.autoscale.is_empty()
     }
@@ -503,14 +504,15 @@ impl Scenario {
             .all(|f| !matches!(f.kind, FaultKind::BrokerDown))
     }
 
-    /// On a network with latency (or a broker), undisturbed: nothing but
-    /// the network's loss, its latency and the broker can keep a probe's
-    /// answer from coming in time, and that is known by the time the
-    /// answer leaves, before the timeout is due. A probe's timeout is then
+    /// On a network with latency (or a broker), whether a probe's answer
+    /// can miss its timeout is known before the timeout is due: at the
+    /// step that makes it late or loses it (the network, the broker, a
+    /// busy, slowed, crashed or cut-off agent). A probe's timeout is then
     /// scheduled only once its answer may miss it, and an answer that
-    /// changes no health status is no event (see `world/discovery.rs`).
+    /// changes no health status is no event (see `world/discovery.rs`),
+    /// faults and a changing fleet included.
     pub fn lazy_probe_timeouts(&self) -> bool {
-        !self.instant_network() && self.undisturbed()
+        !self.instant_network()
     }
 
     /// Can an agent stop answering (an availability model, a crash or a

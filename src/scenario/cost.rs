@@ -19,8 +19,8 @@
 //!   `calls` add requests recursively (`Σ probability × targets` per served
 //!   request); retries multiply the attempts by `1 + error rate` (at most
 //!   the retry limit).
-//! - **background**: probes (`agents × duration / health.interval × 4`,
-//!   × 3 without faults or autoscaling;
+//! - **background**: probes (`agents × duration / health.interval × 3`
+//!   behind a latency or a broker;
 //!   × 2 on an instant network, × 1 when agents' events cannot interleave
 //!   there either, loss or not; where arrivals also come at distinct
 //!   instants, a steady agent's probes sleep, and so do a down agent's
@@ -377,12 +377,10 @@ pub fn estimate(sc: &Scenario) -> Cost {
                 1.0
             } else if instant {
                 2.0
-            } else if sc.lazy_probe_timeouts() {
-                // An answer that comes in time and changes no status is
-                // no event.
-                3.0
             } else {
-                4.0
+                // Behind a latency, a timeout that finds the answer in
+                // and an answer that changes no status are no events.
+                3.0
             };
             live * rounds * per
         };

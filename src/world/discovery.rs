@@ -68,8 +68,8 @@
 //! `timeout`, is a failure at `timeout`. An answer that comes after its
 //! timeout, or after a newer probe left, is ignored.
 //!
-//! On a network with latency (or a broker), without faults or autoscaling
-//! (`lazy_probe_timeouts`), a probe's timeout takes its place in the event
+//! On a network with latency (or a broker) (`lazy_probe_timeouts`), a
+//! probe's timeout takes its place in the event
 //! order as the probe leaves and is scheduled there only once its answer
 //! may miss it (see `arm_probe_timeout`): the timeouts that pop are the
 //! same, at the same places, and those that would have found the answer
@@ -79,7 +79,14 @@
 //! health as it is (`answer_unseen`) arrives with no event either: it
 //! changes the EMA and the bus counts, which nothing reads before the
 //! agent's next probe leaves, so `settle_answer` applies it then (or
-//! `settle_probes` at the end of the run), dated when it arrived.
+//! `settle_probes` at the end of the run), dated when it arrived. Faults
+//! and a changing fleet keep both: a crash refuses the probes its agent
+//! holds and a slowdown lengthens one's handling at the steps above; what
+//! could still touch an answer on its way unseen makes it an event again,
+//! in the place its arrival took (`unseen_answer_evented`), or applies it
+//! first if it has arrived: a partition of its agent or a broker outage
+//! starting (either loses a message as it arrives), and any change of the
+//! agent's presence (a passing answer lets a joining agent serve).
 //!
 //! On an instant network a probe arrives when it is sent and its answer
 //! when it leaves: each is handled at once, not as an event, when its
@@ -1727,13 +1734,15 @@ impl<'s> World<'s> {
     /// May probe `m`'s answer, leaving its agent now to arrive at `t`
     /// (before its timeout, so before the agent's next probe leaves),
     /// arrive with no event? Where `lazy_probe_timeouts` holds (a network
-    /// with latency, no faults, a fleet that does not change) and no event
-    /// log is kept: if it is a success that the monitor still awaits (no
+    /// with latency or a broker) and no event log is kept: if it is a
+    /// success that the monitor still awaits (no
     /// timeout armed), the agent is serving, and the answer leaves its
     /// health status as it is (or, first, makes it HEALTHY:
     /// [`Self::unseen_status`]). Its arrival then changes the EMA, the bus
     /// counts and nothing else: no view, gauge or decision reads them
-    /// before the next probe leaves, and no other event at its instant
+    /// before the next probe leaves (a change of the agent's presence, a
+    /// partition of it or a broker outage first makes the answer an event
+    /// again: [`Self::unseen_answer_evented`]), and no other event at its instant
     /// depends on it, so the order among those is moot. The next probe's
     /// event ([`Self::settle_answer`]) or the end of the run
     /// ([`Self::settle_probes`]) applies it, dated when it arrived.
@@ -1776,6 +1785,32 @@ impl<'s> World<'s> {
             let epoch = self.probes[a].epoch;
             self.answer_arrives(u.at, a, epoch, true, u.sent);
         }
+    }
+
+    /// Something that may lose a message as it arrives is about to start
+    /// (agent `a` cut off, the broker down): agent `a`'s answer that
+    /// arrives unseen ([`Self::answer_unseen`]) is applied now if it has
+    /// arrived, before the change, as its event was; if it has not, it is
+    /// an event after all, in the place its arrival took as it left.
+    pub(super) fn unseen_answer_evented(&mut self, a: usize) {
+        let Some(&u) = self.unseen_answers.get(a) else {
+            return;
+        };
+        if u.at == Instant::MAX {
+            return;
+        }
+        if self.engine.popped_by_now(u.at, u.seq) {
+            self.settle_answer(a);
+            return;
+        }
+        self.unseen_answers[a] = UnseenAnswer::NONE;
+        let m = self.alloc_probe(a as u32, self.probes[a].epoch);
+        let msg = &mut self.probe_msgs[m as usize];
+        msg.replied = u.sent;
+        let seq = msg.seq;
+        self.engine
+            .schedule_reserved(u.at, u.seq, Event::ProbeReply { msg: m, seq })
+            .expect("an answer not arrived yet is ahead, its place reserved");
     }
 
     /// The answer to agent `a`'s probe `epoch` is lost: if that probe is
@@ -3425,6 +3460,109 @@ mod tests {
     }
 
     const N_CHANGING: usize = 1000;
+
+    /// Lazy probe timeouts and unseen answers under random faults and a
+    /// changing fleet: crashes, recoveries, slowdowns, partitions,
+    /// dispatcher and broker outages, drains, joins, rolling restarts and
+    /// an autoscaled tier on a quarter-second grid, behind random
+    /// latencies (some as long as the probe timeout), with loss, a broker
+    /// now and then and failures of their own: every figure and expiry as
+    /// with every probe timeout scheduled as its probe leaves and every
+    /// answer an event.
+    #[test]
+    fn lazy_probe_timeouts_agree_under_random_faults() {
+        let mut next = below(1618);
+        let mut compared = 0;
+        for _ in 0..N_LAZY {
+            let (period, ttl, lat) = grid_latency(&mut next, 5);
+            let ms = |next: &mut dyn FnMut(u64) -> u64, n: u64| 250 * next(n);
+            let broker = next(4) == 0;
+            let faults: Vec<String> = (0..1 + next(5))
+                .map(|_| {
+                    let at = ms(&mut next, 40);
+                    let agents = format!("[\"agent-{}\",\"agent-{}\"]", next(12), next(12));
+                    let lasting = 250 + ms(&mut next, 12);
+                    match next(11) {
+                        0 | 1 => format!(
+                            "{{at=\"{at}ms\",kind=\"crash\",target={{agents={agents}}},for=\"{lasting}ms\"}}"
+                        ),
+                        2 => format!("{{at=\"{at}ms\",kind=\"recover\",target={{agents={agents}}}}}"),
+                        3 => format!(
+                            "{{at=\"{at}ms\",kind=\"slow\",factor={},target={{agents={agents}}},for=\"{lasting}ms\"}}",
+                            [2.0, 8.0, 40.0][next(3) as usize]
+                        ),
+                        4 | 5 => format!(
+                            "{{at=\"{at}ms\",kind=\"partition\",target={{agents={agents}}},for=\"{lasting}ms\"}}"
+                        ),
+                        6 => format!(
+                            "{{at=\"{at}ms\",kind=\"drain\",target={{agents={agents}}},for=\"{lasting}ms\"}}"
+                        ),
+                        7 => format!(
+                            "{{at=\"{at}ms\",kind=\"rolling_restart\",target={{agents={agents}}},batch=1,pause=\"{}ms\",for=\"{lasting}ms\"}}",
+                            ms(&mut next, 4)
+                        ),
+                        8 => format!(
+                            "{{at=\"{at}ms\",kind=\"join\",target={{tier=\"budget\"}},count={}}}",
+                            1 + next(2)
+                        ),
+                        9 if broker => {
+                            format!("{{at=\"{at}ms\",kind=\"broker_down\",for=\"{lasting}ms\"}}")
+                        }
+                        _ => format!("{{at=\"{at}ms\",kind=\"dispatcher_down\",for=\"{lasting}ms\"}}"),
+                    }
+                })
+                .collect();
+            let autoscale = if next(3) == 0 {
+                format!(
+                    "autoscale=[{{tier=\"standard\",target={},interval=\"{}ms\",min=1,max=6,startup=\"{}ms\"}}]",
+                    [0.05, 0.2, 0.6][next(3) as usize],
+                    250 * (1 + next(8)),
+                    ms(&mut next, 8)
+                )
+            } else {
+                "autoscale=[]".to_string()
+            };
+            let interval = [250u64, 500, 1000][next(3) as usize];
+            let timeout = [interval / 2, interval, 100][next(3) as usize];
+            let (_, network) = grid_network(&mut next, &lat, period, ttl);
+            let mut sets = [
+                network,
+                vec![
+                    format!("fleet.tiers[2].uptime={}", [1.0, 0.6][next(2) as usize]),
+                    autoscale,
+                    format!("health.interval=\"{interval}ms\""),
+                    format!("health.timeout=\"{timeout}ms\""),
+                ],
+                grid_run(&mut next, &faults),
+            ]
+            .concat();
+            if broker {
+                sets.push(
+                    "bus.broker={service_time={dist=\"exponential\",mean=\"2ms\"},concurrency=1,capacity=50}"
+                        .to_string(),
+                );
+            }
+            let sc = small_fleet_with(&sets, next(u64::MAX));
+            let w = World::new(&sc, sc.seed);
+            if !w.lazy_probe_timeouts {
+                assert!(w.zero_latency, "{sets:?}");
+                continue;
+            }
+            compared += 1;
+            let (lazy, lazy_events) = results(w);
+            let mut w = World::new(&sc, sc.seed);
+            w.lazy_probe_timeouts = false;
+            w.unseen_answers = Vec::new();
+            let (eager, events) = results(w);
+            for (f, (a, b)) in lazy.iter().zip(&eager).enumerate() {
+                assert!(a == b, "{sets:?}, figures {f}:\n{a}\nvs\n{b}");
+            }
+            assert!(lazy_events <= events, "{sets:?}");
+        }
+        assert!(compared > N_LAZY * 2 / 3, "{compared} runs compared");
+    }
+
+    const N_LAZY: usize = 600;
 
     /// [`SMALL_FLEET`] with no failures of its own, run with `duration`
     /// and `faults` (both as `--set` arguments) behind the network and

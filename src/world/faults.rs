@@ -160,6 +160,10 @@ impl World<'_> {
     /// once and subscribes again, getting the retained messages replayed.
     fn on_broker(&mut self, now: Instant, starts: bool) {
         if starts {
+            // Answers on their way unseen are lost as they arrive.
+            for a in 0..self.unseen_answers.len() {
+                self.unseen_answer_evented(a);
+            }
             self.bus.broker_down(now);
             return;
         }
@@ -184,6 +188,8 @@ impl World<'_> {
         if is.cut != was.cut {
             // Nothing crosses the bus to or from a cut-off agent.
             if is.cut {
+                // An answer on its way unseen is lost as it arrives.
+                self.unseen_answer_evented(a);
                 self.bus.cut(Endpoint(a as u32));
             } else {
                 self.bus.heal(Endpoint(a as u32));

@@ -99,8 +99,10 @@ impl World<'_> {
             return;
         }
         // Dormant probes assume a serving agent: those due before now
-        // happen first.
+        // happen first. An answer on its way unseen may now pass a
+        // joining agent's probe: it arrives as an event.
         self.wake_dormant(now, a);
+        self.unseen_answer_evented(a);
         self.serving_count = self.serving_count + u64::from(p == Presence::Serving)
             - u64::from(was == Presence::Serving);
         if (p == Presence::Serving) != (was == Presence::Serving) {
