@@ -481,11 +481,23 @@ impl Scenario {
         self.network.latency.is_zero() && self.bus.broker.is_none()
     }
 
-    /// No faults and a fleet that does not change (no `[[autoscale]]`):
-    /// what the world's shortcuts for probes on an instant network assume
-    /// (events of different agents that cannot interleave).
-    pub fn undisturbed(&self) -> bool {
-        self.faults.is_empty() && self.autoscale.is_empty()
+    /// A fleet that does not change (no drain, join, rolling restart or
+    /// `[[autoscale]]`) and no broker outage: what the world's shortcuts
+    /// for probes on an instant network assume (events of different
+    /// agents' probes that cannot interleave). Crashes, recoveries,
+    /// slowdowns, partitions and dispatcher outages each touch their
+    /// targets in an event of their own, which looks at those agents.
+    pub fn fleet_fixed(&self) -> bool {
+        self.autoscale.is_empty()
+            && self.faults.iter().all(|f| {
+                !matches!(
+                    f.kind,
+                    FaultKind::Drain
+                        | FaultKind::Join { .. }
+                        | FaultKind::RollingRestart { .. }
+                        | FaultKind::BrokerDown
+                )
+            })
     }
 
     /// Can heartbeats follow the shortcuts of `world/discovery.rs` (held

@@ -813,6 +813,13 @@ pub struct World<'s> {
     /// state, so their order at one instant does not matter (see
     /// `world/discovery.rs`, `probe_may_skip`).
     probes_independent: bool,
+    /// With `probes_independent`, the agents some fault targets (a crash,
+    /// a recovery, a slowdown, a partition): their probes never sleep and
+    /// never end unseen, so each is scheduled by the one before it, in the
+    /// place it has with every probe an event, wherever a fault begins or
+    /// ends at its instant (see `world/discovery.rs`). Empty without such
+    /// faults.
+    probes_pinned: Vec<bool>,
     /// On an instant lossy network, a probe's answer has its loss drawn
     /// (from `probes`) as the probe arrives, not as the answer leaves: no
     /// later event then draws from the stream, and the answer's fate is
@@ -826,8 +833,8 @@ pub struct World<'s> {
     /// agent's lost probes and answers, drawn ahead from its own stream
     /// (see `world/discovery.rs`, `ProbeLosses`).
     probe_losses: Vec<discovery::ProbeLosses>,
-    /// On a network with latency (or a broker), no faults and no
-    /// autoscaling: a probe's timeout takes its place in the event order
+    /// On a network with latency (or a broker): a probe's timeout takes
+    /// its place in the event order
     /// as the probe leaves, and is scheduled there only once its answer
     /// may come late or not at all (see `world/discovery.rs`,
     /// `arm_probe_timeout`).
@@ -1098,6 +1105,7 @@ impl<'s> World<'s> {
             probes: Vec::new(),
             probe_handling: Vec::new(),
             probes_independent: false,
+            probes_pinned: Vec::new(),
             replies_drawn: false,
             reply_lost: Vec::new(),
             probe_losses: Vec::new(),

@@ -343,7 +343,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // constant latency, are none but the lost ones.
     let quiet = sc.certain_heartbeat_latency().is_some() && sc.heartbeats_undisturbed();
     let independent = instant
-        && sc.undisturbed()
+        && sc.fleet_fixed()
         && sc.balancer.panic_threshold == 0.0
         && sc.balancer.changes.is_empty()
         && sc.capabilities_in_use().len() == 1
