@@ -27,7 +27,8 @@
 //!   once it is UNHEALTHY: only `unhealthy_after + 1` rounds of each
 //!   outage count, 2 a round, plus 2 per agent as it settles, plus 3 per
 //!   failed exchange on a lossy network, `agents × duration / interval ×
-//!   (1 − (1 − loss)²)`), heartbeats when leases matter and a heartbeat
+//!   (1 − (1 − loss)²)`; the agents a fault targets, 2 a round there),
+//!   heartbeats when leases matter and a heartbeat
 //!   can be lost (`agents × duration / heartbeat × 2`; where heartbeats
 //!   are quiet, on an instant network or behind a constant latency with
 //!   no broker or broker outage (`Scenario::heartbeats_undisturbed`),
@@ -54,7 +55,7 @@
 //! summary.csv, memory within 0.53×–1.2× of the measured peak resident
 //! memory; a test holds three scenarios' events to 0.5×–2×.
 
-use crate::faults::FaultKind;
+use crate::faults::{FaultKind, Target};
 use crate::fleet::{ServiceTime, Tier};
 use crate::rng::Dist;
 use crate::scenario::{Audience, Scenario};
@@ -354,6 +355,22 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // events, and on a lossy network each failed exchange (a probe or its
     // answer lost) and the probe after it.
     let dormant = independent && sc.workload.arrivals_apart();
+    // There, a fault's targets keep every probe an event (2 a round).
+    let pinned = if independent {
+        (sc.faults.iter())
+            .filter(|f| f.kind != FaultKind::DispatcherDown)
+            .map(|f| match &f.target {
+                Target::Agents(ids) => ids.len() as f64,
+                Target::Fraction { tier, fraction } => {
+                    let n = tier.map_or(live, |t| f64::from(sc.tiers[t as usize].count));
+                    fraction * n
+                }
+            })
+            .sum::<f64>()
+            .min(live)
+    } else {
+        0.0
+    };
     if let Some(h) = &sc.health {
         let rounds = secs / h.interval.as_secs_f64();
         let events = if dormant {
@@ -371,7 +388,10 @@ pub fn estimate(sc: &Scenario) -> Cost {
                 .sum();
             let p = sc.network.loss;
             let failed = 1.0 - (1.0 - p) * (1.0 - p);
-            down * 2.0 + live * 2.0_f64.min(rounds) + live * rounds * failed * 3.0
+            down * 2.0
+                + live * 2.0_f64.min(rounds)
+                + live * rounds * failed * 3.0
+                + pinned * rounds * 2.0
         } else {
             let per = if independent {
                 1.0
@@ -382,7 +402,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
                 // and an answer that changes no status are no events.
                 3.0
             };
-            live * rounds * per
+            live * rounds * per + pinned * rounds * (2.0 - per)
         };
         terms.push(Term {
             keys: "health.interval (probes: agents × duration / interval)".into(),

@@ -294,13 +294,16 @@ fn the_event_estimate_is_within_a_factor_of_2_of_the_events_counted() {
     // sleep between failed exchanges, heartbeats that are events only
     // where one is lost, or not at all behind a constant latency, or
     // behind a random one only where one is late (a third of them at a
-    // uniform 0–1.5 s: past `ttl − heartbeat`).
+    // uniform 0–1.5 s: past `ttl − heartbeat`); a crash on an instant
+    // network.
     for set in [
         "network.loss=0.01",
         "network.loss=0.2",
         "network.latency={dist=\"constant\",value=\"1ms\"}",
         "network.latency={dist=\"exponential\",mean=\"2ms\"}",
         "network.latency={dist=\"uniform\",min=\"0ms\",max=\"1500ms\"}",
+        // A fault's targets keep every probe an event.
+        "faults=[{at=\"20s\",kind=\"crash\",target={tier=\"standard\",fraction=0.5},for=\"30s\"}]",
     ] {
         let sc = fleetsim::scenario::load("steady_load", &[set.parse().unwrap()]).unwrap();
         let est = cost::estimate(&sc).events;
