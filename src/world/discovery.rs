@@ -1821,10 +1821,12 @@ impl<'s> World<'s> {
     }
 
     /// Something that may lose a message as it arrives is about to start
-    /// (agent `a` cut off, the broker down): agent `a`'s answer that
-    /// arrives unseen ([`Self::answer_unseen`]) is applied now if it has
-    /// arrived, before the change, as its event was; if it has not, it is
-    /// an event after all, in the place its arrival took as it left.
+    /// (agent `a` cut off, the broker down), or agent `a`'s presence is
+    /// about to change (an answer that passes lets a joining agent serve):
+    /// its answer that arrives unseen ([`Self::answer_unseen`]) is applied
+    /// now if it has arrived, before the change, as its event was; if it
+    /// has not, it is an event after all, in the place its arrival took as
+    /// it left.
     pub(super) fn unseen_answer_evented(&mut self, a: usize) {
         let Some(&u) = self.unseen_answers.get(a) else {
             return;
