@@ -150,8 +150,8 @@
 //! (`HealthMonitor::failing_steady`): each of its probes would arrive, be
 //! refused at once and fail, changing nothing but the bus counts and the
 //! failures in a row, until the agent comes back, which looks at it
-//! (without faults or a changing fleet, only its availability changes
-//! it). `catch_up_refused` applies them then, or when a request reaches it
+//! (only its availability changes it: a fault's targets never sleep, and
+//! with a changing fleet no probe does). `catch_up_refused` applies them then, or when a request reaches it
 //! or the run ends, as `catch_up` does steady ones (`may_sleep_refused`;
 //! the probe that decides it must itself end at once, else the next probe
 //! is an event in the place reserved for it). With an event log or records (a trace sink:
@@ -769,9 +769,10 @@ impl<'s> World<'s> {
 
     /// May the probes of agent `a`, down, sleep from the next one on, as
     /// one leaves now? When `probes_dormant` holds and no event log is
-    /// kept, the agent refuses probes at once (it is down: without faults
-    /// or a changing fleet, only its availability brings it back, and
-    /// that change looks at it), its monitor is UNHEALTHY and stays so
+    /// kept, the agent refuses probes at once (it is down: only its
+    /// availability brings it back, since a fault's targets are pinned and
+    /// a changing fleet keeps every probe an event, and that change looks
+    /// at it), its monitor is UNHEALTHY and stays so
     /// under failures (`HealthMonitor::failing_steady`), no probe of it is
     /// pending, and this probe's arrival and refusal are handled at once
     /// (every event due now is independent of its answer:
