@@ -481,23 +481,16 @@ impl Scenario {
         self.network.latency.is_zero() && self.bus.broker.is_none()
     }
 
-    /// A fleet that does not change (no drain, join, rolling restart or
-    /// `[[autoscale]]`) and no broker outage: what the world's shortcuts
-    /// for probes on an instant network assume (events of different
-    /// agents' probes that cannot interleave). Crashes, recoveries,
-    /// slowdowns, partitions and dispatcher outages each touch their
-    /// targets in an event of their own, which looks at those agents.
-    pub fn fleet_fixed(&self) -> bool {
-        self.autoscale.is_empty()
-            && self.faults.iter().all(|f| {
-                !matches!(
-                    f.kind,
-                    FaultKind::Drain
-                        | FaultKind::Join { .. }
-                        | FaultKind::RollingRestart { .. }
-                        | FaultKind::BrokerDown
-                )
-            })
+    /// No broker outage (it hits every agent's messages at once): what the
+    /// world's shortcuts for probes on an instant network assume (events
+    /// of different agents' probes that cannot interleave). Every other
+    /// fault, and an autoscaler, touches its agents in events of its own,
+    /// which look at them, and the world keeps those agents' probes
+    /// events (`world/discovery.rs`).
+    pub fn probes_undisturbed(&self) -> bool {
+        self.faults
+            .iter()
+            .all(|f| !matches!(f.kind, FaultKind::BrokerDown))
     }
 
     /// Can heartbeats follow the shortcuts of `world/discovery.rs` (held

@@ -813,8 +813,9 @@ pub struct World<'s> {
     /// state, so their order at one instant does not matter (see
     /// `world/discovery.rs`, `probe_may_skip`).
     probes_independent: bool,
-    /// With `probes_independent`, the agents some fault targets (a crash,
-    /// a recovery, a slowdown, a partition): their probes never sleep and
+    /// With `probes_independent`, the agents some fault targets or may
+    /// touch (a dispatcher outage touches none; a join and an autoscaler
+    /// all of their tier's): their probes never sleep and
     /// never end unseen, so each is scheduled by the one before it, in the
     /// place it has with every probe an event, wherever a fault begins or
     /// ends at its instant (see `world/discovery.rs`). Empty without such

@@ -27,7 +27,8 @@
 //!   once it is UNHEALTHY: only `unhealthy_after + 1` rounds of each
 //!   outage count, 2 a round, plus 2 per agent as it settles, plus 3 per
 //!   failed exchange on a lossy network, `agents × duration / interval ×
-//!   (1 − (1 − loss)²)`; the agents a fault targets, 2 a round there),
+//!   (1 − (1 − loss)²)`; the agents a fault or an autoscaler may touch, 2
+//!   a round there),
 //!   heartbeats when leases matter and a heartbeat
 //!   can be lost (`agents × duration / heartbeat × 2`; where heartbeats
 //!   are quiet, on an instant network or behind a constant latency with
@@ -344,7 +345,7 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // constant latency, are none but the lost ones.
     let quiet = sc.certain_heartbeat_latency().is_some() && sc.heartbeats_undisturbed();
     let independent = instant
-        && sc.fleet_fixed()
+        && sc.probes_undisturbed()
         && sc.balancer.panic_threshold == 0.0
         && sc.balancer.changes.is_empty()
         && sc.capabilities_in_use().len() == 1
@@ -355,19 +356,21 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // events, and on a lossy network each failed exchange (a probe or its
     // answer lost) and the probe after it.
     let dormant = independent && sc.workload.arrivals_apart();
-    // There, a fault's targets keep every probe an event (2 a round).
+    // There, the agents a fault or an autoscaler may touch keep every
+    // probe an event (2 a round): a fault's targets, a joining or
+    // autoscaled tier whole.
     let pinned = if independent {
-        (sc.faults.iter())
+        let tier = |t: u32| f64::from(sc.tiers[t as usize].count);
+        let autoscaled: f64 = sc.autoscale.iter().map(|s| tier(s.tier)).sum();
+        let targets: f64 = (sc.faults.iter())
             .filter(|f| f.kind != FaultKind::DispatcherDown)
-            .map(|f| match &f.target {
-                Target::Agents(ids) => ids.len() as f64,
-                Target::Fraction { tier, fraction } => {
-                    let n = tier.map_or(live, |t| f64::from(sc.tiers[t as usize].count));
-                    fraction * n
-                }
+            .map(|f| match (&f.target, f.kind) {
+                (&Target::Fraction { tier: Some(t), .. }, FaultKind::Join { .. }) => tier(t),
+                (Target::Agents(ids), _) => ids.len() as f64,
+                (&Target::Fraction { tier: t, fraction }, _) => fraction * t.map_or(live, tier),
             })
-            .sum::<f64>()
-            .min(live)
+            .sum();
+        (targets + autoscaled).min(live)
     } else {
         0.0
     };
