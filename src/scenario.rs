@@ -481,32 +481,35 @@ impl Scenario {
         self.network.latency.is_zero() && self.bus.broker.is_none()
     }
 
-    /// No broker outage (it hits every agent's messages at once): what the
-    /// world's shortcuts for probes on an instant network assume (events
-    /// of different agents' probes that cannot interleave). Every other
-    /// fault, and an autoscaler, touches its agents in events of its own,
-    /// which look at them, and the world keeps those agents' probes
-    /// events (`world/discovery.rs`).
-    pub fn probes_undisturbed(&self) -> bool {
+    /// No broker outage: it hits every agent's messages at once, which the
+    /// world's shortcuts for heartbeats and for probes on an instant
+    /// network cannot follow (see `world/discovery.rs`). Every other fault
+    /// can be followed. For heartbeats: a crash silences its targets as a
+    /// down period of their availability model does; a partition silences
+    /// them too, and the heartbeats it loses are counted when it heals; a
+    /// drain deregisters its agents, whose heartbeats stop, and a join, a
+    /// restart or an autoscaler registers them, holding the lease they
+    /// register with; a slowdown, a recovery and a dispatcher outage leave
+    /// heartbeats alone. For probes: every fault, and an autoscaler,
+    /// touches its agents in events of its own, which look at them, and
+    /// those agents' probes stay events (`Scenario::tiers_drawn_from`).
+    pub fn broker_never_down(&self) -> bool {
         self.faults
             .iter()
             .all(|f| !matches!(f.kind, FaultKind::BrokerDown))
     }
 
-    /// Can heartbeats follow the shortcuts of `world/discovery.rs` (held
-    /// open between those that matter)? No broker outage loses the
-    /// heartbeats of every agent (the latency rules exclude a broker
-    /// anyway). A crash silences its targets as a down period of their
-    /// availability model does, which the shortcuts follow; a partition
-    /// silences them too, and the heartbeats it loses are counted when it
-    /// heals; a drain deregisters its agents, whose heartbeats stop, and a
-    /// join, a restart or an autoscaler registers them, holding the lease
-    /// they register with; a slowdown, a recovery and a dispatcher outage
-    /// leave heartbeats alone.
-    pub fn heartbeats_undisturbed(&self) -> bool {
-        self.faults
+    /// The tiers whose agents a join or an autoscaler picks as it happens
+    /// (so any of them may be touched), with repeats.
+    pub fn tiers_drawn_from(&self) -> impl Iterator<Item = u32> + '_ {
+        let joins = self
+            .faults
             .iter()
-            .all(|f| !matches!(f.kind, FaultKind::BrokerDown))
+            .filter_map(|f| match (f.kind, &f.target) {
+                (FaultKind::Join { .. }, &Target::Fraction { tier, .. }) => tier,
+                _ => None,
+            });
+        self.autoscale.iter().map(|s| s.tier).chain(joins)
     }
 
     /// On a network with latency (or a broker), whether a probe's answer
@@ -548,10 +551,10 @@ impl Scenario {
     /// Are heartbeats' fates drawn per agent, and held between those that
     /// matter: behind a latency that is not certain (random, or constant
     /// but too long for [`Self::certain_heartbeat_latency`]), with no
-    /// broker, heartbeats undisturbed ([`Self::heartbeats_undisturbed`]).
+    /// broker, no broker outage ([`Self::broker_never_down`]).
     pub fn heartbeats_drawn(&self) -> bool {
         self.bus.broker.is_none()
-            && self.heartbeats_undisturbed()
+            && self.broker_never_down()
             && self.certain_heartbeat_latency().is_none()
     }
 }

@@ -32,7 +32,7 @@
 //!   heartbeats when leases matter and a heartbeat
 //!   can be lost (`agents × duration / heartbeat × 2`; where heartbeats
 //!   are quiet, on an instant network or behind a constant latency with
-//!   no broker or broker outage (`Scenario::heartbeats_undisturbed`),
+//!   no broker or broker outage (`Scenario::broker_never_down`),
 //!   `× loss`; behind any other
 //!   latency, with no broker either, `× (loss + (1 − loss) · P(latency ≥
 //!   min(heartbeat, ttl − heartbeat)))`),
@@ -343,9 +343,9 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // arrives) a steady probe is one event; heartbeats that nothing but
     // the random loss can lose, on an instant network or one with a
     // constant latency, are none but the lost ones.
-    let quiet = sc.certain_heartbeat_latency().is_some() && sc.heartbeats_undisturbed();
+    let quiet = sc.certain_heartbeat_latency().is_some() && sc.broker_never_down();
     let independent = instant
-        && sc.probes_undisturbed()
+        && sc.broker_never_down()
         && sc.balancer.panic_threshold == 0.0
         && sc.balancer.changes.is_empty()
         && sc.capabilities_in_use().len() == 1
@@ -361,16 +361,15 @@ pub fn estimate(sc: &Scenario) -> Cost {
     // autoscaled tier whole.
     let pinned = if independent {
         let tier = |t: u32| f64::from(sc.tiers[t as usize].count);
-        let autoscaled: f64 = sc.autoscale.iter().map(|s| tier(s.tier)).sum();
+        let drawn_from: f64 = sc.tiers_drawn_from().map(tier).sum();
         let targets: f64 = (sc.faults.iter())
-            .filter(|f| f.kind != FaultKind::DispatcherDown)
-            .map(|f| match (&f.target, f.kind) {
-                (&Target::Fraction { tier: Some(t), .. }, FaultKind::Join { .. }) => tier(t),
-                (Target::Agents(ids), _) => ids.len() as f64,
-                (&Target::Fraction { tier: t, fraction }, _) => fraction * t.map_or(live, tier),
+            .filter(|f| !matches!(f.kind, FaultKind::DispatcherDown | FaultKind::Join { .. }))
+            .map(|f| match &f.target {
+                Target::Agents(ids) => ids.len() as f64,
+                &Target::Fraction { tier: t, fraction } => fraction * t.map_or(live, tier),
             })
             .sum();
-        (targets + autoscaled).min(live)
+        (targets + drawn_from).min(live)
     } else {
         0.0
     };

@@ -9,7 +9,7 @@
 //! lease stays live and the registry has nothing to decide: same results,
 //! fewer events). When no heartbeat of an agent that is up can be lost
 //! (instant network, no loss, no broker or broker outage:
-//! `Scenario::heartbeats_undisturbed`) they are not simulated one by
+//! `Scenario::broker_never_down`) they are not simulated one by
 //! one either: an agent that is up holds its lease open
 //! (`Registry::hold`); when it goes silent, the heartbeats it sent since
 //! are counted on the bus and its lease runs a `ttl` from the last of them
@@ -202,7 +202,7 @@ use crate::bus::{self, Endpoint, Fate};
 use crate::discovery::breaker::{Breaker, Breakers, Kind};
 use crate::discovery::health::{HealthMonitor, Status};
 use crate::discovery::registry::{Lease, Registration};
-use crate::faults::{FaultKind, Target};
+use crate::faults::FaultKind;
 use crate::fleet::AGENT_ID_PREFIX;
 use crate::fleet::Presence;
 use crate::rng::ln::neg_ln_1m;
@@ -360,7 +360,7 @@ impl<'s> World<'s> {
             // autoscalers touch their agents in events of their own, and
             // those agents' probes stay events (`probes_pinned`).
             self.probes_independent = self.zero_latency
-                && self.sc.probes_undisturbed()
+                && self.sc.broker_never_down()
                 && self.sc.balancer.panic_threshold == 0.0
                 && self.sc.balancer.changes.is_empty()
                 && self.routes.len() == 1
@@ -368,19 +368,9 @@ impl<'s> World<'s> {
             if self.probes_independent
                 && (!self.sc.faults.is_empty() || !self.sc.autoscale.is_empty())
             {
-                // A join picks its agents among its tier's absent ones as
-                // it happens, and an autoscaler any of its tier's.
                 self.probes_pinned = vec![false; n];
-                let tiers = (self.sc.autoscale.iter().map(|s| s.tier)).chain(
-                    self.sc
-                        .faults
-                        .iter()
-                        .filter_map(|f| match (f.kind, &f.target) {
-                            (FaultKind::Join { .. }, &Target::Fraction { tier, .. }) => tier,
-                            _ => None,
-                        }),
-                );
-                let tier_wide = tiers.flat_map(|t| self.tier_ids[t as usize].iter());
+                let tier_wide =
+                    (self.sc.tiers_drawn_from()).flat_map(|t| self.tier_ids[t as usize].iter());
                 let targets = (self.sc.faults.iter().zip(&self.fault_targets))
                     .filter(|(f, _)| f.kind != FaultKind::DispatcherDown)
                     .flat_map(|(_, targets)| targets.iter());
@@ -437,7 +427,7 @@ impl<'s> World<'s> {
         // Heartbeats that nothing can lose (no loss, broker or outage, on an
         // instant network): a running agent's lease is held open, not
         // renewed every period, through its crashes, partitions and
-        // lifecycle (`Scenario::heartbeats_undisturbed`).
+        // lifecycle (`Scenario::broker_never_down`).
         // On a lossy network, between its lost heartbeats, drawn ahead
         // ([`HeartbeatLosses`]). On a network with a constant latency and
         // no broker, heartbeats are as certain, only later
@@ -451,10 +441,8 @@ impl<'s> World<'s> {
         let allowed = !tests::HEARTBEAT_EVENTS.with(std::cell::Cell::get);
         #[cfg(not(test))]
         let allowed = true;
-        self.quiet_heartbeats = allowed
-            && self.leases
-            && (latency.is_some() || drawn)
-            && self.sc.heartbeats_undisturbed();
+        self.quiet_heartbeats =
+            allowed && self.leases && (latency.is_some() || drawn) && self.sc.broker_never_down();
         self.quiet_latency = latency.map_or(0, Duration::as_nanos);
         if drawn {
             self.heartbeat_draws = vec![Default::default(); n];

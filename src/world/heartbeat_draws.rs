@@ -3,7 +3,7 @@
 //!
 //! On a network whose latency is random (or constant but too long for the
 //! lease to be held by the rules of `world/discovery.rs`), with no broker
-//! (`Scenario::heartbeats_undisturbed`), a heartbeat's fate (lost,
+//! or broker outage (`Scenario::broker_never_down`), a heartbeat's fate (lost,
 //! or arriving after some latency) is drawn from its agent's own stream
 //! (`heartbeat-fates/agent-N`), one draw per heartbeat in the order the
 //! agent sends them: the network's loss first (on a lossy network), then
